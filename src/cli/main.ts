@@ -1,0 +1,45 @@
+import { ConfigError, helpText, loadConfig } from '../config/options.js';
+import { createTracker } from '../tracker.js';
+
+/** `bitstorm [options]`: exit 2 on a bad command line, 0 after a clean shutdown. */
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
+  let loaded: ReturnType<typeof loadConfig>;
+  try {
+    loaded = loadConfig(argv, env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`bitstorm: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  if (loaded.help) {
+    console.log(helpText());
+    return;
+  }
+  const { config } = loaded;
+  const tracker = createTracker(config);
+  const info = await tracker.listen();
+  const log = (line: string): void => {
+    if (!config.quiet) console.log(line);
+  };
+  const where = info.http.family === 'IPv6' ? `[${info.http.address}]` : info.http.address;
+  log(`bitstorm: HTTP tracker listening on ${where}:${info.http.port} (store: ${tracker.store.kind})`);
+  for (const url of info.announceUrls) log(`bitstorm: announce URL ${url}`);
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log(`bitstorm: ${signal}, shutting down`);
+    tracker.close().then(
+      () => process.exit(0),
+      (err) => {
+        console.error('bitstorm: error during shutdown', err);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}

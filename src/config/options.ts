@@ -1,0 +1,264 @@
+/**
+ * One schema for every setting: its default, its validation and its help text.
+ * Sources, lowest precedence first: defaults < environment (BITSTORM_<NAME>) <
+ * command-line flags. The result is validated once at start and frozen.
+ */
+export interface TrackerConfig {
+  host: string;
+  port: number;
+  /** Seconds. */
+  interval: number;
+  minInterval: number;
+  peerTtl: number;
+  defaultNumwant: number;
+  maxNumwant: number;
+  trustProxy: readonly string[];
+  allowIpParam: boolean;
+  fullScrape: boolean;
+  maxScrapeHashes: number;
+  /** Milliseconds a client may take to send a whole request. */
+  requestTimeout: number;
+  announceUrl: string;
+  udpPort: number | 'off' | 'same';
+  udpSecret: string;
+  redisUrl: string;
+  redisCluster: readonly string[];
+  redisPrefix: string;
+  workers: number;
+  stats: boolean;
+  statsToken: string;
+  statsPeers: boolean;
+  quiet: boolean;
+}
+
+type Kind = 'int' | 'string' | 'bool' | 'list' | 'udp-port' | 'on-off';
+
+interface OptionSpec {
+  key: keyof TrackerConfig;
+  kind: Kind;
+  help: string;
+  min?: number;
+  max?: number;
+  /** Shown in --help in place of the raw default. */
+  defaultText?: string;
+}
+
+export const DEFAULTS: Readonly<TrackerConfig> = Object.freeze({
+  host: '::',
+  port: 6969,
+  interval: 1800,
+  minInterval: 300,
+  peerTtl: 1860,
+  defaultNumwant: 50,
+  maxNumwant: 200,
+  trustProxy: [],
+  allowIpParam: false,
+  fullScrape: false,
+  maxScrapeHashes: 100,
+  requestTimeout: 10_000,
+  announceUrl: '',
+  udpPort: 'same',
+  udpSecret: '',
+  redisUrl: '',
+  redisCluster: [],
+  redisPrefix: 'bitstorm:',
+  workers: 1,
+  stats: true,
+  statsToken: '',
+  statsPeers: false,
+  quiet: false,
+});
+
+export const OPTIONS: readonly OptionSpec[] = [
+  { key: 'host', kind: 'string', help: 'address to listen on (:: is IPv4 and IPv6 on one socket)' },
+  { key: 'port', kind: 'int', min: 0, max: 65535, help: 'HTTP port; 0 picks a free port' },
+  { key: 'interval', kind: 'int', min: 1, max: 86400, help: 'seconds clients should wait between announces' },
+  { key: 'minInterval', kind: 'int', min: 1, max: 86400, help: 'seconds clients must wait at least' },
+  { key: 'peerTtl', kind: 'int', min: 1, max: 86400 * 7, help: 'seconds a peer is kept after its last announce' },
+  { key: 'defaultNumwant', kind: 'int', min: 0, max: 10_000, help: 'peers returned when the client does not ask' },
+  { key: 'maxNumwant', kind: 'int', min: 0, max: 10_000, help: 'most peers returned in one reply' },
+  {
+    key: 'trustProxy',
+    kind: 'list',
+    help: 'comma-separated addresses/CIDRs of reverse proxies whose X-Forwarded-For / X-Real-IP is believed',
+    defaultText: 'none',
+  },
+  { key: 'allowIpParam', kind: 'bool', help: 'honour the ip=, ipv4= and ipv6= announce parameters (spoofable)' },
+  { key: 'fullScrape', kind: 'bool', help: 'answer a scrape without info_hash with every torrent' },
+  { key: 'maxScrapeHashes', kind: 'int', min: 1, max: 10_000, help: 'most info_hashes in one scrape' },
+  {
+    key: 'requestTimeout',
+    kind: 'int',
+    min: 100,
+    max: 600_000,
+    help: 'milliseconds a client may take to send a request',
+  },
+  {
+    key: 'announceUrl',
+    kind: 'string',
+    help: 'public announce URL to print and to put in magnet links',
+    defaultText: 'derived from host and port',
+  },
+  {
+    key: 'udpPort',
+    kind: 'udp-port',
+    help: 'UDP tracker port; "same" uses the HTTP port, "off" disables UDP',
+  },
+  {
+    key: 'udpSecret',
+    kind: 'string',
+    help: 'secret for UDP connection ids (shared through Redis when empty)',
+    defaultText: 'random',
+  },
+  {
+    key: 'redisUrl',
+    kind: 'string',
+    help: 'redis://[user:pass@]host:port[/db] to keep swarms in Redis',
+    defaultText: 'memory store',
+  },
+  { key: 'redisCluster', kind: 'list', help: 'comma-separated Redis Cluster seed URLs', defaultText: 'none' },
+  { key: 'redisPrefix', kind: 'string', help: 'prefix of every Redis key' },
+  { key: 'workers', kind: 'int', min: 1, max: 256, help: 'worker processes sharing the ports (needs Redis when > 1)' },
+  { key: 'stats', kind: 'on-off', help: 'serve the statistics page and /stats.json' },
+  {
+    key: 'statsToken',
+    kind: 'string',
+    help: 'require ?token= or a Bearer token for the statistics page',
+    defaultText: 'none',
+  },
+  { key: 'statsPeers', kind: 'bool', help: 'show peer addresses in the per-torrent statistics view' },
+  { key: 'quiet', kind: 'bool', help: 'log nothing but errors' },
+];
+
+export class ConfigError extends Error {}
+
+/** `minInterval` → `min-interval` */
+export function flagName(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/** `minInterval` → `BITSTORM_MIN_INTERVAL` */
+export function envName(key: string): string {
+  return `BITSTORM_${flagName(key).replace(/-/g, '_').toUpperCase()}`;
+}
+
+function parseValue(spec: OptionSpec, raw: string, source: string): TrackerConfig[keyof TrackerConfig] {
+  switch (spec.kind) {
+    case 'int': {
+      if (!/^-?[0-9]+$/.test(raw)) throw new ConfigError(`${source}: expected a whole number, got "${raw}"`);
+      const n = Number(raw);
+      if ((spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) {
+        throw new ConfigError(`${source}: must be between ${spec.min} and ${spec.max}, got ${n}`);
+      }
+      return n;
+    }
+    case 'bool':
+      if (/^(1|true|yes|on)$/i.test(raw)) return true;
+      if (/^(0|false|no|off)$/i.test(raw)) return false;
+      throw new ConfigError(`${source}: expected true or false, got "${raw}"`);
+    case 'on-off':
+      if (/^(on|true|1)$/i.test(raw)) return true;
+      if (/^(off|false|0)$/i.test(raw)) return false;
+      throw new ConfigError(`${source}: expected on or off, got "${raw}"`);
+    case 'list':
+      return raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0);
+    case 'udp-port': {
+      if (raw === 'off' || raw === 'same') return raw;
+      if (!/^[0-9]+$/.test(raw) || Number(raw) > 65535) {
+        throw new ConfigError(`${source}: expected a port, "same" or "off", got "${raw}"`);
+      }
+      return Number(raw);
+    }
+    default:
+      return raw;
+  }
+}
+
+export interface LoadedConfig {
+  config: Readonly<TrackerConfig>;
+  help: boolean;
+}
+
+/** Builds the configuration from the environment and argv (without node and script). */
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = {}): LoadedConfig {
+  const values: Record<string, unknown> = { ...DEFAULTS };
+  for (const spec of OPTIONS) {
+    const raw = env[envName(spec.key)];
+    if (raw !== undefined && raw !== '') values[spec.key] = parseValue(spec, raw, envName(spec.key));
+  }
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--help' || arg === '-h') {
+      help = true;
+      continue;
+    }
+    if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument "${arg}" (see --help)`);
+    const eq = arg.indexOf('=');
+    const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
+    const spec = OPTIONS.find((o) => flagName(o.key) === name);
+    if (!spec) throw new ConfigError(`unknown option --${name} (see --help)`);
+    let raw: string;
+    if (eq >= 0) raw = arg.slice(eq + 1);
+    else if (spec.kind === 'bool' && (argv[i + 1] === undefined || argv[i + 1]?.startsWith('--'))) raw = 'true';
+    else if (argv[i + 1] !== undefined) raw = argv[++i] as string;
+    else throw new ConfigError(`--${name} needs a value`);
+    values[spec.key] = parseValue(spec, raw, `--${name}`);
+  }
+  return { config: validateConfig(values as unknown as TrackerConfig), help };
+}
+
+/** Cross-field checks; returns a frozen copy. Also used for library callers' options. */
+export function validateConfig(input: TrackerConfig): Readonly<TrackerConfig> {
+  const c = { ...input, trustProxy: [...input.trustProxy], redisCluster: [...input.redisCluster] };
+  if (c.minInterval > c.interval) throw new ConfigError('--min-interval must not exceed --interval');
+  if (c.peerTtl < c.interval) throw new ConfigError('--peer-ttl must be at least --interval, or live peers expire');
+  if (c.defaultNumwant > c.maxNumwant) throw new ConfigError('--default-numwant must not exceed --max-numwant');
+  if (c.redisUrl && !/^rediss?:\/\//.test(c.redisUrl)) {
+    throw new ConfigError('--redis-url must start with redis:// or rediss://');
+  }
+  for (const url of c.redisCluster) {
+    if (!/^rediss?:\/\//.test(url)) throw new ConfigError(`--redis-cluster: "${url}" must start with redis://`);
+  }
+  if (c.redisUrl && c.redisCluster.length > 0) throw new ConfigError('use either --redis-url or --redis-cluster');
+  if (c.workers > 1 && !c.redisUrl && c.redisCluster.length === 0) {
+    throw new ConfigError('--workers > 1 needs --redis-url or --redis-cluster: workers share swarms through Redis');
+  }
+  for (const entry of c.trustProxy) {
+    if (!isAddressOrCidr(entry)) throw new ConfigError(`--trust-proxy: "${entry}" is not an address or CIDR`);
+  }
+  if (c.announceUrl && !/^(https?|udp):\/\//.test(c.announceUrl)) {
+    throw new ConfigError('--announce-url must be an http://, https:// or udp:// URL');
+  }
+  return Object.freeze(c);
+}
+
+function isAddressOrCidr(text: string): boolean {
+  const [ip, bits, extra] = text.split('/');
+  if (extra !== undefined || ip === undefined) return false;
+  const v4 = /^\d{1,3}(\.\d{1,3}){3}$/.test(ip) && ip.split('.').every((o) => Number(o) <= 255);
+  const v6 = !v4 && ip.includes(':') && /^[0-9a-fA-F:.]+$/.test(ip);
+  if (!v4 && !v6) return false;
+  if (bits === undefined) return true;
+  return /^\d+$/.test(bits) && Number(bits) <= (v4 ? 32 : 128);
+}
+
+export function helpText(): string {
+  const lines = [
+    'Usage: bitstorm [options]',
+    '',
+    'Every option can also be set as BITSTORM_<OPTION> in the environment.',
+    '',
+  ];
+  for (const spec of OPTIONS) {
+    const flag = `--${flagName(spec.key)}${spec.kind === 'bool' ? '' : ' <value>'}`;
+    const dflt = spec.defaultText ?? String(DEFAULTS[spec.key]);
+    const shownDefault = spec.kind === 'on-off' ? (DEFAULTS[spec.key] ? 'on' : 'off') : dflt;
+    lines.push(`  ${flag.padEnd(30)} ${spec.help} (default: ${shownDefault}; ${envName(spec.key)})`);
+  }
+  lines.push(`  ${'--help'.padEnd(30)} show this help`);
+  return lines.join('\n');
+}

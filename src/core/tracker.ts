@@ -1,0 +1,188 @@
+import type { TrackerConfig } from '../config/options.js';
+import { PolicyError, ProtocolError, StoreError, TrackerError } from '../errors.js';
+import { type ParsedAddress, packEndpoint, parseIp } from '../protocol/compact.js';
+import type { StoreAnnounce, SwarmStore } from '../store/swarm-store.js';
+import { TrackerEvents } from './events.js';
+import type { AnnounceParams, AnnounceReply, RequestContext, ScrapeEntry, Transport } from './types.js';
+
+/** The most torrents a full scrape returns (it is off by default). */
+const FULL_SCRAPE_LIMIT = 100_000;
+
+/**
+ * Announce and scrape policy, independent of any transport: numwant defaults
+ * and caps, which addresses to believe, intervals, key checks. Transports parse
+ * bytes into AnnounceParams, call the core, and encode what it returns.
+ */
+export class TrackerCore {
+  readonly events = new TrackerEvents();
+
+  constructor(
+    readonly config: Readonly<TrackerConfig>,
+    readonly store: SwarmStore,
+  ) {}
+
+  async announce(params: AnnounceParams, ctx: RequestContext): Promise<AnnounceReply> {
+    try {
+      const reply = await this.doAnnounce(params, ctx);
+      this.events.emit('announce', { transport: ctx.transport, event: params.event, family: ctx.address.family });
+      return reply;
+    } catch (err) {
+      this.reportFailure(ctx.transport, err);
+      throw err;
+    }
+  }
+
+  private async doAnnounce(params: AnnounceParams, ctx: RequestContext): Promise<AnnounceReply> {
+    const { config } = this;
+    const numWant =
+      params.numWant === undefined || params.numWant < 0
+        ? config.defaultNumwant
+        : Math.min(params.numWant, config.maxNumwant);
+
+    let ipv4: Buffer | null = null;
+    let ipv6: Buffer | null = null;
+    const set = (address: ParsedAddress, port: number): void => {
+      if (address.family === 4) ipv4 = packEndpoint(address, port);
+      else ipv6 = packEndpoint(address, port);
+    };
+
+    // Threat model: ip=/ipv4=/ipv6= let anyone point a swarm at a third party
+    // (traffic amplification). By default only the transport's source address is
+    // believed; the operator may opt in, e.g. on a private network.
+    let source = ctx.address;
+    if (config.allowIpParam && params.ip) {
+      const claimed = parseIp(params.ip);
+      if (!claimed || !isUsable(claimed)) throw new ProtocolError('invalid_ip', `invalid ip "${params.ip}"`);
+      source = claimed;
+    }
+    set(source, params.port);
+    if (config.allowIpParam) {
+      for (const [text, family] of [
+        [params.ipv4, 4],
+        [params.ipv6, 6],
+      ] as const) {
+        if (!text) continue;
+        const parsed = parseHostPort(text, params.port);
+        if (!parsed || parsed.address.family !== family || !isUsable(parsed.address)) {
+          throw new ProtocolError('invalid_ip', `invalid ipv${family} "${text}"`);
+        }
+        set(parsed.address, parsed.port);
+      }
+    }
+
+    const wantBoth = ctx.families === 'both';
+    const request: StoreAnnounce = {
+      infoHash: params.infoHash,
+      peerId: params.peerId,
+      event: params.event,
+      seeder: params.left === 0,
+      ipv4,
+      ipv6,
+      key: params.key,
+      numWant,
+      want4: wantBoth || ctx.address.family === 4,
+      want6: wantBoth || ctx.address.family === 6,
+      withPeerIds: ctx.withPeerIds,
+    };
+    let result: Awaited<ReturnType<SwarmStore['announce']>>;
+    try {
+      result = await this.store.announce(request);
+    } catch (err) {
+      throw asStoreError(err);
+    }
+    if (result.status === 'key-mismatch') {
+      throw new PolicyError('key_mismatch', 'this peer_id is registered from another address with another key');
+    }
+    return {
+      interval: config.interval,
+      minInterval: config.minInterval,
+      complete: result.complete,
+      incomplete: result.incomplete,
+      downloaded: result.downloaded,
+      peers4: result.peers4,
+      peers6: result.peers6,
+      peerIds4: result.peerIds4,
+      peerIds6: result.peerIds6,
+    };
+  }
+
+  /** Counts for the given hashes; with none, a full scrape if the operator enabled it. */
+  async scrape(infoHashes: readonly Buffer[], transport: Transport): Promise<ScrapeEntry[]> {
+    try {
+      const entries = await this.doScrape(infoHashes);
+      this.events.emit('scrape', { transport, hashes: entries.length });
+      return entries;
+    } catch (err) {
+      this.reportFailure(transport, err);
+      throw err;
+    }
+  }
+
+  private async doScrape(infoHashes: readonly Buffer[]): Promise<ScrapeEntry[]> {
+    try {
+      if (infoHashes.length > 0) {
+        if (infoHashes.length > this.config.maxScrapeHashes) {
+          throw new ProtocolError(
+            'too_many_info_hashes',
+            `at most ${this.config.maxScrapeHashes} info_hash per scrape`,
+          );
+        }
+        const counts = await this.store.scrape(infoHashes);
+        return infoHashes.map((infoHash, i) => ({
+          infoHash,
+          ...(counts[i] ?? { complete: 0, incomplete: 0, downloaded: 0 }),
+        }));
+      }
+      if (!this.config.fullScrape)
+        throw new PolicyError('full_scrape_disabled', 'full scrape is disabled; pass info_hash');
+      const entries: ScrapeEntry[] = [];
+      let cursor = '0';
+      do {
+        const page = await this.store.scanTorrents(cursor, 1000);
+        for (const t of page.torrents) entries.push(t);
+        cursor = page.cursor;
+      } while (cursor !== '0' && entries.length < FULL_SCRAPE_LIMIT);
+      return entries.slice(0, FULL_SCRAPE_LIMIT);
+    } catch (err) {
+      throw err instanceof TrackerError ? err : asStoreError(err);
+    }
+  }
+
+  private reportFailure(transport: Transport, err: unknown): void {
+    const code = err instanceof TrackerError ? err.code : 'internal';
+    this.events.emit('failure', { transport, code });
+  }
+}
+
+function asStoreError(err: unknown): StoreError {
+  if (err instanceof StoreError) return err;
+  return new StoreError('tracker storage is unavailable, retry later', { cause: err });
+}
+
+/** Unspecified and multicast addresses can never be a peer. */
+function isUsable(address: ParsedAddress): boolean {
+  const b = address.bytes;
+  if (b.every((x) => x === 0)) return false;
+  if (address.family === 4) return (b[0] as number) < 224;
+  return b[0] !== 0xff;
+}
+
+/** `1.2.3.4`, `1.2.3.4:6881`, `::1`, `[::1]:6881` (BEP 7 ipv4=/ipv6= values). */
+function parseHostPort(text: string, defaultPort: number): { address: ParsedAddress; port: number } | undefined {
+  let host = text;
+  let port = defaultPort;
+  const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
+  if (bracket) {
+    host = bracket[1] as string;
+    if (bracket[2] !== undefined) port = Number(bracket[2]);
+  } else {
+    const v4port = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d+)$/.exec(text);
+    if (v4port) {
+      host = v4port[1] as string;
+      port = Number(v4port[2]);
+    }
+  }
+  if (!(port >= 1 && port <= 65535)) return undefined;
+  const address = parseIp(host);
+  return address ? { address, port } : undefined;
+}

@@ -1,0 +1,57 @@
+import type { ParsedAddress } from '../protocol/compact.js';
+
+/** Protocol-neutral announce, as every transport's parser produces it. Names follow the BEPs. */
+export type AnnounceEvent = 'started' | 'completed' | 'stopped' | 'update';
+
+export interface AnnounceParams {
+  infoHash: Buffer;
+  peerId: Buffer;
+  port: number;
+  uploaded: number;
+  downloaded: number;
+  left: number;
+  event: AnnounceEvent;
+  /** Undefined (or negative, UDP's -1) means the tracker's default. */
+  numWant: number | undefined;
+  /** uint32; undefined when not sent. */
+  key: number | undefined;
+  /** `ip=` (HTTP) or the UDP ip field, as text; honoured only with --allow-ip-param. */
+  ip?: string | undefined;
+  /** BEP 7 `ipv4=` / `ipv6=`, an address optionally with a port. */
+  ipv4?: string | undefined;
+  ipv6?: string | undefined;
+}
+
+export type Transport = 'http' | 'udp' | 'ws';
+
+export interface RequestContext {
+  transport: Transport;
+  /** The client's address (after trusted-proxy resolution; IPv4-mapped already IPv4). */
+  address: ParsedAddress;
+  /**
+   * Which families of peers to return: HTTP returns both (`peers` and `peers6`);
+   * a UDP reply has room for the request's own family only.
+   */
+  families: 'both' | 'source';
+  /** The dictionary model (compact=0 without no_peer_id) needs peer ids. */
+  withPeerIds: boolean;
+}
+
+export interface AnnounceReply {
+  interval: number;
+  minInterval: number;
+  complete: number;
+  incomplete: number;
+  downloaded: number;
+  peers4: Buffer;
+  peers6: Buffer;
+  peerIds4?: Buffer | undefined;
+  peerIds6?: Buffer | undefined;
+}
+
+export interface ScrapeEntry {
+  infoHash: Buffer;
+  complete: number;
+  incomplete: number;
+  downloaded: number;
+}

@@ -1,0 +1,43 @@
+/**
+ * Error taxonomy (see docs/errors.md). Only transports turn these into wire bytes:
+ * - ProtocolError: the request is malformed (the client's fault).
+ * - PolicyError: the request is well-formed but refused by tracker policy.
+ * - StoreError: the store failed (internal); the client is told to retry later.
+ * Every error has a stable `code`; the message is what clients see as `failure reason`.
+ */
+export type ErrorCode =
+  | 'missing_param'
+  | 'invalid_info_hash'
+  | 'invalid_peer_id'
+  | 'invalid_port'
+  | 'invalid_number'
+  | 'invalid_event'
+  | 'invalid_encoding'
+  | 'invalid_ip'
+  | 'too_many_info_hashes'
+  | 'full_scrape_disabled'
+  | 'key_mismatch'
+  | 'store_unavailable';
+
+export class TrackerError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** The request itself is malformed. */
+export class ProtocolError extends TrackerError {}
+
+/** A well-formed request refused by policy. */
+export class PolicyError extends TrackerError {}
+
+/** The store could not serve the request; clients should retry (BEP 31 `retry in`). */
+export class StoreError extends TrackerError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('store_unavailable', message);
+    if (options?.cause !== undefined) this.cause = options.cause;
+  }
+}

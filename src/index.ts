@@ -1,0 +1,8 @@
+/** Library entry point: `import { createTracker } from 'bitstorm'`. */
+export { ConfigError, DEFAULTS, loadConfig, type TrackerConfig } from './config/options.js';
+export { TrackerCore } from './core/tracker.js';
+export type { AnnounceEvent, AnnounceParams, AnnounceReply, RequestContext, ScrapeEntry } from './core/types.js';
+export { PolicyError, ProtocolError, StoreError, TrackerError } from './errors.js';
+export { MemoryStore } from './store/memory/memory-store.js';
+export type { StoreAnnounce, StoreAnnounceResult, SwarmStore } from './store/swarm-store.js';
+export { createTracker, type ListenInfo, Tracker, type TrackerOptions } from './tracker.js';

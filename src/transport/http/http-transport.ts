@@ -1,0 +1,159 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { TrackerConfig } from '../../config/options.js';
+import type { TrackerCore } from '../../core/tracker.js';
+import { StoreError, TrackerError } from '../../errors.js';
+import { encodeFailure, encodeHttpAnnounce, parseHttpAnnounce } from '../../protocol/http-announce.js';
+import { encodeHttpScrape, parseHttpScrape } from '../../protocol/http-scrape.js';
+import { parseQuery } from '../../protocol/query.js';
+import { ClientAddressResolver } from '../client-address.js';
+import { landingPage } from './landing-page.js';
+
+/** Longest request target we read (a 100-hash scrape is about 6 KB); longer gets 414. */
+export const MAX_URL_LENGTH = 8192;
+/** Request line plus headers; Node answers 431 past this. */
+export const MAX_HEADER_SIZE = 16384;
+/** Minutes a client should wait after a storage failure (BEP 31 `retry in`). */
+const STORE_RETRY_MINUTES = 1;
+
+/**
+ * Another module's pages (stats) mounted on the tracker's HTTP server. Returns
+ * true when it handled the request.
+ */
+export type HttpRoute = (req: IncomingMessage, res: ServerResponse, path: string, query: string) => boolean;
+
+/** HTTP announce and scrape: bytes → protocol parser → core → encoder → bytes. */
+export class HttpTransport {
+  readonly server: Server;
+  private readonly resolver: ClientAddressResolver;
+  private readonly routes: HttpRoute[] = [];
+
+  constructor(
+    private readonly core: TrackerCore,
+    private readonly config: Readonly<TrackerConfig>,
+  ) {
+    this.resolver = new ClientAddressResolver(config.trustProxy);
+    this.server = createServer({ maxHeaderSize: MAX_HEADER_SIZE, requestTimeout: config.requestTimeout }, (req, res) =>
+      this.handle(req, res),
+    );
+    // Slow clients cannot hold a socket: headers and the whole request are bounded,
+    // and idle keep-alive connections are closed after a few seconds.
+    this.server.headersTimeout = Math.min(config.requestTimeout, 60_000);
+    this.server.keepAliveTimeout = 5_000;
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable) return;
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    });
+  }
+
+  /** Mounts extra pages (checked before the 404). */
+  addRoute(route: HttpRoute): void {
+    this.routes.push(route);
+  }
+
+  listen(host: string, port: number): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.server.once('error', onError);
+      this.server.listen({ host, port, ipv6Only: false }, () => {
+        this.server.off('error', onError);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  /** Stops accepting, lets in-flight requests finish (up to `graceMs`), then closes what is left. */
+  close(graceMs = 5000): Promise<void> {
+    return new Promise((resolve) => {
+      if (!this.server.listening) return resolve();
+      const timer = setTimeout(() => this.server.closeAllConnections(), graceMs);
+      timer.unref();
+      this.server.close(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.server.closeIdleConnections();
+    });
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? '/';
+    if (url.length > MAX_URL_LENGTH) return sendStatus(res, 414, 'URI Too Long');
+    const q = url.indexOf('?');
+    const path = q >= 0 ? url.slice(0, q) : url;
+    const query = q >= 0 ? url.slice(q + 1) : '';
+
+    for (const route of this.routes) if (route(req, res, path, query)) return;
+
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      return sendStatus(res, 405, 'Method Not Allowed');
+    }
+    switch (path) {
+      case '/announce':
+      case '/announce.php':
+        if (query === '') return sendHtml(res, landingPage(this.config));
+        return void this.announce(req, res, query);
+      case '/scrape':
+      case '/scrape.php':
+        return void this.scrape(res, query);
+      case '/':
+        return sendHtml(res, landingPage(this.config));
+      default:
+        return sendStatus(res, 404, 'Not Found');
+    }
+  }
+
+  private async announce(req: IncomingMessage, res: ServerResponse, query: string): Promise<void> {
+    try {
+      const address = this.resolver.resolve(req.socket.remoteAddress, req.headers);
+      if (!address) throw new Error('no client address');
+      const { params, compact, noPeerId } = parseHttpAnnounce(parseQuery(query));
+      const reply = await this.core.announce(params, {
+        transport: 'http',
+        address,
+        families: 'both',
+        withPeerIds: !compact && !noPeerId,
+      });
+      sendBencode(res, encodeHttpAnnounce(reply, compact, noPeerId));
+    } catch (err) {
+      this.fail(res, err);
+    }
+  }
+
+  private async scrape(res: ServerResponse, query: string): Promise<void> {
+    try {
+      const hashes = parseHttpScrape(parseQuery(query), this.config.maxScrapeHashes);
+      const entries = await this.core.scrape(hashes, 'http');
+      sendBencode(res, encodeHttpScrape(entries));
+    } catch (err) {
+      this.fail(res, err);
+    }
+  }
+
+  /** Tracker-level failures are HTTP 200 with a `failure reason`, as clients expect. */
+  private fail(res: ServerResponse, err: unknown): void {
+    if (err instanceof StoreError) return sendBencode(res, encodeFailure(err.message, STORE_RETRY_MINUTES));
+    if (err instanceof TrackerError) return sendBencode(res, encodeFailure(err.message));
+    console.error('bitstorm: internal error', err);
+    sendBencode(res, encodeFailure('internal tracker error'));
+  }
+}
+
+function sendBencode(res: ServerResponse, body: Buffer): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': body.length, 'Cache-Control': 'no-store' });
+  res.end(body);
+}
+
+function sendHtml(res: ServerResponse, html: string): void {
+  res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(html) });
+  res.end(html);
+}
+
+export function sendStatus(res: ServerResponse, status: number, text: string): void {
+  const body = `${status} ${text}\n`;
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+}
