@@ -112,6 +112,13 @@ export interface SwarmStore {
   /** The live peers of one torrent (stats page detail view), at most `limit`. */
   torrentPeers(infoHash: Buffer, limit: number): Promise<StoredPeer[]>;
   totals(): Promise<SwarmTotals>;
+  /**
+   * A random secret of `bytes` bytes under `name`, created on first use and the
+   * same for every process sharing this store (UDP connection ids are verified
+   * by whichever process receives the next packet). The memory store keeps it
+   * per process.
+   */
+  sharedSecret(name: string, bytes: number): Promise<Buffer>;
   close(): Promise<void>;
 }
 

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type {
   StoreAnnounce,
   StoreAnnounceResult,
@@ -54,6 +55,7 @@ const SWEEP_SLICE = 10_000;
 export class MemoryStore implements SwarmStore {
   readonly kind = 'memory';
   private readonly swarms = new Map<string, Swarm>();
+  private readonly secrets = new Map<string, Buffer>();
   private readonly ttl: number;
   private readonly now: () => number;
   private sweepCursor: Iterator<[string, Swarm]> | undefined;
@@ -218,6 +220,15 @@ export class MemoryStore implements SwarmStore {
       peers6: c.peers6,
       downloaded: c.downloaded,
     };
+  }
+
+  async sharedSecret(name: string, bytes: number): Promise<Buffer> {
+    let secret = this.secrets.get(name);
+    if (!secret) {
+      secret = randomBytes(bytes);
+      this.secrets.set(name, secret);
+    }
+    return secret;
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The README's test command (`npm test`): installs what the tests need, builds,
+# lints, and runs every suite with node's test runner. Fails when anything fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System programs the suites use. Real parts, not mocks: a redis-server the
+# harness starts on a free port, Chromium for the stats page, real BitTorrent
+# clients for the end-to-end suite, opentracker for the benchmark smoke run.
+need_pkgs=()
+command -v redis-server >/dev/null || need_pkgs+=(redis-server)
+command -v redis-cli >/dev/null || need_pkgs+=(redis-tools)
+command -v aria2c >/dev/null || need_pkgs+=(aria2)
+command -v transmission-daemon >/dev/null || need_pkgs+=(transmission-daemon)
+command -v transmission-remote >/dev/null || need_pkgs+=(transmission-cli)
+command -v mktorrent >/dev/null || need_pkgs+=(mktorrent)
+command -v chromium >/dev/null || need_pkgs+=(chromium)
+command -v opentracker >/dev/null || need_pkgs+=(opentracker)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "test: installing ${need_pkgs[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+  else
+    echo "test: missing system packages. Install them, then run again:" >&2
+    echo "  sudo apt-get install -y ${need_pkgs[*]}" >&2
+    exit 1
+  fi
+fi
+
+npm install --no-audit --no-fund --loglevel=error
+npx tsc -p tsconfig.json
+npx biome check .
+
+rm -rf test-artifacts && mkdir -p test-artifacts
+# Files run in parallel (the end-to-end suites mostly wait on clients); every
+# test carries its own bounded waits, and --test-timeout is the backstop.
+node --test --test-concurrency=4 --test-timeout=300000 dist/test/
