@@ -20,10 +20,11 @@
  * - Key check (anti-hijack): if the stored peer has a key and the announce comes
  *   from a different IP address with a different (or no) key, nothing changes
  *   and the result is `{ status: 'key-mismatch' }`.
- * - Sampling: at most `numWant` peers in total across peers4 and peers6 (a
- *   dual-stack peer counts once per entry it contributes), chosen at random,
- *   never the requester, no duplicates; a seeder is given leechers only.
- *   Only the families asked for (`want4`, `want6`) are returned.
+ * - Sampling: at most `numWant` entries in peers4 and at most `numWant` in
+ *   peers6 (each family is sampled on its own; a dual-stack peer may appear in
+ *   both), chosen at random, never the requester, no duplicates; a seeder is
+ *   given leechers only. Only the families asked for (`want4`, `want6`) are
+ *   returned.
  * - Counts (`complete` = seeders, `incomplete` = leechers) are taken after the
  *   announce was applied, and include the requester unless it stopped.
  */

@@ -210,6 +210,7 @@ export class MemoryStore implements SwarmStore {
   }
 
   async totals(): Promise<SwarmTotals> {
+    this.dropExpiredSwarms(this.now());
     const c = this.counts;
     return {
       torrents: this.swarms.size,
@@ -220,6 +221,11 @@ export class MemoryStore implements SwarmStore {
       peers6: c.peers6,
       downloaded: c.downloaded,
     };
+  }
+
+  /** Torrents held in memory, including expired ones the sweep has not reached yet. */
+  get heldTorrents(): number {
+    return this.swarms.size;
   }
 
   async sharedSecret(name: string, bytes: number): Promise<Buffer> {
@@ -242,6 +248,7 @@ export class MemoryStore implements SwarmStore {
    */
   sweep(maxSwarms = Number.POSITIVE_INFINITY): void {
     const now = this.now();
+    this.dropExpiredSwarms(now, maxSwarms);
     let visited = 0;
     while (visited < maxSwarms) {
       if (!this.sweepCursor) this.sweepCursor = this.swarms.entries();
@@ -255,6 +262,23 @@ export class MemoryStore implements SwarmStore {
       this.prune(swarm, now);
       if (swarm.peers.size === 0) this.dropSwarm(key, swarm);
     }
+  }
+
+  /**
+   * The torrent map is ordered by last announce, so swarms whose every peer has
+   * expired form its head: dropping them costs O(dropped).
+   */
+  private dropExpiredSwarms(now: number, max = Number.POSITIVE_INFINITY): void {
+    let dropped = 0;
+    for (const [key, swarm] of this.swarms) {
+      if (swarm.lastAnnounce + this.ttl > now || dropped++ >= max) break;
+      this.pruneAll(swarm);
+      this.dropSwarm(key, swarm);
+    }
+  }
+
+  private pruneAll(swarm: Swarm): void {
+    for (const peer of swarm.peers.values()) this.removePeer(swarm, peer);
   }
 
   private prune(swarm: Swarm, now: number): void {
@@ -312,38 +336,40 @@ export class MemoryStore implements SwarmStore {
 
   /**
    * Uniform random sample without replacement (a lazy Fisher–Yates over the
-   * candidate indices), skipping the requester and peers with no endpoint in a
-   * wanted family. Seeders only see leechers. Draws are bounded so a requester
+   * candidate indices), skipping the requester. Each wanted family fills up to
+   * numWant entries. Seeders only see leechers. Draws are bounded so a requester
    * of a family few peers have cannot make one announce walk a huge swarm.
    */
   private sample(swarm: Swarm, self: Peer, req: StoreAnnounce, out: StoreAnnounceResult): void {
     const seeders = self.seeder ? [] : swarm.seeders;
     const leechers = swarm.leechers;
     const total = seeders.length + leechers.length;
-    const want = Math.min(req.numWant, total - 1);
+    const selfIncluded = self.seeder ? 0 : 1; // a seeder is not among its own candidates
+    const want = Math.min(req.numWant, total - selfIncluded);
     if (want <= 0) return;
     const picked4: string[] = [];
     const picked6: string[] = [];
     const ids4: string[] = [];
     const ids6: string[] = [];
+    const full = (): boolean => (!req.want4 || picked4.length >= want) && (!req.want6 || picked6.length >= want);
     const at = (i: number): Peer => (i < seeders.length ? seeders[i] : leechers[i - seeders.length]) as Peer;
     const take = (peer: Peer): void => {
       if (peer === self) return;
-      if (req.want4 && peer.ep4 !== null) {
+      if (req.want4 && peer.ep4 !== null && picked4.length < want) {
         picked4.push(peer.ep4);
         ids4.push(peer.id);
       }
-      if (req.want6 && peer.ep6 !== null && picked4.length + picked6.length < want) {
+      if (req.want6 && peer.ep6 !== null && picked6.length < want) {
         picked6.push(peer.ep6);
         ids6.push(peer.id);
       }
     };
-    if (total <= want + 1) {
-      for (let i = 0; i < total && picked4.length + picked6.length < want; i++) take(at(i));
+    if (total <= want + selfIncluded) {
+      for (let i = 0; i < total; i++) take(at(i));
     } else {
       const swapped = new Map<number, number>();
       const maxDraws = Math.min(total, want * 4 + 64);
-      for (let i = 0; i < maxDraws && picked4.length + picked6.length < want; i++) {
+      for (let i = 0; i < maxDraws && !full(); i++) {
         const j = i + Math.floor(Math.random() * (total - i));
         const picked = swapped.get(j) ?? j;
         swapped.set(j, swapped.get(i) ?? i);

@@ -1,0 +1,387 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import type { StoreAnnounce, StoreOptions, SwarmStore } from '../../src/store/swarm-store.js';
+
+/**
+ * The store contract (src/store/swarm-store.ts), checked for every store.
+ * `makeStore` is called once per test and must return a store with a fresh,
+ * empty keyspace (e.g. a unique key prefix) driven by the given clock.
+ */
+export type StoreFactory = (options: StoreOptions) => Promise<SwarmStore>;
+
+const TTL_MS = 60_000;
+
+interface Harness {
+  store: SwarmStore;
+  /** Moves the injected clock forward. */
+  advance(ms: number): void;
+}
+
+function hash(n: number): Buffer {
+  const b = Buffer.alloc(20, 0xa5);
+  b.writeUInt32BE(n, 0);
+  b[19] = 0xff; // a byte >= 0x80 in every hash: stores must be binary-safe
+  return b;
+}
+
+function peerId(n: number): Buffer {
+  const b = Buffer.from('-BS0001-000000000000', 'latin1');
+  b.writeUInt32BE(n, 16);
+  return b;
+}
+
+function v4(n: number, port = 6881): Buffer {
+  return Buffer.from([10, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff, port >> 8, port & 0xff]);
+}
+
+function v6(n: number, port = 6881): Buffer {
+  const b = Buffer.alloc(18);
+  b.writeUInt16BE(0x2001, 0);
+  b.writeUInt16BE(0x0db8, 2);
+  b.writeUInt32BE(n, 12);
+  b.writeUInt16BE(port, 16);
+  return b;
+}
+
+function req(infoHash: Buffer, n: number, over: Partial<StoreAnnounce> = {}): StoreAnnounce {
+  return {
+    infoHash,
+    peerId: peerId(n),
+    event: 'update',
+    seeder: false,
+    ipv4: v4(n),
+    ipv6: null,
+    key: undefined,
+    numWant: 50,
+    want4: true,
+    want6: true,
+    withPeerIds: false,
+    ...over,
+  };
+}
+
+function entries(buf: Buffer, size: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + size <= buf.length; i += size) out.push(buf.subarray(i, i + size).toString('hex'));
+  return out;
+}
+
+export function runStoreConformance(name: string, makeStore: StoreFactory): void {
+  describe(`store conformance: ${name}`, () => {
+    const open: SwarmStore[] = [];
+    after(async () => {
+      for (const s of open) await s.close();
+    });
+
+    async function harness(): Promise<Harness> {
+      let clock = 1_700_000_000_000;
+      const store = await makeStore({ peerTtlMs: TTL_MS, now: () => clock });
+      open.push(store);
+      return { store, advance: (ms) => (clock += ms) };
+    }
+
+    it('counts a new leecher and never returns the requester to itself', async () => {
+      const { store } = await harness();
+      const r = await store.announce(req(hash(1), 1, { event: 'started' }));
+      assert.equal(r.status, 'ok');
+      assert.equal(r.complete, 0);
+      assert.equal(r.incomplete, 1);
+      assert.equal(r.peers4.length, 0);
+      assert.equal(r.peers6.length, 0);
+    });
+
+    it('returns other peers in compact form, both ways', async () => {
+      const { store } = await harness();
+      const h = hash(2);
+      await store.announce(req(h, 1, { event: 'started' }));
+      const second = await store.announce(req(h, 2, { event: 'started' }));
+      assert.deepEqual(entries(second.peers4, 6), [v4(1).toString('hex')]);
+      const first = await store.announce(req(h, 1));
+      assert.deepEqual(entries(first.peers4, 6), [v4(2).toString('hex')]);
+      assert.equal(first.incomplete, 2);
+    });
+
+    it('gives a seeder only leechers, and a leecher both', async () => {
+      const { store } = await harness();
+      const h = hash(3);
+      for (let n = 1; n <= 3; n++) await store.announce(req(h, n, { seeder: true }));
+      for (let n = 4; n <= 5; n++) await store.announce(req(h, n));
+      const seeder = await store.announce(req(h, 1, { seeder: true }));
+      assert.deepEqual(entries(seeder.peers4, 6).sort(), [v4(4), v4(5)].map((b) => b.toString('hex')).sort());
+      assert.equal(seeder.complete, 3);
+      assert.equal(seeder.incomplete, 2);
+      const leecher = await store.announce(req(h, 4));
+      assert.deepEqual(
+        entries(leecher.peers4, 6).sort(),
+        [v4(1), v4(2), v4(3), v4(5)].map((b) => b.toString('hex')).sort(),
+      );
+    });
+
+    it('caps the sample at numWant, without duplicates or the requester, and samples at random', async () => {
+      const { store } = await harness();
+      const h = hash(4);
+      for (let n = 1; n <= 40; n++) await store.announce(req(h, n));
+      const seen = new Set<string>();
+      for (let i = 0; i < 8; i++) {
+        const r = await store.announce(req(h, 1, { numWant: 10 }));
+        const list = entries(r.peers4, 6);
+        assert.equal(list.length, 10);
+        assert.equal(new Set(list).size, 10, 'no duplicates');
+        assert.ok(!list.includes(v4(1).toString('hex')), 'never the requester');
+        for (const e of list) seen.add(e);
+      }
+      assert.ok(seen.size > 15, `8 samples of 10 from 39 peers should not all be the same (saw ${seen.size})`);
+    });
+
+    it('fills each family up to numWant on its own', async () => {
+      const { store } = await harness();
+      const h = hash(20);
+      for (let n = 1; n <= 6; n++) await store.announce(req(h, n, { ipv6: v6(n) }));
+      for (let n = 7; n <= 9; n++) await store.announce(req(h, n, { ipv4: null, ipv6: v6(n) }));
+      const r = await store.announce(req(h, 10, { numWant: 4 }));
+      assert.equal(entries(r.peers4, 6).length, 4);
+      assert.equal(entries(r.peers6, 18).length, 4);
+      const all = await store.announce(req(h, 10, { numWant: 50 }));
+      assert.equal(entries(all.peers4, 6).length, 6);
+      assert.equal(entries(all.peers6, 18).length, 9);
+    });
+
+    it('returns counts only for numWant 0', async () => {
+      const { store } = await harness();
+      const h = hash(5);
+      await store.announce(req(h, 1));
+      const r = await store.announce(req(h, 2, { numWant: 0 }));
+      assert.equal(r.peers4.length + r.peers6.length, 0);
+      assert.equal(r.incomplete, 2);
+    });
+
+    it('removes a stopped peer; stopping an unknown peer changes nothing', async () => {
+      const { store } = await harness();
+      const h = hash(6);
+      await store.announce(req(h, 1));
+      await store.announce(req(h, 2));
+      const stopped = await store.announce(req(h, 1, { event: 'stopped' }));
+      assert.equal(stopped.status, 'ok');
+      assert.equal(stopped.incomplete, 1);
+      assert.equal(stopped.peers4.length, 0, 'a stopping peer needs no peers');
+      const other = await store.announce(req(h, 2));
+      assert.equal(other.peers4.length, 0);
+      const unknown = await store.announce(req(h, 99, { event: 'stopped' }));
+      assert.equal(unknown.incomplete, 1);
+      const [counts] = await store.scrape([h]);
+      assert.deepEqual(counts, { complete: 0, incomplete: 1, downloaded: 0 });
+    });
+
+    it('counts completed once per peer and moves the peer to the seeders', async () => {
+      const { store } = await harness();
+      const h = hash(7);
+      await store.announce(req(h, 1, { event: 'started' }));
+      await store.announce(req(h, 2, { event: 'started' }));
+      const done = await store.announce(req(h, 1, { event: 'completed', seeder: true }));
+      assert.equal(done.downloaded, 1);
+      assert.equal(done.complete, 1);
+      assert.equal(done.incomplete, 1);
+      const again = await store.announce(req(h, 1, { event: 'completed', seeder: true }));
+      assert.equal(again.downloaded, 1, 'a repeated completed is not counted again');
+      const other = await store.announce(req(h, 2, { event: 'completed', seeder: true }));
+      assert.equal(other.downloaded, 2);
+      assert.equal(other.complete, 2);
+      assert.equal(other.incomplete, 0);
+    });
+
+    it('moves a peer between seeders and leechers without double counting', async () => {
+      const { store } = await harness();
+      const h = hash(8);
+      await store.announce(req(h, 1));
+      let r = await store.announce(req(h, 1, { seeder: true }));
+      assert.deepEqual([r.complete, r.incomplete], [1, 0]);
+      r = await store.announce(req(h, 1, { seeder: false }));
+      assert.deepEqual([r.complete, r.incomplete], [0, 1]);
+    });
+
+    it('never returns, counts or scrapes a peer after its TTL', async () => {
+      const h = hash(9);
+      const { store, advance } = await harness();
+      await store.announce(req(h, 1, { seeder: true }));
+      advance(TTL_MS / 2);
+      await store.announce(req(h, 2));
+      advance(TTL_MS / 2 + 1); // peer 1 is now past its TTL, peer 2 is not
+      const r = await store.announce(req(h, 3));
+      assert.deepEqual(entries(r.peers4, 6), [v4(2).toString('hex')]);
+      assert.equal(r.complete, 0);
+      assert.equal(r.incomplete, 2);
+      const [counts] = await store.scrape([h]);
+      assert.equal(counts?.complete, 0);
+      assert.equal(counts?.incomplete, 2);
+    });
+
+    it('keeps a peer alive while it re-announces', async () => {
+      const h = hash(10);
+      const { store, advance } = await harness();
+      await store.announce(req(h, 1));
+      for (let i = 0; i < 4; i++) {
+        advance(TTL_MS * 0.75);
+        await store.announce(req(h, 1));
+      }
+      const r = await store.announce(req(h, 2));
+      assert.deepEqual(entries(r.peers4, 6), [v4(1).toString('hex')]);
+    });
+
+    it('drops a torrent whose peers all expired from scans and totals', async () => {
+      const { store, advance } = await harness();
+      await store.announce(req(hash(11), 1));
+      await store.announce(req(hash(12), 1));
+      advance(TTL_MS / 2);
+      await store.announce(req(hash(12), 1));
+      advance(TTL_MS / 2 + 1);
+      const seen: string[] = [];
+      let cursor = '0';
+      do {
+        const page = await store.scanTorrents(cursor, 10);
+        for (const t of page.torrents) seen.push(t.infoHash.toString('hex'));
+        cursor = page.cursor;
+      } while (cursor !== '0');
+      assert.deepEqual(seen, [hash(12).toString('hex')]);
+      const totals = await store.totals();
+      assert.equal(totals.torrents, 1);
+      assert.equal(totals.peers, 1);
+    });
+
+    it('keeps IPv4 and IPv6 endpoints apart and returns only the families asked for', async () => {
+      const { store } = await harness();
+      const h = hash(13);
+      await store.announce(req(h, 1, { ipv4: null, ipv6: v6(1) }));
+      await store.announce(req(h, 2));
+      const both = await store.announce(req(h, 3));
+      assert.deepEqual(entries(both.peers6, 18), [v6(1).toString('hex')]);
+      assert.deepEqual(entries(both.peers4, 6), [v4(2).toString('hex')]);
+      const only4 = await store.announce(req(h, 3, { want6: false }));
+      assert.equal(only4.peers6.length, 0);
+      assert.deepEqual(entries(only4.peers4, 6), [v4(2).toString('hex')]);
+      const only6 = await store.announce(req(h, 3, { want4: false }));
+      assert.equal(only6.peers4.length, 0);
+      assert.deepEqual(entries(only6.peers6, 18), [v6(1).toString('hex')]);
+    });
+
+    it('keeps both endpoints of a dual-stack peer that announces over each family', async () => {
+      const { store } = await harness();
+      const h = hash(14);
+      await store.announce(req(h, 1, { ipv4: v4(1), ipv6: null }));
+      await store.announce(req(h, 1, { ipv4: null, ipv6: v6(1) }));
+      const r = await store.announce(req(h, 2));
+      assert.deepEqual(entries(r.peers4, 6), [v4(1).toString('hex')]);
+      assert.deepEqual(entries(r.peers6, 18), [v6(1).toString('hex')]);
+      assert.equal(r.incomplete, 2, 'one peer, not two');
+      const totals = await store.totals();
+      assert.equal(totals.peers, 2);
+      assert.equal(totals.peers4, 2);
+      assert.equal(totals.peers6, 1);
+    });
+
+    it('refuses a peer id from another address with another key, and changes nothing', async () => {
+      const { store } = await harness();
+      const h = hash(15);
+      await store.announce(req(h, 1, { key: 0x1234 }));
+      const hijack = await store.announce(req(h, 1, { key: 0x9999, ipv4: v4(500), event: 'stopped' }));
+      assert.equal(hijack.status, 'key-mismatch');
+      const noKey = await store.announce(req(h, 1, { key: undefined, ipv4: v4(500) }));
+      assert.equal(noKey.status, 'key-mismatch');
+      let r = await store.announce(req(h, 2));
+      assert.deepEqual(entries(r.peers4, 6), [v4(1).toString('hex')], 'the original endpoint is kept');
+      const sameAddress = await store.announce(req(h, 1, { key: undefined }));
+      assert.equal(sameAddress.status, 'ok', 'same address without key is the same client');
+      const moved = await store.announce(req(h, 1, { key: 0x1234, ipv4: v4(500) }));
+      assert.equal(moved.status, 'ok', 'the right key may move the peer');
+      r = await store.announce(req(h, 2));
+      assert.deepEqual(entries(r.peers4, 6), [v4(500).toString('hex')]);
+    });
+
+    it('returns peer ids aligned with endpoints when asked', async () => {
+      const { store } = await harness();
+      const h = hash(16);
+      for (let n = 1; n <= 5; n++) await store.announce(req(h, n, n === 5 ? { ipv4: null, ipv6: v6(5) } : {}));
+      const r = await store.announce(req(h, 9, { withPeerIds: true }));
+      const ids4 = entries(r.peerIds4 ?? Buffer.alloc(0), 20);
+      const ids6 = entries(r.peerIds6 ?? Buffer.alloc(0), 20);
+      const eps4 = entries(r.peers4, 6);
+      assert.equal(ids4.length, eps4.length);
+      assert.equal(ids4.length, 4);
+      for (let i = 0; i < eps4.length; i++) {
+        const n = Buffer.from(eps4[i] as string, 'hex').readUInt16BE(2);
+        assert.equal(ids4[i], peerId(n).toString('hex'));
+      }
+      assert.deepEqual(ids6, [peerId(5).toString('hex')]);
+    });
+
+    it('scrapes several torrents in order, unknown ones as zeros', async () => {
+      const { store } = await harness();
+      await store.announce(req(hash(17), 1, { seeder: true }));
+      await store.announce(req(hash(17), 2));
+      await store.announce(req(hash(18), 1, { event: 'completed', seeder: true }));
+      const counts = await store.scrape([hash(18), hash(999), hash(17)]);
+      assert.deepEqual(counts, [
+        { complete: 1, incomplete: 0, downloaded: 1 },
+        { complete: 0, incomplete: 0, downloaded: 0 },
+        { complete: 1, incomplete: 1, downloaded: 0 },
+      ]);
+    });
+
+    it('pages through every live torrent with scanTorrents and sums them in totals', async () => {
+      const { store, advance } = await harness();
+      const expected = new Map<string, number>();
+      for (let t = 0; t < 25; t++) {
+        advance(10);
+        for (let n = 0; n <= t % 3; n++) await store.announce(req(hash(100 + t), n, { seeder: n === 0 }));
+        expected.set(hash(100 + t).toString('hex'), (t % 3) + 1);
+      }
+      const seen = new Map<string, number>();
+      let cursor = '0';
+      let pages = 0;
+      do {
+        const page = await store.scanTorrents(cursor, 7);
+        for (const t of page.torrents) {
+          seen.set(t.infoHash.toString('hex'), t.complete + t.incomplete);
+          assert.equal(t.complete, 1);
+          assert.ok(t.lastAnnounce > 0);
+        }
+        cursor = page.cursor;
+        assert.ok(++pages < 100, 'scan terminates');
+      } while (cursor !== '0');
+      assert.deepEqual(new Map([...seen].sort()), new Map([...expected].sort()));
+      const totals = await store.totals();
+      assert.equal(totals.torrents, 25);
+      assert.equal(totals.seeders, 25);
+      assert.equal(
+        totals.peers,
+        [...expected.values()].reduce((a, b) => a + b, 0),
+      );
+      assert.equal(totals.leechers, totals.peers - totals.seeders);
+      assert.equal(totals.peers4, totals.peers);
+      assert.equal(totals.peers6, 0);
+    });
+
+    it('lists the live peers of one torrent', async () => {
+      const { store } = await harness();
+      const h = hash(19);
+      await store.announce(req(h, 1, { seeder: true }));
+      await store.announce(req(h, 2, { ipv4: null, ipv6: v6(2) }));
+      const peers = await store.torrentPeers(h, 10);
+      const byId = new Map(peers.map((p) => [p.peerId.toString('hex'), p]));
+      assert.equal(peers.length, 2);
+      assert.equal(byId.get(peerId(1).toString('hex'))?.seeder, true);
+      assert.equal(byId.get(peerId(1).toString('hex'))?.ipv4?.toString('hex'), v4(1).toString('hex'));
+      assert.equal(byId.get(peerId(2).toString('hex'))?.ipv6?.toString('hex'), v6(2).toString('hex'));
+      assert.deepEqual(await store.torrentPeers(hash(998), 10), []);
+    });
+
+    it('hands out one shared secret per name', async () => {
+      const { store } = await harness();
+      const a = await store.sharedSecret('test-secret', 32);
+      const b = await store.sharedSecret('test-secret', 32);
+      assert.equal(a.length, 32);
+      assert.ok(a.equals(b));
+      const other = await store.sharedSecret('other-secret', 32);
+      assert.ok(!other.equals(a));
+    });
+  });
+}
