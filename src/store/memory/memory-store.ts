@@ -248,8 +248,7 @@ export class MemoryStore implements SwarmStore {
    */
   sweep(maxSwarms = Number.POSITIVE_INFINITY): void {
     const now = this.now();
-    this.dropExpiredSwarms(now, maxSwarms);
-    let visited = 0;
+    let visited = this.dropExpiredSwarms(now, maxSwarms);
     while (visited < maxSwarms) {
       if (!this.sweepCursor) this.sweepCursor = this.swarms.entries();
       const next = this.sweepCursor.next();
@@ -268,13 +267,15 @@ export class MemoryStore implements SwarmStore {
    * The torrent map is ordered by last announce, so swarms whose every peer has
    * expired form its head: dropping them costs O(dropped).
    */
-  private dropExpiredSwarms(now: number, max = Number.POSITIVE_INFINITY): void {
+  private dropExpiredSwarms(now: number, max = Number.POSITIVE_INFINITY): number {
     let dropped = 0;
     for (const [key, swarm] of this.swarms) {
-      if (swarm.lastAnnounce + this.ttl > now || dropped++ >= max) break;
+      if (swarm.lastAnnounce + this.ttl > now || dropped >= max) break;
+      dropped++;
       this.pruneAll(swarm);
       this.dropSwarm(key, swarm);
     }
+    return dropped;
   }
 
   private pruneAll(swarm: Swarm): void {
