@@ -216,7 +216,6 @@ export function validateConfig(input: TrackerConfig): Readonly<TrackerConfig> {
   const c = { ...input, trustProxy: [...input.trustProxy], redisCluster: [...input.redisCluster] };
   if (c.minInterval > c.interval) throw new ConfigError('--min-interval must not exceed --interval');
   if (c.peerTtl < c.interval) throw new ConfigError('--peer-ttl must be at least --interval, or live peers expire');
-  if (c.defaultNumwant > c.maxNumwant) throw new ConfigError('--default-numwant must not exceed --max-numwant');
   if (c.redisUrl && !/^rediss?:\/\//.test(c.redisUrl)) {
     throw new ConfigError('--redis-url must start with redis:// or rediss://');
   }

@@ -34,10 +34,9 @@ export class TrackerCore {
 
   private async doAnnounce(params: AnnounceParams, ctx: RequestContext): Promise<AnnounceReply> {
     const { config } = this;
-    const numWant =
-      params.numWant === undefined || params.numWant < 0
-        ? config.defaultNumwant
-        : Math.min(params.numWant, config.maxNumwant);
+    // --max-numwant caps the default too, so lowering the cap alone is enough.
+    const asked = params.numWant === undefined || params.numWant < 0 ? config.defaultNumwant : params.numWant;
+    const numWant = Math.min(asked, config.maxNumwant);
 
     let ipv4: Buffer | null = null;
     let ipv6: Buffer | null = null;

@@ -33,17 +33,29 @@ export class HttpTransport {
     private readonly config: Readonly<TrackerConfig>,
   ) {
     this.resolver = new ClientAddressResolver(config.trustProxy);
-    this.server = createServer({ maxHeaderSize: MAX_HEADER_SIZE, requestTimeout: config.requestTimeout }, (req, res) =>
-      this.handle(req, res),
+    this.server = createServer(
+      {
+        maxHeaderSize: MAX_HEADER_SIZE,
+        requestTimeout: config.requestTimeout,
+        // Node checks the timeouts above on this period (30 s by default).
+        connectionsCheckingInterval: Math.min(1000, config.requestTimeout / 2),
+      },
+      (req, res) => this.handle(req, res),
     );
     // Slow clients cannot hold a socket: headers and the whole request are bounded,
     // and idle keep-alive connections are closed after a few seconds.
     this.server.headersTimeout = Math.min(config.requestTimeout, 60_000);
     this.server.keepAliveTimeout = 5_000;
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-      if (!socket.writable) return;
-      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      if (!socket.writable) return void socket.destroy();
+      const status =
+        err.code === 'HPE_HEADER_OVERFLOW'
+          ? '431 Request Header Fields Too Large'
+          : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? '408 Request Timeout'
+            : '400 Bad Request';
+      // Destroy after the answer is flushed: a half-closed socket could be held open by the client.
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
     });
   }
 

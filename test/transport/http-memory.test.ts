@@ -1,0 +1,3 @@
+import { runHttpSuite } from './http-suite.js';
+
+runHttpSuite('the memory store', async () => ({}));
