@@ -1,0 +1,207 @@
+import { createClient, createCluster, RESP_TYPES } from 'redis';
+import { StoreError } from '../../errors.js';
+import type { Script } from './scripts.js';
+
+export type RedisArg = string | Buffer;
+
+export interface RedisConnectionOptions {
+  /** redis[s]://[user:pass@]host:port[/db] (standalone) … */
+  url?: string;
+  /** … or Redis Cluster seed node URLs. */
+  clusterUrls?: readonly string[];
+  /** A command not answered within this many ms fails (the client is told to retry). */
+  commandTimeoutMs: number;
+  /** Outage and recovery lines (once per outage, not per request). */
+  log: (line: string) => void;
+  /** CLIENT SETNAME, so an operator can tell tracker processes apart in CLIENT LIST. */
+  clientName?: string;
+}
+
+/** Replies with binary strings as Buffers; integers stay numbers. */
+const BINARY = { [RESP_TYPES.BLOB_STRING]: Buffer, [RESP_TYPES.SIMPLE_STRING]: Buffer } as const;
+
+const UNAVAILABLE = 'tracker storage is unavailable, retry later';
+
+/** Reconnect backoff: 50 ms doubling to 2 s, forever (the tracker outlives any outage). */
+function reconnectDelay(retries: number): number {
+  return Math.min(50 * 2 ** Math.min(retries, 10), 2000);
+}
+
+type Client = ReturnType<typeof createClient>;
+type Cluster = ReturnType<typeof createCluster>;
+
+/**
+ * One connection (standalone) or one cluster client, shared by every store call.
+ *
+ * Failure policy: commands are never queued while disconnected
+ * (`disableOfflineQueue`) and every command has a timeout, so an announce fails
+ * fast with a StoreError — which the transports answer with a `failure reason`
+ * and BEP 31 `retry in` — instead of hanging. The client reconnects by itself
+ * in the background; the outage is logged once when it starts and once when
+ * it ends. Concurrent commands are pipelined by node-redis (one write per tick).
+ */
+export class RedisConnection {
+  readonly kind: 'redis' | 'redis-cluster';
+  private readonly client: Client | undefined;
+  private readonly cluster: Cluster | undefined;
+  private readonly timeout: number;
+  private readonly log: (line: string) => void;
+  private down = false;
+  private lastErrorLog = 0;
+  private closed = false;
+  private connected = false;
+  private readonly connecting: Promise<void>;
+  private readonly waiters: (() => void)[] = [];
+
+  constructor(options: RedisConnectionOptions) {
+    this.timeout = options.commandTimeoutMs;
+    this.log = options.log;
+    const socket = { connectTimeout: Math.max(1000, this.timeout), reconnectStrategy: reconnectDelay };
+    if (options.clusterUrls && options.clusterUrls.length > 0) {
+      this.kind = 'redis-cluster';
+      const cluster = createCluster({
+        rootNodes: options.clusterUrls.map((url) => ({ url })),
+        defaults: { disableOfflineQueue: true, socket, name: options.clientName },
+        useReplicas: false,
+      });
+      cluster.on('error', (err: unknown) => this.outage(err));
+      cluster.on('node-error', (err: unknown) => this.outage(err));
+      cluster.on('node-ready', () => this.recovered());
+      this.cluster = cluster;
+      this.connecting = this.connectCluster(cluster);
+    } else {
+      if (!options.url) throw new Error('RedisConnection needs a url or cluster urls');
+      this.kind = 'redis';
+      const client = createClient({
+        url: options.url,
+        disableOfflineQueue: true,
+        socket,
+        name: options.clientName,
+      });
+      client.on('error', (err: unknown) => this.outage(err));
+      client.on('ready', () => {
+        this.connected = true;
+        this.recovered();
+      });
+      client.on('end', () => (this.connected = false));
+      this.client = client;
+      // connect() retries by itself (reconnectStrategy) until it succeeds or we close.
+      this.connecting = client.connect().then(
+        () => undefined,
+        (err: unknown) => {
+          if (!this.closed) this.outage(err);
+        },
+      );
+    }
+  }
+
+  /** True while commands can be sent. */
+  get isReady(): boolean {
+    if (this.closed) return false;
+    if (this.client) return this.client.isReady;
+    return this.connected;
+  }
+
+  /** Resolves once connected (or after `timeoutMs`, rejecting). The store works without awaiting this. */
+  waitUntilReady(timeoutMs: number): Promise<void> {
+    if (this.isReady) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`Redis not ready after ${timeoutMs} ms`)), timeoutMs);
+      this.waiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** One command. `firstKey` routes it on a cluster (undefined: any node). Binary replies as Buffers. */
+  async command<T>(firstKey: RedisArg | undefined, args: RedisArg[]): Promise<T> {
+    if (!this.isReady) throw new StoreError(UNAVAILABLE);
+    const options = { typeMapping: BINARY, timeout: this.timeout };
+    try {
+      const reply = this.cluster
+        ? await this.cluster.sendCommand(firstKey, false, args, options)
+        : await (this.client as Client).sendCommand(args, options);
+      // A cluster node that comes back emits no event we can rely on: the first success ends the outage.
+      if (this.down) this.recovered();
+      return reply as T;
+    } catch (err) {
+      throw this.wrap(err);
+    }
+  }
+
+  /** EVALSHA, loading the script again when the server does not know it (NOSCRIPT: restart, SCRIPT FLUSH, failover). */
+  async evalScript<T>(script: Script, keys: readonly string[], args: readonly RedisArg[]): Promise<T> {
+    const rest = [String(keys.length), ...keys, ...args];
+    try {
+      return await this.command<T>(keys[0], ['EVALSHA', script.sha, ...rest]);
+    } catch (err) {
+      if (!(err instanceof StoreError) || !/NOSCRIPT/.test(String((err.cause as Error | undefined)?.message))) {
+        throw err;
+      }
+      // EVAL runs the script and caches it, so the next EVALSHA finds it.
+      return await this.command<T>(keys[0], ['EVAL', script.source, ...rest]);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      if (this.client) {
+        if (this.client.isOpen) this.client.destroy();
+      } else if (this.cluster?.isOpen) {
+        this.cluster.destroy();
+      }
+    } catch {
+      // Closing a client that never connected: nothing to release.
+    }
+    await this.connecting.catch(() => undefined);
+  }
+
+  private async connectCluster(cluster: Cluster): Promise<void> {
+    // Unlike a standalone client, a cluster client gives up when no seed node
+    // answers; keep trying in the background so a tracker started before its
+    // Redis comes up serves once it does.
+    for (let attempt = 0; !this.closed; attempt++) {
+      try {
+        await cluster.connect();
+        if (this.closed) {
+          cluster.destroy();
+          return;
+        }
+        this.connected = true;
+        this.recovered();
+        return;
+      } catch (err) {
+        this.outage(err);
+        await new Promise((resolve) => setTimeout(resolve, reconnectDelay(attempt)).unref());
+      }
+    }
+  }
+
+  private outage(err: unknown): void {
+    if (this.closed || this.down) return;
+    this.down = true;
+    const message = err instanceof Error ? err.message : String(err);
+    this.log(`bitstorm: Redis unavailable (${message}); answering "retry" until it is back`);
+  }
+
+  private recovered(): void {
+    if (this.down && !this.closed) this.log('bitstorm: Redis connection restored');
+    this.down = false;
+    for (const wake of this.waiters.splice(0)) wake();
+  }
+
+  private wrap(err: unknown): StoreError {
+    if (err instanceof StoreError) return err;
+    // Timeouts (a Redis that hangs without dropping the connection) and
+    // server errors are logged at most every 30 s, not per request.
+    const now = Date.now();
+    if (!/^NOSCRIPT/.test(err instanceof Error ? err.message : '') && now - this.lastErrorLog > 30_000) {
+      this.lastErrorLog = now;
+      this.log(`bitstorm: Redis command failed (${err instanceof Error ? err.message : String(err)})`);
+    }
+    return new StoreError(UNAVAILABLE, { cause: err });
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * Key names of the Redis store (docs/redis-layout.md has the table).
+ *
+ * Every key of one torrent carries the hash tag `{<40 hex digits of info_hash>}`,
+ * so Redis Cluster puts them in one slot and a script may touch them all. The
+ * tag is hex, not the raw bytes: a raw hash may contain `{` or `}` and then the
+ * tag would not be the whole hash (or, starting with `}`, would be empty and
+ * each key would hash on its own). Hex costs 20 bytes per torrent, not per peer.
+ */
+export const TORRENT_KEY_SUFFIXES = ['s', 'l', 's4', 'l4', 's6', 'l6', 'm'] as const;
+
+/** The seven keys of one torrent, in the order the scripts expect (see scripts.ts). */
+export function torrentKeys(prefix: string, infoHash: Buffer): string[] {
+  const base = `${prefix}{${infoHash.toString('hex')}}:`;
+  return TORRENT_KEY_SUFFIXES.map((suffix) => base + suffix);
+}
+
+/** Sorted set of live torrents: raw 20-byte info_hash → last index refresh (ms). */
+export function torrentIndexKey(prefix: string): string {
+  return `${prefix}torrents`;
+}
+
+/** Secrets shared by every tracker process on this Redis (UDP connection ids). */
+export function secretKey(prefix: string, name: string): string {
+  return `${prefix}secret:${name}`;
+}

@@ -1,0 +1,293 @@
+import { randomBytes, randomInt } from 'node:crypto';
+import type {
+  StoreAnnounce,
+  StoreAnnounceResult,
+  StoredPeer,
+  StoreEvent,
+  StoreOptions,
+  SwarmCounts,
+  SwarmStore,
+  SwarmTotals,
+  TorrentScan,
+  TorrentSummary,
+} from '../swarm-store.js';
+import { RedisConnection } from './connection.js';
+import { secretKey, torrentIndexKey, torrentKeys } from './keys.js';
+import { SCRIPTS } from './scripts.js';
+
+export interface RedisStoreOptions extends StoreOptions {
+  /** redis[s]://[user:pass@]host:port[/db] — or clusterUrls. */
+  url?: string;
+  /** Redis Cluster seed nodes (redis[s]:// URLs). */
+  clusterUrls?: readonly string[];
+  /** Prefix of every key, so trackers can share a Redis. Default `bitstorm:`. */
+  prefix?: string;
+  /** How long a torrent's downloaded count outlives its last announce. Default 30 days. */
+  downloadedTtlMs?: number;
+  /** A Redis command not answered within this fails fast (client told to retry). Default 2000. */
+  commandTimeoutMs?: number;
+  /** Where outage lines go. Default console.error. */
+  log?: (line: string) => void;
+  /** CLIENT SETNAME of the connection(s). */
+  clientName?: string;
+}
+
+const EVENT_CODES: Record<StoreEvent, string> = { started: 's', completed: 'c', stopped: 'x', update: 'u' };
+const EMPTY = Buffer.alloc(0);
+const DAY_MS = 86_400_000;
+/** The torrent index is rewritten at most this often per torrent (it is a separate key, off the hot path). */
+const MAX_INDEX_REFRESH_MS = 60_000;
+/** Key TTLs exceed the peer TTL by this much (at most), absorbing clock skew between tracker processes. */
+const MAX_KEY_TTL_SLACK_MS = 60_000;
+/** Torrents counted per pipelined batch in scans and totals. */
+const TOTALS_PAGE = 500;
+
+type AnnounceReply = [number, number, number, number, Buffer, Buffer, Buffer, Buffer, number];
+/** seeders, leechers, peers4, peers6, downloaded, last announce */
+type CountReply = [number, number, number, number, number, number];
+
+interface CountedTorrent {
+  infoHash: Buffer;
+  counts: CountReply;
+  indexScore: number;
+}
+
+/**
+ * Swarms in Redis (or Redis Cluster), shared by every tracker process that
+ * uses the same Redis and prefix. One announce is one EVALSHA: the script
+ * upserts or removes the peer, prunes the torrent's expired peers, counts and
+ * samples, all atomically on the keys of one torrent (one hash slot). Layout
+ * and rationale: docs/redis-layout.md; the scripts: scripts.ts.
+ *
+ * The constructor does not wait for Redis: the connection is made (and remade
+ * after an outage) in the background, and until it is up every call fails
+ * fast with a StoreError, which transports answer with "retry in".
+ */
+export class RedisStore implements SwarmStore {
+  readonly kind: string;
+  readonly prefix: string;
+  readonly connection: RedisConnection;
+  private readonly ttl: number;
+  private readonly now: () => number;
+  private readonly keyTtl: number;
+  private readonly metaTtl: number;
+  private readonly indexRefresh: number;
+  private readonly indexKey: string;
+
+  constructor(options: RedisStoreOptions) {
+    this.ttl = options.peerTtlMs;
+    this.now = options.now;
+    this.prefix = options.prefix ?? 'bitstorm:';
+    this.keyTtl = this.ttl + Math.min(MAX_KEY_TTL_SLACK_MS, this.ttl);
+    this.metaTtl = Math.max(options.downloadedTtlMs ?? 30 * DAY_MS, this.keyTtl);
+    this.indexRefresh = Math.max(1, Math.min(MAX_INDEX_REFRESH_MS, Math.floor(this.ttl / 4)));
+    this.indexKey = torrentIndexKey(this.prefix);
+    this.connection = new RedisConnection({
+      url: options.url,
+      clusterUrls: options.clusterUrls,
+      commandTimeoutMs: options.commandTimeoutMs ?? 2000,
+      log: options.log ?? ((line) => console.error(line)),
+      clientName: options.clientName,
+    });
+    this.kind = this.connection.kind;
+  }
+
+  /** Resolves once connected (tests, CLI start-up); the store works without it, failing fast until then. */
+  ready(timeoutMs = 10_000): Promise<void> {
+    return this.connection.waitUntilReady(timeoutMs);
+  }
+
+  async announce(req: StoreAnnounce): Promise<StoreAnnounceResult> {
+    const now = this.now();
+    let key: Buffer | string = '';
+    if (req.key !== undefined) {
+      key = Buffer.allocUnsafe(4);
+      key.writeUInt32BE(req.key >>> 0, 0);
+    }
+    const reply = await this.connection.evalScript<AnnounceReply>(
+      SCRIPTS.announce,
+      torrentKeys(this.prefix, req.infoHash),
+      [
+        String(now),
+        String(now - this.ttl),
+        String(this.keyTtl),
+        String(this.metaTtl),
+        req.peerId,
+        EVENT_CODES[req.event],
+        req.seeder ? '1' : '0',
+        req.ipv4 ?? '',
+        req.ipv6 ?? '',
+        key,
+        String(req.numWant),
+        req.want4 ? '1' : '0',
+        req.want6 ? '1' : '0',
+        req.withPeerIds ? '1' : '0',
+        String(this.indexRefresh),
+        String(randomInt(2 ** 31 - 1)),
+      ],
+    );
+    if (reply[8] === 1) {
+      // The index lives in another slot, so it cannot be written by the script;
+      // it is written at most once a minute per torrent, not awaited, and a
+      // failure only delays the torrent's appearance on the stats page.
+      this.connection.command(this.indexKey, ['ZADD', this.indexKey, String(now), req.infoHash]).catch(() => undefined);
+    }
+    const result: StoreAnnounceResult = {
+      status: reply[0] === 1 ? 'key-mismatch' : 'ok',
+      complete: reply[1],
+      incomplete: reply[2],
+      downloaded: reply[3],
+      peers4: reply[4].length > 0 ? reply[4] : EMPTY,
+      peers6: reply[5].length > 0 ? reply[5] : EMPTY,
+    };
+    if (req.withPeerIds) {
+      result.peerIds4 = reply[6];
+      result.peerIds6 = reply[7];
+    }
+    return result;
+  }
+
+  async scrape(infoHashes: readonly Buffer[]): Promise<SwarmCounts[]> {
+    const counted = await Promise.all(infoHashes.map((hash) => this.count(hash)));
+    return counted.map((c) => ({ complete: c[0], incomplete: c[1], downloaded: c[4] }));
+  }
+
+  /**
+   * Pages through the torrent index in score order (last index refresh).
+   * Cursor: `<score>:<n>` = continue at score `score`, skipping the first `n`
+   * members that have exactly that score (keyset paging, stable while torrents
+   * are added; a torrent refreshed during a scan may be seen twice, as with SCAN).
+   */
+  async scanTorrents(cursor: string, count: number): Promise<TorrentScan> {
+    const page = await this.scanPage(cursor, Math.max(1, count));
+    const torrents: TorrentSummary[] = [];
+    for (const t of page.torrents) {
+      const [seeders, leechers, , , downloaded, last] = t.counts;
+      if (seeders + leechers === 0) continue;
+      torrents.push({
+        infoHash: t.infoHash,
+        complete: seeders,
+        incomplete: leechers,
+        downloaded,
+        lastAnnounce: last > 0 ? last : t.indexScore,
+      });
+    }
+    return { cursor: page.cursor, torrents };
+  }
+
+  async torrentPeers(infoHash: Buffer, limit: number): Promise<StoredPeer[]> {
+    const flat = await this.connection.evalScript<(Buffer | number)[]>(
+      SCRIPTS.peers,
+      torrentKeys(this.prefix, infoHash),
+      [String(this.now() - this.ttl), String(Math.max(0, limit))],
+    );
+    const out: StoredPeer[] = [];
+    for (let i = 0; i + 4 < flat.length; i += 5) {
+      const ep4 = flat[i + 3] as Buffer;
+      const ep6 = flat[i + 4] as Buffer;
+      out.push({
+        peerId: flat[i] as Buffer,
+        seeder: flat[i + 1] === 1,
+        lastSeen: flat[i + 2] as number,
+        ipv4: ep4.length > 0 ? ep4 : null,
+        ipv6: ep6.length > 0 ? ep6 : null,
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Walks the whole torrent index (pruning and counting each torrent, in
+   * pipelined batches): O(torrents), meant for the stats page, not per request.
+   * Exact, also on a cluster, because every count comes from the torrent's own keys.
+   */
+  async totals(): Promise<SwarmTotals> {
+    const totals: SwarmTotals = { torrents: 0, peers: 0, seeders: 0, leechers: 0, peers4: 0, peers6: 0, downloaded: 0 };
+    const seen = new Set<string>();
+    let cursor = '0';
+    do {
+      const page = await this.scanPage(cursor, TOTALS_PAGE);
+      for (const t of page.torrents) {
+        const [seeders, leechers, peers4, peers6, downloaded] = t.counts;
+        if (seeders + leechers === 0) continue;
+        const id = t.infoHash.toString('latin1');
+        if (seen.has(id)) continue; // refreshed during the walk
+        seen.add(id);
+        totals.torrents++;
+        totals.seeders += seeders;
+        totals.leechers += leechers;
+        totals.peers4 += peers4;
+        totals.peers6 += peers6;
+        totals.downloaded += downloaded;
+      }
+      cursor = page.cursor;
+    } while (cursor !== '0');
+    totals.peers = totals.seeders + totals.leechers;
+    return totals;
+  }
+
+  /** SET NX: the first process to ask creates the secret, every other one reads the same. */
+  async sharedSecret(name: string, bytes: number): Promise<Buffer> {
+    const key = secretKey(this.prefix, name);
+    await this.connection.command(key, ['SET', key, randomBytes(bytes), 'NX']);
+    const secret = await this.connection.command<Buffer | null>(key, ['GET', key]);
+    if (!secret) throw new Error(`shared secret ${name} vanished`);
+    return secret;
+  }
+
+  async close(): Promise<void> {
+    await this.connection.close();
+  }
+
+  private count(infoHash: Buffer): Promise<CountReply> {
+    return this.connection.evalScript<CountReply>(SCRIPTS.count, torrentKeys(this.prefix, infoHash), [
+      String(this.now() - this.ttl),
+    ]);
+  }
+
+  /** One page of the index with each torrent's counts (pruned first). */
+  private async scanPage(cursor: string, count: number): Promise<{ cursor: string; torrents: CountedTorrent[] }> {
+    const now = this.now();
+    let min = '-inf';
+    let skip = 0;
+    if (cursor === '0') {
+      // Index entries older than any live peer can be dropped: the entry is
+      // refreshed at least every indexRefresh ms while the torrent is announced to.
+      const stale = now - this.ttl - this.indexRefresh - MAX_KEY_TTL_SLACK_MS;
+      await this.connection.command(this.indexKey, ['ZREMRANGEBYSCORE', this.indexKey, '-inf', `(${stale}`]);
+    } else {
+      const match = /^(-?\d+):(\d+)$/.exec(cursor);
+      if (!match) throw new RangeError(`bad cursor "${cursor}"`);
+      min = match[1] as string;
+      skip = Number(match[2]);
+    }
+    const flat = await this.connection.command<(Buffer | number)[]>(this.indexKey, [
+      'ZRANGE',
+      this.indexKey,
+      min,
+      '+inf',
+      'BYSCORE',
+      'LIMIT',
+      String(skip),
+      String(count),
+      'WITHSCORES',
+    ]);
+    const members: { infoHash: Buffer; score: number }[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      members.push({ infoHash: flat[i] as Buffer, score: Number(String(flat[i + 1])) });
+    }
+    let next = '0';
+    const last = members[members.length - 1];
+    if (members.length >= count && last) {
+      let same = 0;
+      for (const m of members) if (m.score === last.score) same++;
+      if (String(last.score) === min) same += skip;
+      next = `${last.score}:${same}`;
+    }
+    const counts = await Promise.all(members.map((m) => this.count(m.infoHash)));
+    return {
+      cursor: next,
+      torrents: members.map((m, i) => ({ infoHash: m.infoHash, indexScore: m.score, counts: counts[i] as CountReply })),
+    };
+  }
+}

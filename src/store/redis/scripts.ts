@@ -1,0 +1,253 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * The Redis store's Lua scripts. Kept as string constants (not .lua files) so
+ * they ship inside dist/ with nothing to locate at run time. Each script is
+ * loaded once and called by SHA1 (EVALSHA; on NOSCRIPT it is loaded again).
+ *
+ * Every script works on the keys of ONE torrent, all of which share the
+ * `{<hex info_hash>}` hash tag (see keys.ts and docs/redis-layout.md), so each
+ * call is atomic and runs unchanged on Redis Cluster.
+ *
+ * Shared KEYS (in this order, built by torrentKeys()):
+ *   1 s   zset  seeders:  peer_id → last seen (ms)
+ *   2 l   zset  leechers: peer_id → last seen (ms)
+ *   3 s4  hash  seeders' IPv4:  peer_id → 6-byte endpoint .. flags(1) [.. key(4)]
+ *   4 l4  hash  leechers' IPv4
+ *   5 s6  hash  seeders' IPv6:  peer_id → 18-byte endpoint .. flags(1) [.. key(4)]
+ *   6 l6  hash  leechers' IPv6
+ *   7 m   hash  torrent meta: d = downloaded, a = last announce (ms), i = last index refresh (ms)
+ * flags: 1 = this peer's `completed` was counted, 2 = a key follows.
+ */
+
+/** Removes every peer whose last-seen score is <= cutoff, in both classes. Needs `cutoff` in scope. */
+const PRUNE = `
+local function prune(cutoff)
+  for c = 1, 2 do
+    while true do
+      local gone = redis.call('ZRANGEBYSCORE', KEYS[c], '-inf', cutoff, 'LIMIT', 0, 500)
+      if #gone == 0 then break end
+      redis.call('ZREM', KEYS[c], unpack(gone))
+      redis.call('HDEL', KEYS[c + 2], unpack(gone))
+      redis.call('HDEL', KEYS[c + 4], unpack(gone))
+      if #gone < 500 then break end
+    end
+  end
+end
+`;
+
+/**
+ * announce: upsert or remove one peer, prune, count, sample.
+ * ARGV: 1 now, 2 cutoff (now - ttl), 3 peer key TTL ms, 4 meta TTL ms, 5 peer_id,
+ *       6 event (s|c|x|u: started, completed, stopped, update), 7 seeder (1|0),
+ *       8 ep4 (6 bytes or ''), 9 ep6 (18 bytes or ''), 10 key (4 bytes or ''),
+ *       11 numwant (per family), 12 want4 (1|0), 13 want6 (1|0), 14 with ids (1|0),
+ *       15 index refresh ms, 16 random seed
+ * Returns: { status (0 ok, 1 key mismatch), complete, incomplete, downloaded,
+ *            peers4, peers6, ids4, ids6, index (1 = refresh the torrent index) }
+ */
+export const ANNOUNCE_SCRIPT = `${PRUNE}
+local now = tonumber(ARGV[1])
+local id = ARGV[5]
+local event = ARGV[6]
+local seeder = ARGV[7] == '1'
+local ep4, ep6, key = ARGV[8], ARGV[9], ARGV[10]
+math.randomseed(tonumber(ARGV[16]))
+prune(tonumber(ARGV[2]))
+
+local function counts(status)
+  local d = tonumber(redis.call('HGET', KEYS[7], 'd') or '0')
+  return { status, redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2]), d, '', '', '', '', 0 }
+end
+
+-- The stored peer, if any: its class (1 seeder, 2 leecher) and records.
+local cls = nil
+if redis.call('ZSCORE', KEYS[1], id) then cls = 1 elseif redis.call('ZSCORE', KEYS[2], id) then cls = 2 end
+local old4, old6 = false, false
+if cls then
+  old4 = redis.call('HGET', KEYS[cls + 2], id)
+  old6 = redis.call('HGET', KEYS[cls + 4], id)
+end
+local flags, storedKey = 0, ''
+local rec, eplen = old4, 6
+if not rec then rec, eplen = old6, 18 end
+if rec then
+  flags = string.byte(rec, eplen + 1) or 0
+  if flags >= 2 then storedKey = string.sub(rec, eplen + 2, eplen + 5) end
+end
+
+-- Anti-hijack: a keyed peer may only be changed with its key or from its address.
+if storedKey ~= '' and key ~= storedKey then
+  local same = (old4 and ep4 ~= '' and string.sub(old4, 1, 4) == string.sub(ep4, 1, 4))
+    or (old6 and ep6 ~= '' and string.sub(old6, 1, 16) == string.sub(ep6, 1, 16))
+  if not same then return counts(1) end
+end
+
+if event == 'x' then
+  if cls then
+    redis.call('ZREM', KEYS[cls], id)
+    redis.call('HDEL', KEYS[cls + 2], id)
+    redis.call('HDEL', KEYS[cls + 4], id)
+  end
+  return counts(0)
+end
+
+-- Upsert. A family the announce does not carry keeps its stored endpoint.
+if ep4 == '' and old4 then ep4 = string.sub(old4, 1, 6) end
+if ep6 == '' and old6 then ep6 = string.sub(old6, 1, 18) end
+if key ~= '' then storedKey = key end
+local completed = flags % 2 == 1
+local countIt = event == 'c' and not completed
+if countIt then completed = true end
+local tail = string.char((completed and 1 or 0) + (storedKey ~= '' and 2 or 0)) .. storedKey
+local new = seeder and 1 or 2
+if cls and cls ~= new then
+  redis.call('ZREM', KEYS[cls], id)
+  redis.call('HDEL', KEYS[cls + 2], id)
+  redis.call('HDEL', KEYS[cls + 4], id)
+end
+redis.call('ZADD', KEYS[new], now, id)
+if ep4 ~= '' then redis.call('HSET', KEYS[new + 2], id, ep4 .. tail) end
+if ep6 ~= '' then redis.call('HSET', KEYS[new + 4], id, ep6 .. tail) end
+if countIt then redis.call('HINCRBY', KEYS[7], 'd', 1) end
+local indexed = tonumber(redis.call('HGET', KEYS[7], 'i') or '0')
+local refresh = 0
+if now - indexed >= tonumber(ARGV[15]) or now < indexed then
+  refresh = 1
+  redis.call('HSET', KEYS[7], 'a', now, 'i', now)
+else
+  redis.call('HSET', KEYS[7], 'a', now)
+end
+-- Key TTLs: a torrent nobody announces to vanishes by itself. Every peer key is
+-- refreshed, also the family hash this announce did not write (its peers live on).
+local ttl = ARGV[3]
+for k = 1, 6 do redis.call('PEXPIRE', KEYS[k], ttl) end
+redis.call('PEXPIRE', KEYS[7], ARGV[4])
+
+local result = counts(0)
+result[9] = refresh
+local numwant = tonumber(ARGV[11])
+if numwant <= 0 then return result end
+local withIds = ARGV[14] == '1'
+
+-- Samples up to numwant entries of one family, uniformly without replacement
+-- over the union of the pools (leechers, and seeders unless the requester
+-- seeds): the number drawn from each pool is itself drawn at random, then
+-- HRANDFIELD picks that many distinct entries. The requester is skipped.
+local function sample(pools, size)
+  local avail, total = {}, 0
+  for i, pool in ipairs(pools) do
+    local n = redis.call('HLEN', pool)
+    local self = redis.call('HEXISTS', pool, id)
+    avail[i] = n - self
+    total = total + avail[i]
+  end
+  local want = math.min(numwant, total)
+  local eps, ids = {}, {}
+  if want <= 0 then return '', '' end
+  local take = {}
+  if want == total then
+    take = avail
+  else
+    local left = {}
+    for i = 1, #pools do take[i] = 0; left[i] = avail[i] end
+    local rest = total
+    for _ = 1, want do
+      local r = math.random() * rest
+      for i = 1, #pools do
+        if r < left[i] or i == #pools then
+          take[i] = take[i] + 1; left[i] = left[i] - 1; break
+        end
+        r = r - left[i]
+      end
+      rest = rest - 1
+    end
+  end
+  for i, pool in ipairs(pools) do
+    local k = take[i]
+    if k > 0 then
+      local got
+      if k == avail[i] then got = redis.call('HGETALL', pool)
+      else got = redis.call('HRANDFIELD', pool, k + 1, 'WITHVALUES') end
+      local n = 0
+      for j = 1, #got, 2 do
+        if n >= k then break end
+        if got[j] ~= id then
+          n = n + 1
+          eps[#eps + 1] = string.sub(got[j + 1], 1, size)
+          if withIds then ids[#ids + 1] = got[j] end
+        end
+      end
+    end
+  end
+  return table.concat(eps), table.concat(ids)
+end
+
+if ARGV[12] == '1' then
+  local pools = { KEYS[4] }
+  if not seeder then pools[2] = KEYS[3] end
+  result[5], result[7] = sample(pools, 6)
+end
+if ARGV[13] == '1' then
+  local pools = { KEYS[6] }
+  if not seeder then pools[2] = KEYS[5] end
+  result[6], result[8] = sample(pools, 18)
+end
+return result
+`;
+
+/**
+ * counts: prune one torrent, then count it (scrape, scans, totals).
+ * ARGV: 1 cutoff. Returns { seeders, leechers, peers4, peers6, downloaded, last announce }.
+ */
+export const COUNT_SCRIPT = `${PRUNE}
+prune(tonumber(ARGV[1]))
+return {
+  redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2]),
+  redis.call('HLEN', KEYS[3]) + redis.call('HLEN', KEYS[4]),
+  redis.call('HLEN', KEYS[5]) + redis.call('HLEN', KEYS[6]),
+  tonumber(redis.call('HGET', KEYS[7], 'd') or '0'),
+  tonumber(redis.call('HGET', KEYS[7], 'a') or '0')
+}
+`;
+
+/**
+ * peers: prune one torrent, then list up to `limit` live peers (stats detail view).
+ * ARGV: 1 cutoff, 2 limit. Returns a flat list: peer_id, seeder (1|0), last seen, ep4|'', ep6|'' per peer.
+ */
+export const PEERS_SCRIPT = `${PRUNE}
+prune(tonumber(ARGV[1]))
+local limit = tonumber(ARGV[2])
+local out = {}
+for c = 1, 2 do
+  if limit <= 0 then break end
+  local list = redis.call('ZRANGE', KEYS[c], 0, limit - 1, 'WITHSCORES')
+  for j = 1, #list, 2 do
+    local id = list[j]
+    local r4 = redis.call('HGET', KEYS[c + 2], id)
+    local r6 = redis.call('HGET', KEYS[c + 4], id)
+    out[#out + 1] = id
+    out[#out + 1] = c == 1 and 1 or 0
+    out[#out + 1] = tonumber(list[j + 1])
+    out[#out + 1] = r4 and string.sub(r4, 1, 6) or ''
+    out[#out + 1] = r6 and string.sub(r6, 1, 18) or ''
+    limit = limit - 1
+  end
+end
+return out
+`;
+
+export interface Script {
+  readonly source: string;
+  readonly sha: string;
+}
+
+function script(source: string): Script {
+  return { source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+export const SCRIPTS = {
+  announce: script(ANNOUNCE_SCRIPT),
+  count: script(COUNT_SCRIPT),
+  peers: script(PEERS_SCRIPT),
+} as const;
