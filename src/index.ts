@@ -4,5 +4,6 @@ export { TrackerCore } from './core/tracker.js';
 export type { AnnounceEvent, AnnounceParams, AnnounceReply, RequestContext, ScrapeEntry } from './core/types.js';
 export { PolicyError, ProtocolError, StoreError, TrackerError } from './errors.js';
 export { MemoryStore } from './store/memory/memory-store.js';
+export { RedisStore, type RedisStoreOptions } from './store/redis/redis-store.js';
 export type { StoreAnnounce, StoreAnnounceResult, SwarmStore } from './store/swarm-store.js';
 export { createTracker, type ListenInfo, Tracker, type TrackerOptions } from './tracker.js';
