@@ -1,9 +1,11 @@
 import type { AddressInfo } from 'node:net';
 import { DEFAULTS, type TrackerConfig, validateConfig } from './config/options.js';
 import { TrackerCore } from './core/tracker.js';
+import { StatsService } from './stats/stats-service.js';
 import { createStore } from './store/create-store.js';
 import type { SwarmStore } from './store/swarm-store.js';
 import { HttpTransport } from './transport/http/http-transport.js';
+import { UdpTransport } from './transport/udp/udp-transport.js';
 
 export interface TrackerOptions extends Partial<TrackerConfig> {
   /** Use this store instead of the one the configuration names (tests, embedding). */
@@ -14,6 +16,8 @@ export interface TrackerOptions extends Partial<TrackerConfig> {
 
 export interface ListenInfo {
   http: AddressInfo;
+  /** The UDP tracker's socket (BEP 15); absent with --udp-port off. */
+  udp?: AddressInfo;
   /** Announce URLs a user can put into a torrent. */
   announceUrls: string[];
 }
@@ -24,6 +28,10 @@ export class Tracker {
   readonly core: TrackerCore;
   readonly store: SwarmStore;
   readonly http: HttpTransport;
+  /** The UDP tracker (its `counters` feed the stats page); undefined with --udp-port off. */
+  readonly udp: UdpTransport | undefined;
+  /** The statistics pages and counters; undefined with --stats off. */
+  readonly stats: StatsService | undefined;
   private listenInfo: ListenInfo | undefined;
 
   constructor(options: TrackerOptions = {}) {
@@ -33,6 +41,14 @@ export class Tracker {
     this.store = store ?? createStore(this.config, clock);
     this.core = new TrackerCore(this.config, this.store);
     this.http = new HttpTransport(this.core, this.config);
+    this.udp = this.config.udpPort === 'off' ? undefined : new UdpTransport(this.core, this.config, { now: clock });
+    if (this.config.stats) {
+      this.stats = new StatsService(this.config, this.store, this.core.events, {
+        now: clock,
+        announceUrls: () => this.listenInfo?.announceUrls ?? [],
+      });
+      this.http.addRoute(this.stats.route);
+    }
   }
 
   /** Binds the configured host and port. `::` falls back to 0.0.0.0 where IPv6 is unavailable. */
@@ -45,8 +61,31 @@ export class Tracker {
       if (this.config.host !== '::' || (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL')) throw err;
       http = await this.http.listen('0.0.0.0', this.config.port);
     }
-    this.listenInfo = { http, announceUrls: announceUrls(this.config, http) };
+    let udp: AddressInfo | undefined;
+    if (this.udp) {
+      try {
+        udp = await this.listenUdp(this.udp, http);
+      } catch (err) {
+        await this.http.close();
+        throw err;
+      }
+    }
+    this.listenInfo = { http, ...(udp ? { udp } : {}), announceUrls: announceUrls(this.config, http, udp) };
     return this.listenInfo;
+  }
+
+  /** UDP on the HTTP port number ('same') or its own; `::` falls back to 0.0.0.0 inside the transport. */
+  private async listenUdp(udp: UdpTransport, http: AddressInfo): Promise<AddressInfo> {
+    const { udpPort, port } = this.config;
+    const wanted = udpPort === 'same' ? http.port : (udpPort as number);
+    try {
+      return await udp.listen(this.config.host, wanted);
+    } catch (err) {
+      // --port 0 asks for any free port: if the UDP port of the number HTTP got
+      // is taken, any free UDP port will do as well.
+      if (udpPort !== 'same' || port !== 0 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      return udp.listen(this.config.host, 0);
+    }
   }
 
   get address(): ListenInfo | undefined {
@@ -55,7 +94,9 @@ export class Tracker {
 
   /** Stops accepting, finishes in-flight requests, closes the store. */
   async close(): Promise<void> {
+    this.stats?.close();
     await this.http.close();
+    await this.udp?.close();
     await this.store.close();
   }
 }
@@ -64,14 +105,18 @@ export function createTracker(options: TrackerOptions = {}): Tracker {
   return new Tracker(options);
 }
 
-function announceUrls(config: Readonly<TrackerConfig>, http: AddressInfo): string[] {
+function announceUrls(config: Readonly<TrackerConfig>, http: AddressInfo, udp?: AddressInfo): string[] {
   if (config.announceUrl) return [config.announceUrl];
-  const port = http.port;
-  const host = http.address;
+  return [...urlsFor('http', http), ...(udp ? urlsFor('udp', udp) : [])];
+}
+
+function urlsFor(scheme: 'http' | 'udp', bound: AddressInfo): string[] {
+  const port = bound.port;
+  const host = bound.address;
   if (host === '::' || host === '0.0.0.0') {
-    const urls = [`http://127.0.0.1:${port}/announce`];
-    if (host === '::') urls.push(`http://[::1]:${port}/announce`);
+    const urls = [`${scheme}://127.0.0.1:${port}/announce`];
+    if (host === '::') urls.push(`${scheme}://[::1]:${port}/announce`);
     return urls;
   }
-  return [http.family === 'IPv6' ? `http://[${host}]:${port}/announce` : `http://${host}:${port}/announce`];
+  return [bound.family === 'IPv6' ? `${scheme}://[${host}]:${port}/announce` : `${scheme}://${host}:${port}/announce`];
 }

@@ -1,0 +1,63 @@
+import type { SwarmStore } from '../store/swarm-store.js';
+import { TorrentSnapshot } from './torrent-snapshot.js';
+
+/**
+ * Holds the current TorrentSnapshot and rebuilds it when it is older than
+ * `maxAgeMs` and someone asks: no work at all while nobody looks at the page.
+ *
+ * A small store is rebuilt inline (the caller waits a few milliseconds and sees
+ * fresh rows); a large one is rebuilt in the background while callers keep
+ * getting the previous snapshot (stale-while-revalidate), and the next rebuild
+ * waits at least twice as long as the last one took, so a tracker with millions
+ * of torrents never spends more than about a third of its time on the table.
+ */
+const INLINE_BUILD_MS = 50;
+
+export class SnapshotCache {
+  private current: TorrentSnapshot | undefined;
+  private building: Promise<TorrentSnapshot> | undefined;
+  private notBefore = 0;
+  /** The last rebuild's failure, cleared by the next success (shown on the page). */
+  lastError: Error | undefined;
+
+  constructor(
+    private readonly store: SwarmStore,
+    private readonly now: () => number,
+    private readonly maxAgeMs: number,
+  ) {}
+
+  async get(): Promise<TorrentSnapshot> {
+    const current = this.current;
+    if (!current) return this.refresh();
+    const now = this.now();
+    if (now - current.builtAt < this.maxAgeMs || now < this.notBefore) return current;
+    const rebuild = this.refresh();
+    if (current.buildMs < INLINE_BUILD_MS) return rebuild.catch(() => current);
+    rebuild.catch(() => {}); // recorded in lastError
+    return current;
+  }
+
+  /** Rebuilds now (joining a rebuild already running) and resolves with the new snapshot. */
+  refresh(): Promise<TorrentSnapshot> {
+    if (this.building) return this.building;
+    const building = TorrentSnapshot.build(this.store, this.now).then(
+      (snapshot) => {
+        this.current = snapshot;
+        this.lastError = undefined;
+        this.notBefore = this.now() + 2 * snapshot.buildMs;
+        return snapshot;
+      },
+      (err: unknown) => {
+        this.lastError = err instanceof Error ? err : new Error(String(err));
+        this.notBefore = this.now() + 1000; // do not hammer a failing store
+        throw this.lastError;
+      },
+    );
+    this.building = building;
+    const clear = () => {
+      this.building = undefined;
+    };
+    building.then(clear, clear);
+    return building;
+  }
+}

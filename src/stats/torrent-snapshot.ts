@@ -1,0 +1,358 @@
+import type { SwarmStore, TorrentSummary } from '../store/swarm-store.js';
+
+/**
+ * A point-in-time copy of every live torrent's counts, laid out for the stats
+ * table: rows in info-hash order in flat typed arrays (a million torrents are
+ * ~40 MB, not a million objects), plus one index array per numeric column,
+ * sorted once when the snapshot is built. A page of the table in any order is
+ * then a slice of an index array: O(page), whatever the number of torrents.
+ *
+ * Search is by info-hash prefix. Rows are in hash order, so the matches are one
+ * contiguous row range found by binary search; its size is exact without
+ * looking at the rows. Ordering the matches by another column either walks that
+ * column's index array keeping rows inside the range, or sorts just the range
+ * (and caches it for the next pages), whichever is cheaper.
+ */
+
+/** Table columns, in the order the page's DataTable declares them. */
+export const COLUMNS = ['infoHash', 'seeders', 'leechers', 'completed', 'lastAnnounce'] as const;
+export type ColumnName = (typeof COLUMNS)[number];
+
+export interface TorrentRow {
+  /** 40 lowercase hex digits. */
+  infoHash: string;
+  seeders: number;
+  leechers: number;
+  completed: number;
+  /** Epoch ms. */
+  lastAnnounce: number;
+}
+
+export interface SnapshotQuery {
+  start: number;
+  length: number;
+  /** Column index into COLUMNS. */
+  column: number;
+  dir: 'asc' | 'desc';
+  /** Lowercase hex digits (already validated); '' for all rows, null for none. */
+  prefix: string | null;
+}
+
+export interface SnapshotPage {
+  recordsFiltered: number;
+  rows: TorrentRow[];
+}
+
+/**
+ * Sort keys pack `value * 2^24 + row` into one float64 so that a native
+ * (comparator-free) Float64Array sort orders rows by value with ties in hash
+ * order. 2^24 rows and values below 2^29 keep the key within 2^53.
+ */
+const ROW_BITS = 24;
+export const MAX_ROWS = 2 ** ROW_BITS;
+const ROW_SCALE = 2 ** ROW_BITS;
+const MAX_KEY_VALUE = 2 ** 29 - 1;
+const MAX_CACHED_RANGES = 8;
+
+export class TorrentSnapshot {
+  /** Epoch ms when the scan started (rows are at least this fresh). */
+  readonly builtAt: number;
+  /** Milliseconds the scan and sorts took. */
+  buildMs = 0;
+  /** True when the store held more torrents than MAX_ROWS and the rest were left out. */
+  readonly truncated: boolean;
+  readonly size: number;
+  private readonly hashes: Buffer;
+  private readonly values: readonly [Float64Array, Float64Array, Float64Array, Float64Array];
+  /** Ascending row order for columns 1..4 (column 0 is the row order itself). */
+  private readonly orders: readonly [Uint32Array, Uint32Array, Uint32Array, Uint32Array];
+  private readonly rangeCache = new Map<string, Uint32Array>();
+
+  private constructor(
+    builtAt: number,
+    truncated: boolean,
+    hashes: Buffer,
+    values: readonly [Float64Array, Float64Array, Float64Array, Float64Array],
+    orders: readonly [Uint32Array, Uint32Array, Uint32Array, Uint32Array],
+  ) {
+    this.builtAt = builtAt;
+    this.truncated = truncated;
+    this.size = hashes.length / 20;
+    this.hashes = hashes;
+    this.values = values;
+    this.orders = orders;
+  }
+
+  /**
+   * Scans the whole store in pages. Between pages and between sorts it yields to
+   * the event loop, so announces keep being served while a large snapshot builds.
+   */
+  static async build(store: SwarmStore, now: () => number, pageSize = 1000): Promise<TorrentSnapshot> {
+    const started = now();
+    const t0 = performance.now();
+    const acc = new Accumulator();
+    let cursor = '0';
+    let truncated = false;
+    do {
+      const page = await store.scanTorrents(cursor, pageSize);
+      for (const t of page.torrents) acc.push(t);
+      cursor = page.cursor;
+      if (acc.length >= MAX_ROWS) {
+        truncated = true;
+        break;
+      }
+      await yieldToEventLoop();
+    } while (cursor !== '0');
+    const snapshot = await TorrentSnapshot.fromAccumulator(acc, started, truncated);
+    snapshot.buildMs = performance.now() - t0;
+    return snapshot;
+  }
+
+  /** Builds from a list (tests, and anything that already holds the summaries). */
+  static async fromSummaries(torrents: readonly TorrentSummary[], builtAt: number): Promise<TorrentSnapshot> {
+    const acc = new Accumulator();
+    for (const t of torrents) acc.push(t);
+    return TorrentSnapshot.fromAccumulator(acc, builtAt, false);
+  }
+
+  private static async fromAccumulator(acc: Accumulator, builtAt: number, truncated: boolean) {
+    const n = Math.min(acc.length, MAX_ROWS);
+    const byHash = sortByHash(acc.hashes, n);
+    await yieldToEventLoop();
+
+    // Copy rows into hash order, merging duplicates: a scan may return a torrent
+    // twice (Redis SCAN, or a torrent re-announced while the memory store scans);
+    // the later copy is the fresher one.
+    const hashes = Buffer.allocUnsafe(n * 20);
+    const cols = [new Float64Array(n), new Float64Array(n), new Float64Array(n), new Float64Array(n)] as const;
+    let rows = 0;
+    for (let k = 0; k < n; k++) {
+      const src = byHash[k] as number;
+      let dst = rows;
+      if (rows > 0 && acc.hashes.compare(hashes, (rows - 1) * 20, rows * 20, src * 20, src * 20 + 20) === 0) {
+        dst = rows - 1;
+        if (acc.lastAnnounce[src]! < cols[3][dst]!) continue;
+      } else {
+        acc.hashes.copy(hashes, rows * 20, src * 20, src * 20 + 20);
+        rows++;
+      }
+      cols[0][dst] = acc.seeders[src]!;
+      cols[1][dst] = acc.leechers[src]!;
+      cols[2][dst] = acc.completed[src]!;
+      cols[3][dst] = acc.lastAnnounce[src]!;
+    }
+    const values = [
+      cols[0].slice(0, rows),
+      cols[1].slice(0, rows),
+      cols[2].slice(0, rows),
+      cols[3].slice(0, rows),
+    ] as const;
+
+    const orders: Uint32Array[] = [];
+    const all = new Uint32Array(rows);
+    for (let i = 0; i < rows; i++) all[i] = i;
+    for (let c = 0; c < 4; c++) {
+      orders.push(sortRowsBy(all, values[c] as Float64Array, c === 3));
+      await yieldToEventLoop();
+    }
+    return new TorrentSnapshot(
+      builtAt,
+      truncated,
+      hashes.subarray(0, rows * 20),
+      values,
+      orders as unknown as readonly [Uint32Array, Uint32Array, Uint32Array, Uint32Array],
+    );
+  }
+
+  row(i: number): TorrentRow {
+    return {
+      infoHash: this.hashes.toString('hex', i * 20, i * 20 + 20),
+      seeders: this.values[0][i]!,
+      leechers: this.values[1][i]!,
+      completed: this.values[2][i]!,
+      lastAnnounce: this.values[3][i]!,
+    };
+  }
+
+  /** The row of one info hash (40 hex digits), or undefined. */
+  find(hex: string): TorrentRow | undefined {
+    const [lo, hi] = this.prefixRange(hex);
+    return hi > lo ? this.row(lo) : undefined;
+  }
+
+  query(q: SnapshotQuery): SnapshotPage {
+    if (q.prefix === null) return { recordsFiltered: 0, rows: [] };
+    const [lo, hi] = q.prefix === '' ? [0, this.size] : this.prefixRange(q.prefix);
+    const matches = hi - lo;
+    const rows: TorrentRow[] = [];
+    const end = Math.min(q.start + q.length, matches);
+    if (q.start >= end) return { recordsFiltered: matches, rows };
+    const asc = q.dir === 'asc';
+
+    if (q.column === 0) {
+      // Row order is hash order.
+      for (let k = q.start; k < end; k++) rows.push(this.row(asc ? lo + k : hi - 1 - k));
+      return { recordsFiltered: matches, rows };
+    }
+    const c = q.column - 1;
+    const order = this.orders[c] as Uint32Array;
+    if (matches === this.size) {
+      for (let k = q.start; k < end; k++) rows.push(this.row(order[asc ? k : this.size - 1 - k]!));
+      return { recordsFiltered: matches, rows };
+    }
+
+    // Walking the column's order visits about size/matches rows per match;
+    // sorting the range costs about matches * log2(matches). Pick the cheaper.
+    const cacheKey = `${q.prefix}/${c}`;
+    let sorted = this.rangeCache.get(cacheKey);
+    const walkCost = (end * this.size) / matches;
+    if (!sorted && matches * Math.log2(matches + 1) < walkCost) {
+      const range = new Uint32Array(matches);
+      for (let i = 0; i < matches; i++) range[i] = lo + i;
+      sorted = sortRowsBy(range, this.values[c] as Float64Array, c === 3);
+      if (this.rangeCache.size >= MAX_CACHED_RANGES) this.rangeCache.delete(this.rangeCache.keys().next().value!);
+      this.rangeCache.set(cacheKey, sorted);
+    }
+    if (sorted) {
+      for (let k = q.start; k < end; k++) rows.push(this.row(sorted[asc ? k : matches - 1 - k]!));
+      return { recordsFiltered: matches, rows };
+    }
+    let seen = 0;
+    for (let k = 0; k < this.size && seen < end; k++) {
+      const r = order[asc ? k : this.size - 1 - k]!;
+      if (r < lo || r >= hi) continue;
+      if (seen >= q.start) rows.push(this.row(r));
+      seen++;
+    }
+    return { recordsFiltered: matches, rows };
+  }
+
+  /** [lo, hi): the rows whose hex info hash starts with `prefix` (lowercase hex, ≤ 40 digits). */
+  prefixRange(prefix: string): [number, number] {
+    const lo = this.lowerBound(prefix, false);
+    const hi = this.lowerBound(prefix, true);
+    return [lo, hi];
+  }
+
+  /** First row whose hash prefix compares >= (or, with `after`, >) the given prefix. */
+  private lowerBound(prefix: string, after: boolean): number {
+    let lo = 0;
+    let hi = this.size;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const cmp = this.comparePrefix(mid, prefix);
+      if (cmp < 0 || (after && cmp === 0)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Compares the first prefix.length nibbles of row i's hash with prefix. */
+  private comparePrefix(i: number, prefix: string): number {
+    const base = i * 20;
+    for (let n = 0; n < prefix.length; n++) {
+      const byte = this.hashes[base + (n >> 1)]!;
+      const nibble = n & 1 ? byte & 15 : byte >> 4;
+      const want = Number.parseInt(prefix[n] as string, 16);
+      if (nibble !== want) return nibble - want;
+    }
+    return 0;
+  }
+}
+
+/** Growable columns filled while scanning, so the scan holds no per-torrent objects. */
+class Accumulator {
+  length = 0;
+  hashes = Buffer.allocUnsafe(20 * 1024);
+  seeders = new Float64Array(1024);
+  leechers = new Float64Array(1024);
+  completed = new Float64Array(1024);
+  lastAnnounce = new Float64Array(1024);
+
+  push(t: TorrentSummary): void {
+    if (this.length >= MAX_ROWS || t.infoHash.length !== 20) return;
+    if (this.length === this.seeders.length) this.grow();
+    const i = this.length++;
+    t.infoHash.copy(this.hashes, i * 20);
+    this.seeders[i] = t.complete;
+    this.leechers[i] = t.incomplete;
+    this.completed[i] = t.downloaded;
+    this.lastAnnounce[i] = t.lastAnnounce;
+  }
+
+  private grow(): void {
+    const size = this.seeders.length * 2;
+    const hashes = Buffer.allocUnsafe(size * 20);
+    this.hashes.copy(hashes);
+    this.hashes = hashes;
+    for (const key of ['seeders', 'leechers', 'completed', 'lastAnnounce'] as const) {
+      const next = new Float64Array(size);
+      next.set(this[key]);
+      this[key] = next;
+    }
+  }
+}
+
+/**
+ * Row indices ordered by info hash. The native sort orders by the first 28 bits
+ * (packed with the index); runs sharing those bits — rare among random hashes —
+ * are then ordered by full comparison.
+ */
+function sortByHash(hashes: Buffer, n: number): Uint32Array {
+  const keys = new Float64Array(n);
+  for (let i = 0; i < n; i++) keys[i] = (hashes.readUInt32BE(i * 20) >>> 4) * ROW_SCALE + i;
+  keys.sort();
+  const out = new Uint32Array(n);
+  for (let i = 0; i < n; i++) out[i] = keys[i]! % ROW_SCALE;
+  for (let i = 0; i < n; ) {
+    const top = Math.floor(keys[i]! / ROW_SCALE);
+    let j = i + 1;
+    while (j < n && Math.floor(keys[j]! / ROW_SCALE) === top) j++;
+    if (j - i > 1) {
+      const run = Array.from(out.subarray(i, j)).sort((a, b) =>
+        hashes.compare(hashes, b * 20, b * 20 + 20, a * 20, a * 20 + 20),
+      );
+      out.set(run, i);
+    }
+    i = j;
+  }
+  return out;
+}
+
+/**
+ * `rows` (ascending row numbers) ordered by `values`, ties kept in row (hash)
+ * order. Timestamps are taken relative to the oldest one, in the finest unit
+ * (1 ms, 10 ms, …) that fits the packed key: exact for any realistic peer TTL.
+ */
+function sortRowsBy(rows: Uint32Array, values: Float64Array, isTime: boolean): Uint32Array {
+  const n = rows.length;
+  let base = 0;
+  let unit = 1;
+  if (isTime && n > 0) {
+    base = Number.POSITIVE_INFINITY;
+    let max = Number.NEGATIVE_INFINITY;
+    for (let i = 0; i < n; i++) {
+      const v = values[rows[i]!]!;
+      if (v < base) base = v;
+      if (v > max) max = v;
+    }
+    while ((max - base) / unit > MAX_KEY_VALUE) unit *= 10;
+  }
+  const keys = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const row = rows[i]!;
+    const raw = Math.floor((values[row]! - base) / unit);
+    const v = Math.max(0, Math.min(MAX_KEY_VALUE, raw));
+    // `i` (position in `rows`) rather than the row number keeps keys small for
+    // ranges; rows are ascending, so position order is hash order too.
+    keys[i] = v * ROW_SCALE + i;
+  }
+  keys.sort();
+  const out = new Uint32Array(n);
+  for (let i = 0; i < n; i++) out[i] = rows[keys[i]! % ROW_SCALE]!;
+  return out;
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
