@@ -17,7 +17,13 @@ export type ErrorCode =
   | 'too_many_info_hashes'
   | 'full_scrape_disabled'
   | 'key_mismatch'
-  | 'store_unavailable';
+  | 'store_unavailable'
+  // UDP (BEP 15): a packet that does not parse, is too large, names no known
+  // action, or carries a connection id we did not issue (or that expired).
+  | 'malformed_packet'
+  | 'packet_too_large'
+  | 'unknown_action'
+  | 'invalid_connection_id';
 
 export class TrackerError extends Error {
   readonly code: ErrorCode;

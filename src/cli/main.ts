@@ -1,5 +1,6 @@
 import { ConfigError, helpText, loadConfig } from '../config/options.js';
 import { createTracker } from '../tracker.js';
+import { runPrimary, shouldFork } from './workers.js';
 
 /** `bitstorm [options]`: exit 2 on a bad command line, 0 after a clean shutdown. */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
@@ -18,6 +19,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     return;
   }
   const { config } = loaded;
+  // --workers N > 1: this process only supervises; each worker runs main() again and serves.
+  if (shouldFork(config)) return runPrimary(config);
   const tracker = createTracker(config);
   const info = await tracker.listen();
   const log = (line: string): void => {
@@ -25,6 +28,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   };
   const where = info.http.family === 'IPv6' ? `[${info.http.address}]` : info.http.address;
   log(`bitstorm: HTTP tracker listening on ${where}:${info.http.port} (store: ${tracker.store.kind})`);
+  if (info.udp) {
+    const udpWhere = info.udp.family === 'IPv6' ? `[${info.udp.address}]` : info.udp.address;
+    log(`bitstorm: UDP tracker listening on ${udpWhere}:${info.udp.port}`);
+  }
   for (const url of info.announceUrls) log(`bitstorm: announce URL ${url}`);
 
   let stopping = false;

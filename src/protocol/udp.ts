@@ -1,0 +1,422 @@
+import type { AnnounceEvent, AnnounceParams, ScrapeEntry } from '../core/types.js';
+import { ProtocolError } from '../errors.js';
+import { CONNECT_MAGIC_HI, CONNECT_MAGIC_LO } from './connection-id.js';
+
+/**
+ * The UDP tracker protocol (BEP 15) with announce options (BEP 41): pure codecs,
+ * bytes in → typed value or ProtocolError out, typed value in → bytes out. All
+ * integers are big-endian. Both directions are here: the tracker uses the
+ * request parsers and reply encoders, tests and load generators the others.
+ *
+ * Every request starts with `int64 connection_id, int32 action, int32
+ * transaction_id` (BEP 15 "Connect", "Announce", "Scrape"); every reply with
+ * `int32 action, int32 transaction_id`.
+ */
+
+export const UDP_ACTION_CONNECT = 0;
+export const UDP_ACTION_ANNOUNCE = 1;
+export const UDP_ACTION_SCRAPE = 2;
+export const UDP_ACTION_ERROR = 3;
+
+/** connection_id, action, transaction_id. Anything shorter cannot be attributed and is dropped. */
+export const UDP_HEADER_LENGTH = 16;
+/** BEP 15 announce request without BEP 41 options. */
+export const UDP_ANNOUNCE_LENGTH = 98;
+export const UDP_CONNECT_REPLY_LENGTH = 16;
+/** action, transaction_id, interval, leechers, seeders. */
+export const UDP_ANNOUNCE_REPLY_HEADER_LENGTH = 20;
+/** BEP 15: "Up to about 74 torrents can be scraped at once" (16 + 74 × 20 = 1496 bytes). */
+export const UDP_MAX_SCRAPE_HASHES = 74;
+/**
+ * Longest request we parse. The largest legitimate one is a 74-hash scrape (1496
+ * bytes); an announce with BEP 41 options stays far below. Anything longer is
+ * answered with an error (if its connection id verifies) without being parsed.
+ */
+export const UDP_MAX_REQUEST_LENGTH = 1500;
+/**
+ * Peers per announce reply, chosen so that every reply, IP and UDP headers
+ * included, fits in 1280 bytes, the IPv6 minimum MTU, and is never fragmented:
+ * IPv4 20 + 8 + 20 + 200 × 6 = 1248 bytes; IPv6 40 + 8 + 20 + 67 × 18 = 1274 bytes.
+ */
+export const UDP_MAX_PEERS_V4 = 200;
+export const UDP_MAX_PEERS_V6 = 67;
+
+/** BEP 15 event numbering — not the order HTTP documents list them in. */
+const EVENTS: readonly AnnounceEvent[] = ['update', 'completed', 'started', 'stopped'];
+
+/** BEP 41 option types. Every type other than EndOfOptions and NOP carries a length byte. */
+export const UDP_OPTION_END = 0x0;
+export const UDP_OPTION_NOP = 0x1;
+export const UDP_OPTION_URL_DATA = 0x2;
+
+export interface UdpHeader {
+  action: number;
+  /** int32 as the client sent it; echoed verbatim. */
+  transactionId: number;
+}
+
+/** A UDP announce is the protocol-neutral announce plus what only UDP carries. */
+export interface UdpAnnounceParams extends AnnounceParams {
+  /**
+   * BEP 41 URLData: the concatenated path and query of the tracker URL the
+   * client was given (`/announce?passkey=…`), raw bytes; empty when the client
+   * sent none. Carried to the core with the request (for access control).
+   */
+  urlData: Buffer;
+}
+
+/** 16 bytes or more: the header. Shorter: undefined (unattributable, drop). */
+export function parseUdpHeader(packet: Buffer): UdpHeader | undefined {
+  if (packet.length < UDP_HEADER_LENGTH) return undefined;
+  return { action: packet.readInt32BE(8), transactionId: packet.readInt32BE(12) };
+}
+
+/** A connect request carries the protocol magic 0x41727101980 in place of a connection id (BEP 15). */
+export function hasConnectMagic(packet: Buffer): boolean {
+  return (
+    packet.length >= UDP_HEADER_LENGTH &&
+    packet.readUInt32BE(0) === CONNECT_MAGIC_HI &&
+    packet.readUInt32BE(4) === CONNECT_MAGIC_LO
+  );
+}
+
+/**
+ * Announce request (BEP 15):
+ *   0 int64 connection_id | 8 int32 action=1 | 12 int32 transaction_id
+ *   16 info_hash[20] | 36 peer_id[20] | 56 int64 downloaded | 64 int64 left
+ *   72 int64 uploaded | 80 int32 event | 84 uint32 ip | 88 uint32 key
+ *   92 int32 num_want | 96 uint16 port | 98 BEP 41 options…
+ * info_hash and peer_id are views into the packet (no copy).
+ */
+export function parseUdpAnnounce(packet: Buffer): UdpAnnounceParams {
+  if (packet.length < UDP_ANNOUNCE_LENGTH) {
+    throw new ProtocolError('malformed_packet', `announce must be at least ${UDP_ANNOUNCE_LENGTH} bytes`);
+  }
+  if (packet.length > UDP_MAX_REQUEST_LENGTH) {
+    throw new ProtocolError('packet_too_large', `request larger than ${UDP_MAX_REQUEST_LENGTH} bytes`);
+  }
+  const eventNumber = packet.readInt32BE(80);
+  const event = EVENTS[eventNumber];
+  if (event === undefined) throw new ProtocolError('invalid_event', `invalid event ${eventNumber}`);
+  const port = packet.readUInt16BE(96);
+  if (port === 0) throw new ProtocolError('invalid_port', 'invalid port 0: must be 1-65535');
+  const ip = packet.readUInt32BE(84);
+  const numWant = packet.readInt32BE(92);
+  return {
+    infoHash: packet.subarray(16, 36),
+    peerId: packet.subarray(36, 56),
+    downloaded: readInt64(packet, 56),
+    left: readInt64(packet, 64),
+    uploaded: readInt64(packet, 72),
+    event,
+    // 0 means "use the source address" (BEP 15); the core decides whether to trust any other value.
+    ip: ip === 0 ? undefined : `${ip >>> 24}.${(ip >>> 16) & 0xff}.${(ip >>> 8) & 0xff}.${ip & 0xff}`,
+    key: packet.readUInt32BE(88),
+    // -1 (or any negative) means the tracker's default.
+    numWant: numWant < 0 ? undefined : numWant,
+    port,
+    urlData: parseUdpOptions(packet, UDP_ANNOUNCE_LENGTH),
+  };
+}
+
+/**
+ * Walks BEP 41 options from `offset` to the end of the packet and returns the
+ * concatenated URLData. EndOfOptions stops the walk; NOP is one byte; every
+ * other type is `type, length, data[length]` and unknown types are skipped by
+ * their length. An option cut off by the end of the packet ends the walk and is
+ * ignored (its data is incomplete): BEP 15 says not to assume packet sizes, so
+ * trailing bytes are not an error.
+ */
+export function parseUdpOptions(packet: Buffer, offset: number): Buffer {
+  let pos = offset;
+  let first: Buffer | undefined;
+  let parts: Buffer[] | undefined;
+  while (pos < packet.length) {
+    const type = packet[pos] as number;
+    if (type === UDP_OPTION_END) break;
+    if (type === UDP_OPTION_NOP) {
+      pos++;
+      continue;
+    }
+    if (pos + 1 >= packet.length) break;
+    const length = packet[pos + 1] as number;
+    const start = pos + 2;
+    const end = start + length;
+    if (end > packet.length) break;
+    if (type === UDP_OPTION_URL_DATA && length > 0) {
+      const data = packet.subarray(start, end);
+      if (first === undefined) first = data;
+      else (parts ??= [first]).push(data);
+    }
+    pos = end;
+  }
+  if (parts) return Buffer.concat(parts);
+  return first ?? EMPTY;
+}
+
+/** Splits URLData (`/announce?passkey=x`) into its path and query, as the HTTP transport sees a URL. */
+export function splitUrlData(urlData: Buffer): { path: string; query: string } {
+  const text = urlData.toString('latin1');
+  const q = text.indexOf('?');
+  return q >= 0 ? { path: text.slice(0, q), query: text.slice(q + 1) } : { path: text, query: '' };
+}
+
+/** Scrape request: the header, then N × 20-byte info_hash (BEP 15). The hashes are views into the packet. */
+export function parseUdpScrape(packet: Buffer, maxHashes = UDP_MAX_SCRAPE_HASHES): Buffer[] {
+  if (packet.length > UDP_MAX_REQUEST_LENGTH) {
+    throw new ProtocolError('packet_too_large', `request larger than ${UDP_MAX_REQUEST_LENGTH} bytes`);
+  }
+  const body = packet.length - UDP_HEADER_LENGTH;
+  if (body <= 0) throw new ProtocolError('missing_param', 'scrape needs at least one info_hash');
+  if (body % 20 !== 0) throw new ProtocolError('malformed_packet', 'scrape body must be a multiple of 20 bytes');
+  const count = body / 20;
+  const limit = Math.min(maxHashes, UDP_MAX_SCRAPE_HASHES);
+  if (count > limit) {
+    throw new ProtocolError('too_many_info_hashes', `at most ${limit} info_hash per scrape, got ${count}`);
+  }
+  const hashes = new Array<Buffer>(count);
+  for (let i = 0; i < count; i++) {
+    const start = UDP_HEADER_LENGTH + i * 20;
+    hashes[i] = packet.subarray(start, start + 20);
+  }
+  return hashes;
+}
+
+/** Connect reply: `int32 0, int32 transaction_id, int64 connection_id` — 16 bytes. */
+export function encodeUdpConnect(transactionId: number, connectionId: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(UDP_CONNECT_REPLY_LENGTH);
+  out.writeInt32BE(UDP_ACTION_CONNECT, 0);
+  out.writeInt32BE(transactionId, 4);
+  out.set(connectionId.subarray(0, 8), 8);
+  return out;
+}
+
+export interface UdpAnnounceReply {
+  interval: number;
+  /** Seeders (`complete`). */
+  seeders: number;
+  /** Leechers (`incomplete`). */
+  leechers: number;
+  /** Concatenated compact endpoints, all of one family. */
+  peers: Buffer;
+}
+
+/**
+ * Announce reply: `int32 1, int32 tid, int32 interval, int32 leechers, int32
+ * seeders`, then compact peers (6 bytes each over IPv4, 18 over IPv6: the
+ * family of the request, BEP 15 "IPv6"). Note the order: leechers before
+ * seeders, unlike scrape. At most `maxPeers` entries of `entrySize` are copied.
+ */
+export function encodeUdpAnnounce(
+  transactionId: number,
+  reply: UdpAnnounceReply,
+  entrySize: 6 | 18,
+  maxPeers: number,
+): Buffer {
+  let peersLength = reply.peers.length - (reply.peers.length % entrySize);
+  if (peersLength > maxPeers * entrySize) peersLength = maxPeers * entrySize;
+  const out = Buffer.allocUnsafe(UDP_ANNOUNCE_REPLY_HEADER_LENGTH + peersLength);
+  out.writeInt32BE(UDP_ACTION_ANNOUNCE, 0);
+  out.writeInt32BE(transactionId, 4);
+  out.writeInt32BE(clampInt32(reply.interval), 8);
+  out.writeInt32BE(clampInt32(reply.leechers), 12);
+  out.writeInt32BE(clampInt32(reply.seeders), 16);
+  reply.peers.copy(out, UDP_ANNOUNCE_REPLY_HEADER_LENGTH, 0, peersLength);
+  return out;
+}
+
+/**
+ * Scrape reply: `int32 2, int32 tid`, then per hash, in request order,
+ * `int32 seeders, int32 completed, int32 leechers` (BEP 15) — the scrape order,
+ * not the announce order.
+ */
+export function encodeUdpScrape(transactionId: number, entries: readonly ScrapeEntry[]): Buffer {
+  const out = Buffer.allocUnsafe(8 + entries.length * 12);
+  out.writeInt32BE(UDP_ACTION_SCRAPE, 0);
+  out.writeInt32BE(transactionId, 4);
+  let pos = 8;
+  for (const e of entries) {
+    out.writeInt32BE(clampInt32(e.complete), pos);
+    out.writeInt32BE(clampInt32(e.downloaded), pos + 4);
+    out.writeInt32BE(clampInt32(e.incomplete), pos + 8);
+    pos += 12;
+  }
+  return out;
+}
+
+/**
+ * Error reply: `int32 3, int32 tid, message` (BEP 15). `maxLength` bounds the
+ * whole packet: a reply to a source whose address is not verified must not be
+ * larger than its request (no amplification); returns undefined when even a
+ * one-byte message would not fit, so the caller drops instead.
+ */
+export function encodeUdpError(
+  transactionId: number,
+  message: string,
+  maxLength = Number.POSITIVE_INFINITY,
+): Buffer | undefined {
+  const text = Buffer.from(message, 'utf8');
+  if (8 + text.length > maxLength) return undefined;
+  const out = Buffer.allocUnsafe(8 + text.length);
+  out.writeInt32BE(UDP_ACTION_ERROR, 0);
+  out.writeInt32BE(transactionId, 4);
+  text.copy(out, 8);
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// The client side: request encoders and reply parsers (tests, load generators).
+
+/** Connect request: magic, action 0, transaction id — 16 bytes. */
+export function encodeUdpConnectRequest(transactionId: number): Buffer {
+  const out = Buffer.allocUnsafe(UDP_HEADER_LENGTH);
+  out.writeUInt32BE(CONNECT_MAGIC_HI, 0);
+  out.writeUInt32BE(CONNECT_MAGIC_LO, 4);
+  out.writeInt32BE(UDP_ACTION_CONNECT, 8);
+  out.writeInt32BE(transactionId, 12);
+  return out;
+}
+
+export interface UdpAnnounceRequest {
+  connectionId: Uint8Array;
+  transactionId: number;
+  infoHash: Uint8Array;
+  peerId: Uint8Array;
+  downloaded?: number;
+  left?: number;
+  uploaded?: number;
+  /** BEP 15 numbering: 0 none, 1 completed, 2 started, 3 stopped. */
+  event?: number;
+  /** uint32, 0 = source address. */
+  ip?: number;
+  key?: number;
+  numWant?: number;
+  port: number;
+  /** Raw BEP 41 option bytes appended after byte 98. */
+  options?: Uint8Array;
+}
+
+export function encodeUdpAnnounceRequest(r: UdpAnnounceRequest): Buffer {
+  const options = r.options ?? EMPTY;
+  const out = Buffer.alloc(UDP_ANNOUNCE_LENGTH + options.length);
+  out.set(r.connectionId.subarray(0, 8), 0);
+  out.writeInt32BE(UDP_ACTION_ANNOUNCE, 8);
+  out.writeInt32BE(r.transactionId, 12);
+  out.set(r.infoHash.subarray(0, 20), 16);
+  out.set(r.peerId.subarray(0, 20), 36);
+  writeInt64(out, 56, r.downloaded ?? 0);
+  writeInt64(out, 64, r.left ?? 0);
+  writeInt64(out, 72, r.uploaded ?? 0);
+  out.writeInt32BE(r.event ?? 0, 80);
+  out.writeUInt32BE(r.ip ?? 0, 84);
+  out.writeUInt32BE(r.key ?? 0, 88);
+  out.writeInt32BE(r.numWant ?? -1, 92);
+  out.writeUInt16BE(r.port, 96);
+  out.set(options, UDP_ANNOUNCE_LENGTH);
+  return out;
+}
+
+/** BEP 41 URLData options for `urlData`, split into chunks of at most 255 bytes, then EndOfOptions. */
+export function encodeUdpUrlDataOptions(urlData: string | Uint8Array): Buffer {
+  const data = typeof urlData === 'string' ? Buffer.from(urlData, 'latin1') : Buffer.from(urlData);
+  const parts: Buffer[] = [];
+  for (let i = 0; i < data.length; i += 255) {
+    const chunk = data.subarray(i, i + 255);
+    parts.push(Buffer.from([UDP_OPTION_URL_DATA, chunk.length]), chunk);
+  }
+  parts.push(Buffer.from([UDP_OPTION_END]));
+  return Buffer.concat(parts);
+}
+
+export function encodeUdpScrapeRequest(
+  connectionId: Uint8Array,
+  transactionId: number,
+  infoHashes: readonly Uint8Array[],
+): Buffer {
+  const out = Buffer.alloc(UDP_HEADER_LENGTH + infoHashes.length * 20);
+  out.set(connectionId.subarray(0, 8), 0);
+  out.writeInt32BE(UDP_ACTION_SCRAPE, 8);
+  out.writeInt32BE(transactionId, 12);
+  for (let i = 0; i < infoHashes.length; i++) {
+    out.set((infoHashes[i] as Uint8Array).subarray(0, 20), UDP_HEADER_LENGTH + i * 20);
+  }
+  return out;
+}
+
+export type UdpReply =
+  | { action: 'connect'; transactionId: number; connectionId: Buffer }
+  | {
+      action: 'announce';
+      transactionId: number;
+      interval: number;
+      leechers: number;
+      seeders: number;
+      /** Compact entries as sent; the caller knows the family it asked over. */
+      peers: Buffer;
+    }
+  | {
+      action: 'scrape';
+      transactionId: number;
+      files: { seeders: number; completed: number; leechers: number }[];
+    }
+  | { action: 'error'; transactionId: number; message: string };
+
+/** Parses any tracker reply; throws ProtocolError when it is not one. */
+export function parseUdpReply(packet: Buffer): UdpReply {
+  if (packet.length < 8) throw new ProtocolError('malformed_packet', 'reply shorter than 8 bytes');
+  const action = packet.readInt32BE(0);
+  const transactionId = packet.readInt32BE(4);
+  switch (action) {
+    case UDP_ACTION_CONNECT:
+      if (packet.length < 16) throw new ProtocolError('malformed_packet', 'connect reply shorter than 16 bytes');
+      return { action: 'connect', transactionId, connectionId: Buffer.from(packet.subarray(8, 16)) };
+    case UDP_ACTION_ANNOUNCE:
+      if (packet.length < UDP_ANNOUNCE_REPLY_HEADER_LENGTH) {
+        throw new ProtocolError('malformed_packet', 'announce reply shorter than 20 bytes');
+      }
+      return {
+        action: 'announce',
+        transactionId,
+        interval: packet.readInt32BE(8),
+        leechers: packet.readInt32BE(12),
+        seeders: packet.readInt32BE(16),
+        peers: Buffer.from(packet.subarray(UDP_ANNOUNCE_REPLY_HEADER_LENGTH)),
+      };
+    case UDP_ACTION_SCRAPE: {
+      if ((packet.length - 8) % 12 !== 0) throw new ProtocolError('malformed_packet', 'scrape reply length');
+      const files: { seeders: number; completed: number; leechers: number }[] = [];
+      for (let pos = 8; pos < packet.length; pos += 12) {
+        files.push({
+          seeders: packet.readInt32BE(pos),
+          completed: packet.readInt32BE(pos + 4),
+          leechers: packet.readInt32BE(pos + 8),
+        });
+      }
+      return { action: 'scrape', transactionId, files };
+    }
+    case UDP_ACTION_ERROR:
+      return { action: 'error', transactionId, message: packet.subarray(8).toString('utf8') };
+    default:
+      throw new ProtocolError('unknown_action', `unknown action ${action}`);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * int64 → number without BigInt (which allocates): exact below 2^53, which any
+ * real byte count is; larger values lose only low-order precision.
+ */
+function readInt64(buf: Buffer, offset: number): number {
+  return buf.readInt32BE(offset) * 0x1_0000_0000 + buf.readUInt32BE(offset + 4);
+}
+
+function writeInt64(buf: Buffer, offset: number, value: number): void {
+  const hi = Math.floor(value / 0x1_0000_0000);
+  buf.writeInt32BE(hi, offset);
+  buf.writeUInt32BE(value - hi * 0x1_0000_0000, offset + 4);
+}
+
+function clampInt32(n: number): number {
+  return n > 0x7fffffff ? 0x7fffffff : n < 0 ? 0 : n;
+}

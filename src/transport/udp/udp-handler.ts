@@ -1,0 +1,287 @@
+import type { TrackerConfig } from '../../config/options.js';
+import type { TrackerCore } from '../../core/tracker.js';
+import type { AnnounceReply, RequestContext, ScrapeEntry } from '../../core/types.js';
+import { PolicyError, ProtocolError, StoreError, TrackerError } from '../../errors.js';
+import { type ParsedAddress, parseIp } from '../../protocol/compact.js';
+import { type ConnectionIds, mapIpv4 } from '../../protocol/connection-id.js';
+import {
+  encodeUdpAnnounce,
+  encodeUdpConnect,
+  encodeUdpError,
+  encodeUdpScrape,
+  hasConnectMagic,
+  parseUdpAnnounce,
+  parseUdpScrape,
+  UDP_ACTION_ANNOUNCE,
+  UDP_ACTION_CONNECT,
+  UDP_ACTION_SCRAPE,
+  UDP_HEADER_LENGTH,
+  UDP_MAX_PEERS_V4,
+  UDP_MAX_PEERS_V6,
+  UDP_MAX_REQUEST_LENGTH,
+} from '../../protocol/udp.js';
+
+/** Kinds of error packets we send, for the counters. */
+export type UdpErrorKind =
+  | 'badConnectionId'
+  | 'malformed'
+  | 'oversize'
+  | 'unknownAction'
+  | 'invalidRequest'
+  | 'refused'
+  | 'storeUnavailable'
+  | 'internal';
+
+/** Kinds of packets we drop without a reply. */
+export type UdpDropKind =
+  /** Shorter than the 16-byte header: not attributable. */
+  | 'short'
+  /** action 0 without the BEP 15 protocol magic: not a BitTorrent client (or a reflected reply). */
+  | 'badMagic'
+  /** Bad connection id, and an error would not be smaller than the request (no amplification, no loops). */
+  | 'unverified'
+  /** Source port 0 or an address we cannot parse: nothing to answer to. */
+  | 'badSource'
+  /** The kernel refused a reply (e.g. send buffer full). */
+  | 'sendFailed';
+
+/**
+ * UDP-level counters, read by the stats page (`tracker.udp.counters`). Plain
+ * numbers, only ever incremented; rates are the reader's business. Announce and
+ * scrape outcomes also reach the core's events (transport 'udp').
+ */
+export interface UdpCounters {
+  /** Datagrams received. */
+  packets: number;
+  /** Replies sent per action. */
+  connects: number;
+  announces: number;
+  scrapes: number;
+  /** Error packets sent, by kind. */
+  errors: Record<UdpErrorKind, number>;
+  /** Datagrams dropped without a reply, by kind. */
+  dropped: Record<UdpDropKind, number>;
+}
+
+export function createUdpCounters(): UdpCounters {
+  return {
+    packets: 0,
+    connects: 0,
+    announces: 0,
+    scrapes: 0,
+    errors: {
+      badConnectionId: 0,
+      malformed: 0,
+      oversize: 0,
+      unknownAction: 0,
+      invalidRequest: 0,
+      refused: 0,
+      storeUnavailable: 0,
+      internal: 0,
+    },
+    dropped: { short: 0, badMagic: 0, unverified: 0, badSource: 0, sendFailed: 0 },
+  };
+}
+
+/** Sends one datagram; the transport binds it to its socket, tests to an array. */
+export type UdpSend = (packet: Buffer, port: number, address: string) => void;
+
+export interface UdpHandlerOptions {
+  core: TrackerCore;
+  config: Readonly<TrackerConfig>;
+  connectionIds: ConnectionIds;
+  send: UdpSend;
+  counters?: UdpCounters;
+}
+
+const BAD_CONNECTION_ID = 'invalid connection id';
+
+/**
+ * One datagram in, at most one datagram out: BEP 15 bytes → codec → core →
+ * codec → bytes. No socket here, so it is testable with a fake `send`.
+ *
+ * Order of checks, cheapest and safest first:
+ *  1. < 16 bytes: drop (no transaction id to answer to).
+ *  2. connect (action 0): needs the protocol magic, else drop; the reply is 16
+ *     bytes, never more than the request.
+ *  3. anything else must carry a connection id we issued to this ip:port in
+ *     the last two minutes. If not, the source is unverified: we answer with an
+ *     error only when it is strictly smaller than the request (so we never
+ *     amplify, and two trackers cannot be made to bounce errors at each other
+ *     forever), else drop.
+ *  4. verified: oversize, malformed, unknown action and refused requests get an
+ *     error packet; announce and scrape go to the core.
+ */
+export class UdpHandler {
+  readonly counters: UdpCounters;
+  private readonly core: TrackerCore;
+  private readonly config: Readonly<TrackerConfig>;
+  private readonly ids: ConnectionIds;
+  private readonly send: UdpSend;
+  /** Scratch for the MAC input (IPv4 as IPv4-mapped) and a fresh id; reused per packet. */
+  private readonly ip16 = new Uint8Array(16);
+  private readonly idScratch = Buffer.alloc(8);
+
+  constructor(options: UdpHandlerOptions) {
+    this.core = options.core;
+    this.config = options.config;
+    this.ids = options.connectionIds;
+    this.send = options.send;
+    this.counters = options.counters ?? createUdpCounters();
+  }
+
+  handle(packet: Buffer, address: string, port: number): void {
+    const counters = this.counters;
+    counters.packets++;
+    if (packet.length < UDP_HEADER_LENGTH) {
+      counters.dropped.short++;
+      return;
+    }
+    const source = port === 0 ? undefined : parseSourceAddress(address);
+    if (source === undefined) {
+      counters.dropped.badSource++;
+      return;
+    }
+    const ip16 = source.family === 4 ? mapIpv4(source.bytes, this.ip16) : source.bytes;
+    const action = packet.readInt32BE(8);
+    const transactionId = packet.readInt32BE(12);
+
+    if (action === UDP_ACTION_CONNECT) {
+      if (!hasConnectMagic(packet)) {
+        counters.dropped.badMagic++;
+        return;
+      }
+      this.ids.issue(ip16, port, this.idScratch, 0);
+      counters.connects++;
+      this.send(encodeUdpConnect(transactionId, this.idScratch), port, address);
+      return;
+    }
+
+    if (!this.ids.verify(packet, 0, ip16, port)) {
+      const reply = encodeUdpError(transactionId, BAD_CONNECTION_ID, packet.length - 1);
+      if (reply === undefined) {
+        counters.dropped.unverified++;
+        return;
+      }
+      counters.errors.badConnectionId++;
+      this.send(reply, port, address);
+      return;
+    }
+
+    if (packet.length > UDP_MAX_REQUEST_LENGTH) {
+      return this.sendError(
+        transactionId,
+        'oversize',
+        `request larger than ${UDP_MAX_REQUEST_LENGTH} bytes`,
+        port,
+        address,
+      );
+    }
+    if (action === UDP_ACTION_ANNOUNCE) return this.announce(packet, transactionId, source, port, address);
+    if (action === UDP_ACTION_SCRAPE) return this.scrape(packet, transactionId, port, address);
+    this.sendError(transactionId, 'unknownAction', `unknown action ${action}`, port, address);
+  }
+
+  private announce(packet: Buffer, transactionId: number, source: ParsedAddress, port: number, address: string): void {
+    let params: ReturnType<typeof parseUdpAnnounce>;
+    try {
+      params = parseUdpAnnounce(packet);
+    } catch (err) {
+      return this.fail(transactionId, err, port, address);
+    }
+    // The reply carries peers of the request's family only, and must fit one
+    // unfragmented datagram (see UDP_MAX_PEERS_V4/V6).
+    const cap = source.family === 4 ? UDP_MAX_PEERS_V4 : UDP_MAX_PEERS_V6;
+    const asked = params.numWant === undefined ? this.config.defaultNumwant : params.numWant;
+    params.numWant = asked < cap ? asked : cap;
+    const ctx: RequestContext = { transport: 'udp', address: source, families: 'source', withPeerIds: false };
+    this.core.announce(params, ctx).then(
+      (reply: AnnounceReply) => {
+        const v4 = source.family === 4;
+        const out = encodeUdpAnnounce(
+          transactionId,
+          {
+            interval: reply.interval,
+            seeders: reply.complete,
+            leechers: reply.incomplete,
+            peers: v4 ? reply.peers4 : reply.peers6,
+          },
+          v4 ? 6 : 18,
+          cap,
+        );
+        this.counters.announces++;
+        this.send(out, port, address);
+      },
+      (err: unknown) => this.fail(transactionId, err, port, address),
+    );
+  }
+
+  private scrape(packet: Buffer, transactionId: number, port: number, address: string): void {
+    let hashes: Buffer[];
+    try {
+      hashes = parseUdpScrape(packet, this.config.maxScrapeHashes);
+    } catch (err) {
+      return this.fail(transactionId, err, port, address);
+    }
+    this.core.scrape(hashes, 'udp').then(
+      (entries: ScrapeEntry[]) => {
+        this.counters.scrapes++;
+        this.send(encodeUdpScrape(transactionId, entries), port, address);
+      },
+      (err: unknown) => this.fail(transactionId, err, port, address),
+    );
+  }
+
+  /** Turns an error into an error packet (the source is verified here). */
+  private fail(transactionId: number, err: unknown, port: number, address: string): void {
+    if (err instanceof ProtocolError) {
+      const kind: UdpErrorKind =
+        err.code === 'malformed_packet' ? 'malformed' : err.code === 'packet_too_large' ? 'oversize' : 'invalidRequest';
+      return this.sendError(transactionId, kind, err.message, port, address);
+    }
+    if (err instanceof PolicyError) return this.sendError(transactionId, 'refused', err.message, port, address);
+    if (err instanceof StoreError) return this.sendError(transactionId, 'storeUnavailable', err.message, port, address);
+    if (!(err instanceof TrackerError)) console.error('bitstorm: internal error (udp)', err);
+    this.sendError(transactionId, 'internal', 'internal tracker error', port, address);
+  }
+
+  private sendError(transactionId: number, kind: UdpErrorKind, message: string, port: number, address: string): void {
+    const reply = encodeUdpError(transactionId, message) as Buffer;
+    this.counters.errors[kind]++;
+    this.send(reply, port, address);
+  }
+}
+
+/**
+ * The datagram's source as a ParsedAddress. A dual-stack socket reports IPv4
+ * clients as `::ffff:a.b.c.d`; those are IPv4 peers. The dotted forms are
+ * parsed by hand (this runs on every packet); everything else goes through
+ * the general parser.
+ */
+export function parseSourceAddress(text: string): ParsedAddress | undefined {
+  let start = 0;
+  if (text.length > 7 && text.charCodeAt(0) === 0x3a && text.startsWith('::ffff:')) start = 7;
+  else if (text.indexOf(':') >= 0) return parseIp(text);
+  const bytes = Buffer.allocUnsafe(4);
+  let part = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = start; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x2e) {
+      if (digits === 0 || part === 3) return parseIp(text);
+      bytes[part++] = value;
+      value = 0;
+      digits = 0;
+    } else if (c >= 0x30 && c <= 0x39 && digits < 3) {
+      value = value * 10 + (c - 0x30);
+      if (value > 255) return parseIp(text);
+      digits++;
+    } else {
+      return parseIp(text);
+    }
+  }
+  if (digits === 0 || part !== 3) return parseIp(text);
+  bytes[3] = value;
+  return { family: 4, bytes };
+}

@@ -1,0 +1,139 @@
+import { createSocket, type Socket, type SocketType } from 'node:dgram';
+import { lookup as dnsLookup } from 'node:dns';
+import { type AddressInfo, isIP, isIPv4 } from 'node:net';
+import type { TrackerConfig } from '../../config/options.js';
+import type { TrackerCore } from '../../core/tracker.js';
+import { ConnectionIds } from '../../protocol/connection-id.js';
+import { createUdpCounters, type UdpCounters, UdpHandler } from './udp-handler.js';
+
+/** Name and size of the connection-id secret shared through the store (every process must agree). */
+export const UDP_SECRET_NAME = 'udp-connection-id';
+export const UDP_SECRET_BYTES = 32;
+/** Receive buffer we ask the kernel for: absorbs bursts while the event loop is busy (capped by net.core.rmem_max). */
+const RECV_BUFFER_BYTES = 8 * 1024 * 1024;
+
+export interface UdpTransportOptions {
+  /** Clock in epoch ms for connection ids (tests inject one). */
+  now?: () => number;
+}
+
+/**
+ * The UDP tracker (BEP 15, BEP 41) on one socket: dual-stack `udp6` on `::`
+ * (IPv4 clients appear as IPv4-mapped addresses), falling back to `udp4` on
+ * 0.0.0.0 where the host has no IPv6. Packets go to a UdpHandler, which talks
+ * to the same core and store as HTTP, so the two protocols share swarms.
+ *
+ * With --workers, every worker binds the same port (Node's cluster shares the
+ * UDP handle) and verifies ids with the secret from the shared store.
+ */
+export class UdpTransport {
+  /** UDP-level counters (connects, errors by kind, drops); see UdpCounters. */
+  readonly counters: UdpCounters = createUdpCounters();
+  private socket: Socket | undefined;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly core: TrackerCore,
+    private readonly config: Readonly<TrackerConfig>,
+    options: UdpTransportOptions = {},
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /**
+   * The connection-id secret: --udp-secret, or else a random one created once
+   * in the store and shared by every process using it (Redis: SET NX).
+   */
+  private async secret(): Promise<Buffer> {
+    if (this.config.udpSecret) return Buffer.from(this.config.udpSecret, 'utf8');
+    return this.core.store.sharedSecret(UDP_SECRET_NAME, UDP_SECRET_BYTES);
+  }
+
+  async listen(host: string, port: number): Promise<AddressInfo> {
+    if (this.socket) throw new Error('UDP transport already listening');
+    const connectionIds = new ConnectionIds({ secret: await this.secret(), now: this.now });
+    let socket: Socket;
+    try {
+      socket = await bind(isIPv4(host) ? 'udp4' : 'udp6', host, port);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (host !== '::' || (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL')) throw err;
+      socket = await bind('udp4', '0.0.0.0', port);
+    }
+    try {
+      socket.setRecvBufferSize(RECV_BUFFER_BYTES);
+    } catch {
+      // Not fatal: the kernel default still works, only bursts drop sooner.
+    }
+    const counters = this.counters;
+    // One shared callback (no closure per packet): only needed to count failures.
+    const onSent = (err: Error | null): void => {
+      if (err) counters.dropped.sendFailed++;
+    };
+    const handler = new UdpHandler({
+      core: this.core,
+      config: this.config,
+      connectionIds,
+      counters,
+      send: (packet, toPort, toAddress) => socket.send(packet, toPort, toAddress, onSent),
+    });
+    socket.on('message', (packet, rinfo) => handler.handle(packet, rinfo.address, rinfo.port));
+    // After bind, errors are per datagram (ICMP unreachable reported late, etc.): count, never crash.
+    socket.on('error', () => {
+      counters.dropped.sendFailed++;
+    });
+    this.socket = socket;
+    return socket.address();
+  }
+
+  get address(): AddressInfo | undefined {
+    return this.socket?.address();
+  }
+
+  /** Stops receiving. In-flight announces finish in the core; their replies are dropped. */
+  close(): Promise<void> {
+    const socket = this.socket;
+    this.socket = undefined;
+    if (!socket) return Promise.resolve();
+    return new Promise((resolve) => socket.close(() => resolve()));
+  }
+}
+
+/**
+ * Our replies always go to the literal address a datagram came from, so the
+ * per-send DNS lookup dgram does by default (dns.lookup, deferred to the next
+ * tick) is skipped for IP literals; names (a --host) still resolve normally.
+ */
+function literalLookup(
+  address: string,
+  family: unknown,
+  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+  const literal = isIP(address);
+  if (literal !== 0) return callback(null, address, literal);
+  dnsLookup(address, family as number, callback);
+}
+
+function bind(type: SocketType, host: string, port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = createSocket({
+      type,
+      // One socket for both families on '::' (mirrors the HTTP listener).
+      ipv6Only: false,
+      lookup: literalLookup as unknown as typeof dnsLookup,
+    });
+    const onError = (err: Error): void => {
+      try {
+        socket.close();
+      } catch {
+        // already closed
+      }
+      reject(err);
+    };
+    socket.once('error', onError);
+    socket.bind({ port, address: host }, () => {
+      socket.off('error', onError);
+      resolve(socket);
+    });
+  });
+}

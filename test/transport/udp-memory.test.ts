@@ -1,0 +1,3 @@
+import { runUdpSuite } from './udp-suite.js';
+
+runUdpSuite('the memory store', async () => ({}));
