@@ -28,7 +28,7 @@ export interface RedisStoreOptions extends StoreOptions {
   commandTimeoutMs?: number;
   /** Where outage lines go. Default console.error. */
   log?: (line: string) => void;
-  /** CLIENT SETNAME of the connection(s). */
+  /** CLIENT SETNAME of the connection(s). Default `bitstorm-<pid>`. */
   clientName?: string;
 }
 
@@ -73,6 +73,7 @@ export class RedisStore implements SwarmStore {
   private readonly metaTtl: number;
   private readonly indexRefresh: number;
   private readonly indexKey: string;
+  private readonly indexTtl: number;
 
   constructor(options: RedisStoreOptions) {
     this.ttl = options.peerTtlMs;
@@ -82,12 +83,13 @@ export class RedisStore implements SwarmStore {
     this.metaTtl = Math.max(options.downloadedTtlMs ?? 30 * DAY_MS, this.keyTtl);
     this.indexRefresh = Math.max(1, Math.min(MAX_INDEX_REFRESH_MS, Math.floor(this.ttl / 4)));
     this.indexKey = torrentIndexKey(this.prefix);
+    this.indexTtl = this.keyTtl + this.indexRefresh;
     this.connection = new RedisConnection({
       url: options.url,
       clusterUrls: options.clusterUrls,
       commandTimeoutMs: options.commandTimeoutMs ?? 2000,
       log: options.log ?? ((line) => console.error(line)),
-      clientName: options.clientName,
+      clientName: options.clientName ?? `bitstorm-${process.pid}`,
     });
     this.kind = this.connection.kind;
   }
@@ -130,7 +132,10 @@ export class RedisStore implements SwarmStore {
       // The index lives in another slot, so it cannot be written by the script;
       // it is written at most once a minute per torrent, not awaited, and a
       // failure only delays the torrent's appearance on the stats page.
-      this.connection.command(this.indexKey, ['ZADD', this.indexKey, String(now), req.infoHash]).catch(() => undefined);
+      // The index expires too once no torrent is announced to.
+      const index = this.indexKey;
+      this.connection.command(index, ['ZADD', index, String(now), req.infoHash]).catch(() => undefined);
+      this.connection.command(index, ['PEXPIRE', index, String(this.indexTtl)]).catch(() => undefined);
     }
     const result: StoreAnnounceResult = {
       status: reply[0] === 1 ? 'key-mismatch' : 'ok',
