@@ -1,0 +1,402 @@
+/**
+ * `npm run bench [-- options]`: BitStorm side by side with opentracker and
+ * bittorrent-tracker, in the same run on the same machine, with the same
+ * traffic. See docs/benchmarks.md for what is measured and how to read it.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildLoadgen, type LoadResult, type Mode, runLoad } from './loadgen.js';
+import { loadAverage, machineInfo } from './machine.js';
+import { rssBytes } from './proc.js';
+import { type MemoryRow, renderReport, type ThroughputRow, type TrackerStatus } from './report.js';
+import { killAll, startBitstorm, startBittorrentTracker, startOpentracker, type TrackerHandle } from './trackers.js';
+import { buildWorkload, type Workload } from './workload.js';
+
+interface Settings {
+  quick: boolean;
+  only: string[] | undefined;
+  duration: number;
+  warmup: number;
+  concurrency: number;
+  /** Stored peers in the load test's prefilled state comes from this many clients. */
+  loadClients: number;
+  torrents: number;
+  /** Memory checkpoints (stored peers). */
+  memoryPoints: number[];
+  /** Seconds a memory prefill may take before we measure whatever was reached. */
+  prefillCap: number;
+  modes: Mode[];
+  out: string | undefined;
+}
+
+const HELP = `Usage: npm run bench -- [options]
+  --quick              smoke run, well under a minute (small state, 1 s per load)
+  --only a,b           configurations: opentracker, bittorrent-tracker, bitstorm-memory,
+                       bitstorm-redis, bitstorm-redis-2w
+  --modes a,b          udp, http (one connection per announce), http-ka (keep-alive)
+  --duration S         measured seconds per load (default 10)
+  --concurrency N      requests in flight (default 64)
+  --no-memory          skip the memory test
+  --out FILE           where to write the markdown (default bench/results/<date>.md)`;
+
+function parseArgs(argv: string[]): Settings {
+  const quick = argv.includes('--quick');
+  const s: Settings = quick
+    ? {
+        quick,
+        only: undefined,
+        duration: 1,
+        warmup: 0.3,
+        concurrency: 32,
+        loadClients: 5_000,
+        torrents: 1_000,
+        memoryPoints: [5_000, 20_000],
+        prefillCap: 10,
+        modes: ['udp', 'http', 'http-ka'],
+        out: undefined,
+      }
+    : {
+        quick,
+        only: undefined,
+        duration: 10,
+        warmup: 2,
+        concurrency: 64,
+        loadClients: 100_000,
+        torrents: 10_000,
+        memoryPoints: [100_000, 1_000_000],
+        prefillCap: 150,
+        modes: ['udp', 'http', 'http-ka'],
+        out: undefined,
+      };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const v = argv[i + 1];
+    if (a === '--quick') continue;
+    if (a === '--help' || a === '-h') {
+      console.log(HELP);
+      process.exit(0);
+    }
+    if (a === '--no-memory') {
+      s.memoryPoints = [];
+      continue;
+    }
+    if (v === undefined) throw new Error(`${a} needs a value (see --help)`);
+    i++;
+    if (a === '--only') s.only = v.split(',');
+    else if (a === '--modes') s.modes = v.split(',') as Mode[];
+    else if (a === '--duration') s.duration = Number(v);
+    else if (a === '--concurrency') s.concurrency = Number(v);
+    else if (a === '--out') s.out = v;
+    else throw new Error(`unknown option ${a} (see --help)`);
+  }
+  return s;
+}
+
+const log = (line: string): void => {
+  process.stderr.write(`bench: ${line}\n`);
+};
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const benchDir = join(repoRoot, 'bench');
+const depsDir = join(benchDir, '.deps');
+const loadgenBin = join(depsDir, 'loadgen');
+
+/** Builds the generator and installs bittorrent-tracker into bench/.deps (never the project's node_modules). */
+function setup(): { btServer: string | undefined; btNote: string; opentracker: string | undefined } {
+  mkdirSync(depsDir, { recursive: true });
+  buildLoadgen(join(benchDir, 'loadgen.c'), loadgenBin);
+  let btNote = '';
+  const btPkg = join(depsDir, 'node_modules', 'bittorrent-tracker', 'package.json');
+  if (!existsSync(btPkg)) {
+    log('installing bittorrent-tracker into bench/.deps');
+    try {
+      // --ignore-scripts: its client pulls a WebRTC add-on that cannot be built offline; the server never loads it.
+      execFileSync(
+        'npm',
+        [
+          'install',
+          '--prefix',
+          depsDir,
+          '--ignore-scripts',
+          '--no-save',
+          '--no-audit',
+          '--no-fund',
+          '--loglevel=error',
+          'bittorrent-tracker',
+        ],
+        { stdio: 'inherit', timeout: 180_000 },
+      );
+    } catch (err) {
+      btNote = `bittorrent-tracker could not be installed: ${(err as Error).message.split('\n')[0]}`;
+    }
+  }
+  const btServer = existsSync(btPkg) ? join(repoRoot, 'dist', 'bench', 'bt-server.js') : undefined;
+  let opentracker: string | undefined;
+  for (const p of ['/usr/bin/opentracker', '/usr/local/bin/opentracker']) if (existsSync(p)) opentracker = p;
+  return { btServer, btNote, opentracker };
+}
+
+interface Config {
+  id: string;
+  start: () => Promise<TrackerHandle>;
+  /** Measure memory with this configuration (2 workers share one Redis: same data as 1 worker). */
+  memory: boolean;
+}
+
+function prefillMode(t: TrackerHandle): Mode {
+  return t.udp ? 'udp' : 'http-ka';
+}
+
+function prefillOptions(t: TrackerHandle): { mode: Mode; concurrency: number } {
+  // Many in flight so a million peers load quickly; UDP where the tracker has it.
+  const mode = prefillMode(t);
+  return { mode, concurrency: mode === 'udp' ? 128 : 128 };
+}
+
+function sidePids(t: TrackerHandle): number[] {
+  return t.redis ? [t.redis.pid] : [];
+}
+
+async function prefill(
+  t: TrackerHandle,
+  w: Workload,
+  start: number,
+  end: number,
+  capSeconds: number,
+): Promise<LoadResult> {
+  const { mode, concurrency } = prefillOptions(t);
+  return runLoad({
+    binary: loadgenBin,
+    file: w.file,
+    mode,
+    port: t.port,
+    concurrency,
+    duration: capSeconds,
+    once: true,
+    start,
+    end,
+    numwant: 0,
+    timeoutMs: 3000,
+    pids: () => t.trackerPids(),
+    sidePids: () => sidePids(t),
+  });
+}
+
+async function main(): Promise<void> {
+  const s = parseArgs(process.argv.slice(2));
+  const t0 = Date.now();
+  const env = setup();
+  const machine = machineInfo(repoRoot, depsDir);
+  log(`machine: ${machine.cpu}, ${machine.cores} cores, load ${machine.load}`);
+  const work = join(tmpdir(), `bitstorm-bench-${process.pid}`);
+  mkdirSync(work, { recursive: true });
+
+  const loadW = buildWorkload(
+    {
+      torrents: s.torrents,
+      clients: s.loadClients,
+      steadyRecords: s.quick ? 60_000 : 3_000_000,
+      zipfExponent: 1,
+      seed: 7,
+    },
+    join(work, 'load.bin'),
+  );
+  const maxPoint = s.memoryPoints.at(-1) ?? 0;
+  // Clients are in 3 torrents on average: enough clients for the largest memory point.
+  const memW =
+    maxPoint > 0
+      ? buildWorkload(
+          { torrents: s.torrents, clients: Math.ceil(maxPoint / 2.9), steadyRecords: 1, zipfExponent: 1, seed: 11 },
+          join(work, 'memory.bin'),
+        )
+      : undefined;
+  log(
+    `workload: ${s.torrents} torrents, ${s.loadClients} clients → ${loadW.prefill} stored peers; memory: ${memW?.prefill ?? 0} peers`,
+  );
+
+  const configs: Config[] = [
+    {
+      id: 'opentracker',
+      memory: true,
+      start: () => {
+        if (!env.opentracker) throw new Error('not installed (apt-get install opentracker)');
+        // Whitelist the pools of both workloads: Debian's build serves only listed hashes.
+        return startOpentracker(env.opentracker, [...loadW.hashes, ...(memW?.hashes ?? [])], work);
+      },
+    },
+    {
+      id: 'bittorrent-tracker',
+      memory: true,
+      start: () => {
+        if (!env.btServer) throw new Error(env.btNote || 'not installed');
+        return startBittorrentTracker(depsDir, env.btServer);
+      },
+    },
+    { id: 'bitstorm-memory', memory: true, start: () => startBitstorm({ repoRoot, redis: false, workers: 1 }) },
+    { id: 'bitstorm-redis', memory: true, start: () => startBitstorm({ repoRoot, redis: true, workers: 1 }) },
+    { id: 'bitstorm-redis-2w', memory: false, start: () => startBitstorm({ repoRoot, redis: true, workers: 2 }) },
+  ].filter((c) => !s.only || s.only.includes(c.id));
+
+  const statuses: TrackerStatus[] = [];
+  const throughput: ThroughputRow[] = [];
+  const memory: MemoryRow[] = [];
+  let harnessFailures = 0;
+
+  for (const cfg of configs) {
+    // --- throughput on a prefilled tracker ---
+    let t: TrackerHandle;
+    try {
+      t = await cfg.start();
+    } catch (err) {
+      const reason = (err as Error).message;
+      log(`${cfg.id}: not available: ${reason}`);
+      statuses.push({ id: cfg.id, available: false, reason });
+      continue;
+    }
+    statuses.push({ id: cfg.id, available: true, reason: t.notes.join('; '), udp: t.udp });
+    try {
+      log(`${cfg.id}: prefill ${loadW.prefill} peers over ${prefillMode(t)}`);
+      const pre = await prefill(t, loadW, 0, loadW.prefill, s.quick ? 20 : 300);
+      log(
+        `${cfg.id}: prefill ${pre.ok} ok, ${pre.errors} errors, ${pre.retries} resent, ${Math.round(pre.rate)}/s${pre.first_error ? ` (first error: ${pre.first_error})` : ''}`,
+      );
+      const steady = loadW.total - loadW.prefill;
+      const modes = s.modes;
+      for (let i = 0; i < modes.length; i++) {
+        const mode = modes[i] as Mode;
+        if (mode === 'udp' && !t.udp) {
+          throughput.push({ id: cfg.id, mode, unavailable: 'no UDP tracker' });
+          continue;
+        }
+        // Each mode replays its own slice of the steady-state traffic.
+        const sliceStart = loadW.prefill + Math.floor((steady * i) / modes.length);
+        const sliceEnd = loadW.prefill + Math.floor((steady * (i + 1)) / modes.length);
+        await sleep(300);
+        const r = await runLoad({
+          binary: loadgenBin,
+          file: loadW.file,
+          mode,
+          port: t.port,
+          concurrency: s.concurrency,
+          duration: s.duration,
+          warmup: s.warmup,
+          start: sliceStart,
+          end: sliceEnd,
+          numwant: 50,
+          timeoutMs: 2000,
+          pids: () => t.trackerPids(),
+          sidePids: () => sidePids(t),
+        });
+        log(
+          `${cfg.id} ${mode}: ${Math.round(r.rate)}/s p50 ${(r.p50_us / 1000).toFixed(2)} ms p99 ${(r.p99_us / 1000).toFixed(2)} ms, ` +
+            `${r.errors} errors, ${((r.cpuUs + r.sideCpuUs) / Math.max(1, r.ok)).toFixed(1)} µs CPU/announce` +
+            (r.first_error ? ` (first error: ${r.first_error})` : ''),
+        );
+        throughput.push({ id: cfg.id, mode, result: r, load: loadAverage() });
+      }
+    } catch (err) {
+      harnessFailures++;
+      log(`${cfg.id}: measurement failed: ${(err as Error).stack}`);
+    } finally {
+      await t.stop();
+    }
+
+    // --- memory per stored peer on a fresh tracker ---
+    // Two workers share one Redis (same data as one): measured only when one worker could not be.
+    const redisFallback =
+      cfg.id === 'bitstorm-redis-2w' && statuses.some((st) => st.id === 'bitstorm-redis' && !st.available);
+    if ((!cfg.memory && !redisFallback) || !memW || s.memoryPoints.length === 0) continue;
+    let m: TrackerHandle;
+    try {
+      m = await cfg.start();
+    } catch (err) {
+      log(`${cfg.id}: memory run not started: ${(err as Error).message}`);
+      continue;
+    }
+    try {
+      await sleep(1000);
+      const baseRss = rssBytes(m.trackerPids());
+      const baseRedis = m.redis?.usedMemory();
+      let stored = 0;
+      let from = 0;
+      let capLeft = s.prefillCap;
+      for (const point of s.memoryPoints) {
+        const began = Date.now();
+        const r = await prefill(m, memW, from, Math.min(point, memW.prefill), capLeft);
+        capLeft = Math.max(1, capLeft - (Date.now() - began) / 1000);
+        stored += r.ok;
+        from = Math.min(point, memW.prefill);
+        await sleep(1500);
+        const rss = rssBytes(m.trackerPids());
+        const redisNow = m.redis?.usedMemory();
+        memory.push({
+          id: cfg.id,
+          target: point,
+          stored,
+          errors: r.errors,
+          baseRss,
+          rss,
+          ...(baseRedis !== undefined && redisNow !== undefined ? { redisBase: baseRedis, redisUsed: redisNow } : {}),
+          prefillRate: r.rate,
+          capped: stored < point * 0.99,
+        });
+        log(
+          `${cfg.id} memory: ${stored} peers, RSS +${((rss - baseRss) / 2 ** 20).toFixed(1)} MiB = ${((rss - baseRss) / Math.max(1, stored)).toFixed(0)} B/peer` +
+            (redisNow !== undefined && baseRedis !== undefined
+              ? `, redis used_memory ${((redisNow - baseRedis) / Math.max(1, stored)).toFixed(0)} B/peer`
+              : '') +
+            `, prefill ${Math.round(r.rate)}/s, ${r.errors} errors`,
+        );
+        if (stored < point * 0.99) break; // capped: later points are out of reach
+      }
+    } catch (err) {
+      harnessFailures++;
+      log(`${cfg.id}: memory measurement failed: ${(err as Error).stack}`);
+    } finally {
+      await m.stop();
+    }
+  }
+
+  const date = new Date().toISOString().slice(0, 10);
+  const report = renderReport({
+    machine,
+    settings: {
+      quick: s.quick,
+      duration: s.duration,
+      warmup: s.warmup,
+      concurrency: s.concurrency,
+      torrents: s.torrents,
+      loadClients: s.loadClients,
+      loadPeers: loadW.prefill,
+      memoryPoints: s.memoryPoints,
+    },
+    statuses,
+    throughput,
+    memory,
+    elapsedSeconds: Math.round((Date.now() - t0) / 1000),
+    finishedLoad: loadAverage(),
+  });
+  console.log(report);
+  const out = s.out ?? join(benchDir, 'results', s.quick ? `${date}-quick.md.tmp` : `${date}.md`);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, report);
+  log(`written to ${out}`);
+
+  // The smoke check fails on a broken harness, not on a missed target.
+  const bitstorm = throughput.filter((r) => r.id === 'bitstorm-memory' && r.result);
+  if (harnessFailures > 0 || (configs.some((c) => c.id === 'bitstorm-memory') && bitstorm.length === 0)) {
+    log('FAILED: the harness could not measure BitStorm');
+    process.exitCode = 1;
+  }
+}
+
+main()
+  .catch((err) => {
+    console.error('bench:', err instanceof Error ? err.stack : err);
+    process.exitCode = 1;
+  })
+  .finally(() => killAll());
