@@ -27,8 +27,12 @@ export interface RedisServerHandle {
   stop(): Promise<void>;
   /** Kills the server abruptly (SIGKILL): clients see the connection drop. Data is lost. */
   kill(): Promise<void>;
-  /** Starts a fresh (empty) server on the same port after kill(). */
+  /** Starts a fresh (empty) server on the same port after kill() (or kills it first). */
   restart(): Promise<void>;
+  /** SIGSTOP: the server keeps its connections but answers nothing (a hung Redis). */
+  pause(): void;
+  /** SIGCONT after pause(). */
+  resume(): void;
   /** Sends one command over a fresh connection; the reply is decoded loosely (see rawCommand). */
   command(...args: string[]): Promise<RespValue>;
 }
@@ -62,6 +66,12 @@ export async function startRedisServer(extraArgs: string[] = []): Promise<RedisS
     async restart() {
       if (child) await killChild(child, 'SIGKILL');
       child = await spawnServer(port, dir, extraArgs);
+    },
+    pause() {
+      child?.kill('SIGSTOP');
+    },
+    resume() {
+      child?.kill('SIGCONT');
     },
     async stop() {
       if (child) await killChild(child, 'SIGTERM');
@@ -245,6 +255,7 @@ function killChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
       clearTimeout(timer);
       resolve();
     });
+    child.kill('SIGCONT'); // a paused server cannot act on SIGTERM
     child.kill(signal);
   });
 }

@@ -20,6 +20,9 @@ export interface RedisConnectionOptions {
 /** Replies with binary strings as Buffers; integers stay numbers. */
 const BINARY = { [RESP_TYPES.BLOB_STRING]: Buffer, [RESP_TYPES.SIMPLE_STRING]: Buffer } as const;
 
+/** Commands waiting on one connection before new ones are refused at once (a hung Redis must not eat memory). */
+const MAX_QUEUE = 20_000;
+
 const UNAVAILABLE = 'tracker storage is unavailable, retry later';
 
 /** Reconnect backoff: 50 ms doubling to 2 s, forever (the tracker outlives any outage). */
@@ -61,7 +64,7 @@ export class RedisConnection {
       this.kind = 'redis-cluster';
       const cluster = createCluster({
         rootNodes: options.clusterUrls.map((url) => ({ url })),
-        defaults: { disableOfflineQueue: true, socket, name: options.clientName },
+        defaults: { disableOfflineQueue: true, commandsQueueMaxLength: MAX_QUEUE, socket, name: options.clientName },
         useReplicas: false,
       });
       cluster.on('error', (err: unknown) => this.outage(err));
@@ -75,6 +78,7 @@ export class RedisConnection {
       const client = createClient({
         url: options.url,
         disableOfflineQueue: true,
+        commandsQueueMaxLength: MAX_QUEUE,
         socket,
         name: options.clientName,
       });
@@ -117,16 +121,28 @@ export class RedisConnection {
   /** One command. `firstKey` routes it on a cluster (undefined: any node). Binary replies as Buffers. */
   async command<T>(firstKey: RedisArg | undefined, args: RedisArg[]): Promise<T> {
     if (!this.isReady) throw new StoreError(UNAVAILABLE);
+    // node-redis' own `timeout` only covers a command not yet written; one
+    // written to a Redis that hangs (SIGSTOP, a stuck script, a half-open TCP
+    // connection) would wait forever, so every command races a timer. The late
+    // reply, if any, is dropped.
     const options = { typeMapping: BINARY, timeout: this.timeout };
+    const sent = this.cluster
+      ? this.cluster.sendCommand(firstKey, false, args, options)
+      : (this.client as Client).sendCommand(args, options);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no reply from Redis within ${this.timeout} ms`)), this.timeout);
+    });
+    sent.catch(() => undefined); // a reply arriving after the timeout must not become an unhandled rejection
     try {
-      const reply = this.cluster
-        ? await this.cluster.sendCommand(firstKey, false, args, options)
-        : await (this.client as Client).sendCommand(args, options);
+      const reply = await Promise.race([sent, timedOut]);
       // A cluster node that comes back emits no event we can rely on: the first success ends the outage.
       if (this.down) this.recovered();
       return reply as T;
     } catch (err) {
       throw this.wrap(err);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
