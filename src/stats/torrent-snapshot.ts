@@ -43,15 +43,9 @@ export interface SnapshotPage {
   rows: TorrentRow[];
 }
 
-/**
- * Sort keys pack `value * 2^24 + row` into one float64 so that a native
- * (comparator-free) Float64Array sort orders rows by value with ties in hash
- * order. 2^24 rows and values below 2^29 keep the key within 2^53.
- */
-const ROW_BITS = 24;
-export const MAX_ROWS = 2 ** ROW_BITS;
-const ROW_SCALE = 2 ** ROW_BITS;
-const MAX_KEY_VALUE = 2 ** 29 - 1;
+/** Row numbers are uint32; 2^24 rows (about 0.7 GB of snapshot) is plenty and bounds memory. */
+export const MAX_ROWS = 2 ** 24;
+const MAX_KEY = 0xffffffff;
 const MAX_CACHED_RANGES = 8;
 
 export class TorrentSnapshot {
@@ -117,29 +111,30 @@ export class TorrentSnapshot {
 
   private static async fromAccumulator(acc: Accumulator, builtAt: number, truncated: boolean) {
     const n = Math.min(acc.length, MAX_ROWS);
-    const byHash = sortByHash(acc.hashes, n);
-    await yieldToEventLoop();
+    const byHash = await sortByHash(acc.hashes, n);
 
     // Copy rows into hash order, merging duplicates: a scan may return a torrent
     // twice (Redis SCAN, or a torrent re-announced while the memory store scans);
-    // the later copy is the fresher one.
+    // the fresher copy wins. Byte loops, not Buffer calls: this runs per row.
+    const src = acc.hashes;
     const hashes = Buffer.allocUnsafe(n * 20);
     const cols = [new Float64Array(n), new Float64Array(n), new Float64Array(n), new Float64Array(n)] as const;
     let rows = 0;
     for (let k = 0; k < n; k++) {
-      const src = byHash[k] as number;
+      if ((k & 0xffff) === 0xffff) await yieldToEventLoop();
+      const from = byHash[k]!;
       let dst = rows;
-      if (rows > 0 && acc.hashes.compare(hashes, (rows - 1) * 20, rows * 20, src * 20, src * 20 + 20) === 0) {
+      if (rows > 0 && sameHash(src, from * 20, hashes, (rows - 1) * 20)) {
         dst = rows - 1;
-        if (acc.lastAnnounce[src]! < cols[3][dst]!) continue;
+        if (acc.lastAnnounce[from]! < cols[3][dst]!) continue;
       } else {
-        acc.hashes.copy(hashes, rows * 20, src * 20, src * 20 + 20);
+        for (let b = 0; b < 20; b++) hashes[rows * 20 + b] = src[from * 20 + b]!;
         rows++;
       }
-      cols[0][dst] = acc.seeders[src]!;
-      cols[1][dst] = acc.leechers[src]!;
-      cols[2][dst] = acc.completed[src]!;
-      cols[3][dst] = acc.lastAnnounce[src]!;
+      cols[0][dst] = acc.seeders[from]!;
+      cols[1][dst] = acc.leechers[from]!;
+      cols[2][dst] = acc.completed[from]!;
+      cols[3][dst] = acc.lastAnnounce[from]!;
     }
     const values = [
       cols[0].slice(0, rows),
@@ -148,13 +143,10 @@ export class TorrentSnapshot {
       cols[3].slice(0, rows),
     ] as const;
 
-    const orders: Uint32Array[] = [];
     const all = new Uint32Array(rows);
     for (let i = 0; i < rows; i++) all[i] = i;
-    for (let c = 0; c < 4; c++) {
-      orders.push(sortRowsBy(all, values[c] as Float64Array, c === 3));
-      await yieldToEventLoop();
-    }
+    const orders: Uint32Array[] = [];
+    for (let c = 0; c < 4; c++) orders.push(await sortRowsBy(all, values[c] as Float64Array));
     return new TorrentSnapshot(
       builtAt,
       truncated,
@@ -209,7 +201,7 @@ export class TorrentSnapshot {
     if (!sorted && matches * Math.log2(matches + 1) < walkCost) {
       const range = new Uint32Array(matches);
       for (let i = 0; i < matches; i++) range[i] = lo + i;
-      sorted = sortRowsBy(range, this.values[c] as Float64Array, c === 3);
+      sorted = sortRange(range, this.values[c] as Float64Array);
       if (this.rangeCache.size >= MAX_CACHED_RANGES) this.rangeCache.delete(this.rangeCache.keys().next().value!);
       this.rangeCache.set(cacheKey, sorted);
     }
@@ -293,21 +285,28 @@ class Accumulator {
   }
 }
 
+function sameHash(a: Buffer, ao: number, b: Buffer, bo: number): boolean {
+  for (let i = 0; i < 20; i++) if (a[ao + i] !== b[bo + i]) return false;
+  return true;
+}
+
 /**
- * Row indices ordered by info hash. The native sort orders by the first 28 bits
- * (packed with the index); runs sharing those bits — rare among random hashes —
- * are then ordered by full comparison.
+ * Row indices ordered by info hash: a radix sort on the first 32 bits, then runs
+ * sharing those bits (rare among random hashes) ordered by full comparison.
  */
-function sortByHash(hashes: Buffer, n: number): Uint32Array {
-  const keys = new Float64Array(n);
-  for (let i = 0; i < n; i++) keys[i] = (hashes.readUInt32BE(i * 20) >>> 4) * ROW_SCALE + i;
-  keys.sort();
-  const out = new Uint32Array(n);
-  for (let i = 0; i < n; i++) out[i] = keys[i]! % ROW_SCALE;
+async function sortByHash(hashes: Buffer, n: number): Promise<Uint32Array> {
+  const keys = new Uint32Array(n);
+  const rows = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    const o = i * 20;
+    keys[i] = ((hashes[o]! << 24) | (hashes[o + 1]! << 16) | (hashes[o + 2]! << 8) | hashes[o + 3]!) >>> 0;
+    rows[i] = i;
+  }
+  await yieldToEventLoop();
+  const { rows: out, keys: sortedKeys } = await radixSort(keys, rows);
   for (let i = 0; i < n; ) {
-    const top = Math.floor(keys[i]! / ROW_SCALE);
     let j = i + 1;
-    while (j < n && Math.floor(keys[j]! / ROW_SCALE) === top) j++;
+    while (j < n && sortedKeys[j] === sortedKeys[i]) j++;
     if (j - i > 1) {
       const run = Array.from(out.subarray(i, j)).sort((a, b) =>
         hashes.compare(hashes, b * 20, b * 20 + 20, a * 20, a * 20 + 20),
@@ -320,37 +319,94 @@ function sortByHash(hashes: Buffer, n: number): Uint32Array {
 }
 
 /**
- * `rows` (ascending row numbers) ordered by `values`, ties kept in row (hash)
- * order. Timestamps are taken relative to the oldest one, in the finest unit
- * (1 ms, 10 ms, …) that fits the packed key: exact for any realistic peer TTL.
+ * Sort keys for `rows` (ascending row numbers) by `values`: uint32 keys relative
+ * to the smallest value, in the finest unit (1, 10, 100, …) that fits — exact
+ * for counts, and for timestamps over any realistic peer TTL (2^32 ms is 49
+ * days). `small` when every key fits 16 bits (one radix pass is enough).
  */
-function sortRowsBy(rows: Uint32Array, values: Float64Array, isTime: boolean): Uint32Array {
+function columnKeys(rows: Uint32Array, values: Float64Array): { keys: Uint32Array; small: boolean } {
   const n = rows.length;
-  let base = 0;
-  let unit = 1;
-  if (isTime && n > 0) {
-    base = Number.POSITIVE_INFINITY;
-    let max = Number.NEGATIVE_INFINITY;
-    for (let i = 0; i < n; i++) {
-      const v = values[rows[i]!]!;
-      if (v < base) base = v;
-      if (v > max) max = v;
-    }
-    while ((max - base) / unit > MAX_KEY_VALUE) unit *= 10;
-  }
-  const keys = new Float64Array(n);
+  let base = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < n; i++) {
-    const row = rows[i]!;
-    const raw = Math.floor((values[row]! - base) / unit);
-    const v = Math.max(0, Math.min(MAX_KEY_VALUE, raw));
-    // `i` (position in `rows`) rather than the row number keeps keys small for
-    // ranges; rows are ascending, so position order is hash order too.
-    keys[i] = v * ROW_SCALE + i;
+    const v = values[rows[i]!]!;
+    if (v < base) base = v;
+    if (v > max) max = v;
   }
-  keys.sort();
-  const out = new Uint32Array(n);
-  for (let i = 0; i < n; i++) out[i] = rows[keys[i]! % ROW_SCALE]!;
-  return out;
+  let unit = 1;
+  while ((max - base) / unit > MAX_KEY) unit *= 10;
+  const keys = new Uint32Array(n);
+  // (v - base) / unit is in [0, 2^32) by the choice of unit, so >>> 0 is floor.
+  for (let i = 0; i < n; i++) keys[i] = ((values[rows[i]!]! - base) / unit) >>> 0;
+  return { keys, small: n === 0 || (max - base) / unit <= 0xffff };
+}
+
+/** `rows` ordered by `values`, ties kept in row (hash) order; yields between passes. */
+async function sortRowsBy(rows: Uint32Array, values: Float64Array): Promise<Uint32Array> {
+  const { keys, small } = columnKeys(rows, values);
+  await yieldToEventLoop();
+  return (await radixSort(keys, rows, small)).rows;
+}
+
+/** The same, synchronously: for a search range, sorted inside one request. */
+function sortRange(rows: Uint32Array, values: Float64Array): Uint32Array {
+  const { keys, small } = columnKeys(rows, values);
+  const state = radixState(keys, rows);
+  for (const shift of small ? [0] : [0, 16]) radixPass(state, shift);
+  return state.r;
+}
+
+/**
+ * Stable LSD radix sort of `rows` by uint32 `keys`, 16 bits per pass: O(n) and
+ * no comparator calls, unlike Array#sort (a million rows in tens of
+ * milliseconds). It yields between passes so a large sort never blocks the
+ * event loop for long. With `small`, all keys are < 2^16 and one pass does.
+ */
+async function radixSort(
+  keys: Uint32Array,
+  rows: Uint32Array,
+  small = false,
+): Promise<{ keys: Uint32Array; rows: Uint32Array }> {
+  const state = radixState(keys, rows);
+  for (const shift of small ? [0] : [0, 16]) {
+    radixPass(state, shift);
+    if (keys.length > 100_000) await yieldToEventLoop();
+  }
+  return { keys: state.k, rows: state.r };
+}
+
+interface RadixState {
+  k: Uint32Array;
+  r: Uint32Array;
+  k2: Uint32Array;
+  r2: Uint32Array;
+  counts: Uint32Array;
+}
+
+/** `keys` is consumed (overwritten); callers build it fresh. */
+function radixState(keys: Uint32Array, rows: Uint32Array): RadixState {
+  const n = keys.length;
+  // `rows` is copied: the second pass writes into the first buffers, and callers reuse `rows`.
+  return { k: keys, r: rows.slice(), k2: new Uint32Array(n), r2: new Uint32Array(n), counts: new Uint32Array(65537) };
+}
+
+/** One counting-sort pass on bits shift..shift+15; swaps the buffers. */
+function radixPass(s: RadixState, shift: number): void {
+  const { k, r, k2, r2, counts } = s;
+  const n = k.length;
+  counts.fill(0);
+  for (let i = 0; i < n; i++) counts[((k[i]! >>> shift) & 0xffff) + 1]!++;
+  for (let b = 0; b < 65536; b++) counts[b + 1] = counts[b + 1]! + counts[b]!;
+  for (let i = 0; i < n; i++) {
+    const key = k[i]!;
+    const at = counts[(key >>> shift) & 0xffff]!++;
+    k2[at] = key;
+    r2[at] = r[i]!;
+  }
+  s.k = k2;
+  s.r = r2;
+  s.k2 = k;
+  s.r2 = r;
 }
 
 function yieldToEventLoop(): Promise<void> {

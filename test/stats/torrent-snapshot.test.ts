@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import { BadRequest, parseTableRequest, searchPrefix } from '../../src/stats/datatables-request.js';
+import { COLUMNS, type TorrentRow, TorrentSnapshot } from '../../src/stats/torrent-snapshot.js';
+import type { TorrentSummary } from '../../src/store/swarm-store.js';
+
+/** Deterministic pseudo-random summaries with plenty of ties in every column. */
+function summaries(n: number, seed = 1): TorrentSummary[] {
+  let x = seed;
+  const next = () => {
+    x = (x * 1103515245 + 12345) % 2 ** 31;
+    return x;
+  };
+  const out: TorrentSummary[] = [];
+  for (let i = 0; i < n; i++) {
+    out.push({
+      infoHash: randomBytes(20),
+      complete: next() % 7,
+      incomplete: next() % 5,
+      downloaded: next() % 11,
+      lastAnnounce: 1_700_000_000_000 + (next() % 5000),
+    });
+  }
+  return out;
+}
+
+const rowOf = (t: TorrentSummary): TorrentRow => ({
+  infoHash: t.infoHash.toString('hex'),
+  seeders: t.complete,
+  leechers: t.incomplete,
+  completed: t.downloaded,
+  lastAnnounce: t.lastAnnounce,
+});
+
+/** The reference: sort everything with a comparator (value, then hash), then slice. */
+function expected(all: TorrentSummary[], column: number, dir: 'asc' | 'desc', prefix: string): TorrentRow[] {
+  const key = COLUMNS[column] as keyof TorrentRow;
+  const rows = all.map(rowOf).filter((r) => r.infoHash.startsWith(prefix));
+  rows.sort((a, b) => {
+    const va = a[key];
+    const vb = b[key];
+    const c = va < vb ? -1 : va > vb ? 1 : a.infoHash < b.infoHash ? -1 : a.infoHash > b.infoHash ? 1 : 0;
+    return dir === 'asc' ? c : -c;
+  });
+  return rows;
+}
+
+test('every column, both directions, with and without a prefix, matches a full sort', async () => {
+  const all = summaries(3000);
+  const snap = await TorrentSnapshot.fromSummaries(all, Date.now());
+  assert.equal(snap.size, 3000);
+  for (const prefix of ['', 'a', '3f', 'c0d', all[17]?.infoHash.toString('hex').slice(0, 6) ?? '', 'ffffff']) {
+    for (let column = 0; column < COLUMNS.length; column++) {
+      for (const dir of ['asc', 'desc'] as const) {
+        const want = expected(all, column, dir, prefix);
+        for (const [start, length] of [
+          [0, 10],
+          [5, 25],
+          [want.length - 3, 10],
+          [want.length + 5, 10],
+        ] as const) {
+          const page = snap.query({ start: Math.max(0, start), length, column, dir, prefix });
+          assert.equal(page.recordsFiltered, want.length, `count ${prefix}/${column}/${dir}`);
+          assert.deepEqual(
+            page.rows,
+            want.slice(Math.max(0, start), Math.max(0, start) + length),
+            `rows ${prefix}/${column}/${dir}/${start}`,
+          );
+        }
+      }
+    }
+  }
+});
+
+test('duplicates from a scan are merged, keeping the fresher copy', async () => {
+  const hash = Buffer.alloc(20, 0xab);
+  const snap = await TorrentSnapshot.fromSummaries(
+    [
+      { infoHash: hash, complete: 1, incomplete: 1, downloaded: 0, lastAnnounce: 1000 },
+      { infoHash: Buffer.alloc(20, 1), complete: 0, incomplete: 1, downloaded: 0, lastAnnounce: 1500 },
+      { infoHash: hash, complete: 5, incomplete: 0, downloaded: 2, lastAnnounce: 2000 },
+      { infoHash: hash, complete: 9, incomplete: 9, downloaded: 9, lastAnnounce: 500 },
+    ],
+    3000,
+  );
+  assert.equal(snap.size, 2);
+  assert.deepEqual(snap.find(hash.toString('hex')), {
+    infoHash: hash.toString('hex'),
+    seeders: 5,
+    leechers: 0,
+    completed: 2,
+    lastAnnounce: 2000,
+  });
+  assert.equal(snap.find('00'.repeat(20)), undefined);
+});
+
+test('hashes sharing their first 28 bits are still in full hash order', async () => {
+  const base = Buffer.from('abcdef12'.repeat(5), 'hex');
+  const all: TorrentSummary[] = [];
+  for (const last of [9, 3, 7, 1]) {
+    const h = Buffer.from(base);
+    h[19] = last;
+    all.push({ infoHash: h, complete: 0, incomplete: 1, downloaded: 0, lastAnnounce: 1 });
+  }
+  const snap = await TorrentSnapshot.fromSummaries(all, 1);
+  const page = snap.query({ start: 0, length: 10, column: 0, dir: 'asc', prefix: '' });
+  assert.deepEqual(
+    page.rows.map((r) => r.infoHash.slice(-2)),
+    ['01', '03', '07', '09'],
+  );
+});
+
+test('timestamps spread over weeks still sort exactly (coarser key unit)', async () => {
+  const all = summaries(500).map((t, i) => ({ ...t, lastAnnounce: 1_700_000_000_000 + i * 3_600_000 * 5 }));
+  const snap = await TorrentSnapshot.fromSummaries(all, 1);
+  const page = snap.query({ start: 0, length: 500, column: 4, dir: 'desc', prefix: '' });
+  assert.deepEqual(page.rows, expected(all, 4, 'desc', ''));
+});
+
+test('DataTables parameters are validated', () => {
+  const p = (q: string) => parseTableRequest(new URLSearchParams(q));
+  assert.deepEqual(
+    p('draw=3&start=20&length=10&search%5Bvalue%5D=AB&order%5B0%5D%5Bcolumn%5D=2&order%5B0%5D%5Bdir%5D=asc'),
+    { draw: 3, start: 20, length: 10, column: 2, dir: 'asc', prefix: 'ab' },
+  );
+  // Defaults: first page of 10, seeders descending.
+  assert.deepEqual(p('draw=1'), { draw: 1, start: 0, length: 10, column: 1, dir: 'desc', prefix: '' });
+  for (const bad of [
+    '',
+    'draw=-1',
+    'draw=abc',
+    'draw=1e3',
+    'draw=99999999999',
+    'draw=1&start=-5',
+    'draw=1&start=1.5',
+    'draw=1&length=-1',
+    'draw=1&length=0',
+    'draw=1&length=1001',
+    'draw=1&order%5B0%5D%5Bcolumn%5D=5',
+    'draw=1&order%5B0%5D%5Bdir%5D=up',
+    `draw=1&search%5Bvalue%5D=${'a'.repeat(201)}`,
+  ]) {
+    assert.throws(() => p(bad), BadRequest, bad);
+  }
+});
+
+test('search text becomes an info-hash prefix', () => {
+  assert.equal(searchPrefix('  ABcd '), 'abcd');
+  assert.equal(searchPrefix(''), '');
+  assert.equal(searchPrefix('magnet:?xt=urn:btih:ABCDEF&tr=x'), 'abcdef');
+  assert.equal(searchPrefix('xyz'), null);
+  assert.equal(searchPrefix('a'.repeat(41)), null);
+});
