@@ -204,7 +204,9 @@ export class RedisConnection {
   }
 
   private recovered(): void {
-    if (this.down && !this.closed) this.log('bitstorm: Redis connection restored');
+    // A cluster node can be ready before the cluster client has its slot map.
+    if (!this.isReady) return;
+    if (this.down) this.log('bitstorm: Redis connection restored');
     this.down = false;
     for (const wake of this.waiters.splice(0)) wake();
   }

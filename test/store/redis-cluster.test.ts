@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { RedisStore } from '../../src/store/redis/redis-store.js';
+import type { StoreAnnounce, SwarmStore } from '../../src/store/swarm-store.js';
+import { createTracker, type Tracker } from '../../src/tracker.js';
+import { announce, makeId } from '../helpers/http-tracker-client.js';
+import { type RedisClusterHandle, rawCommand, startRedisCluster } from '../helpers/redis-server.js';
+import { runStoreConformance } from './conformance.js';
+
+/** The Redis store on a 3-master Redis Cluster: the same contract, unchanged scripts. */
+
+let cluster: RedisClusterHandle;
+let stores = 0;
+
+before(async () => {
+  cluster = await startRedisCluster();
+});
+after(async () => {
+  await cluster?.stop();
+});
+
+runStoreConformance('redis cluster', async (options): Promise<SwarmStore> => {
+  const store = new RedisStore({ ...options, clusterUrls: cluster.urls, prefix: `cconf${++stores}:` });
+  await store.ready(10_000);
+  return store;
+});
+
+function req(infoHash: Buffer, n: number): StoreAnnounce {
+  return {
+    infoHash,
+    peerId: makeId('-CL-', n),
+    event: 'update',
+    seeder: n % 2 === 0,
+    ipv4: Buffer.from([10, 1, 0, n & 0xff, 0x1a, 0xe1]),
+    ipv6: null,
+    key: undefined,
+    numWant: 10,
+    want4: true,
+    want6: true,
+    withPeerIds: false,
+  };
+}
+
+describe('Redis store on a cluster', () => {
+  it('spreads torrents over every master, and scans and totals them all', async () => {
+    const store = new RedisStore({ peerTtlMs: 60_000, now: Date.now, clusterUrls: cluster.urls, prefix: 'spread:' });
+    try {
+      await store.ready(10_000);
+      assert.equal(store.kind, 'redis-cluster');
+      const torrents = 30;
+      for (let t = 0; t < torrents; t++) {
+        const h = Buffer.alloc(20, t);
+        for (let n = 1; n <= 3; n++) await store.announce(req(h, n));
+      }
+      const perNode = await Promise.all(cluster.ports.map((p) => rawCommand(p, ['KEYS', 'spread:{*'])));
+      for (const keys of perNode) assert.ok((keys as string[]).length > 0, 'every master holds some torrents');
+      const totals = await store.totals();
+      assert.equal(totals.torrents, torrents);
+      assert.equal(totals.peers, torrents * 3);
+      assert.equal(totals.seeders, torrents);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('lets two trackers on the cluster see each other’s peers', async () => {
+    const trackers: Tracker[] = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        const store = new RedisStore({ peerTtlMs: 60_000, now: Date.now, clusterUrls: cluster.urls, prefix: 'ctrk:' });
+        await store.ready(10_000);
+        const t = createTracker({ host: '127.0.0.1', port: 0, udpPort: 'off', stats: false, store });
+        await t.listen();
+        trackers.push(t);
+      }
+      const [a, b] = trackers.map((t) => `http://127.0.0.1:${t.address?.http.port}`) as [string, string];
+      const h = Buffer.alloc(20, 0x99);
+      await announce(a, { infoHash: h, peerId: makeId('-CA-', 1), port: 9001 });
+      const reply = await announce(b, { infoHash: h, peerId: makeId('-CB-', 2), port: 9002 });
+      assert.equal(reply['failure reason'], undefined);
+      assert.equal((reply.peers as Buffer).length, 6);
+      assert.equal((reply.peers as Buffer).readUInt16BE(4), 9001);
+    } finally {
+      for (const t of trackers) await t.close();
+    }
+  });
+});
