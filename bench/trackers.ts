@@ -234,6 +234,7 @@ export interface BitstormOptions {
   repoRoot: string;
   redis: boolean;
   workers: number;
+  extraArgs?: string[];
 }
 
 export async function startBitstorm(opts: BitstormOptions): Promise<TrackerHandle> {
@@ -242,6 +243,7 @@ export async function startBitstorm(opts: BitstormOptions): Promise<TrackerHandl
   const args = [join(opts.repoRoot, 'bin', 'bitstorm.js'), '--host', '127.0.0.1', '--port', String(port), '--quiet'];
   if (redis) args.push('--redis-url', `redis://127.0.0.1:${redis.port}`, '--redis-prefix', 'bench:');
   if (opts.workers > 1) args.push('--workers', String(opts.workers));
+  args.push(...(opts.extraArgs ?? []));
   const proc = startProcess(process.execPath, args);
   const name = `bitstorm ${redis ? 'redis' : 'memory'} ${opts.workers}w`;
   try {
@@ -254,7 +256,12 @@ export async function startBitstorm(opts: BitstormOptions): Promise<TrackerHandl
   const pid = proc.child.pid as number;
   const notes: string[] = [];
   // Workers bind the port after the primary forks them: give them a moment before counting.
-  await sleep(opts.workers > 1 ? 1500 : 200);
+  await sleep(opts.workers > 1 ? 1500 : 300);
+  // HTTP listens before UDP and the store are ready: a start-up failure shows as an exit after the port opened.
+  if (proc.child.exitCode !== null || proc.child.signalCode !== null) {
+    await redis?.stop();
+    throw new Error(`exited after start: ${proc.output().trim().slice(-400)}`);
+  }
   if (opts.workers > 1) {
     const nodes = processTree(pid).length;
     if (nodes < opts.workers + 1) {
@@ -263,8 +270,10 @@ export async function startBitstorm(opts: BitstormOptions): Promise<TrackerHandl
       throw new Error(`--workers ${opts.workers} started ${nodes} process(es): workers are not implemented yet`);
     }
   }
-  const udp = await udpAnswers(port);
-  if (!udp) notes.push('UDP tracker not available yet (no reply to a BEP 15 connect)');
+  // UDP may come up a moment after HTTP (the connection-id secret is fetched from the store).
+  let udp = false;
+  for (const deadline = Date.now() + 6000; !udp && Date.now() < deadline; ) udp = await udpAnswers(port, 500);
+  if (!udp) notes.push('UDP tracker not available (no reply to a BEP 15 connect within 6 s)');
   return {
     name,
     port,
