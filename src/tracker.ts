@@ -7,6 +7,9 @@ import type { SwarmStore } from './store/swarm-store.js';
 import { HttpTransport } from './transport/http/http-transport.js';
 import { UdpTransport } from './transport/udp/udp-transport.js';
 
+/** How long listen() waits for a remote store before serving without it. */
+const STORE_READY_WAIT_MS = 3000;
+
 export interface TrackerOptions extends Partial<TrackerConfig> {
   /** Use this store instead of the one the configuration names (tests, embedding). */
   store?: SwarmStore;
@@ -53,6 +56,9 @@ export class Tracker {
 
   /** Binds the configured host and port. `::` falls back to 0.0.0.0 where IPv6 is unavailable. */
   async listen(): Promise<ListenInfo> {
+    // Give a remote store a moment to connect so the first announces are not
+    // refused; if it is down, serve anyway (clients are told to retry).
+    await this.store.ready?.(STORE_READY_WAIT_MS).catch(() => undefined);
     let http: AddressInfo;
     try {
       http = await this.http.listen(this.config.host, this.config.port);

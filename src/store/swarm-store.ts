@@ -120,6 +120,12 @@ export interface SwarmStore {
    * per process.
    */
   sharedSecret(name: string, bytes: number): Promise<Buffer>;
+  /**
+   * Resolves once the store can serve (a remote store has connected); rejects
+   * after `timeoutMs`. Stores that are always ready may leave it out. A store
+   * must work without it being called (failing fast until it is ready).
+   */
+  ready?(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
