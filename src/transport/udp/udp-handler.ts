@@ -43,7 +43,9 @@ export type UdpDropKind =
   /** Source port 0 or an address we cannot parse: nothing to answer to. */
   | 'badSource'
   /** The kernel refused a reply (e.g. send buffer full). */
-  | 'sendFailed';
+  | 'sendFailed'
+  /** Received before the connection-id secret could be loaded from the store. */
+  | 'notReady';
 
 /**
  * UDP-level counters, read by the stats page (`tracker.udp.counters`). Plain
@@ -79,7 +81,7 @@ export function createUdpCounters(): UdpCounters {
       storeUnavailable: 0,
       internal: 0,
     },
-    dropped: { short: 0, badMagic: 0, unverified: 0, badSource: 0, sendFailed: 0 },
+    dropped: { short: 0, badMagic: 0, unverified: 0, badSource: 0, sendFailed: 0, notReady: 0 },
   };
 }
 

@@ -11,6 +11,10 @@ export const UDP_SECRET_NAME = 'udp-connection-id';
 export const UDP_SECRET_BYTES = 32;
 /** Receive buffer we ask the kernel for: absorbs bursts while the event loop is busy (capped by net.core.rmem_max). */
 const RECV_BUFFER_BYTES = 8 * 1024 * 1024;
+/** How often to ask the store again for the secret when it was unavailable at start. */
+const SECRET_RETRY_MS = 1000;
+/** How long listen() waits for the secret before serving HTTP alone and retrying UDP in the background. */
+const SECRET_START_WAIT_MS = 5000;
 
 export interface UdpTransportOptions {
   /** Clock in epoch ms for connection ids (tests inject one). */
@@ -30,6 +34,8 @@ export class UdpTransport {
   /** UDP-level counters (connects, errors by kind, drops); see UdpCounters. */
   readonly counters: UdpCounters = createUdpCounters();
   private socket: Socket | undefined;
+  private handler: UdpHandler | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
 
   constructor(
@@ -51,7 +57,6 @@ export class UdpTransport {
 
   async listen(host: string, port: number): Promise<AddressInfo> {
     if (this.socket) throw new Error('UDP transport already listening');
-    const connectionIds = new ConnectionIds({ secret: await this.secret(), now: this.now });
     let socket: Socket;
     try {
       socket = await bind(isIPv4(host) ? 'udp4' : 'udp6', host, port);
@@ -66,24 +71,69 @@ export class UdpTransport {
       // Not fatal: the kernel default still works, only bursts drop sooner.
     }
     const counters = this.counters;
-    // One shared callback (no closure per packet): only needed to count failures.
-    const onSent = (err: Error | null): void => {
-      if (err) counters.dropped.sendFailed++;
-    };
-    const handler = new UdpHandler({
-      core: this.core,
-      config: this.config,
-      connectionIds,
-      counters,
-      send: (packet, toPort, toAddress) => socket.send(packet, toPort, toAddress, onSent),
+    this.socket = socket;
+    socket.on('message', (packet, rinfo) => {
+      const handler = this.handler;
+      if (handler) return handler.handle(packet, rinfo.address, rinfo.port);
+      counters.packets++;
+      counters.dropped.notReady++;
     });
-    socket.on('message', (packet, rinfo) => handler.handle(packet, rinfo.address, rinfo.port));
     // After bind, errors are per datagram (ICMP unreachable reported late, etc.): count, never crash.
     socket.on('error', () => {
       counters.dropped.sendFailed++;
     });
-    this.socket = socket;
+    // The secret may live in Redis. If the store cannot give it yet, we still
+    // listen (HTTP keeps working too) and drop UDP packets until it can.
+    // A store that connects in the background (Redis) fails at first: retry
+    // with a short backoff for up to SECRET_START_WAIT_MS before going on.
+    const deadline = Date.now() + SECRET_START_WAIT_MS;
+    for (let delay = 25; ; delay = Math.min(delay * 2, 500)) {
+      try {
+        await this.start(socket);
+        break;
+      } catch (err) {
+        if (Date.now() + delay > deadline || this.socket !== socket) {
+          console.error(`bitstorm: UDP connection-id secret unavailable (${(err as Error).message}); retrying`);
+          this.retryStart(socket);
+          break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
     return socket.address();
+  }
+
+  private async start(socket: Socket): Promise<void> {
+    const connectionIds = new ConnectionIds({ secret: await this.secret(), now: this.now });
+    if (this.socket !== socket) return; // closed meanwhile
+    const counters = this.counters;
+    // One shared callback (no closure per packet): only needed to count failures.
+    const onSent = (err: Error | null): void => {
+      if (err) counters.dropped.sendFailed++;
+    };
+    this.handler = new UdpHandler({
+      core: this.core,
+      config: this.config,
+      connectionIds,
+      counters,
+      send: (packet, toPort, toAddress) => {
+        // A reply finishing after close() has nowhere to go (send would throw).
+        if (this.socket !== socket) return;
+        socket.send(packet, toPort, toAddress, onSent);
+      },
+    });
+  }
+
+  private retryStart(socket: Socket): void {
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.socket !== socket) return;
+      this.start(socket).then(
+        () => console.error('bitstorm: UDP connection-id secret loaded; UDP tracker serving'),
+        () => this.retryStart(socket),
+      );
+    }, SECRET_RETRY_MS);
+    this.retryTimer.unref();
   }
 
   get address(): AddressInfo | undefined {
@@ -94,6 +144,9 @@ export class UdpTransport {
   close(): Promise<void> {
     const socket = this.socket;
     this.socket = undefined;
+    this.handler = undefined;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     if (!socket) return Promise.resolve();
     return new Promise((resolve) => socket.close(() => resolve()));
   }
