@@ -111,7 +111,11 @@ describe('Redis store layout', () => {
     const store = await makeStore({ peerTtlMs: 10_000, downloadedTtlMs: 3_600_000 });
     const h = hash(3);
     await store.announce(req(h, 1, { event: 'completed', seeder: true }));
-    for (const k of await keysOf(store.prefix)) {
+    // Keys created between two periodic TTL refreshes get their TTL when created.
+    await store.announce(req(h, 2, { ipv4: null, ipv6: Buffer.alloc(18, 2) }));
+    const keys = await keysOf(store.prefix);
+    assert.ok(keys.some((k) => k.endsWith(':l6')));
+    for (const k of keys) {
       const ttl = (await redis.command('PTTL', k)) as number;
       assert.ok(ttl > 0, `${k} has a TTL`);
       if (k.endsWith(':m')) assert.ok(ttl > 3_000_000, `downloaded outlives peers (${ttl})`);

@@ -79,9 +79,10 @@ export class RedisStore implements SwarmStore {
     this.ttl = options.peerTtlMs;
     this.now = options.now;
     this.prefix = options.prefix ?? 'bitstorm:';
-    this.keyTtl = this.ttl + Math.min(MAX_KEY_TTL_SLACK_MS, this.ttl);
-    this.metaTtl = Math.max(options.downloadedTtlMs ?? 30 * DAY_MS, this.keyTtl);
     this.indexRefresh = Math.max(1, Math.min(MAX_INDEX_REFRESH_MS, Math.floor(this.ttl / 4)));
+    // Key TTLs are refreshed once per indexRefresh period, not per announce (see scripts.ts).
+    this.keyTtl = this.ttl + Math.min(MAX_KEY_TTL_SLACK_MS, this.ttl) + this.indexRefresh;
+    this.metaTtl = Math.max(options.downloadedTtlMs ?? 30 * DAY_MS, this.keyTtl);
     this.indexKey = torrentIndexKey(this.prefix);
     this.indexTtl = this.keyTtl + this.indexRefresh;
     this.connection = new RedisConnection({

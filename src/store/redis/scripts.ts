@@ -42,7 +42,7 @@ end
  *       6 event (s|c|x|u: started, completed, stopped, update), 7 seeder (1|0),
  *       8 ep4 (6 bytes or ''), 9 ep6 (18 bytes or ''), 10 key (4 bytes or ''),
  *       11 numwant (per family), 12 want4 (1|0), 13 want6 (1|0), 14 with ids (1|0),
- *       15 index refresh ms, 16 random seed
+ *       15 refresh period ms (torrent index entry and key TTLs), 16 random seed
  * Returns: { status (0 ok, 1 key mismatch), complete, incomplete, downloaded,
  *            peers4, peers6, ids4, ids6, index (1 = refresh the torrent index) }
  */
@@ -106,23 +106,30 @@ if cls and cls ~= new then
   redis.call('HDEL', KEYS[cls + 2], id)
   redis.call('HDEL', KEYS[cls + 4], id)
 end
-redis.call('ZADD', KEYS[new], now, id)
-if ep4 ~= '' then redis.call('HSET', KEYS[new + 2], id, ep4 .. tail) end
-if ep6 ~= '' then redis.call('HSET', KEYS[new + 4], id, ep6 .. tail) end
-if countIt then redis.call('HINCRBY', KEYS[7], 'd', 1) end
+-- Key TTLs make a torrent nobody announces to vanish by itself. They are set
+-- (1) on a key this announce may have created (a new member or field), and
+-- (2) on all seven keys at each periodic refresh (every ARGV[15] ms while the
+-- torrent is announced to). ARGV[3] = peer TTL + slack + that period, so no key
+-- expires before its last live peer, yet the hot path rarely pays for PEXPIRE.
+local ttl = ARGV[3]
 local indexed = tonumber(redis.call('HGET', KEYS[7], 'i') or '0')
 local refresh = 0
-if now - indexed >= tonumber(ARGV[15]) or now < indexed then
-  refresh = 1
+if now - indexed >= tonumber(ARGV[15]) or now < indexed then refresh = 1 end
+if redis.call('ZADD', KEYS[new], now, id) == 1 and refresh == 0 then redis.call('PEXPIRE', KEYS[new], ttl) end
+if ep4 ~= '' and redis.call('HSET', KEYS[new + 2], id, ep4 .. tail) == 1 and refresh == 0 then
+  redis.call('PEXPIRE', KEYS[new + 2], ttl)
+end
+if ep6 ~= '' and redis.call('HSET', KEYS[new + 4], id, ep6 .. tail) == 1 and refresh == 0 then
+  redis.call('PEXPIRE', KEYS[new + 4], ttl)
+end
+if countIt then redis.call('HINCRBY', KEYS[7], 'd', 1) end
+if refresh == 1 then
   redis.call('HSET', KEYS[7], 'a', now, 'i', now)
+  for k = 1, 6 do redis.call('PEXPIRE', KEYS[k], ttl) end
+  redis.call('PEXPIRE', KEYS[7], ARGV[4])
 else
   redis.call('HSET', KEYS[7], 'a', now)
 end
--- Key TTLs: a torrent nobody announces to vanishes by itself. Every peer key is
--- refreshed, also the family hash this announce did not write (its peers live on).
-local ttl = ARGV[3]
-for k = 1, 6 do redis.call('PEXPIRE', KEYS[k], ttl) end
-redis.call('PEXPIRE', KEYS[7], ARGV[4])
 
 local result = counts(0)
 result[9] = refresh

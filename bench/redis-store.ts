@@ -1,0 +1,159 @@
+/**
+ * Store bench (not a test, not run by npm test):
+ *   npx tsc -p . && node dist/bench/redis-store.js [--seconds 5] [--concurrency 64] [--memory-only]
+ *
+ * 1. Announces per second, in process, straight into the store (no HTTP):
+ *    the memory store vs the Redis store on a throwaway local redis-server.
+ *    Same workload for both: a prefilled state of 1,000 torrents × 50 peers,
+ *    then re-announces of random peers with numwant 50, `concurrency` in flight.
+ * 2. Redis used_memory per peer at 100,000 peers, for three swarm-size
+ *    distributions (small swarms stay listpack-encoded; big ones do not).
+ * The machine and versions are printed first: figures mean nothing without them.
+ */
+import { execFileSync } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
+import { MemoryStore } from '../src/store/memory/memory-store.js';
+import { RedisStore } from '../src/store/redis/redis-store.js';
+import type { StoreAnnounce, SwarmStore } from '../src/store/swarm-store.js';
+import { type RedisServerHandle, startRedisServer } from '../test/helpers/redis-server.js';
+
+const args = process.argv.slice(2);
+function flag(name: string, fallback: number): number {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+}
+const SECONDS = flag('seconds', 5);
+const CONCURRENCY = flag('concurrency', 64);
+const MEMORY_ONLY = args.includes('--memory-only');
+
+function hash(t: number): Buffer {
+  const b = Buffer.alloc(20, 0x5a);
+  b.writeUInt32BE(t, 0);
+  return b;
+}
+
+function peerId(n: number): Buffer {
+  const b = Buffer.from('-BS0001-000000000000', 'latin1');
+  b.writeUInt32BE(n, 16);
+  return b;
+}
+
+function request(t: number, n: number, numWant: number): StoreAnnounce {
+  return {
+    infoHash: hash(t),
+    peerId: peerId(n),
+    event: 'update',
+    seeder: n % 4 === 0,
+    ipv4: Buffer.from([10, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff, 0x1a, 0xe1]),
+    ipv6: null,
+    key: n,
+    numWant,
+    want4: true,
+    want6: true,
+    withPeerIds: false,
+  };
+}
+
+/** Runs `total` announces produced by `make(i)`, keeping `concurrency` in flight. */
+async function drive(store: SwarmStore, total: number, make: (i: number) => StoreAnnounce): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < total) await store.announce(make(next++));
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+}
+
+async function throughput(store: SwarmStore, torrents: number, perTorrent: number): Promise<number> {
+  await drive(store, torrents * perTorrent, (i) => request(Math.floor(i / perTorrent), i % perTorrent, 0));
+  let done = 0;
+  const deadline = Date.now() + SECONDS * 1000;
+  const started = process.hrtime.bigint();
+  const worker = async (): Promise<void> => {
+    while (Date.now() < deadline) {
+      const t = Math.floor(Math.random() * torrents);
+      await store.announce(request(t, Math.floor(Math.random() * perTorrent), 50));
+      done++;
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  return done / seconds;
+}
+
+async function usedMemory(redis: RedisServerHandle): Promise<number> {
+  const info = String(await redis.command('INFO', 'memory'));
+  return Number(/used_memory:(\d+)/.exec(info)?.[1]);
+}
+
+async function memoryPerPeer(torrents: number, perTorrent: number): Promise<{ perPeer: number; keys: number }> {
+  const redis = await startRedisServer();
+  const store = new RedisStore({ peerTtlMs: 1_860_000, now: Date.now, url: redis.url, commandTimeoutMs: 10_000 });
+  try {
+    await store.ready(5000);
+    await store.announce(request(1_000_000, 1, 0)); // script cache, client buffers: not per peer
+    await redis.command('DEL', ...((await redis.command('KEYS', '*')) as string[]));
+    const before = await usedMemory(redis);
+    await drive(store, torrents * perTorrent, (i) => request(Math.floor(i / perTorrent), i % perTorrent, 0));
+    await new Promise((r) => setTimeout(r, 300));
+    const after = await usedMemory(redis);
+    const keys = Number(await redis.command('DBSIZE'));
+    return { perPeer: (after - before) / (torrents * perTorrent), keys };
+  } finally {
+    await store.close();
+    await redis.stop();
+  }
+}
+
+function machine(): string {
+  const redis = (() => {
+    try {
+      return execFileSync('redis-server', ['--version'], { encoding: 'utf8' }).trim();
+    } catch {
+      return 'redis-server not found';
+    }
+  })();
+  return [
+    `cpu: ${cpus()[0]?.model ?? '?'} × ${cpus().length}`,
+    `memory: ${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    `node: ${process.version}`,
+    `redis: ${redis}`,
+    `concurrency: ${CONCURRENCY}, seconds per run: ${SECONDS}`,
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  console.log(machine());
+  if (!MEMORY_ONLY) {
+    console.log('\nannounces/s, in process, 1,000 torrents × 50 peers, numwant 50');
+    const memory = new MemoryStore({ peerTtlMs: 1_860_000, now: Date.now });
+    const memoryRate = await throughput(memory, 1000, 50);
+    await memory.close();
+    console.log(`  memory store: ${Math.round(memoryRate).toLocaleString('en')}`);
+    const redis = await startRedisServer();
+    const store = new RedisStore({ peerTtlMs: 1_860_000, now: Date.now, url: redis.url, commandTimeoutMs: 10_000 });
+    try {
+      await store.ready(5000);
+      const redisRate = await throughput(store, 1000, 50);
+      console.log(`  redis store:  ${Math.round(redisRate).toLocaleString('en')}`);
+    } finally {
+      await store.close();
+      await redis.stop();
+    }
+  }
+  console.log('\nRedis used_memory per peer at 100,000 peers (IPv4, 1 in 4 a seeder, every peer sent a key)');
+  for (const [torrents, perTorrent] of [
+    [2000, 50],
+    [100, 1000],
+    [1, 100_000],
+  ] as const) {
+    const { perPeer, keys } = await memoryPerPeer(torrents, perTorrent);
+    console.log(
+      `  ${torrents.toLocaleString('en')} torrents × ${perTorrent.toLocaleString('en')} peers: ${perPeer.toFixed(1)} bytes/peer (${keys} keys)`,
+    );
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
