@@ -10,47 +10,37 @@ import type {
   TorrentScan,
   TorrentSummary,
 } from '../swarm-store.js';
+import { COMPLETED, HAS_KEY, HAS4, HAS6, PeerTable } from './peer-table.js';
 
 /**
  * The embedded store: swarms in process memory.
  *
- * Expiry without scans: a swarm's peers live in a Map that we keep ordered by
- * last announce (a re-announce deletes and re-inserts the entry), so expired
- * peers are always at the head and pruning costs O(expired). The torrent map is
- * ordered the same way by last announce. Every announce and scrape prunes the
- * swarm it touches, so counts are exact; a background sweep walks all swarms in
- * bounded slices so idle swarms release their memory too.
- *
- * Peers are also kept in two arrays (seeders, leechers) for O(1) random access
- * when sampling; removal is swap-with-last.
+ * Each torrent's peers are packed in a PeerTable (typed arrays, ~50 bytes a
+ * peer, no garbage per announce). Expiry is exact without timers per peer:
+ * every table knows a lower bound of its peers' last-seen times, so an
+ * announce or scrape prunes its table only when something there can have
+ * expired. The torrent map is kept ordered by the second of each torrent's last
+ * announce (re-inserted when that second changes), so torrents whose peers all
+ * expired sit at its head and are dropped in O(dropped); a background sweep
+ * walks the rest in bounded slices so idle tables release their memory.
  */
-interface Peer {
-  /** peer_id as a latin1 string (the Map key). */
-  readonly id: string;
-  /** Compact endpoints as latin1 strings: cheaper to hold than Buffers, copied with one write. */
-  ep4: string | null;
-  ep6: string | null;
-  /** uint32 key, or -1 when the client sent none. */
-  key: number;
-  lastSeen: number;
-  seeder: boolean;
-  /** This peer's `completed` was already counted. */
-  completed: boolean;
-  /** Index in its swarm's seeders or leechers array. */
-  slot: number;
-}
-
 class Swarm {
-  readonly peers = new Map<string, Peer>();
-  readonly seeders: Peer[] = [];
-  readonly leechers: Peer[] = [];
+  readonly peers = new PeerTable();
   downloaded = 0;
+  /** Epoch ms of the last announce that was not a stop. */
   lastAnnounce = 0;
+  /** floor(lastAnnounce / 1000): the torrent map is ordered by it. */
+  second = 0;
 }
 
 const EMPTY = Buffer.alloc(0);
 const SWEEP_TICK_MS = 1000;
 const SWEEP_SLICE = 10_000;
+/** Below this many candidates per wanted peer, sampling shuffles the whole range. */
+const SHUFFLE_FACTOR = 4;
+
+/** Scratch for partial Fisher–Yates shuffles; grows to the largest range shuffled. */
+let scratch = new Int32Array(1024);
 
 export class MemoryStore implements SwarmStore {
   readonly kind = 'memory';
@@ -80,75 +70,68 @@ export class MemoryStore implements SwarmStore {
   announceSync(req: StoreAnnounce): StoreAnnounceResult {
     const now = this.now();
     const hashKey = req.infoHash.toString('latin1');
-    const id = req.peerId.toString('latin1');
     let swarm = this.swarms.get(hashKey);
-    if (swarm) this.prune(swarm, now);
-    let peer = swarm?.peers.get(id);
+    if (swarm === undefined) {
+      if (req.event === 'stopped') return result(undefined, 'ok');
+      swarm = new Swarm();
+      this.swarms.set(hashKey, swarm);
+    }
+    const table = swarm.peers;
+    const before = this.snapshot(table);
+    this.prune(swarm, now);
+    let slot = table.find(req.peerId);
 
-    if (peer && peer.key !== -1 && req.key !== peer.key && !sameAddress(peer, req)) {
-      return this.result(swarm, 'key-mismatch');
+    if (slot >= 0 && (table.flags(slot) & HAS_KEY) !== 0 && req.key !== table.key(slot)) {
+      const same =
+        (req.ipv4 !== null && table.sameIp4(slot, req.ipv4)) || (req.ipv6 !== null && table.sameIp6(slot, req.ipv6));
+      if (!same) {
+        this.account(table, before);
+        return result(swarm, 'key-mismatch');
+      }
     }
 
     if (req.event === 'stopped') {
-      if (swarm && peer) {
-        this.removePeer(swarm, peer);
-        if (swarm.peers.size === 0) this.dropSwarm(hashKey, swarm);
-      }
-      return this.result(swarm, 'ok');
+      if (slot >= 0) table.remove(slot);
+      this.account(table, before);
+      if (table.count === 0) this.dropSwarm(hashKey, swarm);
+      return result(swarm, 'ok');
     }
 
-    if (!swarm) {
-      swarm = new Swarm();
-    } else {
-      this.swarms.delete(hashKey); // re-insert below: keeps the map ordered by last announce
-    }
-    this.swarms.set(hashKey, swarm);
-    swarm.lastAnnounce = now;
-
-    const ep4 = req.ipv4 ? req.ipv4.toString('latin1') : null;
-    const ep6 = req.ipv6 ? req.ipv6.toString('latin1') : null;
-    if (peer) {
-      swarm.peers.delete(id); // re-insert below: keeps peers ordered by last seen
-      // An endpoint replaces the stored one of its family; a family the announce
-      // did not speak for is kept (dual-stack clients announce over each family).
-      this.countEndpoints(peer, -1);
-      if (ep4 !== null) peer.ep4 = ep4;
-      if (ep6 !== null) peer.ep6 = ep6;
-      this.countEndpoints(peer, 1);
-      if (peer.seeder !== req.seeder) {
-        this.unslot(swarm, peer);
-        peer.seeder = req.seeder;
-        this.slot(swarm, peer);
-      }
-      if (req.key !== undefined) peer.key = req.key;
-    } else {
-      peer = { id, ep4, ep6, key: req.key ?? -1, lastSeen: now, seeder: req.seeder, completed: false, slot: -1 };
-      this.slot(swarm, peer);
-      this.countEndpoints(peer, 1);
-      this.counts.peers++;
-    }
-    peer.lastSeen = now;
-    swarm.peers.set(id, peer);
-
-    if (req.event === 'completed' && !peer.completed) {
-      peer.completed = true;
+    if (slot < 0) slot = table.insert(req.peerId, req.seeder, now);
+    else slot = table.setSeeder(slot, req.seeder);
+    table.touch(slot, now);
+    // An endpoint replaces the stored one of its family; a family the announce
+    // did not speak for is kept (dual-stack clients announce over each family).
+    if (req.ipv4 !== null) table.setEndpoint4(slot, req.ipv4);
+    if (req.ipv6 !== null) table.setEndpoint6(slot, req.ipv6);
+    if (req.key !== undefined) table.setKey(slot, req.key);
+    if (req.event === 'completed' && (table.flags(slot) & COMPLETED) === 0) {
+      table.setFlag(slot, COMPLETED);
       swarm.downloaded++;
       this.counts.downloaded++;
     }
+    this.account(table, before);
 
-    const result = this.result(swarm, 'ok');
-    if (req.numWant > 0) this.sample(swarm, peer, req, result);
-    return result;
+    swarm.lastAnnounce = now;
+    const second = Math.floor(now / 1000);
+    if (swarm.second !== second) {
+      swarm.second = second;
+      this.swarms.delete(hashKey); // re-insert at the end: the map stays ordered by second
+      this.swarms.set(hashKey, swarm);
+    }
+
+    const out = result(swarm, 'ok');
+    if (req.numWant > 0) sample(table, slot, req, out);
+    return out;
   }
 
   async scrape(infoHashes: readonly Buffer[]): Promise<SwarmCounts[]> {
     const now = this.now();
     return infoHashes.map((hash) => {
       const swarm = this.swarms.get(hash.toString('latin1'));
-      if (swarm) this.prune(swarm, now);
-      return swarm
-        ? { complete: swarm.seeders.length, incomplete: swarm.leechers.length, downloaded: swarm.downloaded }
-        : { complete: 0, incomplete: 0, downloaded: 0 };
+      if (!swarm) return { complete: 0, incomplete: 0, downloaded: 0 };
+      this.pruneCounted(swarm, now);
+      return { complete: swarm.peers.seeders, incomplete: swarm.peers.leechers, downloaded: swarm.downloaded };
     });
   }
 
@@ -170,17 +153,15 @@ export class MemoryStore implements SwarmStore {
     for (let next = iterator.next(); !next.done; next = iterator.next()) {
       position++;
       const [key, swarm] = next.value;
-      if (swarm.lastAnnounce + this.ttl > now) {
-        this.prune(swarm, now);
-        if (swarm.peers.size > 0) {
-          torrents.push({
-            infoHash: Buffer.from(key, 'latin1'),
-            complete: swarm.seeders.length,
-            incomplete: swarm.leechers.length,
-            downloaded: swarm.downloaded,
-            lastAnnounce: swarm.lastAnnounce,
-          });
-        }
+      this.pruneCounted(swarm, now);
+      if (swarm.peers.count > 0) {
+        torrents.push({
+          infoHash: Buffer.from(key, 'latin1'),
+          complete: swarm.peers.seeders,
+          incomplete: swarm.peers.leechers,
+          downloaded: swarm.downloaded,
+          lastAnnounce: swarm.lastAnnounce,
+        });
       }
       if (torrents.length >= count) {
         this.scanState = { position, iterator };
@@ -194,17 +175,18 @@ export class MemoryStore implements SwarmStore {
   async torrentPeers(infoHash: Buffer, limit: number): Promise<StoredPeer[]> {
     const swarm = this.swarms.get(infoHash.toString('latin1'));
     if (!swarm) return [];
-    this.prune(swarm, this.now());
+    this.pruneCounted(swarm, this.now());
+    const table = swarm.peers;
     const out: StoredPeer[] = [];
-    for (const peer of swarm.peers.values()) {
-      if (out.length >= limit) break;
-      out.push({
-        peerId: Buffer.from(peer.id, 'latin1'),
-        ipv4: peer.ep4 === null ? null : Buffer.from(peer.ep4, 'latin1'),
-        ipv6: peer.ep6 === null ? null : Buffer.from(peer.ep6, 'latin1'),
-        seeder: peer.seeder,
-        lastSeen: peer.lastSeen,
-      });
+    for (let slot = 0; slot < table.count && out.length < limit; slot++) {
+      const flags = table.flags(slot);
+      const peerId = Buffer.allocUnsafe(20);
+      table.copyId(slot, peerId, 0);
+      let ipv4: Buffer | null = null;
+      let ipv6: Buffer | null = null;
+      if (flags & HAS4) table.copyEndpoint4(slot, (ipv4 = Buffer.allocUnsafe(6)), 0);
+      if (flags & HAS6) table.copyEndpoint6(slot, (ipv6 = Buffer.allocUnsafe(18)), 0);
+      out.push({ peerId, ipv4, ipv6, seeder: table.isSeeder(slot), lastSeen: table.lastSeen(slot) });
     }
     return out;
   }
@@ -242,9 +224,9 @@ export class MemoryStore implements SwarmStore {
   }
 
   /**
-   * Prunes up to `maxSwarms` swarms, continuing where the previous call stopped,
-   * and drops the ones left empty. Bounded so a sweep never pauses the process
-   * for long; exposed for tests that drive the clock by hand.
+   * Drops expired torrents and prunes up to `maxSwarms` torrents in all,
+   * continuing where the previous call stopped. Bounded so a sweep never pauses
+   * the process for long; exposed for tests that drive the clock by hand.
    */
   sweep(maxSwarms = Number.POSITIVE_INFINITY): void {
     const now = this.now();
@@ -258,35 +240,40 @@ export class MemoryStore implements SwarmStore {
       }
       visited++;
       const [key, swarm] = next.value;
-      this.prune(swarm, now);
-      if (swarm.peers.size === 0) this.dropSwarm(key, swarm);
+      this.pruneCounted(swarm, now);
+      if (swarm.peers.count === 0) this.dropSwarm(key, swarm);
     }
   }
 
   /**
-   * The torrent map is ordered by last announce, so swarms whose every peer has
-   * expired form its head: dropping them costs O(dropped).
+   * Torrents at the head of the map announced in the oldest seconds; those whose
+   * last announce is past the TTL have no live peer left. Stops at the first
+   * second that may still hold a live torrent, so the cost is O(dropped).
    */
   private dropExpiredSwarms(now: number, max = Number.POSITIVE_INFINITY): number {
     let dropped = 0;
     for (const [key, swarm] of this.swarms) {
-      if (swarm.lastAnnounce + this.ttl > now || dropped >= max) break;
+      if (swarm.second * 1000 + this.ttl > now || dropped >= max) break;
+      if (swarm.lastAnnounce + this.ttl > now) continue; // same second, still live
       dropped++;
-      this.pruneAll(swarm);
+      const before = this.snapshot(swarm.peers);
+      swarm.peers.removeSeenBefore(Number.POSITIVE_INFINITY);
+      this.account(swarm.peers, before);
       this.dropSwarm(key, swarm);
     }
     return dropped;
   }
 
-  private pruneAll(swarm: Swarm): void {
-    for (const peer of swarm.peers.values()) this.removePeer(swarm, peer);
+  /** Removes the swarm's expired peers (the caller accounts for the change). */
+  private prune(swarm: Swarm, now: number): void {
+    const cutoff = now - this.ttl;
+    if (swarm.peers.oldest <= cutoff) swarm.peers.removeSeenBefore(cutoff);
   }
 
-  private prune(swarm: Swarm, now: number): void {
-    for (const peer of swarm.peers.values()) {
-      if (peer.lastSeen + this.ttl > now) break; // ordered by last seen: the rest are live
-      this.removePeer(swarm, peer);
-    }
+  private pruneCounted(swarm: Swarm, now: number): void {
+    const before = this.snapshot(swarm.peers);
+    this.prune(swarm, now);
+    this.account(swarm.peers, before);
   }
 
   private dropSwarm(key: string, swarm: Swarm): void {
@@ -294,113 +281,95 @@ export class MemoryStore implements SwarmStore {
     this.swarms.delete(key);
   }
 
-  private removePeer(swarm: Swarm, peer: Peer): void {
-    swarm.peers.delete(peer.id);
-    this.unslot(swarm, peer);
-    this.countEndpoints(peer, -1);
-    this.counts.peers--;
+  private snapshot(table: PeerTable): [number, number, number, number] {
+    return [table.count, table.seeders, table.count4, table.count6];
   }
 
-  private slot(swarm: Swarm, peer: Peer): void {
-    const list = peer.seeder ? swarm.seeders : swarm.leechers;
-    peer.slot = list.length;
-    list.push(peer);
-    if (peer.seeder) this.counts.seeders++;
-  }
-
-  private unslot(swarm: Swarm, peer: Peer): void {
-    const list = peer.seeder ? swarm.seeders : swarm.leechers;
-    const last = list.pop() as Peer;
-    if (last !== peer) {
-      list[peer.slot] = last;
-      last.slot = peer.slot;
-    }
-    peer.slot = -1;
-    if (peer.seeder) this.counts.seeders--;
-  }
-
-  private countEndpoints(peer: Peer, delta: number): void {
-    if (peer.ep4 !== null) this.counts.peers4 += delta;
-    if (peer.ep6 !== null) this.counts.peers6 += delta;
-  }
-
-  private result(swarm: Swarm | undefined, status: StoreAnnounceResult['status']): StoreAnnounceResult {
-    return {
-      status,
-      complete: swarm ? swarm.seeders.length : 0,
-      incomplete: swarm ? swarm.leechers.length : 0,
-      downloaded: swarm ? swarm.downloaded : 0,
-      peers4: EMPTY,
-      peers6: EMPTY,
-    };
-  }
-
-  /**
-   * Uniform random sample without replacement (a lazy Fisher–Yates over the
-   * candidate indices), skipping the requester. Each wanted family fills up to
-   * numWant entries. Seeders only see leechers. Draws are bounded so a requester
-   * of a family few peers have cannot make one announce walk a huge swarm.
-   */
-  private sample(swarm: Swarm, self: Peer, req: StoreAnnounce, out: StoreAnnounceResult): void {
-    const seeders = self.seeder ? [] : swarm.seeders;
-    const leechers = swarm.leechers;
-    const total = seeders.length + leechers.length;
-    const selfIncluded = self.seeder ? 0 : 1; // a seeder is not among its own candidates
-    const want = Math.min(req.numWant, total - selfIncluded);
-    if (want <= 0) return;
-    const picked4: string[] = [];
-    const picked6: string[] = [];
-    const ids4: string[] = [];
-    const ids6: string[] = [];
-    const full = (): boolean => (!req.want4 || picked4.length >= want) && (!req.want6 || picked6.length >= want);
-    const at = (i: number): Peer => (i < seeders.length ? seeders[i] : leechers[i - seeders.length]) as Peer;
-    const take = (peer: Peer): void => {
-      if (peer === self) return;
-      if (req.want4 && peer.ep4 !== null && picked4.length < want) {
-        picked4.push(peer.ep4);
-        ids4.push(peer.id);
-      }
-      if (req.want6 && peer.ep6 !== null && picked6.length < want) {
-        picked6.push(peer.ep6);
-        ids6.push(peer.id);
-      }
-    };
-    if (total <= want + selfIncluded) {
-      for (let i = 0; i < total; i++) take(at(i));
-    } else {
-      const swapped = new Map<number, number>();
-      const maxDraws = Math.min(total, want * 4 + 64);
-      for (let i = 0; i < maxDraws && !full(); i++) {
-        const j = i + Math.floor(Math.random() * (total - i));
-        const picked = swapped.get(j) ?? j;
-        swapped.set(j, swapped.get(i) ?? i);
-        take(at(picked));
-      }
-    }
-    out.peers4 = joinLatin1(picked4, 6);
-    out.peers6 = joinLatin1(picked6, 18);
-    if (req.withPeerIds) {
-      out.peerIds4 = joinLatin1(ids4, 20);
-      out.peerIds6 = joinLatin1(ids6, 20);
-    }
+  /** Moves the global totals by what happened to one table since `before`. */
+  private account(table: PeerTable, before: [number, number, number, number]): void {
+    const c = this.counts;
+    c.peers += table.count - before[0];
+    c.seeders += table.seeders - before[1];
+    c.peers4 += table.count4 - before[2];
+    c.peers6 += table.count6 - before[3];
   }
 }
 
-function joinLatin1(parts: string[], size: number): Buffer {
-  if (parts.length === 0) return EMPTY;
-  const buf = Buffer.allocUnsafe(parts.length * size);
-  for (let i = 0; i < parts.length; i++) buf.write(parts[i] as string, i * size, 'latin1');
-  return buf;
+function result(swarm: Swarm | undefined, status: StoreAnnounceResult['status']): StoreAnnounceResult {
+  return {
+    status,
+    complete: swarm ? swarm.peers.seeders : 0,
+    incomplete: swarm ? swarm.peers.leechers : 0,
+    downloaded: swarm ? swarm.downloaded : 0,
+    peers4: EMPTY,
+    peers6: EMPTY,
+  };
 }
 
-/** Same IP (ignoring port) on any family both sides have. */
-function sameAddress(peer: Peer, req: StoreAnnounce): boolean {
-  if (peer.ep4 !== null && req.ipv4 && ipEquals(peer.ep4, req.ipv4, 4)) return true;
-  if (peer.ep6 !== null && req.ipv6 && ipEquals(peer.ep6, req.ipv6, 16)) return true;
-  return false;
-}
+/**
+ * A uniform random sample without replacement from the requester's candidates
+ * (a seeder's are the leechers; a leecher's are everyone), skipping itself.
+ * Each wanted family fills up to numWant entries. Small ranges are shuffled
+ * (partial Fisher–Yates); in large ones distinct slots are drawn at random,
+ * with a bounded number of draws so a requester of a family few peers have
+ * cannot make one announce walk a huge swarm.
+ */
+function sample(table: PeerTable, self: number, req: StoreAnnounce, out: StoreAnnounceResult): void {
+  const lo = table.isSeeder(self) ? table.seeders : 0;
+  const hi = table.count;
+  const range = hi - lo;
+  const selfIn = self >= lo ? 1 : 0;
+  const want = Math.min(req.numWant, range - selfIn);
+  if (want <= 0) return;
+  const want4 = req.want4 && table.count4 > 0;
+  const want6 = req.want6 && table.count6 > 0;
+  const buf4 = want4 ? Buffer.allocUnsafe(want * 6) : EMPTY;
+  const buf6 = want6 ? Buffer.allocUnsafe(want * 18) : EMPTY;
+  const ids4 = want4 && req.withPeerIds ? Buffer.allocUnsafe(want * 20) : EMPTY;
+  const ids6 = want6 && req.withPeerIds ? Buffer.allocUnsafe(want * 20) : EMPTY;
+  let n4 = 0;
+  let n6 = 0;
+  const take = (slot: number): void => {
+    if (slot === self) return;
+    const flags = table.flags(slot);
+    if (want4 && (flags & HAS4) !== 0 && n4 < want) {
+      table.copyEndpoint4(slot, buf4, n4 * 6);
+      if (req.withPeerIds) table.copyId(slot, ids4, n4 * 20);
+      n4++;
+    }
+    if (want6 && (flags & HAS6) !== 0 && n6 < want) {
+      table.copyEndpoint6(slot, buf6, n6 * 18);
+      if (req.withPeerIds) table.copyId(slot, ids6, n6 * 20);
+      n6++;
+    }
+  };
+  const full = (): boolean => (!want4 || n4 >= want) && (!want6 || n6 >= want);
 
-function ipEquals(stored: string, incoming: Buffer, length: number): boolean {
-  for (let i = 0; i < length; i++) if (stored.charCodeAt(i) !== incoming[i]) return false;
-  return true;
+  if (range - selfIn <= want) {
+    for (let slot = lo; slot < hi; slot++) take(slot);
+  } else if (range <= want * SHUFFLE_FACTOR) {
+    if (scratch.length < range) scratch = new Int32Array(range * 2);
+    for (let i = 0; i < range; i++) scratch[i] = lo + i;
+    for (let i = 0; i < range && !full(); i++) {
+      const j = i + Math.floor(Math.random() * (range - i));
+      const picked = scratch[j] as number;
+      scratch[j] = scratch[i] as number;
+      take(picked);
+    }
+  } else {
+    const drawn = new Set<number>();
+    const maxDraws = want * SHUFFLE_FACTOR + 64;
+    for (let i = 0; i < maxDraws && !full(); i++) {
+      const slot = lo + Math.floor(Math.random() * range);
+      if (drawn.has(slot)) continue;
+      drawn.add(slot);
+      take(slot);
+    }
+  }
+  out.peers4 = n4 > 0 ? buf4.subarray(0, n4 * 6) : EMPTY;
+  out.peers6 = n6 > 0 ? buf6.subarray(0, n6 * 18) : EMPTY;
+  if (req.withPeerIds) {
+    out.peerIds4 = n4 > 0 ? ids4.subarray(0, n4 * 20) : EMPTY;
+    out.peerIds6 = n6 > 0 ? ids6.subarray(0, n6 * 20) : EMPTY;
+  }
 }
