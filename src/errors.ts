@@ -5,25 +5,29 @@
  * - StoreError: the store failed (internal); the client is told to retry later.
  * Every error has a stable `code`; the message is what clients see as `failure reason`.
  */
-export type ErrorCode =
-  | 'missing_param'
-  | 'invalid_info_hash'
-  | 'invalid_peer_id'
-  | 'invalid_port'
-  | 'invalid_number'
-  | 'invalid_event'
-  | 'invalid_encoding'
-  | 'invalid_ip'
-  | 'too_many_info_hashes'
-  | 'full_scrape_disabled'
-  | 'key_mismatch'
-  | 'store_unavailable'
+/** Every stable error code; docs/errors.md documents each (a test keeps the two in sync). */
+export const ERROR_CODES = [
+  'missing_param',
+  'invalid_info_hash',
+  'invalid_peer_id',
+  'invalid_port',
+  'invalid_number',
+  'invalid_event',
+  'invalid_encoding',
+  'invalid_ip',
+  'too_many_info_hashes',
+  'full_scrape_disabled',
+  'key_mismatch',
+  'store_unavailable',
   // UDP (BEP 15): a packet that does not parse, is too large, names no known
   // action, or carries a connection id we did not issue (or that expired).
-  | 'malformed_packet'
-  | 'packet_too_large'
-  | 'unknown_action'
-  | 'invalid_connection_id';
+  'malformed_packet',
+  'packet_too_large',
+  'unknown_action',
+  'invalid_connection_id',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 export class TrackerError extends Error {
   readonly code: ErrorCode;
