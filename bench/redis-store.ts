@@ -85,8 +85,12 @@ async function usedMemory(redis: RedisServerHandle): Promise<number> {
   return Number(/used_memory:(\d+)/.exec(info)?.[1]);
 }
 
-async function memoryPerPeer(torrents: number, perTorrent: number): Promise<{ perPeer: number; keys: number }> {
-  const redis = await startRedisServer();
+async function memoryPerPeer(
+  torrents: number,
+  perTorrent: number,
+  serverArgs: string[] = [],
+): Promise<{ perPeer: number; keys: number }> {
+  const redis = await startRedisServer(serverArgs);
   const store = new RedisStore({ peerTtlMs: 1_860_000, now: Date.now, url: redis.url, commandTimeoutMs: 10_000 });
   try {
     await store.ready(5000);
@@ -141,14 +145,17 @@ async function main(): Promise<void> {
     }
   }
   console.log('\nRedis used_memory per peer at 100,000 peers (IPv4, 1 in 4 a seeder, every peer sent a key)');
-  for (const [torrents, perTorrent] of [
-    [2000, 50],
-    [100, 1000],
-    [1, 100_000],
+  const bigListpacks = ['--zset-max-listpack-entries', '1024', '--hash-max-listpack-entries', '1024'];
+  for (const [torrents, perTorrent, serverArgs] of [
+    [2000, 50, []],
+    [100, 1000, []],
+    [1, 100_000, []],
+    [100, 1000, bigListpacks],
   ] as const) {
-    const { perPeer, keys } = await memoryPerPeer(torrents, perTorrent);
+    const { perPeer, keys } = await memoryPerPeer(torrents, perTorrent, [...serverArgs]);
+    const note = serverArgs.length > 0 ? ` [${serverArgs.join(' ')}]` : '';
     console.log(
-      `  ${torrents.toLocaleString('en')} torrents × ${perTorrent.toLocaleString('en')} peers: ${perPeer.toFixed(1)} bytes/peer (${keys} keys)`,
+      `  ${torrents.toLocaleString('en')} torrents × ${perTorrent.toLocaleString('en')} peers: ${perPeer.toFixed(1)} bytes/peer (${keys} keys)${note}`,
     );
   }
 }
