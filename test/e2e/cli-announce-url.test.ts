@@ -11,12 +11,10 @@
  * announces to a UDP tracker over IPv6 here (see clients.ts).
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ClientProcess, requirePrograms, tail } from './clients.js';
+import { ClientProcess, makeTempDir, removeTempDir, requirePrograms, tail } from './clients.js';
 import { runTransfer } from './transfer.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -30,7 +28,7 @@ describe('announce URLs printed by the bitstorm CLI work with real clients', { c
 
   before(async () => {
     await requirePrograms(['aria2c', 'mktorrent']);
-    dir = await mkdtemp(join(tmpdir(), 'bitstorm-e2e-cli-'));
+    dir = await makeTempDir('cli');
     logFile = join(dir, 'bitstorm.log');
     // BITSTORM_* from the caller's environment would change what is tested.
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BITSTORM_')));
@@ -56,7 +54,7 @@ describe('announce URLs printed by the bitstorm CLI work with real clients', { c
 
   after(async () => {
     await cli?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    if (dir) await removeTempDir(dir);
   });
 
   it('prints an http://127.0.0.1 and an http://[::1] announce URL on the port it bound', async () => {

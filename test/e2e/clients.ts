@@ -13,9 +13,10 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
-import { closeSync, openSync } from 'node:fs';
-import { access, mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
+import { closeSync, openSync, rmSync } from 'node:fs';
+import { access, mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -68,6 +69,8 @@ export function run(file: string, args: readonly string[], timeoutMs = 20_000): 
  * Another process may take it before the client binds; that window is short,
  * and the ports are random, so a clash shows up as one failed case, not a hang.
  */
+const handedOut = new Set<number>();
+
 export async function freePort(): Promise<number> {
   for (let attempt = 0; attempt < 20; attempt++) {
     const port = await new Promise<number>((resolve, reject) => {
@@ -83,7 +86,12 @@ export async function freePort(): Promise<number> {
       sock.once('error', () => resolve(false));
       sock.bind(port, '::', () => sock.close(() => resolve(true)));
     });
-    if (udpFree) return port;
+    // The OS may hand the same free port out twice in a row once it is closed
+    // again; never give one to two clients of this process.
+    if (udpFree && !handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
   }
   throw new Error('no port free for both TCP and UDP after 20 attempts');
 }
@@ -159,6 +167,56 @@ function skipValue(data: Buffer, pos: number): number {
   return readStringAt(data, pos).end;
 }
 
+/**
+ * Clients still running. Each runs in its own process group (so that a kill
+ * reaches whatever it forks), which also means it would outlive this process if
+ * the test runner killed us first: on exit or on a termination signal, kill
+ * every group still alive.
+ */
+const live = new Set<ClientProcess>();
+/** Temp dirs of cases still running, removed on the same occasions. */
+const tempDirs = new Set<string>();
+let reaperInstalled = false;
+
+function killAll(): void {
+  for (const p of live) {
+    try {
+      if (p.child.pid !== undefined) process.kill(-p.child.pid, 'SIGKILL');
+    } catch {}
+  }
+  live.clear();
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  tempDirs.clear();
+}
+
+/** A temp dir (mkdtemp) removed by removeTempDir, or at exit if the process ends first. */
+export async function makeTempDir(label: string): Promise<string> {
+  installReaper();
+  const dir = await mkdtemp(join(tmpdir(), `bitstorm-e2e-${label.replace(/[^a-z0-9]+/gi, '-')}-`));
+  tempDirs.add(dir);
+  return dir;
+}
+
+export async function removeTempDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+  tempDirs.delete(dir);
+}
+
+function installReaper(): void {
+  if (reaperInstalled) return;
+  reaperInstalled = true;
+  process.once('exit', killAll);
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
+    process.once(signal, () => {
+      killAll();
+      process.exit(code);
+    });
+  }
+}
+
 /** A client process in its own process group, its output appended to a log file. */
 export class ClientProcess {
   readonly child: ChildProcess;
@@ -172,6 +230,7 @@ export class ClientProcess {
     readonly logFile: string,
     env: NodeJS.ProcessEnv,
   ) {
+    installReaper();
     const fd = openSync(logFile, 'a');
     try {
       // detached: a new process group, so stop() can kill the client and anything it forks.
@@ -179,12 +238,15 @@ export class ClientProcess {
     } finally {
       closeSync(fd);
     }
+    live.add(this);
     this.exited = new Promise((resolve) => {
       this.child.once('exit', (code, signal) => {
+        live.delete(this);
         this.exitStatus = signal ? `killed by ${signal}` : `exited with ${code}`;
         resolve();
       });
       this.child.once('error', (err) => {
+        live.delete(this);
         this.exitStatus = `failed to start: ${err.message}`;
         resolve();
       });

@@ -10,8 +10,7 @@
  * the dialer starts only once the tracker has recorded the first peer (seen by
  * scrape), so that its first announce already names the partner.
  */
-import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DecodedDict } from '../../src/protocol/bencode.js';
@@ -19,7 +18,9 @@ import { scrape } from '../helpers/http-tracker-client.js';
 import {
   Aria2Client,
   type BtClient,
+  makeTempDir,
   makeTorrent,
+  removeTempDir,
   sha256IfComplete,
   type Torrent,
   TransmissionClient,
@@ -56,7 +57,7 @@ export interface TransferResult {
 
 /** Runs one transfer; cleans up processes and temp dirs whatever happens. */
 export async function runTransfer(o: TransferOptions): Promise<TransferResult> {
-  const root = await mkdtemp(join(tmpdir(), `bitstorm-e2e-${o.label.replace(/[^a-z0-9]+/gi, '-')}-`));
+  const root = await makeTempDir(o.label);
   const started = Date.now();
   const clients: BtClient[] = [];
   let torrent: Torrent | undefined;
@@ -121,7 +122,7 @@ export async function runTransfer(o: TransferOptions): Promise<TransferResult> {
     throw new Error(parts.join('\n'));
   } finally {
     await Promise.all(clients.map((c) => c.stop()));
-    await rm(root, { recursive: true, force: true, maxRetries: 3 });
+    await removeTempDir(root);
   }
 }
 
