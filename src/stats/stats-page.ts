@@ -46,6 +46,7 @@ export function statsPageHtml(assets: StatsAssets, config: PageConfig): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>BitStorm tracker statistics</title>
+<link rel="icon" href="data:,">
 ${css('datatables-css')}
 ${css('uplot-css')}
 ${css('page-css')}

@@ -77,7 +77,7 @@
     const total = http + udp;
     setValue(
       'transportShare',
-      total === 0 ? '–' : `${Math.round((100 * http) / total)} % / ${Math.round((100 * udp) / total)} %`,
+      total === 0 ? '–' : `${Math.round((100 * http) / total)} / ${Math.round((100 * udp) / total)} %`,
     );
     setValue('uptime', fmtUptime(s.uptimeSeconds));
     setValue('store', s.store);
@@ -274,7 +274,7 @@
       )
       .join('');
     const more = t.peers.length >= t.peersLimit ? `<p class="note">first ${t.peersLimit} shown</p>` : '';
-    return `${counts}<table class="peers" id="peers"><thead><tr><th>Address</th><th>Port</th><th>Role</th><th>Client</th><th>Last seen</th></tr></thead><tbody>${rows}</tbody></table>${more}`;
+    return `${counts}<table class="peers" id="peers"><thead><tr><th>Address</th><th class="num">Port</th><th>Role</th><th>Client</th><th>Last seen</th></tr></thead><tbody>${rows}</tbody></table>${more}`;
   }
 
   dialog.addEventListener('click', (e) => {
