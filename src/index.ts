@@ -7,3 +7,5 @@ export { MemoryStore } from './store/memory/memory-store.js';
 export { RedisStore, type RedisStoreOptions } from './store/redis/redis-store.js';
 export type { StoreAnnounce, StoreAnnounceResult, SwarmStore } from './store/swarm-store.js';
 export { createTracker, type ListenInfo, Tracker, type TrackerOptions } from './tracker.js';
+export type { UdpCounters, UdpDropKind, UdpErrorKind } from './transport/udp/udp-handler.js';
+export { UdpTransport } from './transport/udp/udp-transport.js';
