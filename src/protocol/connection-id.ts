@@ -43,7 +43,7 @@ import { createHash } from 'node:crypto';
  *
  * Why SipHash-2-4 and not HMAC-SHA-256: the MAC runs on every announce and
  * scrape. SipHash is a PRF designed for exactly this (short inputs, 128-bit key,
- * used by Linux for SYN cookies' cousins and hash-flooding defence) and is
+ * used by Linux for SYN cookies and by most languages' hash tables) and is
  * secure as a MAC with a secret key. Measured on this project's 2-core test box,
  * `crypto.createHmac('sha256', key)` per packet costs about 2.6 µs (object
  * creation and the crossing into C++ dominate; an HMAC object cannot be reused

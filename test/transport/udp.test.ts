@@ -86,6 +86,29 @@ describe('UDP transport: listening', () => {
   });
 });
 
+describe('UDP transport: address families', () => {
+  it('gives each client peers of its own family only, from one mixed swarm', async () => {
+    const { port } = await start({});
+    const c4 = await client('127.0.0.1', port);
+    const c6 = await client('::1', port);
+    const h = freshHash();
+    await c4.announce({ infoHash: h, peerId: makeId('-UM0001-', 1), port: 7401, left: 1 });
+    await c6.announce({ infoHash: h, peerId: makeId('-UM0001-', 2), port: 7402, left: 1 });
+    const x4 = await client('127.0.0.1', port);
+    const x6 = await client('::1', port);
+    const r4 = asAnnounce(await x4.announce({ infoHash: h, peerId: makeId('-UM0001-', 3), port: 7403, left: 1 }));
+    const r6 = asAnnounce(await x6.announce({ infoHash: h, peerId: makeId('-UM0001-', 4), port: 7404, left: 1 }));
+    assert.equal(r4.leechers, 3);
+    assert.equal(r6.leechers, 4, 'counts cover both families');
+    assert.equal(r4.peers.toString('hex'), `7f000001${(7401).toString(16)}`, 'IPv4: one 6-byte entry');
+    assert.equal(
+      r6.peers.toString('hex'),
+      `00000000000000000000000000000001${(7402).toString(16)}`,
+      'IPv6: one 18-byte entry',
+    );
+  });
+});
+
 describe('UDP transport: connection ids', () => {
   it('expires a connection id after two minutes (injected clock); a reconnect works', async () => {
     let now = 1_800_000_000_000;
