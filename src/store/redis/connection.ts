@@ -31,6 +31,10 @@ function reconnectDelay(retries: number): number {
 }
 
 type Client = ReturnType<typeof createClient>;
+interface Inflight {
+  deadline: number;
+  reject: (err: unknown) => void;
+}
 type Cluster = ReturnType<typeof createCluster>;
 
 /**
@@ -50,6 +54,8 @@ export class RedisConnection {
   private readonly timeout: number;
   private readonly log: (line: string) => void;
   private down = false;
+  private readonly inflight = new Set<Inflight>();
+  private ticker: NodeJS.Timeout | undefined;
   private lastErrorLog = 0;
   private closed = false;
   private connected = false;
@@ -110,40 +116,65 @@ export class RedisConnection {
   waitUntilReady(timeoutMs: number): Promise<void> {
     if (this.isReady) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`Redis not ready after ${timeoutMs} ms`)), timeoutMs);
-      this.waiters.push(() => {
+      const wake = (): void => {
         clearTimeout(timer);
         resolve();
-      });
+      };
+      const timer = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(wake) >>> 0, 1);
+        reject(new Error(`Redis not ready after ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiters.push(wake);
     });
   }
 
   /** One command. `firstKey` routes it on a cluster (undefined: any node). Binary replies as Buffers. */
-  async command<T>(firstKey: RedisArg | undefined, args: RedisArg[]): Promise<T> {
-    if (!this.isReady) throw new StoreError(UNAVAILABLE);
-    // node-redis' own `timeout` only covers a command not yet written; one
-    // written to a Redis that hangs (SIGSTOP, a stuck script, a half-open TCP
-    // connection) would wait forever, so every command races a timer. The late
-    // reply, if any, is dropped.
-    const options = { typeMapping: BINARY, timeout: this.timeout };
+  command<T>(firstKey: RedisArg | undefined, args: RedisArg[]): Promise<T> {
+    if (!this.isReady) return Promise.reject(new StoreError(UNAVAILABLE));
+    // node-redis' own `timeout` only covers a command not yet written (and
+    // costs an AbortSignal and a timer per command); one written to a Redis
+    // that hangs (SIGSTOP, a stuck script, a half-open TCP connection) would
+    // wait forever. So every command gets a deadline, checked by one shared
+    // ticker; a reply arriving after its deadline is dropped.
+    const options = { typeMapping: BINARY };
     const sent = this.cluster
       ? this.cluster.sendCommand(firstKey, false, args, options)
       : (this.client as Client).sendCommand(args, options);
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no reply from Redis within ${this.timeout} ms`)), this.timeout);
+    return new Promise<T>((resolve, reject) => {
+      const entry: Inflight = { deadline: Date.now() + this.timeout, reject };
+      this.inflight.add(entry);
+      this.startTicker();
+      sent.then(
+        (reply) => {
+          if (!this.inflight.delete(entry)) return;
+          // A cluster node that comes back emits no event we can rely on: the first success ends the outage.
+          if (this.down) this.recovered();
+          resolve(reply as T);
+        },
+        (err: unknown) => {
+          if (this.inflight.delete(entry)) reject(this.wrap(err));
+        },
+      );
     });
-    sent.catch(() => undefined); // a reply arriving after the timeout must not become an unhandled rejection
-    try {
-      const reply = await Promise.race([sent, timedOut]);
-      // A cluster node that comes back emits no event we can rely on: the first success ends the outage.
-      if (this.down) this.recovered();
-      return reply as T;
-    } catch (err) {
-      throw this.wrap(err);
-    } finally {
-      clearTimeout(timer);
-    }
+  }
+
+  private startTicker(): void {
+    if (this.ticker) return;
+    const every = Math.max(20, Math.min(250, Math.floor(this.timeout / 4)));
+    this.ticker = setInterval(() => {
+      const now = Date.now();
+      // Insertion order is deadline order (one timeout for all): stop at the first live one.
+      for (const entry of this.inflight) {
+        if (entry.deadline > now) break;
+        this.inflight.delete(entry);
+        entry.reject(this.wrap(new Error(`no reply from Redis within ${this.timeout} ms`)));
+      }
+      if (this.inflight.size === 0) {
+        clearInterval(this.ticker);
+        this.ticker = undefined;
+      }
+    }, every);
+    this.ticker.unref();
   }
 
   /** EVALSHA, loading the script again when the server does not know it (NOSCRIPT: restart, SCRIPT FLUSH, failover). */
@@ -163,6 +194,7 @@ export class RedisConnection {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.ticker);
     try {
       if (this.client) {
         if (this.client.isOpen) this.client.destroy();

@@ -141,12 +141,11 @@ local withIds = ARGV[14] == '1'
 -- over the union of the pools (leechers, and seeders unless the requester
 -- seeds): the number drawn from each pool is itself drawn at random, then
 -- HRANDFIELD picks that many distinct entries. The requester is skipped.
-local function sample(pools, size)
+local function sample(pools, size, mine)
   local avail, total = {}, 0
   for i, pool in ipairs(pools) do
-    local n = redis.call('HLEN', pool)
-    local self = redis.call('HEXISTS', pool, id)
-    avail[i] = n - self
+    -- The requester is in at most one pool: its own class's hash of this family.
+    avail[i] = redis.call('HLEN', pool) - ((pool == mine) and 1 or 0)
     total = total + avail[i]
   end
   local want = math.min(numwant, total)
@@ -193,12 +192,12 @@ end
 if ARGV[12] == '1' then
   local pools = { KEYS[4] }
   if not seeder then pools[2] = KEYS[3] end
-  result[5], result[7] = sample(pools, 6)
+  result[5], result[7] = sample(pools, 6, ep4 ~= '' and KEYS[new + 2] or nil)
 end
 if ARGV[13] == '1' then
   local pools = { KEYS[6] }
   if not seeder then pools[2] = KEYS[5] end
-  result[6], result[8] = sample(pools, 18)
+  result[6], result[8] = sample(pools, 18, ep6 ~= '' and KEYS[new + 4] or nil)
 end
 return result
 `;
