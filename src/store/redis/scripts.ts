@@ -114,7 +114,9 @@ end
 local ttl = ARGV[3]
 local indexed = tonumber(redis.call('HGET', KEYS[7], 'i') or '0')
 local refresh = 0
-if now - indexed >= tonumber(ARGV[15]) or now < indexed then refresh = 1 end
+-- abs(): a clock far behind the last refresh (another process, a test clock) refreshes
+-- too, but mere skew between processes (less than a period) does not make every announce refresh.
+if math.abs(now - indexed) >= tonumber(ARGV[15]) then refresh = 1 end
 if redis.call('ZADD', KEYS[new], now, id) == 1 and refresh == 0 then redis.call('PEXPIRE', KEYS[new], ttl) end
 if ep4 ~= '' and redis.call('HSET', KEYS[new + 2], id, ep4 .. tail) == 1 and refresh == 0 then
   redis.call('PEXPIRE', KEYS[new + 2], ttl)
