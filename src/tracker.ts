@@ -49,6 +49,7 @@ export class Tracker {
       this.stats = new StatsService(this.config, this.store, this.core.events, {
         now: clock,
         announceUrls: () => this.listenInfo?.announceUrls ?? [],
+        udpCounters: () => this.udp?.counters,
       });
       this.http.addRoute(this.stats.route);
     }

@@ -3,6 +3,7 @@ import type { TrackerConfig } from '../config/options.js';
 import type { TrackerEvents } from '../core/events.js';
 import { unpackEndpoint } from '../protocol/compact.js';
 import type { StoredPeer, SwarmStore, SwarmTotals } from '../store/swarm-store.js';
+import type { UdpCounters } from '../transport/udp/udp-handler.js';
 import { ASSET_PREFIX, StatsAssets } from './assets.js';
 import { BadRequest, parseTableRequest } from './datatables-request.js';
 import { decodePeerClient, formatPeerClient } from './peer-client.js';
@@ -30,6 +31,8 @@ export interface StatsServiceOptions {
   snapshotMaxAgeMs?: number;
   /** Milliseconds between chart samples. */
   sampleMs?: number;
+  /** The UDP transport's packet-level counters (drops, error packets), when UDP is on. */
+  udpCounters?: () => UdpCounters | undefined;
 }
 
 /** How often the page polls; also the snapshot's default age limit. */
@@ -164,6 +167,7 @@ export class StatsService {
         pid: process.pid,
         rates: c.rates(),
         counters: c.counters,
+        udp: this.options.udpCounters?.(),
       },
       snapshotError: this.snapshots.lastError ? 'the torrent table could not be refreshed from the store' : undefined,
       history: withHistory ? c.history() : undefined,

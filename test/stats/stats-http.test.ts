@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { createTracker, type Tracker, type TrackerOptions } from '../../src/tracker.js';
@@ -171,6 +172,33 @@ describe('--stats-token', () => {
     const html = (await httpGet(base, '/stats?token=s3cret-token')).body.toString();
     const asset = /src="(\/stats\/assets\/[^"]+)"/.exec(html)?.[1] as string;
     assert.equal((await httpGet(base, asset)).status, 200);
+  });
+});
+
+describe('with the UDP tracker on', () => {
+  it('reports its packet counters in /stats.json', async () => {
+    const tracker = createTracker({ host: '127.0.0.1', port: 0, udpPort: 'same' });
+    try {
+      const info = await tracker.listen();
+      assert.ok(info.udp, 'UDP is listening');
+      const socket = createSocket('udp4');
+      await new Promise<void>((resolve, reject) =>
+        socket.send(Buffer.from([1, 2, 3]), info.udp?.port, '127.0.0.1', (err) => (err ? reject(err) : resolve())),
+      );
+      socket.close();
+      const base = `http://127.0.0.1:${info.http.port}`;
+      const deadline = Date.now() + 5000;
+      let udp: { packets: number; dropped: Record<string, number> } | undefined;
+      while (Date.now() < deadline) {
+        udp = ((await getJson(base, '/stats.json')).body.process as { udp: typeof udp }).udp;
+        if (udp && udp.packets > 0) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(udp?.packets, 1);
+      assert.equal(udp?.dropped.short, 1, 'a 3-byte datagram is dropped as short');
+    } finally {
+      await tracker.close();
+    }
   });
 });
 
