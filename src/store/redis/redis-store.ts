@@ -1,4 +1,4 @@
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type {
   StoreAnnounce,
   StoreAnnounceResult,
@@ -126,7 +126,7 @@ export class RedisStore implements SwarmStore {
         req.want6 ? '1' : '0',
         req.withPeerIds ? '1' : '0',
         String(this.indexRefresh),
-        String(randomInt(2 ** 31 - 1)),
+        String(Math.floor(Math.random() * 0x7fffffff)), // seeds the script's math.random
       ],
     );
     if (reply[8] === 1) {
