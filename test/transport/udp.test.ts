@@ -203,6 +203,35 @@ describe('UDP transport: failures', () => {
   });
 });
 
+describe('UDP transport: shutdown', () => {
+  it('closes with announces in flight; their late replies are dropped, not thrown', async () => {
+    const inner = new MemoryStore({ peerTtlMs: 1_860_000, now: Date.now });
+    const slow: SwarmStore = Object.create(inner);
+    let entered = 0;
+    slow.announce = async (req) => {
+      entered++;
+      await new Promise((r) => setTimeout(r, 150));
+      return inner.announce(req);
+    };
+    const tracker = createTracker({ host: '127.0.0.1', port: 0, quiet: true, store: slow });
+    const info = await tracker.listen();
+    assert.ok(info.udp);
+    const c = await client('127.0.0.1', info.udp.port);
+    await c.connect();
+    const pending = c.announce({ infoHash: freshHash(), peerId: makeId('-UZ0001-', 1), port: 9, left: 1 }).then(
+      () => 'answered',
+      () => 'no reply',
+    );
+    while (entered === 0) await new Promise((r) => setTimeout(r, 5));
+    await tracker.close();
+    assert.equal(await pending, 'no reply', 'the socket was closed before the store answered');
+    // The core finished the announce (the peer is stored); only its reply had nowhere to go.
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal((await inner.totals()).peers, 1);
+    await inner.close();
+  });
+});
+
 describe('UDP handler without a socket', () => {
   const config: Readonly<TrackerConfig> = Object.freeze({ ...DEFAULTS });
   const store = new MemoryStore({ peerTtlMs: 1_860_000, now: Date.now, backgroundSweep: false });

@@ -199,18 +199,24 @@ export class UdpHandler {
     const ctx: RequestContext = { transport: 'udp', address: source, families: 'source', withPeerIds: false };
     this.core.announce(params, ctx).then(
       (reply: AnnounceReply) => {
-        const v4 = source.family === 4;
-        const out = encodeUdpAnnounce(
-          transactionId,
-          {
-            interval: reply.interval,
-            seeders: reply.complete,
-            leechers: reply.incomplete,
-            peers: v4 ? reply.peers4 : reply.peers6,
-          },
-          v4 ? 6 : 18,
-          cap,
-        );
+        // A throw here would be an unhandled rejection (fatal in Node 20): turn it into an error packet.
+        let out: Buffer;
+        try {
+          const v4 = source.family === 4;
+          out = encodeUdpAnnounce(
+            transactionId,
+            {
+              interval: reply.interval,
+              seeders: reply.complete,
+              leechers: reply.incomplete,
+              peers: v4 ? reply.peers4 : reply.peers6,
+            },
+            v4 ? 6 : 18,
+            cap,
+          );
+        } catch (err) {
+          return this.fail(transactionId, err, port, address);
+        }
         this.counters.announces++;
         this.send(out, port, address);
       },
@@ -227,8 +233,14 @@ export class UdpHandler {
     }
     this.core.scrape(hashes, 'udp').then(
       (entries: ScrapeEntry[]) => {
+        let out: Buffer;
+        try {
+          out = encodeUdpScrape(transactionId, entries);
+        } catch (err) {
+          return this.fail(transactionId, err, port, address);
+        }
         this.counters.scrapes++;
-        this.send(encodeUdpScrape(transactionId, entries), port, address);
+        this.send(out, port, address);
       },
       (err: unknown) => this.fail(transactionId, err, port, address),
     );

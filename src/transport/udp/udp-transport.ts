@@ -119,7 +119,12 @@ export class UdpTransport {
       send: (packet, toPort, toAddress) => {
         // A reply finishing after close() has nowhere to go (send would throw).
         if (this.socket !== socket) return;
-        socket.send(packet, toPort, toAddress, onSent);
+        try {
+          socket.send(packet, toPort, toAddress, onSent);
+        } catch {
+          // Synchronous refusals (bad port, socket closing): never let one reply take the process down.
+          counters.dropped.sendFailed++;
+        }
       },
     });
   }
