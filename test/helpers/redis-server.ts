@@ -42,6 +42,10 @@ export interface RedisClusterHandle {
   readonly urls: string[];
   readonly ports: number[];
   stop(): Promise<void>;
+  /** SIGKILLs master `index` (0–2). With full coverage required (the default) the cluster stops serving after the node timeout (2 s). */
+  killNode(index: number): Promise<void>;
+  /** Starts master `index` again (empty, same slots: its nodes.conf is kept) and waits for cluster_state:ok. */
+  restartNode(index: number): Promise<void>;
 }
 
 const START_TIMEOUT_MS = 10_000;
@@ -86,6 +90,17 @@ export async function startRedisCluster(): Promise<RedisClusterHandle> {
   const dir = await mkdtemp(join(tmpdir(), 'bitstorm-cluster-'));
   const children: ChildProcess[] = [];
   const ports: number[] = [];
+  const nodeArgs = (port: number): string[] => {
+    const nodeDir = join(dir, String(port));
+    return [
+      '--cluster-enabled',
+      'yes',
+      '--cluster-config-file',
+      join(nodeDir, 'nodes.conf'),
+      '--cluster-node-timeout',
+      '2000',
+    ];
+  };
   const stop = async (): Promise<void> => {
     await Promise.all(children.map((c) => killChild(c, 'SIGTERM')));
     await rm(dir, { recursive: true, force: true });
@@ -96,16 +111,7 @@ export async function startRedisCluster(): Promise<RedisClusterHandle> {
       const port = await freePort(true);
       const nodeDir = join(dir, String(port));
       await mkdir(nodeDir, { recursive: true });
-      children.push(
-        await spawnServer(port, nodeDir, [
-          '--cluster-enabled',
-          'yes',
-          '--cluster-config-file',
-          join(nodeDir, 'nodes.conf'),
-          '--cluster-node-timeout',
-          '5000',
-        ]),
-      );
+      children.push(await spawnServer(port, nodeDir, nodeArgs(port)));
       ports.push(port);
     }
     await run(
@@ -113,20 +119,41 @@ export async function startRedisCluster(): Promise<RedisClusterHandle> {
       ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'],
       30_000,
     );
-    const deadline = Date.now() + 20_000;
-    for (const port of ports) {
-      for (;;) {
-        const info = await rawCommand(port, ['CLUSTER', 'INFO']).catch(() => '');
-        if (typeof info === 'string' && info.includes('cluster_state:ok')) break;
-        if (Date.now() > deadline) throw new Error(`redis cluster: node ${port} never reached cluster_state:ok`);
-        await sleep(100);
-      }
-    }
+    await clusterOk(ports);
   } catch (err) {
     await stop();
     throw err;
   }
-  return { urls: ports.map((p) => `redis://127.0.0.1:${p}`), ports, stop };
+  return {
+    urls: ports.map((p) => `redis://127.0.0.1:${p}`),
+    ports,
+    stop,
+    async killNode(index) {
+      const child = children[index];
+      if (child) await killChild(child, 'SIGKILL');
+    },
+    async restartNode(index) {
+      const port = ports[index];
+      if (port === undefined) throw new Error(`no cluster node ${index}`);
+      const child = children[index];
+      if (child) await killChild(child, 'SIGKILL');
+      children[index] = await spawnServer(port, join(dir, String(port)), nodeArgs(port));
+      await clusterOk(ports);
+    },
+  };
+}
+
+/** Waits (at most 20 s) until every node reports cluster_state:ok. */
+async function clusterOk(ports: readonly number[]): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (const port of ports) {
+    for (;;) {
+      const info = await rawCommand(port, ['CLUSTER', 'INFO']).catch(() => '');
+      if (typeof info === 'string' && info.includes('cluster_state:ok')) break;
+      if (Date.now() > deadline) throw new Error(`redis cluster: node ${port} never reached cluster_state:ok`);
+      await sleep(100);
+    }
+  }
 }
 
 export type RespValue = string | number | null | RespValue[];

@@ -84,4 +84,60 @@ describe('Redis store on a cluster', () => {
       for (const t of trackers) await t.close();
     }
   });
+  it('answers "retry" while a master is down and serves again once it is back', async () => {
+    const logs: string[] = [];
+    const store = new RedisStore({
+      peerTtlMs: 60_000,
+      now: Date.now,
+      clusterUrls: cluster.urls,
+      prefix: 'outage:',
+      commandTimeoutMs: 1000,
+      log: (line) => logs.push(line),
+    });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      await store.ready(10_000);
+      const hashes = Array.from({ length: 12 }, (_, t) => Buffer.alloc(20, 0x40 + t));
+      for (const h of hashes) await store.announce(req(h, 1));
+      await cluster.killNode(1);
+      // Within the node timeout the other masters still serve; after it the
+      // cluster refuses everything (full coverage). Either way: StoreErrors, fast.
+      let failed = 0;
+      const deadline = Date.now() + 10_000;
+      while (failed === 0 && Date.now() < deadline) {
+        for (const h of hashes) {
+          const started = Date.now();
+          await store.announce(req(h, 2)).catch((err: Error) => {
+            assert.equal(err.name, 'StoreError');
+            failed++;
+          });
+          assert.ok(Date.now() - started < 2500, 'no announce hangs');
+        }
+      }
+      assert.ok(failed > 0, 'announces to the dead master fail');
+      await cluster.restartNode(1);
+      const back = Date.now() + 20_000;
+      for (;;) {
+        const ok = await Promise.all(
+          hashes.map((h) =>
+            store.announce(req(h, 3)).then(
+              () => true,
+              () => false,
+            ),
+          ),
+        );
+        if (ok.every(Boolean)) break;
+        assert.ok(Date.now() < back, 'every torrent is served again after the master is back');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      await store.close();
+    }
+  });
 });
