@@ -26,6 +26,7 @@ const PACKAGES: Record<string, string> = {
   'transmission-daemon': 'transmission-daemon',
   'transmission-remote': 'transmission-cli',
   mktorrent: 'mktorrent',
+  'redis-server': 'redis-server',
 };
 
 /** Throws, naming the apt-get command, when a client binary is not installed (never skip silently). */
