@@ -105,6 +105,7 @@ ${js('page')}
 export function tokenPageHtml(wrong: boolean): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>BitStorm statistics: token required</title>
+<link rel="icon" href="data:,">
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
 <body style="font-family:system-ui,sans-serif;max-width:32em;margin:4em auto">
 <h1>Statistics token required</h1>

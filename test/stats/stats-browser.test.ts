@@ -92,7 +92,7 @@ describe('stats page in Chromium', { timeout: 180_000 }, () => {
     // Only the tracker itself may be contacted: the page must work offline.
     page.on('request', (req) => {
       const url = req.url();
-      if (!url.startsWith(base) && !url.startsWith('data:')) problems.push(`external request: ${url}`);
+      if (!url.startsWith('http://127.0.0.1:') && !url.startsWith('data:')) problems.push(`external request: ${url}`);
     });
   });
 
@@ -216,5 +216,38 @@ describe('stats page in Chromium', { timeout: 180_000 }, () => {
     await waitInfo(new RegExp(`of ${TORRENTS + 5} entries`));
     assert.equal(await page.evaluate(() => (window as unknown as { marker?: number }).marker), 1, 'same document');
     assert.deepEqual(problems, []);
+  });
+
+  it('works behind --stats-token, sending the token from the page URL as a Bearer header', async () => {
+    const guarded = createTracker({ host: '127.0.0.1', port: 0, udpPort: 'off', statsToken: 'browser-secret' });
+    try {
+      const { http } = await guarded.listen();
+      const origin = `http://127.0.0.1:${http.port}`;
+      await populate(origin, origin, 'browser-token', 3);
+      const bearer: string[] = [];
+      const onRequest = (req: { url(): string; headers(): Record<string, string> }) => {
+        if (req.url().startsWith(`${origin}/stats.json`)) bearer.push(req.headers().authorization ?? 'none');
+      };
+      page.on('request', onRequest);
+      try {
+        const denied = await page.goto(`${origin}/stats`);
+        assert.equal(denied?.status(), 401);
+        await page.locator('input[name="token"]').fill('browser-secret');
+        await page.locator('form button').click();
+        await page.waitForFunction(() => document.getElementById('v-torrents')?.textContent === '3');
+        await page.waitForFunction(() => /of 3 entries/.test(document.querySelector('.dt-info')?.textContent ?? ''));
+      } finally {
+        page.off('request', onRequest);
+      }
+      assert.ok(bearer.length >= 2, 'totals and table were requested');
+      assert.ok(
+        bearer.every((h) => h === 'Bearer browser-secret'),
+        `every JSON request carried the token: ${bearer.join(', ')}`,
+      );
+      problems.splice(0, problems.length, ...problems.filter((p) => !p.includes('401')));
+      assert.deepEqual(problems, [], 'nothing but the expected 401');
+    } finally {
+      await guarded.close();
+    }
   });
 });
