@@ -64,14 +64,15 @@ export function run(file: string, args: readonly string[], timeoutMs = 20_000): 
   });
 }
 
+/** Ports freePort() returned already. */
+const handedOut = new Set<number>();
+
 /**
  * A port free for both TCP and UDP on every address, chosen by the OS. Clients
  * use one number for both (Transmission's UDP socket shares its peer port).
  * Another process may take it before the client binds; that window is short,
  * and the ports are random, so a clash shows up as one failed case, not a hang.
  */
-const handedOut = new Set<number>();
-
 export async function freePort(): Promise<number> {
   for (let attempt = 0; attempt < 20; attempt++) {
     const port = await new Promise<number>((resolve, reject) => {
