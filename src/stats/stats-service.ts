@@ -94,7 +94,10 @@ export class StatsService {
       return true;
     }
     if (isLanding) {
-      res.writeHead(302, { Location: path === '/' && query ? `/stats?${query}` : '/stats', 'Content-Length': 0 });
+      // Only a token is carried over, re-encoded: nothing else of the request reaches the header.
+      const token = query ? new URLSearchParams(query).get('token') : null;
+      const location = token ? `/stats?token=${encodeURIComponent(token)}` : '/stats';
+      res.writeHead(302, { Location: location, 'Content-Length': 0 });
       res.end();
       return true;
     }

@@ -72,7 +72,8 @@ describe('stats endpoints, default options', () => {
       assert.equal(res.status, 302, path);
       assert.equal(res.headers.location, '/stats');
     }
-    assert.equal((await httpGet(base, '/?token=abc')).headers.location, '/stats?token=abc');
+    assert.equal((await httpGet(base, '/?token=a%20b&x=1')).headers.location, '/stats?token=a%20b');
+    assert.equal((await httpGet(base, '/?x=%0d%0aSet-Cookie:%20a=b')).headers.location, '/stats');
     const reply = await announce(base, { ...peer, peerId: makeId('-qB4650-', 2) });
     assert.equal(reply.complete, 2);
   });
