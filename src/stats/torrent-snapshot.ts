@@ -110,8 +110,9 @@ export class TorrentSnapshot {
   }
 
   private static async fromAccumulator(acc: Accumulator, builtAt: number, truncated: boolean) {
+    const slicer = new Slicer();
     const n = Math.min(acc.length, MAX_ROWS);
-    const byHash = await sortByHash(acc.hashes, n);
+    const byHash = await slicer.run(sortByHashSteps(acc.hashes, n));
 
     // Copy rows into hash order, merging duplicates: a scan may return a torrent
     // twice (Redis SCAN, or a torrent re-announced while the memory store scans);
@@ -121,7 +122,7 @@ export class TorrentSnapshot {
     const cols = [new Float64Array(n), new Float64Array(n), new Float64Array(n), new Float64Array(n)] as const;
     let rows = 0;
     for (let k = 0; k < n; k++) {
-      if ((k & 0xffff) === 0xffff) await yieldToEventLoop();
+      if ((k & CHUNK_MASK) === CHUNK_MASK) await slicer.pause();
       const from = byHash[k]!;
       let dst = rows;
       if (rows > 0 && sameHash(src, from * 20, hashes, (rows - 1) * 20)) {
@@ -146,7 +147,7 @@ export class TorrentSnapshot {
     const all = new Uint32Array(rows);
     for (let i = 0; i < rows; i++) all[i] = i;
     const orders: Uint32Array[] = [];
-    for (let c = 0; c < 4; c++) orders.push(await sortRowsBy(all, values[c] as Float64Array));
+    for (let c = 0; c < 4; c++) orders.push(await slicer.run(sortRowsSteps(all, values[c] as Float64Array)));
     return new TorrentSnapshot(
       builtAt,
       truncated,
@@ -201,7 +202,7 @@ export class TorrentSnapshot {
     if (!sorted && matches * Math.log2(matches + 1) < walkCost) {
       const range = new Uint32Array(matches);
       for (let i = 0; i < matches; i++) range[i] = lo + i;
-      sorted = sortRange(range, this.values[c] as Float64Array);
+      sorted = runSync(sortRowsSteps(range, this.values[c] as Float64Array));
       if (this.rangeCache.size >= MAX_CACHED_RANGES) this.rangeCache.delete(this.rangeCache.keys().next().value!);
       this.rangeCache.set(cacheKey, sorted);
     }
@@ -291,20 +292,63 @@ function sameHash(a: Buffer, ao: number, b: Buffer, bo: number): boolean {
 }
 
 /**
+ * The sorts below are generators that yield between chunks of about CHUNK rows:
+ * the snapshot build runs them through a Slicer, which returns to the event loop
+ * whenever a few milliseconds of work have accumulated (announces keep flowing
+ * while a million rows sort); a search request runs them straight through.
+ */
+const CHUNK = 16384;
+const CHUNK_MASK = CHUNK - 1;
+const SLICE_MS = 8;
+
+type Steps<T> = Generator<void, T, void>;
+
+class Slicer {
+  private last = performance.now();
+
+  async pause(): Promise<void> {
+    if (performance.now() - this.last < SLICE_MS) return;
+    await yieldToEventLoop();
+    this.last = performance.now();
+  }
+
+  async run<T>(steps: Steps<T>): Promise<T> {
+    for (;;) {
+      const next = steps.next();
+      if (next.done) return next.value;
+      await this.pause();
+    }
+  }
+}
+
+function runSync<T>(steps: Steps<T>): T {
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
+  }
+}
+
+/**
  * Row indices ordered by info hash: a radix sort on the first 32 bits, then runs
  * sharing those bits (rare among random hashes) ordered by full comparison.
  */
-async function sortByHash(hashes: Buffer, n: number): Promise<Uint32Array> {
+function* sortByHashSteps(hashes: Buffer, n: number): Steps<Uint32Array> {
   const keys = new Uint32Array(n);
   const rows = new Uint32Array(n);
-  for (let i = 0; i < n; i++) {
-    const o = i * 20;
-    keys[i] = ((hashes[o]! << 24) | (hashes[o + 1]! << 16) | (hashes[o + 2]! << 8) | hashes[o + 3]!) >>> 0;
-    rows[i] = i;
+  for (let a = 0; a < n; a += CHUNK) {
+    for (let i = a, end = Math.min(n, a + CHUNK); i < end; i++) {
+      const o = i * 20;
+      keys[i] = ((hashes[o]! << 24) | (hashes[o + 1]! << 16) | (hashes[o + 2]! << 8) | hashes[o + 3]!) >>> 0;
+      rows[i] = i;
+    }
+    yield;
   }
-  await yieldToEventLoop();
-  const { rows: out, keys: sortedKeys } = await radixSort(keys, rows);
+  const state = radixState(keys, rows);
+  yield* radixSteps(state, false);
+  const out = state.r;
+  const sortedKeys = state.k;
   for (let i = 0; i < n; ) {
+    if ((i & CHUNK_MASK) === 0) yield;
     let j = i + 1;
     while (j < n && sortedKeys[j] === sortedKeys[i]) j++;
     if (j - i > 1) {
@@ -319,62 +363,42 @@ async function sortByHash(hashes: Buffer, n: number): Promise<Uint32Array> {
 }
 
 /**
- * Sort keys for `rows` (ascending row numbers) by `values`: uint32 keys relative
- * to the smallest value, in the finest unit (1, 10, 100, …) that fits — exact
- * for counts, and for timestamps over any realistic peer TTL (2^32 ms is 49
- * days). `small` when every key fits 16 bits (one radix pass is enough).
+ * `rows` (ascending row numbers) ordered by `values`, ties kept in row (hash)
+ * order. Values become uint32 keys relative to the smallest, in the finest unit
+ * (1, 10, 100, …) that fits: exact for counts, and for timestamps over any
+ * realistic peer TTL (2^32 ms is 49 days). When every key fits 16 bits, one
+ * radix pass is enough.
  */
-function columnKeys(rows: Uint32Array, values: Float64Array): { keys: Uint32Array; small: boolean } {
+function* sortRowsSteps(rows: Uint32Array, values: Float64Array): Steps<Uint32Array> {
   const n = rows.length;
   let base = Number.POSITIVE_INFINITY;
   let max = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < n; i++) {
-    const v = values[rows[i]!]!;
-    if (v < base) base = v;
-    if (v > max) max = v;
+  for (let a = 0; a < n; a += CHUNK) {
+    for (let i = a, end = Math.min(n, a + CHUNK); i < end; i++) {
+      const v = values[rows[i]!]!;
+      if (v < base) base = v;
+      if (v > max) max = v;
+    }
+    yield;
   }
   let unit = 1;
   while ((max - base) / unit > MAX_KEY) unit *= 10;
   const keys = new Uint32Array(n);
-  // (v - base) / unit is in [0, 2^32) by the choice of unit, so >>> 0 is floor.
-  for (let i = 0; i < n; i++) keys[i] = ((values[rows[i]!]! - base) / unit) >>> 0;
-  return { keys, small: n === 0 || (max - base) / unit <= 0xffff };
-}
-
-/** `rows` ordered by `values`, ties kept in row (hash) order; yields between passes. */
-async function sortRowsBy(rows: Uint32Array, values: Float64Array): Promise<Uint32Array> {
-  const { keys, small } = columnKeys(rows, values);
-  await yieldToEventLoop();
-  return (await radixSort(keys, rows, small)).rows;
-}
-
-/** The same, synchronously: for a search range, sorted inside one request. */
-function sortRange(rows: Uint32Array, values: Float64Array): Uint32Array {
-  const { keys, small } = columnKeys(rows, values);
+  for (let a = 0; a < n; a += CHUNK) {
+    // (v - base) / unit is in [0, 2^32) by the choice of unit, so >>> 0 is floor.
+    for (let i = a, end = Math.min(n, a + CHUNK); i < end; i++) keys[i] = ((values[rows[i]!]! - base) / unit) >>> 0;
+    yield;
+  }
   const state = radixState(keys, rows);
-  for (const shift of small ? [0] : [0, 16]) radixPass(state, shift);
+  yield* radixSteps(state, n === 0 || (max - base) / unit <= 0xffff);
   return state.r;
 }
 
 /**
- * Stable LSD radix sort of `rows` by uint32 `keys`, 16 bits per pass: O(n) and
- * no comparator calls, unlike Array#sort (a million rows in tens of
- * milliseconds). It yields between passes so a large sort never blocks the
- * event loop for long. With `small`, all keys are < 2^16 and one pass does.
+ * Stable LSD radix sort of rows by uint32 keys, 16 bits per pass: O(n) and no
+ * comparator calls, unlike Array#sort (a million rows in tens of milliseconds).
+ * With `small`, all keys are < 2^16 and one pass does.
  */
-async function radixSort(
-  keys: Uint32Array,
-  rows: Uint32Array,
-  small = false,
-): Promise<{ keys: Uint32Array; rows: Uint32Array }> {
-  const state = radixState(keys, rows);
-  for (const shift of small ? [0] : [0, 16]) {
-    radixPass(state, shift);
-    if (keys.length > 100_000) await yieldToEventLoop();
-  }
-  return { keys: state.k, rows: state.r };
-}
-
 interface RadixState {
   k: Uint32Array;
   r: Uint32Array;
@@ -390,23 +414,30 @@ function radixState(keys: Uint32Array, rows: Uint32Array): RadixState {
   return { k: keys, r: rows.slice(), k2: new Uint32Array(n), r2: new Uint32Array(n), counts: new Uint32Array(65537) };
 }
 
-/** One counting-sort pass on bits shift..shift+15; swaps the buffers. */
-function radixPass(s: RadixState, shift: number): void {
-  const { k, r, k2, r2, counts } = s;
-  const n = k.length;
-  counts.fill(0);
-  for (let i = 0; i < n; i++) counts[((k[i]! >>> shift) & 0xffff) + 1]!++;
-  for (let b = 0; b < 65536; b++) counts[b + 1] = counts[b + 1]! + counts[b]!;
-  for (let i = 0; i < n; i++) {
-    const key = k[i]!;
-    const at = counts[(key >>> shift) & 0xffff]!++;
-    k2[at] = key;
-    r2[at] = r[i]!;
+function* radixSteps(s: RadixState, small: boolean): Steps<void> {
+  for (const shift of small ? [0] : [0, 16]) {
+    const { k, r, k2, r2, counts } = s;
+    const n = k.length;
+    counts.fill(0);
+    for (let a = 0; a < n; a += CHUNK) {
+      for (let i = a, end = Math.min(n, a + CHUNK); i < end; i++) counts[((k[i]! >>> shift) & 0xffff) + 1]!++;
+      yield;
+    }
+    for (let b = 0; b < 65536; b++) counts[b + 1] = counts[b + 1]! + counts[b]!;
+    for (let a = 0; a < n; a += CHUNK) {
+      for (let i = a, end = Math.min(n, a + CHUNK); i < end; i++) {
+        const key = k[i]!;
+        const at = counts[(key >>> shift) & 0xffff]!++;
+        k2[at] = key;
+        r2[at] = r[i]!;
+      }
+      yield;
+    }
+    s.k = k2;
+    s.r = r2;
+    s.k2 = k;
+    s.r2 = r;
   }
-  s.k = k2;
-  s.r = r2;
-  s.k2 = k;
-  s.r2 = r;
 }
 
 function yieldToEventLoop(): Promise<void> {
