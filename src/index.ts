@@ -3,6 +3,8 @@ export { ConfigError, DEFAULTS, loadConfig, type TrackerConfig } from './config/
 export { TrackerCore } from './core/tracker.js';
 export type { AnnounceEvent, AnnounceParams, AnnounceReply, RequestContext, ScrapeEntry } from './core/types.js';
 export { PolicyError, ProtocolError, StoreError, TrackerError } from './errors.js';
+export { decodePeerClient, formatPeerClient, type PeerClient } from './stats/peer-client.js';
+export type { StatsService } from './stats/stats-service.js';
 export { MemoryStore } from './store/memory/memory-store.js';
 export { RedisStore, type RedisStoreOptions } from './store/redis/redis-store.js';
 export type { StoreAnnounce, StoreAnnounceResult, SwarmStore } from './store/swarm-store.js';
