@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -100,5 +101,29 @@ describe('bitstorm --workers 2 on Redis', () => {
     ]);
     assert.equal(code, 0, `primary exit code\n${output}`);
     await waitFor(() => pids.every((pid) => !alive(pid)), 5000, 'workers gone');
+  });
+  it('exits with an error when the workers cannot start (port taken)', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen({ host: '127.0.0.1', port: 0, exclusive: true }, resolve));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      let out = '';
+      const proc = spawn(
+        process.execPath,
+        ['bin/bitstorm.js', '--workers', '2', '--redis-url', redis.url, '--host', '127.0.0.1', '--port', String(port)],
+        { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      proc.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+      proc.stderr?.on('data', (c: Buffer) => (out += c.toString()));
+      const code = await Promise.race([
+        new Promise<number | null>((resolve) => proc.once('exit', (c) => resolve(c))),
+        new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 20_000).unref()),
+      ]);
+      if (code === 'timeout') proc.kill('SIGKILL');
+      assert.equal(code, 1, out);
+      assert.match(out, /failed to start/);
+    } finally {
+      blocker.close();
+    }
   });
 });

@@ -259,7 +259,7 @@ export class RedisStore implements SwarmStore {
     if (cursor === '0') {
       // Index entries older than any live peer can be dropped: the entry is
       // refreshed at least every indexRefresh ms while the torrent is announced to.
-      const stale = now - this.ttl - this.indexRefresh - MAX_KEY_TTL_SLACK_MS;
+      const stale = now - this.keyTtl; // peer TTL + slack + refresh period
       await this.connection.command(this.indexKey, ['ZREMRANGEBYSCORE', this.indexKey, '-inf', `(${stale}`]);
     } else {
       const match = /^(-?\d+):(\d+)$/.exec(cursor);
