@@ -214,6 +214,17 @@ describe('Redis store layout', () => {
       await own.stop();
     }
   });
+  it('shares totals between processes once the index is big (one walk per period)', async () => {
+    const a = await makeStore({ totalsCacheAbove: 2 });
+    const b = await makeStore({ prefix: a.prefix, totalsCacheAbove: 2 });
+    const exact = await makeStore({ prefix: a.prefix });
+    for (let t = 0; t < 3; t++) await a.announce(req(hash(2000 + t), 1));
+    await waitFor(async () => (await redis.command('ZCARD', torrentIndexKey(a.prefix))) === 3, 2000);
+    assert.equal((await a.totals()).torrents, 3);
+    await a.announce(req(hash(2003), 1));
+    assert.equal((await b.totals()).torrents, 3, 'b reads the walk a shared');
+    assert.equal((await exact.totals()).torrents, 4, 'below the threshold every call walks');
+  });
 });
 
 function usedMemory(info: string): number {
