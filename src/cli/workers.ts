@@ -45,8 +45,11 @@ export function runPrimary(config: Readonly<TrackerConfig>): Promise<void> {
       stop(1);
       return;
     }
-    console.error(`bitstorm: worker ${worker.process.pid} exited (${how}); starting another`);
-    fork();
+    console.error(`bitstorm: worker ${worker.process.pid} exited (${how}); starting another in 1 s`);
+    // The pause keeps a worker that keeps crashing from becoming a fork loop.
+    setTimeout(() => {
+      if (!stopping) fork();
+    }, 1000).unref();
   });
 
   const stop = (code: number): void => {
