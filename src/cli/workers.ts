@@ -49,7 +49,7 @@ export function runPrimary(config: Readonly<TrackerConfig>): Promise<void> {
     // The pause keeps a worker that keeps crashing from becoming a fork loop.
     setTimeout(() => {
       if (!stopping) fork();
-    }, 1000).unref();
+    }, 1000);
   });
 
   const stop = (code: number): void => {
