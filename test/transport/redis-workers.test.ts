@@ -93,6 +93,17 @@ describe('bitstorm --workers 2 on Redis', () => {
     assert.equal(workers.size, 2, `announces served by two processes:\n${list}`);
     const pids = [...workers].map((n) => Number(n.slice('bitstorm-'.length)));
 
+    // A worker that dies is replaced; the port keeps being served meanwhile.
+    process.kill(pids[0] as number, 'SIGKILL');
+    await waitFor(() => /starting another/.test(output), 5000, 'primary notices the dead worker');
+    await waitFor(
+      () => (output.match(/HTTP tracker listening/g) ?? []).length >= 3,
+      15_000,
+      'a replacement worker listening',
+    );
+    const after = await announce(base, { infoHash: h, peerId: makeId('-W-', 100), port: 8100 });
+    assert.equal(after.incomplete, peers + 2);
+
     const exited = new Promise<number | null>((resolve) => child?.once('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
     const code = await Promise.race([
@@ -101,6 +112,11 @@ describe('bitstorm --workers 2 on Redis', () => {
     ]);
     assert.equal(code, 0, `primary exit code\n${output}`);
     await waitFor(() => pids.every((pid) => !alive(pid)), 5000, 'workers gone');
+    await waitFor(
+      async () => !/name=bitstorm-\d+/.test(String(await redis.command('CLIENT', 'LIST'))),
+      5000,
+      'every worker closed its Redis connection',
+    );
   });
   it('exits with an error when the workers cannot start (port taken)', async () => {
     const blocker = createServer();
