@@ -56,9 +56,12 @@ process.once('exit', () => {
 
 /** Starts one standalone redis-server. Extra arguments go to the command line (e.g. ['--maxmemory', '10mb']). */
 export async function startRedisServer(extraArgs: string[] = []): Promise<RedisServerHandle> {
-  const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'bitstorm-redis-'));
-  let child: ChildProcess | undefined = await spawnServer(port, dir, extraArgs);
+  // The free port may be taken by a parallel test between the probe and the
+  // bind: then try another one.
+  const started = await withFreshPort(false, (p) => spawnServer(p, dir, extraArgs));
+  const port = started.port;
+  let child: ChildProcess | undefined = started.value;
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
@@ -108,10 +111,12 @@ export async function startRedisCluster(): Promise<RedisClusterHandle> {
   try {
     for (let i = 0; i < 3; i++) {
       // The cluster bus listens on port + 10000: both must be free.
-      const port = await freePort(true);
-      const nodeDir = join(dir, String(port));
-      await mkdir(nodeDir, { recursive: true });
-      children.push(await spawnServer(port, nodeDir, nodeArgs(port)));
+      const { port, value } = await withFreshPort(true, async (p) => {
+        const nodeDir = join(dir, String(p));
+        await mkdir(nodeDir, { recursive: true });
+        return spawnServer(p, nodeDir, nodeArgs(p));
+      });
+      children.push(value);
       ports.push(port);
     }
     await run(
@@ -264,8 +269,9 @@ async function spawnServer(port: number, dir: string, extraArgs: string[]): Prom
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`redis-server on ${port} exited at start:\n${output}`);
-    const pong = await rawCommand(port, ['PING'], 1000).catch(() => undefined);
-    if (pong === 'PONG') return child;
+    // The process id check: on a port race, the server answering may be another test's.
+    const info = await rawCommand(port, ['INFO', 'server'], 1000).catch(() => undefined);
+    if (typeof info === 'string' && info.includes(`process_id:${child.pid}\r\n`)) return child;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`redis-server on ${port} did not answer PING within ${START_TIMEOUT_MS} ms:\n${output}`);
@@ -285,6 +291,20 @@ function killChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
     child.kill('SIGCONT'); // a paused server cannot act on SIGTERM
     child.kill(signal);
   });
+}
+
+async function withFreshPort<T>(
+  withBus: boolean,
+  start: (port: number) => Promise<T>,
+): Promise<{ port: number; value: T }> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort(withBus);
+    try {
+      return { port, value: await start(port) };
+    } catch (err) {
+      if (attempt >= 3) throw err;
+    }
+  }
 }
 
 /** A free TCP port on 127.0.0.1 (with `withBus`, port + 10000 is free too, for the cluster bus). */
