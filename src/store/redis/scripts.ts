@@ -55,9 +55,13 @@ local ep4, ep6, key = ARGV[8], ARGV[9], ARGV[10]
 math.randomseed(tonumber(ARGV[16]))
 prune(tonumber(ARGV[2]))
 
+-- Torrent meta in one call: downloaded count and the time of the last periodic refresh.
+local meta = redis.call('HMGET', KEYS[7], 'd', 'i')
+local downloaded = tonumber(meta[1] or '0')
+local indexed = tonumber(meta[2] or '0')
+
 local function counts(status)
-  local d = tonumber(redis.call('HGET', KEYS[7], 'd') or '0')
-  return { status, redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2]), d, '', '', '', '', 0 }
+  return { status, redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2]), downloaded, '', '', '', '', 0 }
 end
 
 -- The stored peer, if any: its class (1 seeder, 2 leecher) and records.
@@ -112,7 +116,6 @@ end
 -- torrent is announced to). ARGV[3] = peer TTL + slack + that period, so no key
 -- expires before its last live peer, yet the hot path rarely pays for PEXPIRE.
 local ttl = ARGV[3]
-local indexed = tonumber(redis.call('HGET', KEYS[7], 'i') or '0')
 local refresh = 0
 -- abs(): a clock far behind the last refresh (another process, a test clock) refreshes
 -- too, but mere skew between processes (less than a period) does not make every announce refresh.
@@ -124,7 +127,10 @@ end
 if ep6 ~= '' and redis.call('HSET', KEYS[new + 4], id, ep6 .. tail) == 1 and refresh == 0 then
   redis.call('PEXPIRE', KEYS[new + 4], ttl)
 end
-if countIt then redis.call('HINCRBY', KEYS[7], 'd', 1) end
+if countIt then
+  redis.call('HINCRBY', KEYS[7], 'd', 1)
+  downloaded = downloaded + 1
+end
 if refresh == 1 then
   redis.call('HSET', KEYS[7], 'a', now, 'i', now)
   for k = 1, 6 do redis.call('PEXPIRE', KEYS[k], ttl) end
