@@ -236,7 +236,8 @@ export class PeerTable {
   }
 
   private grow(): void {
-    const capacity = this.capacity * 2;
+    // x1.5 rather than x2: big tables waste less, small ones still grow in few steps.
+    const capacity = this.capacity + Math.max(2, this.capacity >> 1);
     const rec = new Uint8Array(capacity * RECORD);
     rec.set(this.rec);
     this.rec = rec;
@@ -323,10 +324,10 @@ export class PeerTable {
   }
 }
 
-/** A power of two at least twice the capacity: probe runs stay short. */
+/** A power of two at least 1.5 times the capacity: probe runs stay short (load ≤ 2/3). */
 function indexSizeFor(capacity: number): number {
   let size = 4;
-  while (size < capacity * 2) size *= 2;
+  while (size * 2 < capacity * 3) size *= 2;
   return size;
 }
 
