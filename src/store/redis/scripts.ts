@@ -16,13 +16,23 @@ import { createHash } from 'node:crypto';
  *   4 l4  hash  leechers' IPv4
  *   5 s6  hash  seeders' IPv6:  peer_id → 18-byte endpoint .. flags(1) [.. key(4)]
  *   6 l6  hash  leechers' IPv6
- *   7 m   hash  torrent meta: d = downloaded, a = last announce (ms), i = last index refresh (ms)
- * flags: 1 = this peer's `completed` was counted, 2 = a key follows.
+ *   7 m   hash  torrent meta: d = downloaded, i = last index refresh (ms),
+ *                 o = a lower bound of every score in s and l (prune only when o <= cutoff)
+ * flags: 1 = this peer's `completed` was counted, 2 = a key follows,
+ *        4 = the peer also has a record in the other family's hash (dual-stack).
  */
 
-/** Removes every peer whose last-seen score is <= cutoff, in both classes. Needs `cutoff` in scope. */
+/**
+ * Removes every peer whose last-seen score is <= cutoff, in both classes, but
+ * only when the torrent's oldest score may be that old: `o` in the meta hash is
+ * a lower bound of every score in `s` and `l` (kept by the announce script), so
+ * most calls cost nothing. Returns the new lower bound when it pruned (nil for
+ * an empty torrent), or `o` unchanged.
+ */
 const PRUNE = `
-local function prune(cutoff)
+local function prune(cutoff, oldest)
+  if oldest and oldest > cutoff then return oldest end
+  oldest = nil
   for c = 1, 2 do
     while true do
       local gone = redis.call('ZRANGEBYSCORE', KEYS[c], '-inf', cutoff, 'LIMIT', 0, 500)
@@ -32,7 +42,13 @@ local function prune(cutoff)
       redis.call('HDEL', KEYS[c + 4], unpack(gone))
       if #gone < 500 then break end
     end
+    local first = redis.call('ZRANGE', KEYS[c], 0, 0, 'WITHSCORES')[2]
+    if first then
+      first = tonumber(first)
+      if not oldest or first < oldest then oldest = first end
+    end
   end
+  return oldest
 end
 `;
 
@@ -45,6 +61,11 @@ end
  *       15 refresh period ms (torrent index entry and key TTLs), 16 random seed
  * Returns: { status (0 ok, 1 key mismatch), complete, incomplete, downloaded,
  *            peers4, peers6, ids4, ids6, index (1 = refresh the torrent index) }
+ *
+ * Per announce it runs only what the announce needs: the prune only when the
+ * oldest score (meta \`o\`) may have expired; the peer's class looked up in the
+ * class it announces first; the record of its other family only when the flags
+ * say it has one (bit 4); the record rewritten only when it changed.
  */
 export const ANNOUNCE_SCRIPT = `${PRUNE}
 local now = tonumber(ARGV[1])
@@ -52,32 +73,44 @@ local id = ARGV[5]
 local event = ARGV[6]
 local seeder = ARGV[7] == '1'
 local ep4, ep6, key = ARGV[8], ARGV[9], ARGV[10]
-math.randomseed(tonumber(ARGV[16]))
-prune(tonumber(ARGV[2]))
+local new = seeder and 1 or 2
 
--- Torrent meta in one call: downloaded count and the time of the last periodic refresh.
-local meta = redis.call('HMGET', KEYS[7], 'd', 'i')
+-- Torrent meta in one call: downloaded count, time of the last periodic refresh, oldest score.
+local meta = redis.call('HMGET', KEYS[7], 'd', 'i', 'o')
 local downloaded = tonumber(meta[1] or '0')
 local indexed = tonumber(meta[2] or '0')
+local storedOldest = meta[3] and tonumber(meta[3])
+local oldest = prune(tonumber(ARGV[2]), storedOldest)
 
 local function counts(status)
   return { status, redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2]), downloaded, '', '', '', '', 0 }
 end
 
--- The stored peer, if any: its class (1 seeder, 2 leecher) and records.
+-- The stored peer, if any: its class (1 seeder, 2 leecher; the announced one is looked up first) and records.
 local cls = nil
-if redis.call('ZSCORE', KEYS[1], id) then cls = 1 elseif redis.call('ZSCORE', KEYS[2], id) then cls = 2 end
+if redis.call('ZSCORE', KEYS[new], id) then cls = new elseif redis.call('ZSCORE', KEYS[3 - new], id) then cls = 3 - new end
 local old4, old6 = false, false
-if cls then
-  old4 = redis.call('HGET', KEYS[cls + 2], id)
-  old6 = redis.call('HGET', KEYS[cls + 4], id)
-end
 local flags, storedKey = 0, ''
-local rec, eplen = old4, 6
-if not rec then rec, eplen = old6, 18 end
-if rec then
-  flags = string.byte(rec, eplen + 1) or 0
-  if flags >= 2 then storedKey = string.sub(rec, eplen + 2, eplen + 5) end
+if cls then
+  -- The family the announce carries first; the other one only if the record says it exists (flag 4).
+  local rec, eplen
+  if ep4 == '' and ep6 ~= '' then
+    old6 = redis.call('HGET', KEYS[cls + 4], id)
+    if not old6 or math.floor((string.byte(old6, 19) or 0) / 4) % 2 == 1 then
+      old4 = redis.call('HGET', KEYS[cls + 2], id)
+    end
+  else
+    old4 = redis.call('HGET', KEYS[cls + 2], id)
+    if not old4 or math.floor((string.byte(old4, 7) or 0) / 4) % 2 == 1 then
+      old6 = redis.call('HGET', KEYS[cls + 4], id)
+    end
+  end
+  rec, eplen = old4, 6
+  if not rec then rec, eplen = old6, 18 end
+  if rec then
+    flags = string.byte(rec, eplen + 1) or 0
+    if math.floor(flags / 2) % 2 == 1 then storedKey = string.sub(rec, eplen + 2, eplen + 5) end
+  end
 end
 
 -- Anti-hijack: a keyed peer may only be changed with its key or from its address.
@@ -87,12 +120,17 @@ if storedKey ~= '' and key ~= storedKey then
   if not same then return counts(1) end
 end
 
+-- Meta fields to write (one HSET at the end).
+local set = {}
+if oldest ~= storedOldest and oldest then set[#set + 1] = 'o'; set[#set + 1] = oldest end
+
 if event == 'x' then
   if cls then
     redis.call('ZREM', KEYS[cls], id)
     redis.call('HDEL', KEYS[cls + 2], id)
     redis.call('HDEL', KEYS[cls + 4], id)
   end
+  if #set > 0 then redis.call('HSET', KEYS[7], unpack(set)) end
   return counts(0)
 end
 
@@ -103,12 +141,13 @@ if key ~= '' then storedKey = key end
 local completed = flags % 2 == 1
 local countIt = event == 'c' and not completed
 if countIt then completed = true end
-local tail = string.char((completed and 1 or 0) + (storedKey ~= '' and 2 or 0)) .. storedKey
-local new = seeder and 1 or 2
+local tail = string.char((completed and 1 or 0) + (storedKey ~= '' and 2 or 0) + ((ep4 ~= '' and ep6 ~= '') and 4 or 0))
+  .. storedKey
 if cls and cls ~= new then
   redis.call('ZREM', KEYS[cls], id)
   redis.call('HDEL', KEYS[cls + 2], id)
   redis.call('HDEL', KEYS[cls + 4], id)
+  old4, old6 = false, false
 end
 -- Key TTLs make a torrent nobody announces to vanish by itself. They are set
 -- (1) on a key this announce may have created (a new member or field), and
@@ -121,22 +160,33 @@ local refresh = 0
 -- too, but mere skew between processes (less than a period) does not make every announce refresh.
 if math.abs(now - indexed) >= tonumber(ARGV[15]) then refresh = 1 end
 if redis.call('ZADD', KEYS[new], now, id) == 1 and refresh == 0 then redis.call('PEXPIRE', KEYS[new], ttl) end
-if ep4 ~= '' and redis.call('HSET', KEYS[new + 2], id, ep4 .. tail) == 1 and refresh == 0 then
-  redis.call('PEXPIRE', KEYS[new + 2], ttl)
+if not oldest or now < oldest then
+  oldest = now
+  if oldest ~= storedOldest then set = { 'o', oldest } end
 end
-if ep6 ~= '' and redis.call('HSET', KEYS[new + 4], id, ep6 .. tail) == 1 and refresh == 0 then
-  redis.call('PEXPIRE', KEYS[new + 4], ttl)
+if ep4 ~= '' then
+  local rec = ep4 .. tail
+  if rec ~= old4 and redis.call('HSET', KEYS[new + 2], id, rec) == 1 and refresh == 0 then
+    redis.call('PEXPIRE', KEYS[new + 2], ttl)
+  end
+end
+if ep6 ~= '' then
+  local rec = ep6 .. tail
+  if rec ~= old6 and redis.call('HSET', KEYS[new + 4], id, rec) == 1 and refresh == 0 then
+    redis.call('PEXPIRE', KEYS[new + 4], ttl)
+  end
 end
 if countIt then
-  redis.call('HINCRBY', KEYS[7], 'd', 1)
   downloaded = downloaded + 1
+  set[#set + 1] = 'd'; set[#set + 1] = downloaded
 end
 if refresh == 1 then
-  redis.call('HSET', KEYS[7], 'a', now, 'i', now)
+  set[#set + 1] = 'i'; set[#set + 1] = now
+  redis.call('HSET', KEYS[7], unpack(set))
   for k = 1, 6 do redis.call('PEXPIRE', KEYS[k], ttl) end
   redis.call('PEXPIRE', KEYS[7], ARGV[4])
-else
-  redis.call('HSET', KEYS[7], 'a', now)
+elseif #set > 0 then
+  redis.call('HSET', KEYS[7], unpack(set))
 end
 
 local result = counts(0)
@@ -144,6 +194,7 @@ result[9] = refresh
 local numwant = tonumber(ARGV[11])
 if numwant <= 0 then return result end
 local withIds = ARGV[14] == '1'
+math.randomseed(tonumber(ARGV[16]))
 
 -- Samples up to numwant entries of one family, uniformly without replacement
 -- over the union of the pools (leechers, and seeders unless the requester
@@ -215,13 +266,20 @@ return result
  * ARGV: 1 cutoff. Returns { seeders, leechers, peers4, peers6, downloaded, last announce }.
  */
 export const COUNT_SCRIPT = `${PRUNE}
-prune(tonumber(ARGV[1]))
+local meta = redis.call('HMGET', KEYS[7], 'd', 'o')
+prune(tonumber(ARGV[1]), meta[2] and tonumber(meta[2]))
+-- The last announce is the newest score (the announce script does not write it).
+local last = 0
+for c = 1, 2 do
+  local newest = redis.call('ZRANGE', KEYS[c], -1, -1, 'WITHSCORES')[2]
+  if newest and tonumber(newest) > last then last = tonumber(newest) end
+end
 return {
   redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2]),
   redis.call('HLEN', KEYS[3]) + redis.call('HLEN', KEYS[4]),
   redis.call('HLEN', KEYS[5]) + redis.call('HLEN', KEYS[6]),
-  tonumber(redis.call('HGET', KEYS[7], 'd') or '0'),
-  tonumber(redis.call('HGET', KEYS[7], 'a') or '0')
+  tonumber(meta[1] or '0'),
+  last
 }
 `;
 
@@ -230,7 +288,8 @@ return {
  * ARGV: 1 cutoff, 2 limit. Returns a flat list: peer_id, seeder (1|0), last seen, ep4|'', ep6|'' per peer.
  */
 export const PEERS_SCRIPT = `${PRUNE}
-prune(tonumber(ARGV[1]))
+local o = redis.call('HGET', KEYS[7], 'o')
+prune(tonumber(ARGV[1]), o and tonumber(o))
 local limit = tonumber(ARGV[2])
 local out = {}
 for c = 1, 2 do
