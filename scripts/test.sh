@@ -33,6 +33,10 @@ npm install --no-audit --no-fund --loglevel=error
 npx tsc -p tsconfig.json
 npx biome check .
 
+# The benchmark is not a test (figures vary with the machine); CI only checks
+# that its smoke run still works end to end against every tracker it finds.
+node dist/bench/run.js --quick
+
 rm -rf test-artifacts && mkdir -p test-artifacts
 # Files run in parallel (the end-to-end suites mostly wait on clients); every
 # test carries its own bounded waits, and --test-timeout is the backstop.
