@@ -306,6 +306,68 @@ function result(swarm: Swarm | undefined, status: StoreAnnounceResult['status'])
   };
 }
 
+/** What one sampling call fills; one module-level instance, reused (no closures or garbage per announce). */
+const pick = {
+  table: undefined as unknown as PeerTable,
+  self: -1,
+  want: 0,
+  want4: false,
+  want6: false,
+  withIds: false,
+  buf4: EMPTY,
+  buf6: EMPTY,
+  ids4: EMPTY,
+  ids6: EMPTY,
+  n4: 0,
+  n6: 0,
+};
+
+/**
+ * Slots already drawn in this call: an open-addressing set cleared by bumping a
+ * generation (a stamp that survives a 2^32 wrap only makes a draw count as a
+ * repeat: one fewer peer, never a wrong one). Draws per call are capped at half
+ * its size, so probes stay short.
+ */
+const DRAWN_SIZE = 4096;
+const drawnSlot = new Int32Array(DRAWN_SIZE);
+const drawnGen = new Uint32Array(DRAWN_SIZE);
+let generation = 0;
+
+/** Adds `slot` to this call's drawn set; false if it was already there. */
+function drawOnce(slot: number): boolean {
+  let i = Math.imul(slot, 0x9e3779b1) >>> 20; // 12 bits: DRAWN_SIZE
+  for (;;) {
+    if (drawnGen[i] !== generation) {
+      drawnGen[i] = generation;
+      drawnSlot[i] = slot;
+      return true;
+    }
+    if (drawnSlot[i] === slot) return false;
+    i = (i + 1) & (DRAWN_SIZE - 1);
+  }
+}
+
+function take(slot: number): void {
+  const p = pick;
+  if (slot === p.self) return;
+  const flags = p.table.flags(slot);
+  if (p.want4 && (flags & HAS4) !== 0 && p.n4 < p.want) {
+    p.table.copyEndpoint4(slot, p.buf4, p.n4 * 6);
+    if (p.withIds) p.table.copyId(slot, p.ids4, p.n4 * 20);
+    p.n4++;
+  }
+  if (p.want6 && (flags & HAS6) !== 0 && p.n6 < p.want) {
+    p.table.copyEndpoint6(slot, p.buf6, p.n6 * 18);
+    if (p.withIds) p.table.copyId(slot, p.ids6, p.n6 * 20);
+    p.n6++;
+  }
+}
+
+function full(): boolean {
+  const p = pick;
+  return (!p.want4 || p.n4 >= p.want) && (!p.want6 || p.n6 >= p.want);
+}
+
 /**
  * A uniform random sample without replacement from the requester's candidates
  * (a seeder's are the leechers; a leecher's are everyone), skipping itself.
@@ -321,29 +383,19 @@ function sample(table: PeerTable, self: number, req: StoreAnnounce, out: StoreAn
   const selfIn = self >= lo ? 1 : 0;
   const want = Math.min(req.numWant, range - selfIn);
   if (want <= 0) return;
-  const want4 = req.want4 && table.count4 > 0;
-  const want6 = req.want6 && table.count6 > 0;
-  const buf4 = want4 ? Buffer.allocUnsafe(want * 6) : EMPTY;
-  const buf6 = want6 ? Buffer.allocUnsafe(want * 18) : EMPTY;
-  const ids4 = want4 && req.withPeerIds ? Buffer.allocUnsafe(want * 20) : EMPTY;
-  const ids6 = want6 && req.withPeerIds ? Buffer.allocUnsafe(want * 20) : EMPTY;
-  let n4 = 0;
-  let n6 = 0;
-  const take = (slot: number): void => {
-    if (slot === self) return;
-    const flags = table.flags(slot);
-    if (want4 && (flags & HAS4) !== 0 && n4 < want) {
-      table.copyEndpoint4(slot, buf4, n4 * 6);
-      if (req.withPeerIds) table.copyId(slot, ids4, n4 * 20);
-      n4++;
-    }
-    if (want6 && (flags & HAS6) !== 0 && n6 < want) {
-      table.copyEndpoint6(slot, buf6, n6 * 18);
-      if (req.withPeerIds) table.copyId(slot, ids6, n6 * 20);
-      n6++;
-    }
-  };
-  const full = (): boolean => (!want4 || n4 >= want) && (!want6 || n6 >= want);
+  const p = pick;
+  p.table = table;
+  p.self = self;
+  p.want = want;
+  p.want4 = req.want4 && table.count4 > 0;
+  p.want6 = req.want6 && table.count6 > 0;
+  p.withIds = req.withPeerIds;
+  p.buf4 = p.want4 ? Buffer.allocUnsafe(want * 6) : EMPTY;
+  p.buf6 = p.want6 ? Buffer.allocUnsafe(want * 18) : EMPTY;
+  p.ids4 = p.want4 && p.withIds ? Buffer.allocUnsafe(want * 20) : EMPTY;
+  p.ids6 = p.want6 && p.withIds ? Buffer.allocUnsafe(want * 20) : EMPTY;
+  p.n4 = 0;
+  p.n6 = 0;
 
   if (range - selfIn <= want) {
     for (let slot = lo; slot < hi; slot++) take(slot);
@@ -357,19 +409,18 @@ function sample(table: PeerTable, self: number, req: StoreAnnounce, out: StoreAn
       take(picked);
     }
   } else {
-    const drawn = new Set<number>();
-    const maxDraws = want * SHUFFLE_FACTOR + 64;
+    generation = (generation + 1) >>> 0 || 1;
+    const maxDraws = Math.min(want * SHUFFLE_FACTOR + 64, DRAWN_SIZE >> 1);
     for (let i = 0; i < maxDraws && !full(); i++) {
       const slot = lo + Math.floor(Math.random() * range);
-      if (drawn.has(slot)) continue;
-      drawn.add(slot);
-      take(slot);
+      if (drawOnce(slot)) take(slot);
     }
   }
-  out.peers4 = n4 > 0 ? buf4.subarray(0, n4 * 6) : EMPTY;
-  out.peers6 = n6 > 0 ? buf6.subarray(0, n6 * 18) : EMPTY;
+  out.peers4 = p.n4 > 0 ? p.buf4.subarray(0, p.n4 * 6) : EMPTY;
+  out.peers6 = p.n6 > 0 ? p.buf6.subarray(0, p.n6 * 18) : EMPTY;
   if (req.withPeerIds) {
-    out.peerIds4 = n4 > 0 ? ids4.subarray(0, n4 * 20) : EMPTY;
-    out.peerIds6 = n6 > 0 ? ids6.subarray(0, n6 * 20) : EMPTY;
+    out.peerIds4 = p.n4 > 0 ? p.ids4.subarray(0, p.n4 * 20) : EMPTY;
+    out.peerIds6 = p.n6 > 0 ? p.ids6.subarray(0, p.n6 * 20) : EMPTY;
   }
+  p.table = undefined as unknown as PeerTable; // do not keep a dropped swarm alive
 }

@@ -107,10 +107,6 @@ export class UdpTransport {
     const connectionIds = new ConnectionIds({ secret: await this.secret(), now: this.now });
     if (this.socket !== socket) return; // closed meanwhile
     const counters = this.counters;
-    // One shared callback (no closure per packet): only needed to count failures.
-    const onSent = (err: Error | null): void => {
-      if (err) counters.dropped.sendFailed++;
-    };
     this.handler = new UdpHandler({
       core: this.core,
       config: this.config,
@@ -120,7 +116,10 @@ export class UdpTransport {
         // A reply finishing after close() has nowhere to go (send would throw).
         if (this.socket !== socket) return;
         try {
-          socket.send(packet, toPort, toAddress, onSent);
+          // No completion callback: Node then skips a completion request and a
+          // JS call per datagram (profiled); asynchronous failures still reach
+          // the socket's 'error' listener, which counts them.
+          socket.send(packet, toPort, toAddress);
         } catch {
           // Synchronous refusals (bad port, socket closing): never let one reply take the process down.
           counters.dropped.sendFailed++;
