@@ -44,7 +44,6 @@ export class PeerTable {
   private capacity: number;
   private rec: Uint8Array;
   private ep6: Uint8Array | null = null;
-  private hashes: Uint32Array;
   private seen: Float64Array;
   private index: Int32Array;
   private mask: number;
@@ -52,7 +51,6 @@ export class PeerTable {
   constructor(initialCapacity = 2) {
     this.capacity = initialCapacity;
     this.rec = new Uint8Array(initialCapacity * RECORD);
-    this.hashes = new Uint32Array(initialCapacity);
     this.seen = new Float64Array(initialCapacity);
     this.mask = indexSizeFor(initialCapacity) - 1;
     this.index = new Int32Array(this.mask + 1);
@@ -64,13 +62,12 @@ export class PeerTable {
 
   /** The slot of the peer with this id, or -1. */
   find(id: Uint8Array): number {
-    const h = hashId(id, 0);
-    const { index, mask, hashes, rec } = this;
-    for (let i = h & mask; ; i = (i + 1) & mask) {
+    const { index, mask, rec } = this;
+    for (let i = hashId(id, 0) & mask; ; i = (i + 1) & mask) {
       const entry = index[i] as number;
       if (entry === 0) return -1;
       const slot = entry - 1;
-      if (hashes[slot] === h && sameBytes(rec, slot * RECORD + ID, id)) return slot;
+      if (sameBytes(rec, slot * RECORD + ID, id)) return slot;
     }
   }
 
@@ -81,7 +78,6 @@ export class PeerTable {
     const base = slot * RECORD;
     this.rec.set(id.subarray(0, 20), base + ID);
     this.rec[base + FLAGS] = 0;
-    this.hashes[slot] = hashId(id, 0);
     this.seen[slot] = now;
     if (now < this.oldest) this.oldest = now;
     this.indexInsert(slot);
@@ -226,13 +222,7 @@ export class PeerTable {
 
   /** Approximate bytes held (for memory accounting in tests and benches). */
   get bytes(): number {
-    return (
-      this.rec.byteLength +
-      this.hashes.byteLength +
-      this.seen.byteLength +
-      this.index.byteLength +
-      (this.ep6?.byteLength ?? 0)
-    );
+    return this.rec.byteLength + this.seen.byteLength + this.index.byteLength + (this.ep6?.byteLength ?? 0);
   }
 
   private grow(): void {
@@ -241,9 +231,6 @@ export class PeerTable {
     const rec = new Uint8Array(capacity * RECORD);
     rec.set(this.rec);
     this.rec = rec;
-    const hashes = new Uint32Array(capacity);
-    hashes.set(this.hashes);
-    this.hashes = hashes;
     const seen = new Float64Array(capacity);
     seen.set(this.seen);
     this.seen = seen;
@@ -263,29 +250,34 @@ export class PeerTable {
 
   private indexInsert(slot: number): void {
     const { index, mask } = this;
-    let i = (this.hashes[slot] as number) & mask;
+    let i = this.home(slot);
     while (index[i] !== 0) i = (i + 1) & mask;
     index[i] = slot + 1;
+  }
+
+  /** Where the id in `slot` starts probing (hashes are recomputed: cheaper than 4 bytes a peer). */
+  private home(slot: number): number {
+    return hashId(this.rec, slot * RECORD + ID) & this.mask;
   }
 
   /** The index position that points at `slot`. */
   private indexPosition(slot: number): number {
     const { index, mask } = this;
-    for (let i = (this.hashes[slot] as number) & mask; ; i = (i + 1) & mask) {
+    for (let i = this.home(slot); ; i = (i + 1) & mask) {
       if (index[i] === slot + 1) return i;
     }
   }
 
   /** Backward-shift deletion: later entries of the probe run move up, so lookups never need tombstones. */
   private indexDelete(slot: number): void {
-    const { index, mask, hashes } = this;
+    const { index, mask } = this;
     let hole = this.indexPosition(slot);
     let i = hole;
     for (;;) {
       i = (i + 1) & mask;
       const entry = index[i] as number;
       if (entry === 0) break;
-      const home = (hashes[entry - 1] as number) & mask;
+      const home = this.home(entry - 1);
       // Move the entry into the hole if its home is not in (hole, i] (cyclically).
       const inRange = hole <= i ? home > hole && home <= i : home > hole || home <= i;
       if (!inRange) {
@@ -303,9 +295,6 @@ export class PeerTable {
     const pb = this.indexPosition(b);
     swapBytes(this.rec, a * RECORD, b * RECORD, RECORD);
     if (this.ep6) swapBytes(this.ep6, a * EP6_SIZE, b * EP6_SIZE, EP6_SIZE);
-    const h = this.hashes[a] as number;
-    this.hashes[a] = this.hashes[b] as number;
-    this.hashes[b] = h;
     const s = this.seen[a] as number;
     this.seen[a] = this.seen[b] as number;
     this.seen[b] = s;
@@ -318,7 +307,6 @@ export class PeerTable {
     const p = this.indexPosition(from);
     this.rec.copyWithin(to * RECORD, from * RECORD, from * RECORD + RECORD);
     if (this.ep6) this.ep6.copyWithin(to * EP6_SIZE, from * EP6_SIZE, from * EP6_SIZE + EP6_SIZE);
-    this.hashes[to] = this.hashes[from] as number;
     this.seen[to] = this.seen[from] as number;
     this.index[p] = to + 1;
   }
