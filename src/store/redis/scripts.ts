@@ -86,21 +86,30 @@ local function counts(status)
   return { status, redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2]), downloaded, '', '', '', '', 0 }
 end
 
--- The stored peer, if any: its class (1 seeder, 2 leecher; the announced one is looked up first) and records.
+-- The stored peer, if any: its class (1 seeder, 2 leecher) and records.
+-- Fast path: a record of the family the announce carries, in the class it announces, gives
+-- the class without a ZSCORE (records and sorted sets change together in these scripts).
 local cls = nil
-if redis.call('ZSCORE', KEYS[new], id) then cls = new elseif redis.call('ZSCORE', KEYS[3 - new], id) then cls = 3 - new end
 local old4, old6 = false, false
+local fam = (ep4 == '' and ep6 ~= '') and 6 or 4
+local tried = ep4 ~= '' or ep6 ~= '' -- the carried family's record in class \`new\` was looked up
+if tried then
+  if fam == 4 then old4 = redis.call('HGET', KEYS[new + 2], id) else old6 = redis.call('HGET', KEYS[new + 4], id) end
+  if old4 or old6 then cls = new end
+end
+if not cls and redis.call('ZSCORE', KEYS[new], id) then cls = new
+elseif not cls and redis.call('ZSCORE', KEYS[3 - new], id) then cls = 3 - new; old4, old6 = false, false end
 local flags, storedKey = 0, ''
 if cls then
   -- The family the announce carries first; the other one only if the record says it exists (flag 4).
   local rec, eplen
-  if ep4 == '' and ep6 ~= '' then
-    old6 = redis.call('HGET', KEYS[cls + 4], id)
+  if fam == 6 then
+    if not (tried and cls == new) then old6 = redis.call('HGET', KEYS[cls + 4], id) end
     if not old6 or math.floor((string.byte(old6, 19) or 0) / 4) % 2 == 1 then
       old4 = redis.call('HGET', KEYS[cls + 2], id)
     end
   else
-    old4 = redis.call('HGET', KEYS[cls + 2], id)
+    if not (tried and cls == new) then old4 = redis.call('HGET', KEYS[cls + 2], id) end
     if not old4 or math.floor((string.byte(old4, 7) or 0) / 4) % 2 == 1 then
       old6 = redis.call('HGET', KEYS[cls + 4], id)
     end
