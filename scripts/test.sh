@@ -30,6 +30,8 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
 fi
 
 npm install --no-audit --no-fund --loglevel=error
+# A clean build: compiled tests of deleted sources must not linger in dist/ and run.
+rm -rf dist
 npx tsc -p tsconfig.json
 npx biome check .
 
