@@ -36,7 +36,7 @@ export class TrackerCore {
     const { config } = this;
     // --max-numwant caps the default too, so lowering the cap alone is enough.
     const asked = params.numWant === undefined || params.numWant < 0 ? config.defaultNumwant : params.numWant;
-    const numWant = Math.min(asked, config.maxNumwant);
+    const numWant = Math.min(asked, config.maxNumwant, ctx.maxPeers ?? config.maxNumwant);
 
     let ipv4: Buffer | null = null;
     let ipv6: Buffer | null = null;

@@ -41,6 +41,8 @@ export interface RequestContext {
   families: 'both' | 'source';
   /** The dictionary model (compact=0 without no_peer_id) needs peer ids. */
   withPeerIds: boolean;
+  /** The most peers the transport's reply can carry (UDP: one datagram), on top of --max-numwant. */
+  maxPeers?: number;
 }
 
 export interface AnnounceReply {

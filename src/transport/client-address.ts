@@ -1,5 +1,5 @@
 import { BlockList, isIPv4 } from 'node:net';
-import { type ParsedAddress, parseIp } from '../protocol/compact.js';
+import { formatIp, type ParsedAddress, parseIp } from '../protocol/compact.js';
 
 /**
  * Who is the client? The TCP peer, unless the TCP peer is a reverse proxy the
@@ -48,8 +48,7 @@ export class ClientAddressResolver {
   }
 
   private isTrusted(address: ParsedAddress): boolean {
-    const text = address.family === 4 ? address.bytes.join('.') : bytesToV6(address.bytes);
-    return this.trusted?.check(text, address.family === 4 ? 'ipv4' : 'ipv6') ?? false;
+    return this.trusted?.check(formatIp(address), address.family === 4 ? 'ipv4' : 'ipv6') ?? false;
   }
 }
 
@@ -63,10 +62,4 @@ function stripPort(hop: string): string {
   if (bracket) return bracket[1] as string;
   const v4 = /^(\d{1,3}(?:\.\d{1,3}){3}):\d+$/.exec(hop);
   return v4 ? (v4[1] as string) : hop;
-}
-
-function bytesToV6(bytes: Buffer): string {
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i).toString(16));
-  return groups.join(':');
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { isIPv4 } from 'node:net';
 import { describe, it } from 'node:test';
-import { packEndpoint, parseIp, unpackEndpoint, unpackPeers } from '../../src/protocol/compact.js';
+import { formatIp, packEndpoint, parseIp, unpackEndpoint, unpackPeers } from '../../src/protocol/compact.js';
 
 describe('compact peers', () => {
   it('packs IPv4 as 4 address bytes and a big-endian port', () => {
@@ -25,6 +26,16 @@ describe('compact peers', () => {
   it('reads IPv4-mapped IPv6 addresses as IPv4 peers', () => {
     assert.deepEqual(parseIp('::ffff:10.1.2.3'), { family: 4, bytes: Buffer.from([10, 1, 2, 3]) });
     assert.deepEqual(parseIp('::ffff:a01:203'), { family: 4, bytes: Buffer.from([10, 1, 2, 3]) });
+  });
+
+  it('parses dotted IPv4 exactly as node:net judges it, zeros included', () => {
+    for (const text of ['0.0.0.0', '10.0.0.1', '1.2.3.04', '01.2.3.4', '255.255.255.255', '::ffff:0.0.0.0']) {
+      const viaNet = isIPv4(text.replace('::ffff:', ''));
+      assert.equal(parseIp(text) !== undefined, viaNet, text);
+    }
+    assert.equal(parseIp('10.0.0.1')?.bytes.toString('hex'), '0a000001');
+    assert.equal(formatIp(parseIp('2001:db8::1')!), '2001:db8::1');
+    assert.equal(formatIp(parseIp('::ffff:10.1.2.3')!), '10.1.2.3');
   });
 
   it('handles ::, ::1, full forms, zones, and refuses garbage', () => {

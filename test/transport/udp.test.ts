@@ -4,12 +4,13 @@ import { once } from 'node:events';
 import { after, describe, it } from 'node:test';
 import { DEFAULTS, type TrackerConfig } from '../../src/config/options.js';
 import { TrackerCore } from '../../src/core/tracker.js';
+import { parseIp } from '../../src/protocol/compact.js';
 import { ConnectionIds, mapIpv4 } from '../../src/protocol/connection-id.js';
 import { encodeUdpAnnounceRequest, encodeUdpConnectRequest, parseUdpReply } from '../../src/protocol/udp.js';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import type { SwarmStore } from '../../src/store/swarm-store.js';
 import { createTracker, type Tracker, type TrackerOptions } from '../../src/tracker.js';
-import { parseSourceAddress, UdpHandler } from '../../src/transport/udp/udp-handler.js';
+import { UdpHandler } from '../../src/transport/udp/udp-handler.js';
 import { makeId } from '../helpers/http-tracker-client.js';
 import { UdpTrackerClient } from './udp-client.js';
 import { asAnnounce, asError, asScrape, freshHash } from './udp-suite.js';
@@ -299,7 +300,7 @@ describe('UDP handler without a socket', () => {
     assert.equal(sent[0]?.length, 16, 'the connect reply is exactly 16 bytes');
   });
 
-  it('parses source addresses the way compact.parseIp does', () => {
+  it('parses datagram source addresses with compact.parseIp (dotted fast path included)', () => {
     for (const [text, family, hex] of [
       ['127.0.0.1', 4, '7f000001'],
       ['::ffff:10.1.2.3', 4, '0a010203'],
@@ -308,12 +309,12 @@ describe('UDP handler without a socket', () => {
       ['2001:db8::7', 6, '20010db8000000000000000000000007'],
       ['64:ff9b::1.2.3.4', 6, '0064ff9b000000000000000001020304'],
     ] as const) {
-      const a = parseSourceAddress(text);
+      const a = parseIp(text);
       assert.equal(a?.family, family, text);
       assert.equal(a?.bytes.toString('hex'), hex, text);
     }
     for (const bad of ['1.2.3', '1.2.3.4.5', '256.1.1.1', '1..2.3', '::ffff:1.2.3', 'x', '']) {
-      assert.equal(parseSourceAddress(bad), undefined, bad);
+      assert.equal(parseIp(bad), undefined, bad);
     }
   });
 });

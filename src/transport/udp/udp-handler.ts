@@ -139,7 +139,7 @@ export class UdpHandler {
       counters.dropped.short++;
       return;
     }
-    const source = port === 0 ? undefined : parseSourceAddress(address);
+    const source = port === 0 ? undefined : parseIp(address);
     if (source === undefined) {
       counters.dropped.badSource++;
       return;
@@ -194,9 +194,13 @@ export class UdpHandler {
     // The reply carries peers of the request's family only, and must fit one
     // unfragmented datagram (see UDP_MAX_PEERS_V4/V6).
     const cap = source.family === 4 ? UDP_MAX_PEERS_V4 : UDP_MAX_PEERS_V6;
-    const asked = params.numWant === undefined ? this.config.defaultNumwant : params.numWant;
-    params.numWant = asked < cap ? asked : cap;
-    const ctx: RequestContext = { transport: 'udp', address: source, families: 'source', withPeerIds: false };
+    const ctx: RequestContext = {
+      transport: 'udp',
+      address: source,
+      families: 'source',
+      withPeerIds: false,
+      maxPeers: cap,
+    };
     this.core.announce(params, ctx).then(
       (reply: AnnounceReply) => {
         // A throw here would be an unhandled rejection (fatal in Node 20): turn it into an error packet.
@@ -264,38 +268,4 @@ export class UdpHandler {
     this.counters.errors[kind]++;
     this.send(reply, port, address);
   }
-}
-
-/**
- * The datagram's source as a ParsedAddress. A dual-stack socket reports IPv4
- * clients as `::ffff:a.b.c.d`; those are IPv4 peers. The dotted forms are
- * parsed by hand (this runs on every packet); everything else goes through
- * the general parser.
- */
-export function parseSourceAddress(text: string): ParsedAddress | undefined {
-  let start = 0;
-  if (text.length > 7 && text.charCodeAt(0) === 0x3a && text.startsWith('::ffff:')) start = 7;
-  else if (text.indexOf(':') >= 0) return parseIp(text);
-  const bytes = Buffer.allocUnsafe(4);
-  let part = 0;
-  let value = 0;
-  let digits = 0;
-  for (let i = start; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x2e) {
-      if (digits === 0 || part === 3) return parseIp(text);
-      bytes[part++] = value;
-      value = 0;
-      digits = 0;
-    } else if (c >= 0x30 && c <= 0x39 && digits < 3) {
-      value = value * 10 + (c - 0x30);
-      if (value > 255) return parseIp(text);
-      digits++;
-    } else {
-      return parseIp(text);
-    }
-  }
-  if (digits === 0 || part !== 3) return parseIp(text);
-  bytes[3] = value;
-  return { family: 4, bytes };
 }
