@@ -30,6 +30,10 @@ interface Settings {
   prefillCap: number;
   modes: Mode[];
   out: string | undefined;
+  /** Directory for V8 CPU profiles of the BitStorm processes (--cpu-prof). */
+  cpuProf: string | undefined;
+  /** Extra flags for node when it runs BitStorm (e.g. --perf-basic-prof for `perf record`). */
+  nodeArgs: string[];
 }
 
 const HELP = `Usage: npm run bench -- [options]
@@ -40,7 +44,10 @@ const HELP = `Usage: npm run bench -- [options]
   --duration S         measured seconds per load (default 10)
   --concurrency N      requests in flight (default 64)
   --no-memory          skip the memory test
-  --out FILE           where to write the markdown (default bench/results/<date>.md)`;
+  --out FILE           where to write the markdown (default bench/results/<date>.md)
+  --cpu-prof DIR       write V8 CPU profiles of the BitStorm processes to DIR
+                       (open in Chrome DevTools; profiling slows them, so use for finding hot spots only)
+  --node-args "A B"    extra node flags for the BitStorm processes (e.g. --perf-basic-prof)`;
 
 function parseArgs(argv: string[]): Settings {
   const quick = argv.includes('--quick');
@@ -57,6 +64,8 @@ function parseArgs(argv: string[]): Settings {
         prefillCap: 10,
         modes: ['udp', 'http', 'http-ka'],
         out: undefined,
+        cpuProf: undefined,
+        nodeArgs: [],
       }
     : {
         quick,
@@ -70,6 +79,8 @@ function parseArgs(argv: string[]): Settings {
         prefillCap: 150,
         modes: ['udp', 'http', 'http-ka'],
         out: undefined,
+        cpuProf: undefined,
+        nodeArgs: [],
       };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -90,6 +101,8 @@ function parseArgs(argv: string[]): Settings {
     else if (a === '--duration') s.duration = Number(v);
     else if (a === '--concurrency') s.concurrency = Number(v);
     else if (a === '--out') s.out = v;
+    else if (a === '--cpu-prof') s.cpuProf = resolve(v);
+    else if (a === '--node-args') s.nodeArgs = v.split(/\s+/).filter(Boolean);
     else throw new Error(`unknown option ${a} (see --help)`);
   }
   return s;
@@ -191,9 +204,9 @@ async function prefill(
  * an explicit --udp-secret (which skips fetching the shared secret from Redis at
  * start), saying so in the report, so a start-up bug does not hide the figures.
  */
-async function startRedisBitstorm(workers: number): Promise<TrackerHandle> {
+async function startRedisBitstorm(workers: number, nodeArgs: string[]): Promise<TrackerHandle> {
   try {
-    return await startBitstorm({ repoRoot, redis: true, workers });
+    return await startBitstorm({ repoRoot, redis: true, workers, nodeArgs });
   } catch (err) {
     const reason = (err as Error).message;
     if (/workers are not implemented/.test(reason)) throw err;
@@ -202,6 +215,7 @@ async function startRedisBitstorm(workers: number): Promise<TrackerHandle> {
       repoRoot,
       redis: true,
       workers,
+      nodeArgs,
       extraArgs: ['--udp-secret', 'bench-secret-0123456789abcdef'],
     });
     t.notes.push(`did not start with defaults (${reason.trim()}); measured with an explicit --udp-secret`);
@@ -213,6 +227,7 @@ async function main(): Promise<void> {
   const s = parseArgs(process.argv.slice(2));
   const t0 = Date.now();
   const env = setup();
+  const nodeArgs = [...s.nodeArgs, ...(s.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${s.cpuProf}`] : [])];
   const machine = machineInfo(repoRoot, depsDir);
   log(`machine: ${machine.cpu}, ${machine.cores} cores, load ${machine.load}`);
   const work = join(tmpdir(), `bitstorm-bench-${process.pid}`);
@@ -260,9 +275,9 @@ async function main(): Promise<void> {
         return startBittorrentTracker(depsDir, env.btServer);
       },
     },
-    { id: 'bitstorm-memory', memory: true, start: () => startBitstorm({ repoRoot, redis: false, workers: 1 }) },
-    { id: 'bitstorm-redis', memory: true, start: () => startRedisBitstorm(1) },
-    { id: 'bitstorm-redis-2w', memory: false, start: () => startRedisBitstorm(2) },
+    { id: 'bitstorm-memory', memory: true, start: () => startBitstorm({ repoRoot, redis: false, workers: 1, nodeArgs }) },
+    { id: 'bitstorm-redis', memory: true, start: () => startRedisBitstorm(1, nodeArgs) },
+    { id: 'bitstorm-redis-2w', memory: false, start: () => startRedisBitstorm(2, nodeArgs) },
   ].filter((c) => !s.only || s.only.includes(c.id));
 
   const statuses: TrackerStatus[] = [];

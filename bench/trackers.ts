@@ -235,12 +235,14 @@ export interface BitstormOptions {
   redis: boolean;
   workers: number;
   extraArgs?: string[];
+  /** Flags for node itself (e.g. --cpu-prof), placed before the script. */
+  nodeArgs?: string[];
 }
 
 export async function startBitstorm(opts: BitstormOptions): Promise<TrackerHandle> {
   const port = await freePort();
   const redis = opts.redis ? await startRedis() : undefined;
-  const args = [join(opts.repoRoot, 'bin', 'bitstorm.js'), '--host', '127.0.0.1', '--port', String(port), '--quiet'];
+  const args = [...(opts.nodeArgs ?? []), join(opts.repoRoot, 'bin', 'bitstorm.js'), '--host', '127.0.0.1', '--port', String(port), '--quiet'];
   if (redis) args.push('--redis-url', `redis://127.0.0.1:${redis.port}`, '--redis-prefix', 'bench:');
   if (opts.workers > 1) args.push('--workers', String(opts.workers));
   args.push(...(opts.extraArgs ?? []));
