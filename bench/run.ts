@@ -275,7 +275,11 @@ async function main(): Promise<void> {
         return startBittorrentTracker(depsDir, env.btServer);
       },
     },
-    { id: 'bitstorm-memory', memory: true, start: () => startBitstorm({ repoRoot, redis: false, workers: 1, nodeArgs }) },
+    {
+      id: 'bitstorm-memory',
+      memory: true,
+      start: () => startBitstorm({ repoRoot, redis: false, workers: 1, nodeArgs }),
+    },
     { id: 'bitstorm-redis', memory: true, start: () => startRedisBitstorm(1, nodeArgs) },
     { id: 'bitstorm-redis-2w', memory: false, start: () => startRedisBitstorm(2, nodeArgs) },
   ].filter((c) => !s.only || s.only.includes(c.id));

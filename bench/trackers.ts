@@ -242,7 +242,15 @@ export interface BitstormOptions {
 export async function startBitstorm(opts: BitstormOptions): Promise<TrackerHandle> {
   const port = await freePort();
   const redis = opts.redis ? await startRedis() : undefined;
-  const args = [...(opts.nodeArgs ?? []), join(opts.repoRoot, 'bin', 'bitstorm.js'), '--host', '127.0.0.1', '--port', String(port), '--quiet'];
+  const args = [
+    ...(opts.nodeArgs ?? []),
+    join(opts.repoRoot, 'bin', 'bitstorm.js'),
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--quiet',
+  ];
   if (redis) args.push('--redis-url', `redis://127.0.0.1:${redis.port}`, '--redis-prefix', 'bench:');
   if (opts.workers > 1) args.push('--workers', String(opts.workers));
   args.push(...(opts.extraArgs ?? []));
