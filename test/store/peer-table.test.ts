@@ -64,3 +64,31 @@ it('peer table: random inserts, moves, removals and expiry agree with a Map mode
     }
   }
 });
+
+it('peer table: last-seen times survive a clock that runs past the 32-bit offset range, and steps back', () => {
+  const DAY = 86_400_000;
+  const table = new PeerTable();
+  const start = 1_700_000_000_000;
+  const a = table.insert(id(1), false, start);
+  table.touch(a, start);
+  // A clock stepping back a little is kept exactly.
+  const b = table.insert(id(2), true, start - 5_000);
+  table.touch(b, start - 5_000);
+  assert.equal(table.lastSeen(table.find(id(1))), start);
+  assert.equal(table.lastSeen(table.find(id(2))), start - 5_000);
+  // 30, 60 and 90 days on: each step forces a rebase of the stored offsets.
+  for (const days of [30, 60, 90]) {
+    const now = start + days * DAY;
+    const c = table.insert(id(100 + days), false, now);
+    table.touch(c, now);
+    table.touch(table.find(id(1)), now - 1);
+    assert.equal(table.lastSeen(table.find(id(100 + days))), now);
+    assert.equal(table.lastSeen(table.find(id(1))), now - 1);
+  }
+  // Expiry still compares exactly after rebases: peer 2 (90 days old) goes, the rest stay.
+  const now = start + 90 * DAY;
+  assert.equal(table.removeSeenBefore(now - 2), 3); // peer 2, and the 30- and 60-day peers
+  assert.equal(table.count, 2);
+  assert.equal(table.oldest, now - 1);
+  assert.equal(table.find(id(2)), -1);
+});

@@ -38,6 +38,8 @@ const SWEEP_TICK_MS = 1000;
 const SWEEP_SLICE = 10_000;
 /** Below this many candidates per wanted peer, sampling shuffles the whole range. */
 const SHUFFLE_FACTOR = 4;
+/** Adjacent slots taken per random draw in big ranges (see sample()). */
+const RUN = 8;
 
 /** Scratch for partial Fisher–Yates shuffles; grows to the largest range shuffled. */
 let scratch = new Int32Array(1024);
@@ -314,6 +316,8 @@ const pick = {
   want4: false,
   want6: false,
   withIds: false,
+  /** IPv4 only, no peer ids, and every peer of the table has an IPv4 endpoint (the common case). */
+  only4: false,
   buf4: EMPTY,
   buf6: EMPTY,
   ids4: EMPTY,
@@ -350,6 +354,15 @@ function drawOnce(slot: number): boolean {
 function take(slot: number): void {
   const p = pick;
   if (slot === p.self) return;
+  if (p.only4) {
+    // Every peer has an IPv4 endpoint and only those are wanted: copy, no checks.
+    const ep4 = p.table.u8;
+    const from = p.table.ep4At + slot * 6;
+    const to = p.n4 * 6;
+    for (let i = 0; i < 6; i++) p.buf4[to + i] = ep4[from + i] as number;
+    p.n4++;
+    return;
+  }
   const flags = p.table.flags(slot);
   if (p.want4 && (flags & HAS4) !== 0 && p.n4 < p.want) {
     p.table.copyEndpoint4(slot, p.buf4, p.n4 * 6);
@@ -372,7 +385,9 @@ function full(): boolean {
  * A uniform random sample without replacement from the requester's candidates
  * (a seeder's are the leechers; a leecher's are everyone), skipping itself.
  * Each wanted family fills up to numWant entries. Small ranges are shuffled
- * (partial Fisher–Yates); in large ones distinct slots are drawn at random,
+ * (partial Fisher–Yates); in large ones distinct slots are drawn at random in
+ * short runs of adjacent slots (each candidate equally likely; neighbours in a
+ * run come together, as in opentracker's bucket walks),
  * with a bounded number of draws so a requester of a family few peers have
  * cannot make one announce walk a huge swarm.
  */
@@ -390,6 +405,7 @@ function sample(table: PeerTable, self: number, req: StoreAnnounce, out: StoreAn
   p.want4 = req.want4 && table.count4 > 0;
   p.want6 = req.want6 && table.count6 > 0;
   p.withIds = req.withPeerIds;
+  p.only4 = p.want4 && !p.want6 && !p.withIds && table.count4 === table.count;
   p.buf4 = p.want4 ? Buffer.allocUnsafe(want * 6) : EMPTY;
   p.buf6 = p.want6 ? Buffer.allocUnsafe(want * 18) : EMPTY;
   p.ids4 = p.want4 && p.withIds ? Buffer.allocUnsafe(want * 20) : EMPTY;
@@ -398,7 +414,19 @@ function sample(table: PeerTable, self: number, req: StoreAnnounce, out: StoreAn
   p.n6 = 0;
 
   if (range - selfIn <= want) {
-    for (let slot = lo; slot < hi; slot++) take(slot);
+    if (p.only4) {
+      // Everyone is wanted: the endpoints are one contiguous run, minus the requester's.
+      const bytes = table.u8;
+      const at = table.ep4At;
+      if (selfIn === 0) p.buf4.set(bytes.subarray(at + lo * 6, at + hi * 6), 0);
+      else {
+        p.buf4.set(bytes.subarray(at + lo * 6, at + self * 6), 0);
+        p.buf4.set(bytes.subarray(at + (self + 1) * 6, at + hi * 6), (self - lo) * 6);
+      }
+      p.n4 = range - selfIn;
+    } else {
+      for (let slot = lo; slot < hi; slot++) take(slot);
+    }
   } else if (range <= want * SHUFFLE_FACTOR) {
     if (scratch.length < range) scratch = new Int32Array(range * 2);
     for (let i = 0; i < range; i++) scratch[i] = lo + i;
@@ -410,10 +438,17 @@ function sample(table: PeerTable, self: number, req: StoreAnnounce, out: StoreAn
     }
   } else {
     generation = (generation + 1) >>> 0 || 1;
+    // Draws are runs of RUN adjacent slots from a random start (wrapping at
+    // the range's end): every candidate is still equally likely, and a run is
+    // one or two cache lines of endpoints where independent slots would each be
+    // a cache miss in a big table.
     const maxDraws = Math.min(want * SHUFFLE_FACTOR + 64, DRAWN_SIZE >> 1);
-    for (let i = 0; i < maxDraws && !full(); i++) {
-      const slot = lo + Math.floor(Math.random() * range);
-      if (drawOnce(slot)) take(slot);
+    for (let i = 0; i < maxDraws && !full(); i += RUN) {
+      let slot = lo + Math.floor(Math.random() * range);
+      for (let k = 0; k < RUN && !full(); k++) {
+        if (drawOnce(slot)) take(slot);
+        if (++slot === hi) slot = lo;
+      }
     }
   }
   out.peers4 = p.n4 > 0 ? p.buf4.subarray(0, p.n4 * 6) : EMPTY;

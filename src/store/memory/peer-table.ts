@@ -1,22 +1,22 @@
 /**
  * The peers of one torrent, packed into typed arrays: about 50 bytes a peer
- * instead of the ~250 that a JS object, its strings and a Map entry cost, and
- * no garbage per announce. Peers live in slots 0..count-1, seeders first
- * (slots 0..seeders-1) and leechers after, so "a random leecher" or "a random
- * peer" is a random slot in a range. Removal and seeder/leecher moves swap
- * slots, so the table stays dense.
+ * (index and growth slack included) instead of the ~250 that a JS object, its
+ * strings and a Map entry cost, and no garbage per announce. Peers live in
+ * slots 0..count-1, seeders first (slots 0..seeders-1) and leechers after, so
+ * "a random leecher" or "a random peer" is a random slot in a range. Removal
+ * and seeder/leecher moves swap slots, so the table stays dense.
+ *
+ * Each field is its own array (struct of arrays): the IPv4 endpoints of a slot
+ * range are one contiguous run of 6-byte compact entries, so a reply that
+ * takes a whole range is a single copy.
  *
  * A peer is found by its 20-byte id through an open-addressing hash index
  * (linear probing, backward-shift deletion, so no tombstones) that maps the
  * id's hash to slot + 1 (0 = empty).
  */
 
-/** Per-slot record: id (20) | IPv4 endpoint (6) | flags (1) | spare (1) | key (4). */
-const RECORD = 32;
-const ID = 0;
-const EP4 = 20;
-const FLAGS = 26;
-const KEY = 28;
+const ID_SIZE = 20;
+const EP4_SIZE = 6;
 const EP6_SIZE = 18;
 
 export const HAS4 = 1;
@@ -25,10 +25,19 @@ export const HAS_KEY = 4;
 /** This peer's `completed` was already counted. */
 export const COMPLETED = 8;
 
+/**
+ * Last-seen times are stored as unsigned 32-bit milliseconds after `base`
+ * (4 bytes a peer instead of a float64's 8). A new table puts `base` 2^31 ms
+ * (24.8 days) before its first time, so clocks may step back that far; a table
+ * that lives until its offsets near 2^32 is rebased (one pass over its peers).
+ */
+const BASE_OFFSET = 2 ** 31;
+const REBASE_AT = 2 ** 32 - 2 ** 24;
+
 /** FNV-1a over the 20 id bytes: cheap, and peer ids end in random bytes. */
 function hashId(id: Uint8Array, offset: number): number {
   let h = 0x811c9dc5;
-  for (let i = 0; i < 20; i++) h = Math.imul(h ^ (id[offset + i] as number), 0x01000193);
+  for (let i = 0; i < ID_SIZE; i++) h = Math.imul(h ^ (id[offset + i] as number), 0x01000193);
   return h >>> 0;
 }
 
@@ -41,19 +50,29 @@ export class PeerTable {
   count6 = 0;
   /** Lower bound of every peer's last-seen time: nothing can have expired before oldest + ttl. */
   oldest = Number.POSITIVE_INFINITY;
-  private capacity: number;
-  private rec: Uint8Array;
+  private capacity = 0;
+  /**
+   * One buffer per table (one ArrayBuffer and two views cost far less than an
+   * array per field: small swarms are the majority), laid out as
+   *   u32: seen[capacity] | keys[capacity] | index[indexSize]
+   *   u8:  ids[capacity * 20] | ep4[capacity * 6] | flags[capacity]
+   * with the u8 regions after the u32 ones.
+   */
+  private u32: Uint32Array = EMPTY_U32;
+  /** The same buffer as bytes; sampling reads the IPv4 endpoints at `ep4At`. */
+  u8: Uint8Array = EMPTY_U8;
+  private keysAt = 0;
+  private indexAt = 0;
+  private idsAt = 0;
+  /** Byte offset of the compact IPv4 endpoints (4-byte address, 2-byte port), 6 bytes a slot. */
+  ep4At = 0;
+  private flagsAt = 0;
+  private mask = 0;
   private ep6: Uint8Array | null = null;
-  private seen: Float64Array;
-  private index: Int32Array;
-  private mask: number;
+  private base = Number.NaN;
 
   constructor(initialCapacity = 2) {
-    this.capacity = initialCapacity;
-    this.rec = new Uint8Array(initialCapacity * RECORD);
-    this.seen = new Float64Array(initialCapacity);
-    this.mask = indexSizeFor(initialCapacity) - 1;
-    this.index = new Int32Array(this.mask + 1);
+    this.allocate(initialCapacity);
   }
 
   get leechers(): number {
@@ -62,12 +81,12 @@ export class PeerTable {
 
   /** The slot of the peer with this id, or -1. */
   find(id: Uint8Array): number {
-    const { index, mask, rec } = this;
+    const { u32, u8, mask, indexAt, idsAt } = this;
     for (let i = hashId(id, 0) & mask; ; i = (i + 1) & mask) {
-      const entry = index[i] as number;
+      const entry = u32[indexAt + i] as number;
       if (entry === 0) return -1;
       const slot = entry - 1;
-      if (sameBytes(rec, slot * RECORD + ID, id)) return slot;
+      if (sameBytes(u8, idsAt + slot * ID_SIZE, id)) return slot;
     }
   }
 
@@ -75,10 +94,9 @@ export class PeerTable {
   insert(id: Uint8Array, seeder: boolean, now: number): number {
     if (this.count === this.capacity) this.grow();
     let slot = this.count++;
-    const base = slot * RECORD;
-    this.rec.set(id.subarray(0, 20), base + ID);
-    this.rec[base + FLAGS] = 0;
-    this.seen[slot] = now;
+    this.u8.set(id.subarray(0, ID_SIZE), this.idsAt + slot * ID_SIZE);
+    this.u8[this.flagsAt + slot] = 0;
+    this.touch(slot, now);
     if (now < this.oldest) this.oldest = now;
     this.indexInsert(slot);
     if (seeder) {
@@ -123,42 +141,39 @@ export class PeerTable {
   }
 
   flags(slot: number): number {
-    return this.rec[slot * RECORD + FLAGS] as number;
+    return this.u8[this.flagsAt + slot] as number;
   }
 
   setFlag(slot: number, flag: number): void {
-    (this.rec[slot * RECORD + FLAGS] as number) |= flag;
+    (this.u8[this.flagsAt + slot] as number) |= flag;
   }
 
   key(slot: number): number {
-    const b = slot * RECORD + KEY;
-    const r = this.rec;
-    return (
-      (((r[b] as number) << 24) | ((r[b + 1] as number) << 16) | ((r[b + 2] as number) << 8) | (r[b + 3] as number)) >>>
-      0
-    );
+    return this.u32[this.keysAt + slot] as number;
   }
 
   setKey(slot: number, key: number): void {
-    const b = slot * RECORD + KEY;
-    const r = this.rec;
-    r[b] = key >>> 24;
-    r[b + 1] = key >>> 16;
-    r[b + 2] = key >>> 8;
-    r[b + 3] = key;
-    r[slot * RECORD + FLAGS] = (r[slot * RECORD + FLAGS] as number) | HAS_KEY;
+    this.u32[this.keysAt + slot] = key;
+    this.setFlag(slot, HAS_KEY);
   }
 
   lastSeen(slot: number): number {
-    return this.seen[slot] as number;
+    return this.base + (this.u32[slot] as number);
   }
 
   touch(slot: number, now: number): void {
-    this.seen[slot] = now;
+    if (Number.isNaN(this.base)) this.base = now - BASE_OFFSET;
+    let offset = now - this.base;
+    if (offset >= REBASE_AT) {
+      this.rebase(now);
+      offset = now - this.base;
+    }
+    // Clocks stepping back more than 24.8 days clamp to the oldest representable time.
+    this.u32[slot] = offset > 0 ? offset : 0;
   }
 
   setEndpoint4(slot: number, endpoint: Uint8Array): void {
-    this.rec.set(endpoint.subarray(0, 6), slot * RECORD + EP4);
+    this.u8.set(endpoint.subarray(0, EP4_SIZE), this.ep4At + slot * EP4_SIZE);
     if ((this.flags(slot) & HAS4) === 0) {
       this.count4++;
       this.setFlag(slot, HAS4);
@@ -167,7 +182,7 @@ export class PeerTable {
 
   setEndpoint6(slot: number, endpoint: Uint8Array): void {
     if (!this.ep6) this.ep6 = new Uint8Array(this.capacity * EP6_SIZE);
-    this.ep6.set(endpoint.subarray(0, 18), slot * EP6_SIZE);
+    this.ep6.set(endpoint.subarray(0, EP6_SIZE), slot * EP6_SIZE);
     if ((this.flags(slot) & HAS6) === 0) {
       this.count6++;
       this.setFlag(slot, HAS6);
@@ -176,7 +191,7 @@ export class PeerTable {
 
   /** Same IP (port ignored) as the stored endpoint of that family. */
   sameIp4(slot: number, endpoint: Uint8Array): boolean {
-    return (this.flags(slot) & HAS4) !== 0 && sameBytesN(this.rec, slot * RECORD + EP4, endpoint, 4);
+    return (this.flags(slot) & HAS4) !== 0 && sameBytesN(this.u8, this.ep4At + slot * EP4_SIZE, endpoint, 4);
   }
 
   sameIp6(slot: number, endpoint: Uint8Array): boolean {
@@ -185,9 +200,9 @@ export class PeerTable {
 
   /** Copies the 6-byte endpoint into `out` at `pos`. */
   copyEndpoint4(slot: number, out: Uint8Array, pos: number): void {
-    const r = this.rec;
-    const b = slot * RECORD + EP4;
-    for (let i = 0; i < 6; i++) out[pos + i] = r[b + i] as number;
+    const r = this.u8;
+    const b = this.ep4At + slot * EP4_SIZE;
+    for (let i = 0; i < EP4_SIZE; i++) out[pos + i] = r[b + i] as number;
   }
 
   copyEndpoint6(slot: number, out: Uint8Array, pos: number): void {
@@ -197,18 +212,19 @@ export class PeerTable {
   }
 
   copyId(slot: number, out: Uint8Array, pos: number): void {
-    const r = this.rec;
-    const b = slot * RECORD + ID;
-    for (let i = 0; i < 20; i++) out[pos + i] = r[b + i] as number;
+    const r = this.u8;
+    const b = this.idsAt + slot * ID_SIZE;
+    for (let i = 0; i < ID_SIZE; i++) out[pos + i] = r[b + i] as number;
   }
 
   /** Removes every peer last seen at or before `cutoff`; returns how many. Recomputes `oldest`. */
   removeSeenBefore(cutoff: number): number {
     let removed = 0;
     let oldest = Number.POSITIVE_INFINITY;
+    const rel = cutoff - this.base; // compare offsets: no float per peer
     for (let slot = this.count - 1; slot >= 0; slot--) {
-      const seen = this.seen[slot] as number;
-      if (seen <= cutoff) {
+      const seen = this.u32[slot] as number;
+      if (seen <= rel) {
         // Removing fills `slot` from a higher slot (already visited), so walking down visits each peer once.
         this.remove(slot);
         removed++;
@@ -216,76 +232,98 @@ export class PeerTable {
         oldest = seen;
       }
     }
-    this.oldest = oldest;
+    this.oldest = oldest === Number.POSITIVE_INFINITY ? oldest : this.base + oldest;
     return removed;
   }
 
   /** Approximate bytes held (for memory accounting in tests and benches). */
   get bytes(): number {
-    return this.rec.byteLength + this.seen.byteLength + this.index.byteLength + (this.ep6?.byteLength ?? 0);
+    return this.u8.byteLength + (this.ep6?.byteLength ?? 0);
+  }
+
+  /** Moves `base` so that `now` sits 2^31 ms after it; offsets shift down by the same amount. */
+  private rebase(now: number): void {
+    const shift = now - BASE_OFFSET - this.base;
+    for (let slot = 0; slot < this.count; slot++) {
+      const seen = (this.u32[slot] as number) - shift;
+      this.u32[slot] = seen > 0 ? seen : 0;
+    }
+    this.base += shift;
+  }
+
+  /** Points the views and offsets at a fresh zeroed buffer for `capacity` slots (the index empty). */
+  private allocate(capacity: number): void {
+    const indexSize = indexSizeFor(capacity);
+    const words = 2 * capacity + indexSize;
+    const buffer = new ArrayBuffer(words * 4 + capacity * (ID_SIZE + EP4_SIZE + 1));
+    this.u32 = new Uint32Array(buffer, 0, words);
+    this.u8 = new Uint8Array(buffer);
+    this.capacity = capacity;
+    this.keysAt = capacity;
+    this.indexAt = 2 * capacity;
+    this.mask = indexSize - 1;
+    this.idsAt = words * 4;
+    this.ep4At = this.idsAt + capacity * ID_SIZE;
+    this.flagsAt = this.ep4At + capacity * EP4_SIZE;
   }
 
   private grow(): void {
-    // x1.5 rather than x2: big tables waste less, small ones still grow in few steps.
-    const capacity = this.capacity + Math.max(2, this.capacity >> 1);
-    const rec = new Uint8Array(capacity * RECORD);
-    rec.set(this.rec);
-    this.rec = rec;
-    const seen = new Float64Array(capacity);
-    seen.set(this.seen);
-    this.seen = seen;
+    // x1.5 while small (few steps), x1.25 once big: the slack of a big table is
+    // what costs memory, and the extra copies are amortised over many inserts.
+    const { u32, u8, keysAt, idsAt, ep4At, flagsAt, count: n } = this;
+    const step = this.capacity >= 1024 ? this.capacity >> 2 : this.capacity >> 1;
+    this.allocate(this.capacity + Math.max(2, step));
+    this.u32.set(u32.subarray(0, n), 0);
+    this.u32.set(u32.subarray(keysAt, keysAt + n), this.keysAt);
+    this.u8.set(u8.subarray(idsAt, idsAt + n * ID_SIZE), this.idsAt);
+    this.u8.set(u8.subarray(ep4At, ep4At + n * EP4_SIZE), this.ep4At);
+    this.u8.set(u8.subarray(flagsAt, flagsAt + n), this.flagsAt);
     if (this.ep6) {
-      const ep6 = new Uint8Array(capacity * EP6_SIZE);
+      const ep6 = new Uint8Array(this.capacity * EP6_SIZE);
       ep6.set(this.ep6);
       this.ep6 = ep6;
     }
-    this.capacity = capacity;
-    const size = indexSizeFor(capacity);
-    if (size !== this.mask + 1) {
-      this.mask = size - 1;
-      this.index = new Int32Array(size);
-      for (let slot = 0; slot < this.count; slot++) this.indexInsert(slot);
-    }
+    for (let slot = 0; slot < n; slot++) this.indexInsert(slot);
   }
 
   private indexInsert(slot: number): void {
-    const { index, mask } = this;
+    const { u32, mask, indexAt } = this;
     let i = this.home(slot);
-    while (index[i] !== 0) i = (i + 1) & mask;
-    index[i] = slot + 1;
+    while (u32[indexAt + i] !== 0) i = (i + 1) & mask;
+    u32[indexAt + i] = slot + 1;
   }
 
   /** Where the id in `slot` starts probing (hashes are recomputed: cheaper than 4 bytes a peer). */
   private home(slot: number): number {
-    return hashId(this.rec, slot * RECORD + ID) & this.mask;
+    return hashId(this.u8, this.idsAt + slot * ID_SIZE) & this.mask;
   }
 
   /** The index position that points at `slot`. */
   private indexPosition(slot: number): number {
-    const { index, mask } = this;
+    const { u32, mask, indexAt } = this;
     for (let i = this.home(slot); ; i = (i + 1) & mask) {
-      if (index[i] === slot + 1) return i;
+      if (u32[indexAt + i] === slot + 1) return i;
     }
   }
 
   /** Backward-shift deletion: later entries of the probe run move up, so lookups never need tombstones. */
   private indexDelete(slot: number): void {
-    const { index, mask } = this;
+    const { u32, mask, indexAt } = this;
     let hole = this.indexPosition(slot);
     let i = hole;
     for (;;) {
       i = (i + 1) & mask;
-      const entry = index[i] as number;
+      const entry = u32[indexAt + i] as number;
       if (entry === 0) break;
       const home = this.home(entry - 1);
       // Move the entry into the hole if its home is not in (hole, i] (cyclically).
       const inRange = hole <= i ? home > hole && home <= i : home > hole || home <= i;
       if (!inRange) {
-        index[hole] = entry;
+        u32[indexAt + hole] = entry;
         hole = i;
       }
     }
-    index[hole] = 0;
+    u32[indexAt + hole] = 0;
   }
 
   /** Exchanges two slots' data and fixes the index entries of both. */
@@ -293,23 +331,38 @@ export class PeerTable {
     if (a === b) return;
     const pa = this.indexPosition(a);
     const pb = this.indexPosition(b);
-    swapBytes(this.rec, a * RECORD, b * RECORD, RECORD);
+    const { u32, u8 } = this;
+    swapBytes(u8, this.idsAt + a * ID_SIZE, this.idsAt + b * ID_SIZE, ID_SIZE);
+    swapBytes(u8, this.ep4At + a * EP4_SIZE, this.ep4At + b * EP4_SIZE, EP4_SIZE);
+    swapBytes(u8, this.flagsAt + a, this.flagsAt + b, 1);
     if (this.ep6) swapBytes(this.ep6, a * EP6_SIZE, b * EP6_SIZE, EP6_SIZE);
-    const s = this.seen[a] as number;
-    this.seen[a] = this.seen[b] as number;
-    this.seen[b] = s;
-    this.index[pa] = b + 1;
-    this.index[pb] = a + 1;
+    swapWords(u32, a, b);
+    swapWords(u32, this.keysAt + a, this.keysAt + b);
+    u32[this.indexAt + pa] = b + 1;
+    u32[this.indexAt + pb] = a + 1;
   }
 
   /** Moves slot `from` (still indexed) into the free slot `to`. */
   private move(from: number, to: number): void {
     const p = this.indexPosition(from);
-    this.rec.copyWithin(to * RECORD, from * RECORD, from * RECORD + RECORD);
+    const { u32, u8 } = this;
+    u8.copyWithin(this.idsAt + to * ID_SIZE, this.idsAt + from * ID_SIZE, this.idsAt + (from + 1) * ID_SIZE);
+    u8.copyWithin(this.ep4At + to * EP4_SIZE, this.ep4At + from * EP4_SIZE, this.ep4At + (from + 1) * EP4_SIZE);
+    u8[this.flagsAt + to] = u8[this.flagsAt + from] as number;
     if (this.ep6) this.ep6.copyWithin(to * EP6_SIZE, from * EP6_SIZE, from * EP6_SIZE + EP6_SIZE);
-    this.seen[to] = this.seen[from] as number;
-    this.index[p] = to + 1;
+    u32[to] = u32[from] as number;
+    u32[this.keysAt + to] = u32[this.keysAt + from] as number;
+    u32[this.indexAt + p] = to + 1;
   }
+}
+
+const EMPTY_U32 = new Uint32Array(0);
+const EMPTY_U8 = new Uint8Array(0);
+
+function swapWords(a: Uint32Array, i: number, j: number): void {
+  const t = a[i] as number;
+  a[i] = a[j] as number;
+  a[j] = t;
 }
 
 /** A power of two at least 1.5 times the capacity: probe runs stay short (load ≤ 2/3). */
@@ -320,7 +373,7 @@ function indexSizeFor(capacity: number): number {
 }
 
 function sameBytes(a: Uint8Array, offset: number, id: Uint8Array): boolean {
-  for (let i = 0; i < 20; i++) if (a[offset + i] !== id[i]) return false;
+  for (let i = 0; i < ID_SIZE; i++) if (a[offset + i] !== id[i]) return false;
   return true;
 }
 
