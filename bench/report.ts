@@ -13,9 +13,28 @@ export interface ThroughputRow {
   id: string;
   mode: Mode;
   result?: LoadResult;
+  /**
+   * The same load with fewer requests in flight (settings.latencyConcurrency):
+   * where it still reaches SATURATED of the full run's rate, the tracker is
+   * saturated there too, and its p99 is the latency at saturation rather than
+   * the queueing that extra requests in flight add (Little's law).
+   */
+  latency?: LoadResult;
   unavailable?: string;
   /** Load average right after the run (noise indicator). */
   load?: string;
+}
+
+/** A lighter load counts as saturating when it reaches this share of the full load's rate. */
+export const SATURATED = 0.9;
+
+/** The p99 at saturation: the lighter load's if it still saturates the tracker, else the full load's. */
+export function saturationP99(row: ThroughputRow): { p99: number; concurrencyNote: string } | undefined {
+  const r = row.result;
+  if (!r) return undefined;
+  const l = row.latency;
+  if (l && l.errors === 0 && l.rate >= SATURATED * r.rate) return { p99: l.p99_us, concurrencyNote: 'light' };
+  return { p99: r.p99_us, concurrencyNote: 'full' };
 }
 
 export interface MemoryRow {
@@ -38,6 +57,8 @@ export interface ReportInput {
     duration: number;
     warmup: number;
     concurrency: number;
+    /** In-flight requests of the latency run (0: not run). */
+    latencyConcurrency: number;
     torrents: number;
     loadClients: number;
     loadPeers: number;
@@ -177,13 +198,16 @@ function targets(input: ReportInput): Target[] {
     const bsRows = rows.filter((r) => r.id.startsWith('bitstorm') && r.result);
     const t: Target = { text: 'p99 ≤ 10 ms at saturation (every BitStorm load)' };
     if (bsRows.length) {
-      const worst = bsRows.reduce((a, b) => ((a.result?.p99_us ?? 0) >= (b.result?.p99_us ?? 0) ? a : b));
-      const p99 = worst.result?.p99_us ?? 0;
+      const p99 = (r: ThroughputRow): number => saturationP99(r)?.p99 ?? 0;
+      const worst = bsRows.reduce((a, b) => (p99(a) >= p99(b) ? a : b));
+      const sat = saturationP99(worst);
+      const inFlight =
+        sat?.concurrencyNote === 'light' ? input.settings.latencyConcurrency : input.settings.concurrency;
       Object.assign(t, {
-        figure: `worst ${fmtMs(p99)} ms (${worst.id}, ${worst.mode})`,
+        figure: `worst ${fmtMs(p99(worst))} ms (${worst.id}, ${worst.mode}, ${inFlight} in flight)`,
         reference: '10 ms',
         ratio: '—',
-        pass: p99 <= 10_000,
+        pass: p99(worst) <= 10_000,
       });
     } else t.missing = 'not measured';
     out.push(t);
@@ -202,6 +226,7 @@ function targets(input: ReportInput): Target[] {
 
 export function renderReport(input: ReportInput): string {
   const { machine: m, settings: s } = input;
+  const lc = s.latencyConcurrency;
   const L: string[] = [];
   const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   L.push(`# BitStorm benchmark, ${date}${s.quick ? ' (quick smoke run: figures are not meaningful)' : ''}`);
@@ -239,13 +264,14 @@ export function renderReport(input: ReportInput): string {
   L.push('');
   L.push(
     '| Tracker | Transport | Announces/s | p50 ms | p99 ms | Errors | Tracker CPU µs/announce | of which Redis | ' +
-      'Rate vs opentracker | CPU vs opentracker | Rate vs bittorrent-tracker | CPU vs bittorrent-tracker |',
+      'Rate vs opentracker | CPU vs opentracker | Rate vs bittorrent-tracker | CPU vs bittorrent-tracker | ' +
+      `${lc} in flight: announces/s (share of full) | ${lc} in flight: p50 / p99 ms | p99 at saturation ms |`,
   );
-  L.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
+  L.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
   for (const row of input.throughput) {
     const r = row.result;
     if (!r) {
-      L.push(`| ${row.id} | ${MODE_LABEL[row.mode]} | n/a: ${row.unavailable ?? ''} | | | | | | | | | |`);
+      L.push(`| ${row.id} | ${MODE_LABEL[row.mode]} | n/a: ${row.unavailable ?? ''} | | | | | | | | | | | | |`);
       continue;
     }
     const ot = find(input.throughput, 'opentracker', row.mode);
@@ -261,10 +287,13 @@ export function renderReport(input: ReportInput): string {
       own || !x ? ['—', '—'] : [fmtRatio(r.rate / x.rate), fmtRatio(cpu / cpuPerAnnounce(x))];
     const [otRate, otCpu] = ref(ot, row.id === 'opentracker');
     const [btRate, btCpu] = ref(bt, row.id === 'bittorrent-tracker');
+    const l = row.latency;
+    const light = l ? `${fmtInt(l.rate)} (${Math.round((100 * l.rate) / Math.max(1, r.rate))}%)` : '—';
+    const lightMs = l ? `${fmtMs(l.p50_us)} / ${fmtMs(l.p99_us)}${l.errors ? `, ${l.errors} errors` : ''}` : '—';
     L.push(
       `| ${row.id} | ${MODE_LABEL[row.mode]} | ${fmtInt(r.rate)} | ${fmtMs(r.p50_us)} | ${fmtMs(r.p99_us)} | ${errText} | ` +
         `${cpu.toFixed(1)} | ${r.sideCpuUs ? (r.sideCpuUs / Math.max(1, r.ok)).toFixed(1) : '—'} | ` +
-        `${otRate} | ${otCpu} | ${btRate} | ${btCpu} |`,
+        `${otRate} | ${otCpu} | ${btRate} | ${btCpu} | ${light} | ${lightMs} | ${fmtMs(saturationP99(row)?.p99 ?? 0)} |`,
     );
   }
   L.push('');
@@ -272,6 +301,15 @@ export function renderReport(input: ReportInput): string {
     'Announces/s on 2 shared cores is bounded by whichever of tracker and generator saturates first; ' +
       'CPU µs per announce is the figure that compares trackers regardless.',
   );
+  if (lc > 0) {
+    L.push('');
+    L.push(
+      `Latency at saturation: with a fixed number of requests in flight, latency past saturation is queueing ` +
+        `(mean latency = requests in flight / announces/s), so each load is run again with ${lc} in flight. ` +
+        `Where that still reaches ${Math.round(SATURATED * 100)}% of the full load's announces/s the tracker is ` +
+        `saturated there too, and that run's p99 is the p99 at saturation; otherwise the full load's p99 is.`,
+    );
+  }
   L.push('');
 
   if (input.memory.length) {

@@ -21,6 +21,8 @@ interface Settings {
   duration: number;
   warmup: number;
   concurrency: number;
+  /** Requests in flight of the second, lighter run that measures latency at saturation (0: none). */
+  latencyConcurrency: number;
   /** Stored peers in the load test's prefilled state comes from this many clients. */
   loadClients: number;
   torrents: number;
@@ -43,6 +45,9 @@ const HELP = `Usage: npm run bench -- [options]
   --modes a,b          udp, http (one connection per announce), http-ka (keep-alive)
   --duration S         measured seconds per load (default 10)
   --concurrency N      requests in flight (default 64)
+  --latency-concurrency N
+                       requests in flight of a second, shorter run of each load whose p99 is the
+                       latency at saturation when it still reaches 90% of the full rate (default 16, 0: off)
   --no-memory          skip the memory test
   --out FILE           where to write the markdown (default bench/results/<date>.md)
   --cpu-prof DIR       write V8 CPU profiles of the BitStorm processes to DIR
@@ -58,6 +63,7 @@ function parseArgs(argv: string[]): Settings {
         duration: 0.5,
         warmup: 0.2,
         concurrency: 32,
+        latencyConcurrency: 8,
         loadClients: 2_000,
         torrents: 1_000,
         memoryPoints: [10_000],
@@ -73,6 +79,7 @@ function parseArgs(argv: string[]): Settings {
         duration: 10,
         warmup: 2,
         concurrency: 64,
+        latencyConcurrency: 16,
         loadClients: 100_000,
         torrents: 10_000,
         memoryPoints: [100_000, 1_000_000],
@@ -100,6 +107,7 @@ function parseArgs(argv: string[]): Settings {
     else if (a === '--modes') s.modes = v.split(',') as Mode[];
     else if (a === '--duration') s.duration = Number(v);
     else if (a === '--concurrency') s.concurrency = Number(v);
+    else if (a === '--latency-concurrency') s.latencyConcurrency = Number(v);
     else if (a === '--out') s.out = v;
     else if (a === '--cpu-prof') s.cpuProf = resolve(v);
     else if (a === '--node-args') s.nodeArgs = v.split(/\s+/).filter(Boolean);
@@ -346,7 +354,33 @@ async function main(): Promise<void> {
             `${r.errors} errors, ${((r.cpuUs + r.sideCpuUs) / Math.max(1, r.ok)).toFixed(1)} µs CPU/announce` +
             (r.first_error ? ` (first error: ${r.first_error})` : ''),
         );
-        throughput.push({ id: cfg.id, mode, result: r, load: loadAverage() });
+        const row: ThroughputRow = { id: cfg.id, mode, result: r, load: loadAverage() };
+        if (s.latencyConcurrency > 0 && s.latencyConcurrency < s.concurrency) {
+          // Same slice, fewer in flight, half as long: the latency a saturated tracker gives (see report).
+          await sleep(300);
+          row.latency = await runLoad({
+            binary: loadgenBin,
+            file: loadW.file,
+            mode,
+            port: t.port,
+            concurrency: s.latencyConcurrency,
+            duration: Math.max(0.5, s.duration / 2),
+            warmup: s.warmup / 2,
+            start: sliceStart,
+            end: sliceEnd,
+            numwant: 50,
+            timeoutMs: 2000,
+            pids: () => t.trackerPids(),
+            sidePids: () => sidePids(t),
+          });
+          const l = row.latency;
+          log(
+            `${cfg.id} ${mode} at ${s.latencyConcurrency} in flight: ${Math.round(l.rate)}/s ` +
+              `(${Math.round((100 * l.rate) / Math.max(1, r.rate))}% of ${s.concurrency} in flight) ` +
+              `p50 ${(l.p50_us / 1000).toFixed(2)} ms p99 ${(l.p99_us / 1000).toFixed(2)} ms, ${l.errors} errors`,
+          );
+        }
+        throughput.push(row);
       }
     } catch (err) {
       harnessFailures++;
@@ -423,6 +457,7 @@ async function main(): Promise<void> {
       duration: s.duration,
       warmup: s.warmup,
       concurrency: s.concurrency,
+      latencyConcurrency: s.latencyConcurrency < s.concurrency ? s.latencyConcurrency : 0,
       torrents: s.torrents,
       loadClients: s.loadClients,
       loadPeers: loadW.prefill,
