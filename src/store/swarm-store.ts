@@ -17,6 +17,9 @@
  *   A torrent with no live peers disappears from listings and totals.
  * - `completed` adds one to the torrent's downloaded count, once per peer
  *   (a repeated `completed` from the same live peer is not counted again).
+ *   The count outlives the torrent's peers: scrape reports it for a torrent
+ *   with none, and a torrent that comes back keeps it, for 30 days after its
+ *   last announce (`downloadedTtlMs` where a store takes it).
  * - Key check (anti-hijack): if the stored peer has a key and the announce comes
  *   from a different IP address with a different (or no) key, nothing changes
  *   and the result is `{ status: 'key-mismatch' }`.

@@ -36,3 +36,45 @@ it('memory store: the sweep releases expired swarms in bounded slices', async ()
   assert.equal(totals.peers4, 0);
   await store.close();
 });
+
+it('memory store: a torrent that empties keeps its downloaded count until downloadedTtlMs, then forgets it', async () => {
+  let clock = 0;
+  const store = new MemoryStore({ peerTtlMs: 1000, downloadedTtlMs: 10_000, now: () => clock, backgroundSweep: false });
+  const infoHash = Buffer.alloc(20, 7);
+  const announce = (peer: number, event: 'completed' | 'stopped' | 'started') =>
+    store.announce({
+      infoHash,
+      peerId: Buffer.alloc(20, peer),
+      event,
+      seeder: event !== 'started',
+      ipv4: Buffer.from([127, 0, 0, peer, 0x1a, 0xe1]),
+      ipv6: null,
+      key: undefined,
+      numWant: 0,
+      want4: true,
+      want6: false,
+      withPeerIds: false,
+    });
+  await announce(1, 'completed');
+  await announce(2, 'completed');
+  await announce(1, 'stopped');
+  await announce(2, 'stopped'); // the last peer leaves: the swarm is dropped
+  assert.equal(store.heldTorrents, 0);
+  assert.deepEqual(await store.scrape([infoHash]), [{ complete: 0, incomplete: 0, downloaded: 2 }]);
+  assert.equal((await store.totals()).downloaded, 0, 'totals count live torrents only');
+  clock = 5000;
+  await announce(3, 'started'); // back within the TTL: the count comes back with it
+  assert.deepEqual(await store.scrape([infoHash]), [{ complete: 0, incomplete: 1, downloaded: 2 }]);
+  assert.equal((await store.totals()).downloaded, 2);
+  // Expired by peer TTL this time (no stop), then forgotten once the downloaded TTL has passed.
+  clock = 6000;
+  store.sweep();
+  assert.equal(store.heldTorrents, 0);
+  assert.equal((await store.scrape([infoHash]))[0]?.downloaded, 2);
+  clock = 5000 + 10_000;
+  store.sweep();
+  assert.equal((await store.scrape([infoHash]))[0]?.downloaded, 0);
+  await announce(4, 'started');
+  assert.equal((await store.scrape([infoHash]))[0]?.downloaded, 0);
+  await store.close();
+});

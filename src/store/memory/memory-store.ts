@@ -47,6 +47,13 @@ let scratch = new Int32Array(1024);
 export class MemoryStore implements SwarmStore {
   readonly kind = 'memory';
   private readonly swarms = new Map<string, Swarm>();
+  /**
+   * Downloaded counts of torrents whose last peer left, by info hash, in the
+   * order they left (so roughly oldest first): a torrent that comes back within `downloadedTtl` keeps its count
+   * (as on Redis). A few dozen bytes a torrent, dropped after the TTL.
+   */
+  private readonly retired = new Map<string, { downloaded: number; at: number }>();
+  private readonly downloadedTtl: number;
   private readonly secrets = new Map<string, Buffer>();
   private readonly ttl: number;
   private readonly now: () => number;
@@ -55,8 +62,9 @@ export class MemoryStore implements SwarmStore {
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly counts = { peers: 0, seeders: 0, peers4: 0, peers6: 0, downloaded: 0 };
 
-  constructor(options: StoreOptions & { backgroundSweep?: boolean }) {
+  constructor(options: StoreOptions & { backgroundSweep?: boolean; downloadedTtlMs?: number }) {
     this.ttl = options.peerTtlMs;
+    this.downloadedTtl = Math.max(options.downloadedTtlMs ?? 30 * 86_400_000, this.ttl);
     this.now = options.now;
     if (options.backgroundSweep !== false) {
       this.timer = setInterval(() => this.sweep(SWEEP_SLICE), SWEEP_TICK_MS);
@@ -77,6 +85,12 @@ export class MemoryStore implements SwarmStore {
       if (req.event === 'stopped') return result(undefined, 'ok');
       swarm = new Swarm();
       this.swarms.set(hashKey, swarm);
+      const back = this.retired.get(hashKey);
+      if (back !== undefined) {
+        this.retired.delete(hashKey);
+        swarm.downloaded = back.downloaded;
+        this.counts.downloaded += back.downloaded;
+      }
     }
     const table = swarm.peers;
     const before = this.snapshot(table);
@@ -130,8 +144,9 @@ export class MemoryStore implements SwarmStore {
   async scrape(infoHashes: readonly Buffer[]): Promise<SwarmCounts[]> {
     const now = this.now();
     return infoHashes.map((hash) => {
-      const swarm = this.swarms.get(hash.toString('latin1'));
-      if (!swarm) return { complete: 0, incomplete: 0, downloaded: 0 };
+      const key = hash.toString('latin1');
+      const swarm = this.swarms.get(key);
+      if (!swarm) return { complete: 0, incomplete: 0, downloaded: this.retiredDownloaded(key, now) };
       this.pruneCounted(swarm, now);
       return { complete: swarm.peers.seeders, incomplete: swarm.peers.leechers, downloaded: swarm.downloaded };
     });
@@ -232,6 +247,7 @@ export class MemoryStore implements SwarmStore {
    */
   sweep(maxSwarms = Number.POSITIVE_INFINITY): void {
     const now = this.now();
+    this.dropRetired(now, maxSwarms);
     let visited = this.dropExpiredSwarms(now, maxSwarms);
     while (visited < maxSwarms) {
       if (!this.sweepCursor) this.sweepCursor = this.swarms.entries();
@@ -281,6 +297,21 @@ export class MemoryStore implements SwarmStore {
   private dropSwarm(key: string, swarm: Swarm): void {
     this.counts.downloaded -= swarm.downloaded;
     this.swarms.delete(key);
+    if (swarm.downloaded > 0) this.retired.set(key, { downloaded: swarm.downloaded, at: swarm.lastAnnounce });
+  }
+
+  private retiredDownloaded(key: string, now: number): number {
+    const r = this.retired.get(key);
+    return r !== undefined && r.at + this.downloadedTtl > now ? r.downloaded : 0;
+  }
+
+  /** Forgets retired counts past their TTL (the map is in retirement order, so from its head). */
+  private dropRetired(now: number, max: number): void {
+    let n = 0;
+    for (const [key, r] of this.retired) {
+      if (r.at + this.downloadedTtl > now || n++ >= max) break;
+      this.retired.delete(key);
+    }
   }
 
   private snapshot(table: PeerTable): [number, number, number, number] {
