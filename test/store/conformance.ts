@@ -189,6 +189,18 @@ export function runStoreConformance(name: string, makeStore: StoreFactory): void
       assert.equal(other.incomplete, 0);
     });
 
+    it('keeps the downloaded count when the last peer leaves and the torrent comes back', async () => {
+      const { store } = await harness();
+      const h = hash(30);
+      await store.announce(req(h, 1, { event: 'completed', seeder: true }));
+      await store.announce(req(h, 2, { event: 'completed', seeder: true }));
+      await store.announce(req(h, 1, { event: 'stopped', seeder: true }));
+      await store.announce(req(h, 2, { event: 'stopped', seeder: true }));
+      assert.deepEqual(await store.scrape([h]), [{ complete: 0, incomplete: 0, downloaded: 2 }]);
+      const back = await store.announce(req(h, 3, { event: 'started' }));
+      assert.deepEqual([back.complete, back.incomplete, back.downloaded], [0, 1, 2]);
+    });
+
     it('moves a peer between seeders and leechers without double counting', async () => {
       const { store } = await harness();
       const h = hash(8);
