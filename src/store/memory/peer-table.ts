@@ -34,6 +34,9 @@ export const COMPLETED = 8;
 const BASE_OFFSET = 2 ** 31;
 const REBASE_AT = 2 ** 32 - 2 ** 24;
 
+const EMPTY_U32 = new Uint32Array(0);
+const EMPTY_U8 = new Uint8Array(0);
+
 /** FNV-1a over the 20 id bytes: cheap, and peer ids end in random bytes. */
 function hashId(id: Uint8Array, offset: number): number {
   let h = 0x811c9dc5;
@@ -355,9 +358,6 @@ export class PeerTable {
     u32[this.indexAt + p] = to + 1;
   }
 }
-
-const EMPTY_U32 = new Uint32Array(0);
-const EMPTY_U8 = new Uint8Array(0);
 
 function swapWords(a: Uint32Array, i: number, j: number): void {
   const t = a[i] as number;
