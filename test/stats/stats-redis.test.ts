@@ -66,3 +66,40 @@ describe('two trackers sharing one Redis', () => {
     }
   });
 });
+
+describe('a Redis outage', () => {
+  it('answers /stats.json with 503 and a JSON error while Redis is down, and 200 again once it is back', async () => {
+    const own = await startRedisServer();
+    const tracker = createTracker({ host: '127.0.0.1', port: 0, udpPort: 'off', redisUrl: own.url });
+    try {
+      await (tracker.store as RedisStore).ready(10_000);
+      const info = await tracker.listen();
+      const base = `http://127.0.0.1:${info.http.port}`;
+      assert.equal((await getJson(base, '/stats.json')).status, 200);
+      await own.kill();
+      const down = await getJson(base, '/stats.json');
+      assert.equal(down.status, 503);
+      assert.match(String(down.body.error), /unavailable/);
+      assert.match(String(down.headers['content-type']), /application\/json/);
+      // The stats page itself does not need the store.
+      assert.equal(await httpStatus(base, '/stats'), 200);
+      await own.restart();
+      await (tracker.store as RedisStore).ready(10_000);
+      let up = 0;
+      for (const deadline = Date.now() + 10_000; up !== 200 && Date.now() < deadline; ) {
+        up = (await getJson(base, '/stats.json')).status;
+        if (up !== 200) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(up, 200, 'recovers by itself');
+    } finally {
+      await tracker.close();
+      await own.stop();
+    }
+  });
+});
+
+async function httpStatus(base: string, path: string): Promise<number> {
+  const res = await fetch(base + path);
+  await res.arrayBuffer();
+  return res.status;
+}
