@@ -197,7 +197,6 @@ local function prune(cutoff)
     end
   end
   meta[3] = o
-  for k = 1, 4 do maybeMerge(k) end
 end
 
 -- Writes meta and the changed buckets in one HSET (empty buckets: HDEL). A torrent
@@ -311,10 +310,7 @@ end
 
 local refresh = 0
 if event == 'x' then
-  if cls then
-    remove()
-    for k = 1, 4 do maybeMerge(k) end
-  end
+  if cls then remove() end
 else
   -- Upsert. A family the announce does not carry keeps its stored endpoint.
   if ep4 == '' and old4 then ep4 = old4 end
@@ -402,6 +398,8 @@ else
     meta[2] = now
   end
 end
+-- Sets that shrank (stops, expiry) give back one bucket per announce.
+for k = 1, 4 do maybeMerge(k) end
 
 local alive = flush()
 if refresh == 1 and alive then
