@@ -254,7 +254,7 @@ describe('Redis store layout', () => {
             const expected = answered ? Math.min(request.numWant, eligible.size) : 0;
             assert.equal(got.length, expected, `${tag}: peers${fam}`);
             assert.equal(new Set(got).size, got.length, `${tag}: no duplicates`);
-            got.forEach((id, i) => assert.equal(eligible.get(id), gotEps[i], `${tag}: ${id} eligible`));
+            for (const [i, id] of got.entries()) assert.equal(eligible.get(id), gotEps[i], `${tag}: ${id} eligible`);
           }
         }
         if (step % 1000 === 999) {
