@@ -69,13 +69,17 @@ local function put(f, s)
   dirty[f] = true
 end
 
--- Reads meta (and, in the same call, bucket 0 of every set: all of a small torrent).
--- Returns false when the torrent has no hash.
-local function readMeta()
-  local got = redis.call('HMGET', KEYS[1], 'm', '1:0', '2:0', '3:0', '4:0')
+-- Reads meta; with buckets, in the same call bucket 0 of every set (all of a small
+-- torrent, which an announce will read anyway). Returns false when the torrent has no hash.
+local function readMeta(buckets)
+  local got
+  if buckets then got = redis.call('HMGET', KEYS[1], 'm', '1:0', '2:0', '3:0', '4:0')
+  else got = { redis.call('HGET', KEYS[1], 'm') } end
   if not got[1] then return false end
   meta = cmsgpack.unpack(got[1])
-  for k = 1, 4 do cache[k .. ':0'] = got[k + 1] or '' end
+  if buckets then
+    for k = 1, 4 do cache[k .. ':0'] = got[k + 1] or '' end
+  end
   saltStr = tostring(meta[5])
   return true
 end
@@ -189,6 +193,11 @@ local function prune(cutoff)
     local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')[2]
     if first then o = tonumber(first) end
   else
+    local fs = {}
+    for k = 1, 4 do
+      if meta[8 + k] > 0 then fs[#fs + 1] = k .. ':0' end
+    end
+    load(fs)
     for k = 1, 4 do
       if meta[8 + k] > 0 then
         local oldest = filter(k .. ':0', k, cutoff)
@@ -247,7 +256,7 @@ local ep4, ep6, key = ARGV[8], ARGV[9], ARGV[10]
 local new = seeder and 1 or 2
 math.randomseed(tonumber(ARGV[16]))
 
-if not readMeta() then
+if not readMeta(true) then
   local d = redis.call('GET', KEYS[3])
   meta = { tonumber(d or '0'), 0, -1, 0, math.random(1, 2147483646), 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1 }
   saltStr = tostring(meta[5])
