@@ -260,8 +260,13 @@ end
 
 -- The stored peer: its bucket in each set, found in one HMGET.
 local h = hashOf(id)
-local fields, at = {}, {}
-for k = 1, 4 do fields[k] = k .. ':' .. addr(h, meta[12 + k]) end
+-- fields[k]: the peer's bucket in set k, named on first use.
+local fields = setmetatable({}, { __index = function(t, k)
+  local f = k .. ':' .. addr(h, meta[12 + k])
+  t[k] = f
+  return f
+end })
+local at = {}
 local cls = nil
 local function look(k)
   if meta[8 + k] > 0 and at[k] == nil then
@@ -350,11 +355,10 @@ else
       -- The bucket's expiry entry must stay <= every time in it: it already is when some
       -- record there (the first, or this peer's old one) is no newer than now.
       local covered = (#s > 0 and readTime(s, 21) <= now) or (off and readTime(s, off + 20) <= now)
-      local rec = id .. tail .. ep
       if off then
-        put(f, string.sub(s, 1, off - 1) .. rec .. string.sub(s, off + size))
+        put(f, string.sub(s, 1, off - 1) .. id .. tail .. ep .. string.sub(s, off + size))
       else
-        put(f, s .. rec)
+        put(f, s .. id .. tail .. ep)
         meta[8 + k] = meta[8 + k] + 1
         grew[#grew + 1] = k
       end
