@@ -232,10 +232,9 @@ end
  * first `take` of each that are not the requester. Cutting records into endpoints
  * in Lua (a string per peer) cost more Redis CPU than the rest of the script.
  *
- * A steady re-announce is three calls: HGET meta, HMGET the peer's bucket of
- * every non-empty set, HSET that bucket and meta; sampling reads the buckets
- * already loaded (a small torrent's are all there) or one run of consecutive
- * buckets per set in one HMGET.
+ * A steady re-announce is three calls: HGET meta, HGET the peer's bucket in the
+ * set it announces to, HSET that bucket and meta; sampling adds one HMGET of a
+ * run of consecutive buckets per sampled set (a bucket already read is reused).
  */
 export const ANNOUNCE_SCRIPT = `${COMMON}
 local now = tonumber(ARGV[1])
@@ -258,7 +257,7 @@ local function counts(status)
   return { status, meta[7], meta[8], meta[1], {}, {}, 0 }
 end
 
--- The stored peer: its bucket in each set, found in one HMGET.
+-- The stored peer, if any: where its records are (at[set] = offset in its bucket).
 local h = hashOf(id)
 -- fields[k]: the peer's bucket in set k, named on first use.
 local fields = setmetatable({}, { __index = function(t, k)
