@@ -83,10 +83,14 @@ function cutSample(
   for (let i = 0; i + 1 < sample.length; i += 2) {
     let take = sample[i] as number;
     const records = sample[i + 1] as Buffer;
+    // Byte loops, not Buffer#compare / #copy: a native call per 6-byte copy cost
+    // more than the copying (about 10 µs per 50-peer reply).
     for (let off = 0; take > 0 && off + size <= records.length; off += size) {
-      if (requester.compare(records, off, off + 20) === 0) continue;
-      records.copy(endpoints, n * endpointSize, off + RECORD_ENDPOINT, off + size);
-      if (withIds) records.copy(ids, n * 20, off, off + 20);
+      if (isRequester(records, off, requester)) continue;
+      const to = n * endpointSize;
+      const from = off + RECORD_ENDPOINT;
+      for (let j = 0; j < endpointSize; j++) endpoints[to + j] = records[from + j] as number;
+      if (withIds) for (let j = 0; j < 20; j++) ids[n * 20 + j] = records[off + j] as number;
       n++;
       take--;
     }
@@ -95,6 +99,12 @@ function cutSample(
     endpoints: endpoints.subarray(0, n * endpointSize),
     ids: withIds ? ids.subarray(0, n * 20) : EMPTY,
   };
+}
+
+/** Whether the record at `off` is the requester's (peer ids often share a client prefix: compare from the end). */
+function isRequester(records: Buffer, off: number, requester: Buffer): boolean {
+  for (let j = 19; j >= 0; j--) if (records[off + j] !== requester[j]) return false;
+  return true;
 }
 
 interface CountedTorrent {
