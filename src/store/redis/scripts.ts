@@ -135,9 +135,8 @@ local function filter(f, k, cutoff)
 end
 
 -- Merges the last bucket of set k into its split partner when the set got sparse.
-local function maybeMerge(k)
+local function mergeOne(k)
   local n = meta[12 + k]
-  if n <= 1 or meta[8 + k] >= MERGE * n then return end
   n = n - 1
   local l = 1
   while l * 2 <= n do l = l * 2 end
@@ -154,6 +153,21 @@ local function maybeMerge(k)
       redis.call('ZADD', KEYS[2], 'LT', score, dst)
       redis.call('ZREM', KEYS[2], src)
     end
+  end
+end
+-- A sparse set gives back up to 8 buckets per announce (sampling walks buckets, so
+-- thousands of empty ones after a mass expiry would cost). An empty set starts
+-- over at one bucket at once: its buckets are all empty, and expiry-index entries
+-- left for them are dropped by the next prune that meets them.
+local function maybeMerge(k)
+  if meta[8 + k] == 0 then
+    meta[12 + k] = 1
+    return
+  end
+  for _ = 1, 8 do
+    local n = meta[12 + k]
+    if n <= 1 or meta[8 + k] >= MERGE * n then return end
+    mergeOne(k)
   end
 end
 
@@ -200,19 +214,29 @@ local function flush()
     redis.call('DEL', KEYS[1], KEYS[2])
     return false
   end
+  -- In batches: unpack() is limited by Lua's C stack (8,000 values), and a prune
+  -- after a long silence may rewrite thousands of buckets of a big swarm at once.
   local args = { 'HSET', KEYS[1], 'm', cmsgpack.pack(meta) }
-  local del = {}
+  local del = { 'HDEL', KEYS[1] }
   for f in pairs(dirty) do
     local s = cache[f]
     if s == '' then
       del[#del + 1] = f
+      if #del >= 2000 then
+        redis.call(unpack(del))
+        del = { 'HDEL', KEYS[1] }
+      end
     else
       args[#args + 1] = f
       args[#args + 1] = s
+      if #args >= 2000 then
+        redis.call(unpack(args))
+        args = { 'HSET', KEYS[1] }
+      end
     end
   end
-  redis.call(unpack(args))
-  if #del > 0 then redis.call('HDEL', KEYS[1], unpack(del)) end
+  if #args > 2 then redis.call(unpack(args)) end
+  if #del > 2 then redis.call(unpack(del)) end
   return true
 end
 `;
