@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import { torrentIndexKey, torrentKeys } from '../../src/store/redis/keys.js';
 import { RedisStore, type RedisStoreOptions } from '../../src/store/redis/redis-store.js';
 import type { StoreAnnounce } from '../../src/store/swarm-store.js';
@@ -70,22 +71,18 @@ describe('Redis store layout', () => {
   it('keeps every key of a torrent in one hash slot, under the prefix', async () => {
     const store = await makeStore();
     const h = hash(1);
-    await store.announce(req(h, 1, { seeder: true }));
+    await store.announce(req(h, 1, { seeder: true, event: 'completed' }));
     await store.announce(req(h, 2, { ipv6: Buffer.alloc(18, 1) }));
+    // Enough peers to split the leechers' buckets: the expiry index appears.
+    for (let n = 3; n < 200; n++) await store.announce(req(h, n, { numWant: 0 }));
     const keys = await keysOf(store.prefix);
     const tag = `{${h.toString('hex')}}`;
     const torrentKeyNames = keys.filter((k) => k.includes(tag));
-    assert.deepEqual(
-      torrentKeyNames,
-      [
-        `${store.prefix}${tag}:l`,
-        `${store.prefix}${tag}:l4`,
-        `${store.prefix}${tag}:l6`,
-        `${store.prefix}${tag}:m`,
-        `${store.prefix}${tag}:s`,
-        `${store.prefix}${tag}:s4`,
-      ].sort(),
-    );
+    assert.deepEqual(torrentKeyNames, [
+      `${store.prefix}${tag}:d`,
+      `${store.prefix}${tag}:e`,
+      `${store.prefix}${tag}:p`,
+    ]);
     const slots = new Set<number>();
     for (const k of torrentKeyNames)
       slots.add((await redis.command('CLUSTER', 'KEYSLOT', k).catch(() => null)) as number);
@@ -94,31 +91,40 @@ describe('Redis store layout', () => {
     for (const k of keys) assert.ok(k.startsWith(store.prefix), k);
   });
 
-  it('stores peers as binary records, not text', async () => {
+  it('keeps a small torrent in one key: meta and one bucket per set, records in binary', async () => {
     const store = await makeStore();
     const h = hash(2);
     await store.announce(req(h, 1, { key: 0xdeadbeef }));
     await store.announce(req(h, 2, { ipv4: null, ipv6: Buffer.alloc(18, 0xab) }));
-    const [, , , l4, , l6] = torrentKeys(store.prefix, h) as string[];
-    const rec4 = (await redis.command('HGET', l4 as string, peer(1).toString('latin1'))) as string;
-    assert.equal(rec4.length, 6 + 1 + 4, 'endpoint, flags, key');
-    assert.equal(Buffer.from(rec4, 'latin1').subarray(7).toString('hex'), 'deadbeef');
-    const rec6 = (await redis.command('HGET', l6 as string, peer(2).toString('latin1'))) as string;
-    assert.equal(rec6.length, 18 + 1, 'endpoint, flags (no key sent)');
+    const [p] = torrentKeys(store.prefix, h) as string[];
+    assert.deepEqual(
+      (await keysOf(store.prefix)).filter((k) => k.includes('{')),
+      [p],
+    );
+    const fields = ((await redis.command('HKEYS', p as string)) as string[]).sort();
+    assert.deepEqual(fields, ['2:0', '4:0', 'm'], 'meta, leechers IPv4, leechers IPv6');
+    const b4 = Buffer.from((await redis.command('HGET', p as string, '2:0')) as string, 'latin1');
+    assert.equal(b4.length, 20 + 6 + 1 + 4 + 6, 'peer_id, last seen, flags, key, endpoint');
+    assert.ok(b4.subarray(0, 20).equals(peer(1)));
+    assert.equal(b4[26], 2, 'flags: key present');
+    assert.equal(b4.subarray(27, 31).toString('hex'), 'deadbeef');
+    assert.equal(b4.readUIntBE(20, 6) > Date.now() - 60_000, true, 'last seen in ms');
+    const b6 = Buffer.from((await redis.command('HGET', p as string, '4:0')) as string, 'latin1');
+    assert.equal(b6.length, 20 + 6 + 1 + 4 + 18);
+    assert.equal(b6[26], 0, 'flags: no key');
   });
 
   it('gives every key a TTL: peers by the peer TTL, the downloaded count longer', async () => {
     const store = await makeStore({ peerTtlMs: 10_000, downloadedTtlMs: 3_600_000 });
     const h = hash(3);
     await store.announce(req(h, 1, { event: 'completed', seeder: true }));
-    // Keys created between two periodic TTL refreshes get their TTL when created.
-    await store.announce(req(h, 2, { ipv4: null, ipv6: Buffer.alloc(18, 2) }));
+    for (let n = 2; n < 100; n++) await store.announce(req(h, n, { numWant: 0 }));
     const keys = await keysOf(store.prefix);
-    assert.ok(keys.some((k) => k.endsWith(':l6')));
+    assert.equal(keys.filter((k) => k.includes('{')).length, 3, keys.join(' '));
     for (const k of keys) {
       const ttl = (await redis.command('PTTL', k)) as number;
       assert.ok(ttl > 0, `${k} has a TTL`);
-      if (k.endsWith(':m')) assert.ok(ttl > 3_000_000, `downloaded outlives peers (${ttl})`);
+      if (k.endsWith(':d')) assert.ok(ttl > 3_000_000, `downloaded outlives peers (${ttl})`);
       else assert.ok(ttl <= 30_000, `${k}: ${ttl}`); // peer TTL + slack (+ refresh for the index)
     }
   });
@@ -126,11 +132,11 @@ describe('Redis store layout', () => {
   it('lets an abandoned torrent vanish by key TTL alone, keeping downloaded until its own TTL', async () => {
     const store = await makeStore({ peerTtlMs: 300, downloadedTtlMs: 1500 });
     await store.announce(req(hash(4), 1, { event: 'completed' }));
-    await store.announce(req(hash(4), 2));
-    assert.ok((await keysOf(store.prefix)).length >= 4);
-    await waitFor(async () => (await keysOf(store.prefix)).every((k) => k.endsWith(':m')), 5000);
+    for (let n = 2; n < 100; n++) await store.announce(req(hash(4), n, { numWant: 0 }));
+    assert.ok((await keysOf(store.prefix)).length >= 3);
+    await waitFor(async () => (await keysOf(store.prefix)).every((k) => k.endsWith(':d')), 5000);
     assert.ok(
-      (await keysOf(store.prefix)).some((k) => k.endsWith(':m')),
+      (await keysOf(store.prefix)).some((k) => k.endsWith(':d')),
       'the downloaded count is still there',
     );
     await waitFor(async () => (await keysOf(store.prefix)).length === 0, 5000);
@@ -145,10 +151,130 @@ describe('Redis store layout', () => {
     const r = await store.announce(req(h, 9));
     assert.equal(r.incomplete, 1);
     assert.equal(r.peers4.length + r.peers6.length, 0);
-    const [, l, , l4, , l6] = torrentKeys(store.prefix, h) as string[];
-    assert.equal(await redis.command('ZCARD', l as string), 1);
-    assert.equal(await redis.command('HLEN', l4 as string), 1);
-    assert.equal(await redis.command('HLEN', l6 as string), 0);
+    const [p] = torrentKeys(store.prefix, h) as string[];
+    assert.deepEqual(((await redis.command('HKEYS', p as string)) as string[]).sort(), ['2:0', 'm']);
+    assert.equal(((await redis.command('HGET', p as string, '2:0')) as string).length, 37);
+  });
+
+  it('splits a big swarm into buckets, prunes them through the expiry index, merges them back', async () => {
+    let clock = Date.now();
+    const store = await makeStore({ peerTtlMs: 60_000, now: () => clock });
+    const h = hash(10);
+    const [p, e] = torrentKeys(store.prefix, h) as string[];
+    const peers = 3000;
+    for (let n = 0; n < peers; n += 100) {
+      const batch: Promise<unknown>[] = [];
+      for (let i = n; i < n + 100; i++) {
+        batch.push(store.announce(req(h, i, { numWant: 0, seeder: i % 3 === 0, key: i })));
+      }
+      await Promise.all(batch);
+    }
+    const fields = (await redis.command('HKEYS', p as string)) as string[];
+    const leecherBuckets = fields.filter((f) => f.startsWith('2:'));
+    assert.ok(leecherBuckets.length >= 2000 / 32, `${leecherBuckets.length} leecher buckets`);
+    let largest = 0;
+    for (const f of leecherBuckets) {
+      largest = Math.max(largest, ((await redis.command('HSTRLEN', p as string, f)) as number) / 37);
+    }
+    assert.ok(largest <= 160, `largest bucket: ${largest} records`);
+    assert.equal(await redis.command('ZCARD', e as string), fields.length - 1, 'every bucket indexed');
+    const all = await store.announce(req(h, 1, { numWant: 50 }));
+    assert.equal(all.complete, 1000);
+    assert.equal(all.incomplete, 2000);
+    assert.equal(new Set(entries(all.peers4, 6)).size, 50);
+    // Half of them re-announce later; the others expire.
+    clock += 40_000;
+    for (let i = 0; i < peers; i += 2) await store.announce(req(h, i, { numWant: 0, seeder: i % 3 === 0, key: i }));
+    clock += 30_000;
+    const r = await store.announce(req(h, 0, { numWant: 0, seeder: true, key: 0 }));
+    assert.equal(r.complete + r.incomplete, 1500);
+    assert.equal(r.complete, 500);
+    // Then all but one expire: the buckets merge back (one per announce and set).
+    clock += 61_000;
+    for (let i = 0; i < 300; i++) {
+      const x = await store.announce(req(h, 0, { numWant: 0, seeder: true, key: 0 }));
+      assert.equal(x.complete + x.incomplete, 1);
+    }
+    const left = ((await redis.command('HKEYS', p as string)) as string[]).sort();
+    assert.deepEqual(left, ['1:0', 'm']);
+    const peersNow = await store.torrentPeers(h, 10);
+    assert.equal(peersNow.length, 1);
+  });
+
+  it('agrees with the memory store under random announces, stops, expiry and dual-stack peers', async () => {
+    let clock = 1_700_000_000_000;
+    const now = () => clock;
+    const store = await makeStore({ peerTtlMs: 60_000, now });
+    const model = new MemoryStore({ peerTtlMs: 60_000, now });
+    let seed = 12345;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return Math.floor((seed / 2147483648) * n);
+    };
+    const hashes = [hash(20), hash(21), hash(22)];
+    const sizes = [3000, 300, 20];
+    try {
+      for (let step = 0; step < 12_000; step++) {
+        const t = rnd(3);
+        const n = rnd(sizes[t] as number);
+        const fam = rnd(10);
+        const r = rnd(100);
+        const request = req(hashes[t] as Buffer, n, {
+          seeder: (n + Math.floor(step / 4000)) % 3 === 0,
+          event: r < 5 ? 'stopped' : r < 10 ? 'completed' : r < 12 ? 'started' : 'update',
+          ipv4: fam < 8 ? Buffer.from([10, 1, (n >> 8) & 0xff, n & 0xff, 0x1a, 0xe1]) : null,
+          ipv6: fam >= 7 ? Buffer.alloc(18, n & 0xff) : null,
+          key: n % 5 === 0 ? undefined : n,
+          numWant: r % 3 === 0 ? 0 : 30,
+          withPeerIds: r % 2 === 0,
+        });
+        const [a, b] = await Promise.all([store.announce(request), model.announce(request)]);
+        const tag = `step ${step} torrent ${t} peer ${n}`;
+        assert.equal(a.status, b.status, tag);
+        assert.equal(a.complete, b.complete, `${tag}: seeders`);
+        assert.equal(a.incomplete, b.incomplete, `${tag}: leechers`);
+        assert.equal(a.downloaded, b.downloaded, `${tag}: downloaded`);
+        // The memory store may return fewer than it could; the Redis store returns exactly
+        // min(numwant, eligible peers): check its samples against the model's peer list.
+        if (request.withPeerIds && step % 5 === 0) {
+          const live = await model.torrentPeers(hashes[t] as Buffer, 1_000_000);
+          for (const [fam, ids, eps, size] of [
+            [4, a.peerIds4, a.peers4, 6],
+            [6, a.peerIds6, a.peers6, 18],
+          ] as const) {
+            const eligible = new Map<string, string>();
+            for (const x of live) {
+              const ep = fam === 4 ? x.ipv4 : x.ipv6;
+              if (!ep || x.peerId.equals(request.peerId) || (request.seeder && x.seeder)) continue;
+              eligible.set(x.peerId.toString('hex'), ep.toString('hex'));
+            }
+            const got = entries(ids ?? Buffer.alloc(0), 20);
+            const gotEps = entries(eps, size);
+            const answered = a.status === 'ok' && request.event !== 'stopped'; // a stopped peer gets no peers
+            const expected = answered ? Math.min(request.numWant, eligible.size) : 0;
+            assert.equal(got.length, expected, `${tag}: peers${fam}`);
+            assert.equal(new Set(got).size, got.length, `${tag}: no duplicates`);
+            for (const [i, id] of got.entries()) assert.equal(eligible.get(id), gotEps[i], `${tag}: ${id} eligible`);
+          }
+        }
+        if (step % 1000 === 999) {
+          clock += 20_000 + rnd(30_000);
+          const [sa, sb] = await Promise.all([store.scrape(hashes), model.scrape(hashes)]);
+          assert.deepEqual(sa, sb, `scrape at ${step}`);
+          const [ta, tb] = await Promise.all([store.totals(), model.totals()]);
+          assert.deepEqual(ta, tb, `totals at ${step}`);
+        }
+      }
+      const [pa, pb] = await Promise.all([
+        store.torrentPeers(hashes[1] as Buffer, 1000),
+        model.torrentPeers(hashes[1] as Buffer, 1000),
+      ]);
+      const key = (x: { peerId: Buffer; seeder: boolean; ipv4: Buffer | null; ipv6: Buffer | null }) =>
+        `${x.peerId.toString('hex')} ${x.seeder} ${x.ipv4?.toString('hex')} ${x.ipv6?.toString('hex')}`;
+      assert.deepEqual(pa.map(key).sort(), pb.map(key).sort());
+    } finally {
+      await model.close();
+    }
   });
 
   it('isolates stores with different prefixes on one Redis', async () => {
@@ -226,6 +352,12 @@ describe('Redis store layout', () => {
     assert.equal((await exact.totals()).torrents, 4, 'below the threshold every call walks');
   });
 });
+
+function entries(buf: Buffer, size: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + size <= buf.length; i += size) out.push(buf.subarray(i, i + size).toString('hex'));
+  return out;
+}
 
 function usedMemory(info: string): number {
   const m = /used_memory:(\d+)/.exec(info);

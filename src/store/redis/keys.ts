@@ -7,9 +7,15 @@
  * tag would not be the whole hash (or, starting with `}`, would be empty and
  * each key would hash on its own). Hex costs 20 bytes per torrent, not per peer.
  */
-export const TORRENT_KEY_SUFFIXES = ['s', 'l', 's4', 'l4', 's6', 'l6', 'm'] as const;
+export const TORRENT_KEY_SUFFIXES = ['p', 'e', 'd'] as const;
 
-/** The seven keys of one torrent, in the order the scripts expect (see scripts.ts). */
+/**
+ * The keys of one torrent, in the order the scripts expect (see scripts.ts):
+ * `p` the peers hash, `e` the expiry index (only for torrents with split buckets),
+ * `d` the downloaded count (only once > 0). The names differ from the previous
+ * layout's (`s`, `l`, `s4`, `l4`, `s6`, `l6`, `m`), so keys left by an older
+ * version are never read and simply expire.
+ */
 export function torrentKeys(prefix: string, infoHash: Buffer): string[] {
   const base = `${prefix}{${infoHash.toString('hex')}}:`;
   return TORRENT_KEY_SUFFIXES.map((suffix) => base + suffix);

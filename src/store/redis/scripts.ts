@@ -9,263 +9,524 @@ import { createHash } from 'node:crypto';
  * `{<hex info_hash>}` hash tag (see keys.ts and docs/redis-layout.md), so each
  * call is atomic and runs unchanged on Redis Cluster.
  *
- * Shared KEYS (in this order, built by torrentKeys()):
- *   1 s   zset  seeders:  peer_id → last seen (ms)
- *   2 l   zset  leechers: peer_id → last seen (ms)
- *   3 s4  hash  seeders' IPv4:  peer_id → 6-byte endpoint .. flags(1) [.. key(4)]
- *   4 l4  hash  leechers' IPv4
- *   5 s6  hash  seeders' IPv6:  peer_id → 18-byte endpoint .. flags(1) [.. key(4)]
- *   6 l6  hash  leechers' IPv6
- *   7 m   hash  torrent meta: d = downloaded, i = last index refresh (ms),
- *                 o = a lower bound of every score in s and l (prune only when o <= cutoff)
- * flags: 1 = this peer's `completed` was counted, 2 = a key follows,
- *        4 = the peer also has a record in the other family's hash (dual-stack).
+ * KEYS (in this order, built by torrentKeys()):
+ *   1 p  hash    the torrent: field `m` = meta (msgpack array, below) and the
+ *                peer buckets, field `<set>:<bucket>` = concatenated peer records
+ *   2 e  zset    expiry index, only once a set has more than one bucket:
+ *                bucket field → lower bound of its records' last-seen times (ms)
+ *   3 d  string  downloaded count, only once > 0; outlives the peers (30 days)
+ *
+ * Sets (k): 1 seeders' IPv4, 2 leechers' IPv4, 3 seeders' IPv6, 4 leechers' IPv6;
+ * k = class + (IPv6 and 2 or 0), class 1 = seeder, 2 = leecher. A dual-stack
+ * peer has a record in both families' sets of its class, with flag 4 and the
+ * same last-seen time in both.
+ *
+ * Record (fixed size per set, so a bucket is an array):
+ *   peer_id (20) .. last seen ms (6, big endian) .. flags (1) .. key (4, zeros if none)
+ *   .. endpoint (6 compact IPv4 or 18 compact IPv6)   = 37 or 49 bytes
+ * flags: 1 = this peer's `completed` was counted, 2 = the key is real,
+ *        4 = the peer also has a record in the other family's set (dual-stack).
+ *
+ * Buckets: each set is a linear hash table (Litwin) over sha1(salt .. peer_id):
+ * with N buckets, L = the largest power of two <= N, a peer is in bucket
+ * h mod 2L, or h mod L when that is >= N. One bucket is split when the set
+ * averages more than SPLIT records per bucket and one merged back below MERGE,
+ * so resizing costs one bucket's work per announce, never the whole swarm.
+ * The salt is random per torrent: clients cannot aim peer ids at one bucket.
+ *
+ * Meta (msgpack array, 1-based):
+ *   1 downloaded  2 last periodic refresh (ms)  3 o: a lower bound of every
+ *   last-seen time (-1: no peers), so the prune runs only when something may
+ *   have expired  4 indexed (1 once the expiry zset is in use)  5 salt
+ *   6 last announce (ms)  7 seeders  8 leechers  9..12 records in set 1..4
+ *   13..16 buckets in set 1..4
  */
+const COMMON = `
+local SPLIT, MERGE = 16, 4
+local RS = { 37, 37, 49, 49 }
+local EPL = { 6, 6, 18, 18 }
+local meta = nil
+local cache, dirty = {}, {}
+local saltStr = ''
 
-/**
- * Removes every peer whose last-seen score is <= cutoff, in both classes, but
- * only when the torrent's oldest score may be that old: `o` in the meta hash is
- * a lower bound of every score in `s` and `l` (kept by the announce script), so
- * most calls cost nothing. Returns the new lower bound when it pruned (nil for
- * an empty torrent), or `o` unchanged.
- */
-const PRUNE = `
-local function prune(cutoff, oldest)
-  if oldest and oldest > cutoff then return oldest end
-  oldest = nil
-  for c = 1, 2 do
-    while true do
-      local gone = redis.call('ZRANGEBYSCORE', KEYS[c], '-inf', cutoff, 'LIMIT', 0, 500)
-      if #gone == 0 then break end
-      redis.call('ZREM', KEYS[c], unpack(gone))
-      redis.call('HDEL', KEYS[c + 2], unpack(gone))
-      redis.call('HDEL', KEYS[c + 4], unpack(gone))
-      if #gone < 500 then break end
-    end
-    local first = redis.call('ZRANGE', KEYS[c], 0, 0, 'WITHSCORES')[2]
-    if first then
-      first = tonumber(first)
-      if not oldest or first < oldest then oldest = first end
+-- Fetches the bucket fields not cached yet, in one HMGET ('' = empty or missing).
+local function load(fields)
+  local need = {}
+  for _, f in ipairs(fields) do
+    if cache[f] == nil then need[#need + 1] = f end
+  end
+  if #need > 0 then
+    local got = redis.call('HMGET', KEYS[1], unpack(need))
+    for j, f in ipairs(need) do cache[f] = got[j] or '' end
+  end
+end
+local function bucket(f)
+  if cache[f] == nil then load({ f }) end
+  return cache[f]
+end
+local function put(f, s)
+  cache[f] = s
+  dirty[f] = true
+end
+
+-- Reads meta. Returns false when the torrent has no hash.
+local function readMeta()
+  local raw = redis.call('HGET', KEYS[1], 'm')
+  if not raw then return false end
+  meta = cmsgpack.unpack(raw)
+  saltStr = tostring(meta[5])
+  return true
+end
+
+local function readTime(s, pos)
+  local a, b, c, d, e, f = string.byte(s, pos, pos + 5)
+  return ((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f
+end
+local function hashOf(id)
+  return tonumber(string.sub(redis.sha1hex(saltStr .. id), 1, 7), 16)
+end
+-- Bucket of hash h in a set of n buckets (linear hashing).
+local function addr(h, n)
+  if n == 1 then return 0 end
+  local l = 1
+  while l * 2 <= n do l = l * 2 end
+  local b = h % (2 * l)
+  if b >= n then b = b - l end
+  return b
+end
+-- Offset (1-based) of the record of id in bucket s, or nil.
+local function find(s, id, size)
+  local from = 1
+  while true do
+    local at = string.find(s, id, from, true)
+    if not at then return nil end
+    if (at - 1) % size == 0 then return at end
+    from = at + 1
+  end
+end
+
+-- One record fewer in set k; the peer fewer too unless it is the IPv6 half of a dual-stack peer.
+local function dropped(k, flags)
+  meta[8 + k] = meta[8 + k] - 1
+  if k <= 2 or math.floor(flags / 4) % 2 == 0 then
+    local cls = (k - 1) % 2 + 1
+    meta[6 + cls] = meta[6 + cls] - 1
+  end
+end
+
+-- Drops the records of bucket f (set k) last seen at or before cutoff.
+-- Returns the oldest remaining last-seen time, or nil when the bucket is empty.
+local function filter(f, k, cutoff)
+  local s = bucket(f)
+  local size = RS[k]
+  local keep, oldest, gone = {}, nil, false
+  for off = 1, #s, size do
+    local t = readTime(s, off + 20)
+    if t > cutoff then
+      keep[#keep + 1] = string.sub(s, off, off + size - 1)
+      if not oldest or t < oldest then oldest = t end
+    else
+      gone = true
+      dropped(k, string.byte(s, off + 26))
     end
   end
+  if gone then put(f, table.concat(keep)) end
   return oldest
+end
+
+-- Merges the last bucket of set k into its split partner when the set got sparse.
+local function mergeOne(k)
+  local n = meta[12 + k]
+  n = n - 1
+  local l = 1
+  while l * 2 <= n do l = l * 2 end
+  local src, dst = k .. ':' .. n, k .. ':' .. (n - l)
+  local s = bucket(src)
+  if s ~= '' then
+    put(dst, bucket(dst) .. s)
+    put(src, '')
+  end
+  meta[12 + k] = n
+  if meta[4] == 1 then
+    local score = redis.call('ZSCORE', KEYS[2], src)
+    if score then
+      redis.call('ZADD', KEYS[2], 'LT', score, dst)
+      redis.call('ZREM', KEYS[2], src)
+    end
+  end
+end
+-- A sparse set gives back up to 8 buckets per announce (sampling walks buckets, so
+-- thousands of empty ones after a mass expiry would cost). An empty set starts
+-- over at one bucket at once: its buckets are all empty, and expiry-index entries
+-- left for them are dropped by the next prune that meets them.
+local function maybeMerge(k)
+  if meta[8 + k] == 0 then
+    meta[12 + k] = 1
+    return
+  end
+  for _ = 1, 8 do
+    local n = meta[12 + k]
+    if n <= 1 or meta[8 + k] >= MERGE * n then return end
+    mergeOne(k)
+  end
+end
+
+-- Removes every record last seen at or before cutoff, but only when the oldest may
+-- be that old (meta o). Small torrents (one bucket per set) are filtered whole;
+-- split ones through the expiry zset, which names the buckets that may hold one.
+local function prune(cutoff)
+  if meta[3] < 0 or meta[3] > cutoff then return end
+  local o = -1
+  if meta[4] == 1 then
+    while true do
+      local fs = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', cutoff, 'LIMIT', 0, 100)
+      if #fs == 0 then break end
+      load(fs)
+      for _, f in ipairs(fs) do
+        local oldest = filter(f, tonumber(string.sub(f, 1, 1)), cutoff)
+        if oldest then redis.call('ZADD', KEYS[2], oldest, f) else redis.call('ZREM', KEYS[2], f) end
+      end
+      if #fs < 100 then break end
+    end
+    local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')[2]
+    if first then o = tonumber(first) end
+  else
+    local fs = {}
+    for k = 1, 4 do
+      if meta[8 + k] > 0 then fs[#fs + 1] = k .. ':0' end
+    end
+    load(fs)
+    for k = 1, 4 do
+      if meta[8 + k] > 0 then
+        local oldest = filter(k .. ':0', k, cutoff)
+        if oldest and (o < 0 or oldest < o) then o = oldest end
+      end
+    end
+  end
+  meta[3] = o
+end
+
+-- Writes meta and the changed buckets in one HSET (empty buckets: HDEL). A torrent
+-- left without peers is deleted (its downloaded count lives on in KEYS[3]).
+-- Returns false when it deleted the torrent.
+local function flush()
+  if meta[7] + meta[8] == 0 then
+    redis.call('DEL', KEYS[1], KEYS[2])
+    return false
+  end
+  -- In batches: unpack() is limited by Lua's C stack (8,000 values), and a prune
+  -- after a long silence may rewrite thousands of buckets of a big swarm at once.
+  local args = { 'HSET', KEYS[1], 'm', cmsgpack.pack(meta) }
+  local del = { 'HDEL', KEYS[1] }
+  for f in pairs(dirty) do
+    local s = cache[f]
+    if s == '' then
+      del[#del + 1] = f
+      if #del >= 2000 then
+        redis.call(unpack(del))
+        del = { 'HDEL', KEYS[1] }
+      end
+    else
+      args[#args + 1] = f
+      args[#args + 1] = s
+      if #args >= 2000 then
+        redis.call(unpack(args))
+        args = { 'HSET', KEYS[1] }
+      end
+    end
+  end
+  if #args > 2 then redis.call(unpack(args)) end
+  if #del > 2 then redis.call(unpack(del)) end
+  return true
 end
 `;
 
 /**
  * announce: upsert or remove one peer, prune, count, sample.
- * ARGV: 1 now, 2 cutoff (now - ttl), 3 peer key TTL ms, 4 meta TTL ms, 5 peer_id,
+ * ARGV: 1 now, 2 cutoff (now - ttl), 3 peer key TTL ms, 4 downloaded TTL ms, 5 peer_id,
  *       6 event (s|c|x|u: started, completed, stopped, update), 7 seeder (1|0),
  *       8 ep4 (6 bytes or ''), 9 ep6 (18 bytes or ''), 10 key (4 bytes or ''),
- *       11 numwant (per family), 12 want4 (1|0), 13 want6 (1|0), 14 with ids (1|0),
- *       15 refresh period ms (torrent index entry and key TTLs), 16 random seed
+ *       11 numwant (per family), 12 want4 (1|0), 13 want6 (1|0), 14 with ids (1|0, unused: the store cuts ids from the records),
+ *       15 refresh period ms (torrent index entry and key TTLs), 16 random seed,
+ *       17 now as the 6 record bytes (big-endian ms)
  * Returns: { status (0 ok, 1 key mismatch), complete, incomplete, downloaded,
- *            peers4, peers6, ids4, ids6, index (1 = refresh the torrent index) }
+ *            sample4, sample6, index (1 = refresh the torrent index) }
+ * sample4/6: { take, records, take, records } per sampled set: records are whole
+ * peer records (37 / 49 bytes) copied from buckets as they are; the store takes the
+ * first `take` of each that are not the requester. Cutting records into endpoints
+ * in Lua (a string per peer) cost more Redis CPU than the rest of the script.
  *
- * Per announce it runs only what the announce needs: the prune only when the
- * oldest score (meta \`o\`) may have expired; the peer's class looked up in the
- * class it announces first; the record of its other family only when the flags
- * say it has one (bit 4); the record rewritten only when it changed.
+ * A steady re-announce is three calls: HGET meta, HGET the peer's bucket in the
+ * set it announces to, HSET that bucket and meta; sampling adds one HMGET of a
+ * run of consecutive buckets per sampled set (a bucket already read is reused).
  */
-export const ANNOUNCE_SCRIPT = `${PRUNE}
+export const ANNOUNCE_SCRIPT = `${COMMON}
 local now = tonumber(ARGV[1])
 local id = ARGV[5]
 local event = ARGV[6]
 local seeder = ARGV[7] == '1'
 local ep4, ep6, key = ARGV[8], ARGV[9], ARGV[10]
 local new = seeder and 1 or 2
+math.randomseed(tonumber(ARGV[16]))
 
--- Torrent meta in one call: downloaded count, time of the last periodic refresh, oldest score.
-local meta = redis.call('HMGET', KEYS[7], 'd', 'i', 'o')
-local downloaded = tonumber(meta[1] or '0')
-local indexed = tonumber(meta[2] or '0')
-local storedOldest = meta[3] and tonumber(meta[3])
-local oldest = prune(tonumber(ARGV[2]), storedOldest)
+if not readMeta() then
+  local d = redis.call('GET', KEYS[3])
+  meta = { tonumber(d or '0'), 0, -1, 0, math.random(1, 2147483646), 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1 }
+  saltStr = tostring(meta[5])
+  for k = 1, 4 do cache[k .. ':0'] = '' end
+end
+prune(tonumber(ARGV[2]))
 
 local function counts(status)
-  return { status, redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2]), downloaded, '', '', '', '', 0 }
+  return { status, meta[7], meta[8], meta[1], {}, {}, 0 }
 end
 
--- The stored peer, if any: its class (1 seeder, 2 leecher) and records.
--- Fast path: a record of the family the announce carries, in the class it announces, gives
--- the class without a ZSCORE (records and sorted sets change together in these scripts).
+-- The stored peer, if any: where its records are (at[set] = offset in its bucket).
+local h = hashOf(id)
+-- fields[k]: the peer's bucket in set k, named on first use.
+local fields = setmetatable({}, { __index = function(t, k)
+  local f = k .. ':' .. addr(h, meta[12 + k])
+  t[k] = f
+  return f
+end })
+local at = {}
 local cls = nil
-local old4, old6 = false, false
-local fam = (ep4 == '' and ep6 ~= '') and 6 or 4
-local tried = ep4 ~= '' or ep6 ~= '' -- the carried family's record in class \`new\` was looked up
-if tried then
-  if fam == 4 then old4 = redis.call('HGET', KEYS[new + 2], id) else old6 = redis.call('HGET', KEYS[new + 4], id) end
-  if old4 or old6 then cls = new end
+local function look(k)
+  if meta[8 + k] > 0 and at[k] == nil then
+    at[k] = find(bucket(fields[k]), id, RS[k]) or false
+    if at[k] then cls = (k - 1) % 2 + 1 end
+  end
 end
-if not cls and redis.call('ZSCORE', KEYS[new], id) then cls = new
-elseif not cls and redis.call('ZSCORE', KEYS[3 - new], id) then cls = 3 - new; old4, old6 = false, false end
-local flags, storedKey = 0, ''
+-- The set the announce names (its class, the family it carries) first: a steady
+-- re-announce reads that one bucket. The other family only for a dual-stack peer
+-- (flag 4); the other sets, in one HMGET, only when the peer is not there.
+local first = new + ((ep4 == '' and ep6 ~= '') and 2 or 0)
+look(first)
 if cls then
-  -- The family the announce carries first; the other one only if the record says it exists (flag 4).
-  local rec, eplen
-  if fam == 6 then
-    if not (tried and cls == new) then old6 = redis.call('HGET', KEYS[cls + 4], id) end
-    if not old6 or math.floor((string.byte(old6, 19) or 0) / 4) % 2 == 1 then
-      old4 = redis.call('HGET', KEYS[cls + 2], id)
-    end
-  else
-    if not (tried and cls == new) then old4 = redis.call('HGET', KEYS[cls + 2], id) end
-    if not old4 or math.floor((string.byte(old4, 7) or 0) / 4) % 2 == 1 then
-      old6 = redis.call('HGET', KEYS[cls + 4], id)
-    end
+  if math.floor(string.byte(cache[fields[first]], at[first] + 26) / 4) % 2 == 1 then
+    look(first <= 2 and first + 2 or first - 2)
   end
-  rec, eplen = old4, 6
-  if not rec then rec, eplen = old6, 18 end
-  if rec then
-    flags = string.byte(rec, eplen + 1) or 0
-    if math.floor(flags / 2) % 2 == 1 then storedKey = string.sub(rec, eplen + 2, eplen + 5) end
+else
+  local rest = {}
+  for k = 1, 4 do
+    if k ~= first and meta[8 + k] > 0 then rest[#rest + 1] = fields[k] end
   end
+  load(rest)
+  for k = 1, 4 do look(k) end
+end
+-- Its stored endpoints, flags and key.
+local old4, old6, flags, storedKey = nil, nil, 0, ''
+if cls then
+  local s4, s6 = at[cls], at[cls + 2]
+  if s4 then old4 = string.sub(cache[fields[cls]], s4 + 31, s4 + 36) end
+  if s6 then old6 = string.sub(cache[fields[cls + 2]], s6 + 31, s6 + 48) end
+  local k = s4 and cls or cls + 2
+  local s, off = cache[fields[k]], at[k]
+  flags = string.byte(s, off + 26)
+  if math.floor(flags / 2) % 2 == 1 then storedKey = string.sub(s, off + 27, off + 30) end
 end
 
 -- Anti-hijack: a keyed peer may only be changed with its key or from its address.
 if storedKey ~= '' and key ~= storedKey then
   local same = (old4 and ep4 ~= '' and string.sub(old4, 1, 4) == string.sub(ep4, 1, 4))
     or (old6 and ep6 ~= '' and string.sub(old6, 1, 16) == string.sub(ep6, 1, 16))
-  if not same then return counts(1) end
-end
-
--- Meta fields to write (one HSET at the end).
-local set = {}
-if oldest ~= storedOldest and oldest then set[#set + 1] = 'o'; set[#set + 1] = oldest end
-
-if event == 'x' then
-  if cls then
-    redis.call('ZREM', KEYS[cls], id)
-    redis.call('HDEL', KEYS[cls + 2], id)
-    redis.call('HDEL', KEYS[cls + 4], id)
+  if not same then
+    flush()
+    return counts(1)
   end
-  if #set > 0 then redis.call('HSET', KEYS[7], unpack(set)) end
-  return counts(0)
 end
 
--- Upsert. A family the announce does not carry keeps its stored endpoint.
-if ep4 == '' and old4 then ep4 = string.sub(old4, 1, 6) end
-if ep6 == '' and old6 then ep6 = string.sub(old6, 1, 18) end
-if key ~= '' then storedKey = key end
-local completed = flags % 2 == 1
-local countIt = event == 'c' and not completed
-if countIt then completed = true end
-local tail = string.char((completed and 1 or 0) + (storedKey ~= '' and 2 or 0) + ((ep4 ~= '' and ep6 ~= '') and 4 or 0))
-  .. storedKey
-if cls and cls ~= new then
-  redis.call('ZREM', KEYS[cls], id)
-  redis.call('HDEL', KEYS[cls + 2], id)
-  redis.call('HDEL', KEYS[cls + 4], id)
-  old4, old6 = false, false
+-- Removes the peer's records from its current class.
+local function remove()
+  for _, k in ipairs({ cls, cls + 2 }) do
+    local off = at[k]
+    if off then
+      local s = cache[fields[k]]
+      dropped(k, string.byte(s, off + 26))
+      put(fields[k], string.sub(s, 1, off - 1) .. string.sub(s, off + RS[k]))
+      at[k] = nil
+    end
+  end
 end
--- Key TTLs make a torrent nobody announces to vanish by itself. They are set
--- (1) on a key this announce may have created (a new member or field), and
--- (2) on all seven keys at each periodic refresh (every ARGV[15] ms while the
--- torrent is announced to). ARGV[3] = peer TTL + slack + that period, so no key
--- expires before its last live peer, yet the hot path rarely pays for PEXPIRE.
-local ttl = ARGV[3]
+
 local refresh = 0
--- abs(): a clock far behind the last refresh (another process, a test clock) refreshes
--- too, but mere skew between processes (less than a period) does not make every announce refresh.
-if math.abs(now - indexed) >= tonumber(ARGV[15]) then refresh = 1 end
-if redis.call('ZADD', KEYS[new], now, id) == 1 and refresh == 0 then redis.call('PEXPIRE', KEYS[new], ttl) end
-if not oldest or now < oldest then
-  oldest = now
-  if oldest ~= storedOldest then set = { 'o', oldest } end
-end
-if ep4 ~= '' then
-  local rec = ep4 .. tail
-  if rec ~= old4 and redis.call('HSET', KEYS[new + 2], id, rec) == 1 and refresh == 0 then
-    redis.call('PEXPIRE', KEYS[new + 2], ttl)
+if event == 'x' then
+  if cls then remove() end
+else
+  -- Upsert. A family the announce does not carry keeps its stored endpoint.
+  if ep4 == '' and old4 then ep4 = old4 end
+  if ep6 == '' and old6 then ep6 = old6 end
+  if key ~= '' then storedKey = key end
+  local completed = flags % 2 == 1
+  local countIt = event == 'c' and not completed
+  if countIt then completed = true end
+  local tail = ARGV[17]
+    .. string.char((completed and 1 or 0) + (storedKey ~= '' and 2 or 0) + ((ep4 ~= '' and ep6 ~= '') and 4 or 0))
+    .. (storedKey ~= '' and storedKey or '\\0\\0\\0\\0')
+  if cls and cls ~= new then
+    remove()
+    cls = nil
+  end
+  if not cls then meta[6 + new] = meta[6 + new] + 1 end
+  local grew = {}
+  for fam = 4, 6, 2 do
+    local ep = fam == 4 and ep4 or ep6
+    if ep ~= '' then
+      local k = new + (fam == 6 and 2 or 0)
+      local f, size, off = fields[k], RS[k], at[k]
+      local s = bucket(f)
+      -- The bucket's expiry entry must stay <= every time in it: it already is when some
+      -- record there (the first, or this peer's old one) is no newer than now.
+      local covered = (#s > 0 and readTime(s, 21) <= now) or (off and readTime(s, off + 20) <= now)
+      if off then
+        put(f, string.sub(s, 1, off - 1) .. id .. tail .. ep .. string.sub(s, off + size))
+      else
+        put(f, s .. id .. tail .. ep)
+        meta[8 + k] = meta[8 + k] + 1
+        grew[#grew + 1] = k
+      end
+      if meta[4] == 1 and not covered then redis.call('ZADD', KEYS[2], 'LT', now, f) end
+    end
+  end
+  if meta[3] < 0 or now < meta[3] then meta[3] = now end
+  if now > meta[6] then meta[6] = now end
+  if countIt then
+    meta[1] = meta[1] + 1
+    redis.call('SET', KEYS[3], meta[1], 'PX', ARGV[4])
+  end
+  -- Split one bucket of a set that grew past SPLIT records per bucket.
+  for _, k in ipairs(grew) do
+    local n = meta[12 + k]
+    if meta[8 + k] > SPLIT * n then
+      local l = 1
+      while l * 2 <= n do l = l * 2 end
+      local src, dst = k .. ':' .. (n - l), k .. ':' .. n
+      local s, size = bucket(src), RS[k]
+      local stay, move, oldStay, oldMove = {}, {}, nil, nil
+      for off = 1, #s, size do
+        local rec = string.sub(s, off, off + size - 1)
+        local t = readTime(rec, 21)
+        if addr(hashOf(string.sub(rec, 1, 20)), n + 1) == n then
+          move[#move + 1] = rec
+          if not oldMove or t < oldMove then oldMove = t end
+        else
+          stay[#stay + 1] = rec
+          if not oldStay or t < oldStay then oldStay = t end
+        end
+      end
+      put(src, table.concat(stay))
+      put(dst, table.concat(move))
+      meta[12 + k] = n + 1
+      if meta[4] == 0 then
+        -- First split in this torrent: from now on the expiry zset indexes every bucket
+        -- (until now all sets had one bucket; o bounds them all).
+        meta[4] = 1
+        for j = 1, 4 do
+          if meta[8 + j] > 0 then redis.call('ZADD', KEYS[2], meta[3], j .. ':0') end
+        end
+        redis.call('PEXPIRE', KEYS[2], ARGV[3])
+      end
+      if oldStay then redis.call('ZADD', KEYS[2], oldStay, src) else redis.call('ZREM', KEYS[2], src) end
+      if oldMove then redis.call('ZADD', KEYS[2], oldMove, dst) end
+    end
+  end
+  -- Key TTLs make a torrent nobody announces to vanish by itself; they are
+  -- refreshed once per period (ARGV[15]), not on every announce. abs(): a clock far
+  -- behind the last refresh (another process, a test clock) refreshes too.
+  if math.abs(now - meta[2]) >= tonumber(ARGV[15]) then
+    refresh = 1
+    meta[2] = now
   end
 end
-if ep6 ~= '' then
-  local rec = ep6 .. tail
-  if rec ~= old6 and redis.call('HSET', KEYS[new + 4], id, rec) == 1 and refresh == 0 then
-    redis.call('PEXPIRE', KEYS[new + 4], ttl)
-  end
-end
-if countIt then
-  downloaded = downloaded + 1
-  set[#set + 1] = 'd'; set[#set + 1] = downloaded
-end
-if refresh == 1 then
-  set[#set + 1] = 'i'; set[#set + 1] = now
-  redis.call('HSET', KEYS[7], unpack(set))
-  for k = 1, 6 do redis.call('PEXPIRE', KEYS[k], ttl) end
-  redis.call('PEXPIRE', KEYS[7], ARGV[4])
-elseif #set > 0 then
-  redis.call('HSET', KEYS[7], unpack(set))
-end
+-- Sets that shrank (stops, expiry) give back one bucket per announce.
+for k = 1, 4 do maybeMerge(k) end
 
+local alive = flush()
+if refresh == 1 and alive then
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  if meta[4] == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
+  if meta[1] > 0 then redis.call('PEXPIRE', KEYS[3], ARGV[4]) end
+end
 local result = counts(0)
-result[9] = refresh
+result[7] = refresh
 local numwant = tonumber(ARGV[11])
-if numwant <= 0 then return result end
-local withIds = ARGV[14] == '1'
-math.randomseed(tonumber(ARGV[16]))
+if numwant <= 0 or event == 'x' then return result end
 
--- Samples up to numwant entries of one family, uniformly without replacement
--- over the union of the pools (leechers, and seeders unless the requester
--- seeds): the number drawn from each pool is itself drawn at random, then
--- HRANDFIELD picks that many distinct entries. The requester is skipped.
-local function sample(pools, size, mine)
+-- Samples up to numwant peers of one family over the union of the sets (leechers,
+-- and seeders unless the requester seeds): each set gives a run of whole consecutive buckets from
+-- a random one (a bucket is a hash-random subset of its set), the last one cut at
+-- a random record. One record more is taken from the requester's own set: the
+-- store skips the requester, and the extra one stands in for it.
+local function sample(sets, mine)
   local avail, total = {}, 0
-  for i, pool in ipairs(pools) do
-    -- The requester is in at most one pool: its own class's hash of this family.
-    avail[i] = redis.call('HLEN', pool) - ((pool == mine) and 1 or 0)
+  for i, k in ipairs(sets) do
+    avail[i] = meta[8 + k] - ((k == mine) and 1 or 0)
     total = total + avail[i]
   end
   local want = math.min(numwant, total)
-  local eps, ids = {}, {}
-  if want <= 0 then return '', '' end
-  local take = {}
-  if want == total then
-    take = avail
-  else
-    local left = {}
-    for i = 1, #pools do take[i] = 0; left[i] = avail[i] end
-    local rest = total
-    for _ = 1, want do
-      local r = math.random() * rest
-      for i = 1, #pools do
-        if r < left[i] or i == #pools then
-          take[i] = take[i] + 1; left[i] = left[i] - 1; break
-        end
-        r = r - left[i]
-      end
-      rest = rest - 1
+  if want <= 0 then return {} end
+  -- How many from each set: all when all are wanted; otherwise proportional to the
+  -- sets' sizes with randomized rounding (the expectation of an exact draw, at O(1):
+  -- drawing peer by peer cost about 12 µs of Lua per announce).
+  local take = avail
+  if want < total then
+    if #sets == 1 then
+      take = { want }
+    else
+      local x = want * avail[1] / total
+      local a = math.floor(x)
+      if math.random() < x - a then a = a + 1 end
+      a = math.max(want - avail[2], math.min(a, avail[1]))
+      take = { a, want - a }
     end
   end
-  for i, pool in ipairs(pools) do
-    local k = take[i]
-    if k > 0 then
-      local got
-      if k == avail[i] then got = redis.call('HGETALL', pool)
-      else got = redis.call('HRANDFIELD', pool, k + 1, 'WITHVALUES') end
-      local n = 0
-      for j = 1, #got, 2 do
-        if n >= k then break end
-        if got[j] ~= id then
-          n = n + 1
-          eps[#eps + 1] = string.sub(got[j + 1], 1, size)
-          if withIds then ids[#ids + 1] = got[j] end
+  local out = {}
+  for i, k in ipairs(sets) do
+    local chunks = {}
+    local need = take[i] + ((k == mine) and 1 or 0)
+    if take[i] > 0 then
+      local n, size = meta[12 + k], RS[k]
+      local per = meta[8 + k] / n
+      local start = math.random(0, n - 1)
+      local got, visited = 0, 0
+      while got < need and visited < n do
+        local batch = math.min(n - visited, math.ceil((need - got) / per) + 1)
+        local fs = {}
+        for j = 0, batch - 1 do fs[#fs + 1] = k .. ':' .. ((start + visited + j) % n) end
+        load(fs)
+        visited = visited + batch
+        for _, f in ipairs(fs) do
+          local s = cache[f]
+          local cnt = #s / size
+          if got + cnt <= need then
+            if cnt > 0 then chunks[#chunks + 1] = s end
+            got = got + cnt
+          else
+            local a = math.random(0, cnt - 1) * size
+            local e = a + (need - got) * size
+            chunks[#chunks + 1] = string.sub(s, a + 1, e)
+            if e > #s then chunks[#chunks + 1] = string.sub(s, 1, e - #s) end
+            got = need
+          end
+          if got >= need then break end
         end
       end
     end
+    out[#out + 1] = take[i]
+    out[#out + 1] = table.concat(chunks)
   end
-  return table.concat(eps), table.concat(ids)
+  return out
 end
 
 if ARGV[12] == '1' then
-  local pools = { KEYS[4] }
-  if not seeder then pools[2] = KEYS[3] end
-  result[5], result[7] = sample(pools, 6, ep4 ~= '' and KEYS[new + 2] or nil)
+  local sets = { 2 }
+  if not seeder then sets[2] = 1 end
+  result[5] = sample(sets, ep4 ~= '' and new or nil)
 end
 if ARGV[13] == '1' then
-  local pools = { KEYS[6] }
-  if not seeder then pools[2] = KEYS[5] end
-  result[6], result[8] = sample(pools, 18, ep6 ~= '' and KEYS[new + 4] or nil)
+  local sets = { 4 }
+  if not seeder then sets[2] = 3 end
+  result[6] = sample(sets, ep6 ~= '' and new + 2 or nil)
 end
 return result
 `;
@@ -274,46 +535,60 @@ return result
  * counts: prune one torrent, then count it (scrape, scans, totals).
  * ARGV: 1 cutoff. Returns { seeders, leechers, peers4, peers6, downloaded, last announce }.
  */
-export const COUNT_SCRIPT = `${PRUNE}
-local meta = redis.call('HMGET', KEYS[7], 'd', 'o')
-prune(tonumber(ARGV[1]), meta[2] and tonumber(meta[2]))
--- The last announce is the newest score (the announce script does not write it).
-local last = 0
-for c = 1, 2 do
-  local newest = redis.call('ZRANGE', KEYS[c], -1, -1, 'WITHSCORES')[2]
-  if newest and tonumber(newest) > last then last = tonumber(newest) end
+export const COUNT_SCRIPT = `${COMMON}
+if not readMeta() then
+  return { 0, 0, 0, 0, tonumber(redis.call('GET', KEYS[3]) or '0'), 0 }
 end
-return {
-  redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2]),
-  redis.call('HLEN', KEYS[3]) + redis.call('HLEN', KEYS[4]),
-  redis.call('HLEN', KEYS[5]) + redis.call('HLEN', KEYS[6]),
-  tonumber(meta[1] or '0'),
-  last
-}
+local o = meta[3]
+prune(tonumber(ARGV[1]))
+if o ~= meta[3] then flush() end
+return { meta[7], meta[8], meta[9] + meta[10], meta[11] + meta[12], meta[1], meta[6] }
 `;
 
 /**
  * peers: prune one torrent, then list up to `limit` live peers (stats detail view).
  * ARGV: 1 cutoff, 2 limit. Returns a flat list: peer_id, seeder (1|0), last seen, ep4|'', ep6|'' per peer.
  */
-export const PEERS_SCRIPT = `${PRUNE}
-local o = redis.call('HGET', KEYS[7], 'o')
-prune(tonumber(ARGV[1]), o and tonumber(o))
+export const PEERS_SCRIPT = `${COMMON}
+if not readMeta() then return {} end
+local o = meta[3]
+prune(tonumber(ARGV[1]))
+if o ~= meta[3] then flush() end
 local limit = tonumber(ARGV[2])
 local out = {}
-for c = 1, 2 do
-  if limit <= 0 then break end
-  local list = redis.call('ZRANGE', KEYS[c], 0, limit - 1, 'WITHSCORES')
-  for j = 1, #list, 2 do
-    local id = list[j]
-    local r4 = redis.call('HGET', KEYS[c + 2], id)
-    local r6 = redis.call('HGET', KEYS[c + 4], id)
-    out[#out + 1] = id
-    out[#out + 1] = c == 1 and 1 or 0
-    out[#out + 1] = tonumber(list[j + 1])
-    out[#out + 1] = r4 and string.sub(r4, 1, 6) or ''
-    out[#out + 1] = r6 and string.sub(r6, 1, 18) or ''
-    limit = limit - 1
+local function emit(pid, cls, t, e4, e6)
+  out[#out + 1] = pid
+  out[#out + 1] = cls == 1 and 1 or 0
+  out[#out + 1] = t
+  out[#out + 1] = e4
+  out[#out + 1] = e6
+  limit = limit - 1
+end
+for cls = 1, 2 do
+  -- IPv4 records (with the IPv6 endpoint of dual-stack peers), then IPv6-only peers.
+  for k = cls, cls + 2, 2 do
+    for b = 0, meta[12 + k] - 1 do
+      if limit <= 0 then return out end
+      local s, size = bucket(k .. ':' .. b), RS[k]
+      for off = 1, #s, size do
+        if limit <= 0 then return out end
+        local pid = string.sub(s, off, off + 19)
+        local dual = math.floor(string.byte(s, off + 26) / 4) % 2 == 1
+        local ep = string.sub(s, off + 31, off + 30 + EPL[k])
+        if k == cls then
+          local e6 = ''
+          if dual then
+            local f6 = (cls + 2) .. ':' .. addr(hashOf(pid), meta[14 + cls])
+            local s6 = bucket(f6)
+            local at6 = find(s6, pid, RS[cls + 2])
+            if at6 then e6 = string.sub(s6, at6 + 31, at6 + 48) end
+          end
+          emit(pid, cls, readTime(s, off + 20), ep, e6)
+        elseif not dual then
+          emit(pid, cls, readTime(s, off + 20), '', ep)
+        end
+      end
+    end
   end
 end
 return out
