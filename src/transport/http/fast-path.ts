@@ -7,31 +7,35 @@ import {
   parseTrackerRequestHead,
   type TrackerRequestHead,
 } from '../../protocol/http-request-head.js';
+import { interceptAccept, loadTcpInternals, type TcpHandle, type TcpInternals } from './tcp-handles.js';
 
 /**
- * Announces and scrapes without node:http. node:http costs more CPU per
- * connection (parser, IncomingMessage/ServerResponse, header objects, timers,
- * the shutdown-and-wait-for-FIN close) than the whole tracker work of an
+ * Announces and scrapes without node:http or net.Socket.
+ *
+ * node:http costs more CPU per connection (a Socket stream, the parser,
+ * IncomingMessage/ServerResponse, header objects, timers, the
+ * shutdown-and-wait-for-FIN close) than the whole tracker work of an
  * announce, and most announces come on a connection of their own. So the
- * listening http.Server's 'connection' event comes here first: a connection
- * whose requests are plain `GET /announce?…` / `GET /scrape?…` heads (see
- * protocol/http-request-head.ts) is answered from the raw bytes; at the first
- * byte sequence that is anything else, the socket and the bytes not yet
- * consumed are handed to node:http's own connection handler, which then owns
- * the connection for good (stats pages, landing page, 400/404/405/414/431…).
+ * listening http.Server's accepted connections come here first, as raw TCP
+ * handles (tcp-handles.ts). A connection whose requests are plain
+ * `GET /announce?…` / `GET /scrape?…` heads (protocol/http-request-head.ts)
+ * is answered from the received bytes; at the first request that is anything
+ * else, the handle and the bytes not yet answered are given to node:net and
+ * node:http, which own the connection from then on (stats pages, the landing
+ * page, 400/404/405/414/431…). Answers are byte for byte what node:http sent.
  *
  * Slow clients: like node:http, a connection has `requestTimeout` to deliver a
- * request head (then 408) and `keepAliveTimeout` of idleness between requests;
- * one timer for all connections checks the deadlines.
+ * request head (then 408) and `keepAliveTimeout` of idleness between
+ * requests; one timer for all connections checks the deadlines.
  */
 
 /** Produces the bencoded body for a request; never rejects (failures are bodies too). */
-export type FastAnswer = (head: TrackerRequestHead, socket: Socket) => Promise<Buffer>;
+export type FastAnswer = (head: TrackerRequestHead, remoteAddress: string | undefined) => Promise<Buffer>;
 
 export interface FastPathOptions {
   requestTimeout: number;
   keepAliveTimeout: number;
-  /** Head bytes buffered before handing over to node:http (which answers 431 past its limit). */
+  /** Head bytes served here (node:http answers 431 past its limit). */
   maxHeaderSize: number;
   /** Longest request target served here (node:http answers 414 past it). */
   maxUrlLength: number;
@@ -39,51 +43,78 @@ export interface FastPathOptions {
 
 /** A head arriving in more reads than this goes to node:http, whose parser is incremental. */
 const MAX_READS_PER_HEAD = 8;
-/** Bytes read ahead (pipelined requests) while a request is in the store before reading pauses. */
+/** Unanswered bytes (pipelined requests) buffered before reading pauses. */
 const MAX_READ_AHEAD = 64 * 1024;
-const TIMEOUT_408 = 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n';
+/** Unsent answer bytes (a client not reading) before reading pauses. */
+const MAX_WRITE_QUEUE = 64 * 1024;
+const TIMEOUT_408 = Buffer.from('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
 
 export class HttpFastPath {
-  private readonly connections = new Set<FastConnection>();
-  private readonly httpConnectionListeners: ((socket: Socket) => void)[];
-  private readonly sweeper: NodeJS.Timeout;
-  private readonly headClose: string;
-  private readonly headKeepAlive: string;
   readonly limits: HeadLimits;
   closing = false;
+  private readonly connections = new Set<FastConnection>();
+  private readonly headClose = '\r\nConnection: close\r\n\r\n';
+  private readonly headKeepAlive: string;
+  private sweeper: NodeJS.Timeout | undefined;
+  private giveBack: ((client: TcpHandle) => void) | undefined;
+  /** Bytes to put back into the Socket node:net is about to emit for a handed-over handle. */
+  private handingOver: Buffer | undefined;
+  private whenEmpty: (() => void) | undefined;
 
   constructor(
-    readonly server: Server,
+    private readonly server: Server,
     readonly answer: FastAnswer,
     readonly options: FastPathOptions,
+    readonly io: TcpInternals,
   ) {
-    // node:http handles a connection in its 'connection' listener; we take its
-    // place and call it for the connections we hand over.
-    this.httpConnectionListeners = server.listeners('connection') as ((socket: Socket) => void)[];
-    server.removeAllListeners('connection');
-    server.on('connection', (socket: Socket) => this.connections.add(new FastConnection(this, socket)));
-    this.sweeper = setInterval(() => this.sweep(), Math.min(1000, Math.max(50, options.requestTimeout / 2)));
-    this.sweeper.unref();
-    // Within node:http's limits, the answer would not differ; at the edges node:http decides.
+    // Within node:http's limits the answer would not differ; at the edges node:http decides.
     this.limits = { maxTarget: options.maxUrlLength, maxHead: options.maxHeaderSize };
-    this.headClose = '\r\nConnection: close\r\n\r\n';
     this.headKeepAlive = `\r\nConnection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(options.keepAliveTimeout / 1000)}\r\n\r\n`;
+    // Runs after node:http's own 'connection' listener has set the socket up.
+    server.on('connection', (socket: Socket) => {
+      const rest = this.handingOver;
+      this.handingOver = undefined;
+      if (rest !== undefined && rest.length > 0) socket.unshift(rest);
+    });
   }
 
-  /** Gives a socket and its unconsumed bytes to node:http, as if it had just connected. */
+  /** Creates the fast path when the runtime offers raw TCP handles. */
+  static create(server: Server, answer: FastAnswer, options: FastPathOptions): HttpFastPath | undefined {
+    const io = loadTcpInternals();
+    return io ? new HttpFastPath(server, answer, options, io) : undefined;
+  }
+
+  /** Call once the server listens: from then on its connections come here first. */
+  start(): boolean {
+    this.closing = false;
+    this.giveBack = interceptAccept(this.server, (client) => this.accept(client));
+    if (!this.giveBack) return false;
+    const period = Math.min(1000, Math.max(50, this.options.requestTimeout / 2));
+    this.sweeper = setInterval(() => this.sweep(), period);
+    this.sweeper.unref();
+    return true;
+  }
+
+  private accept(handle: TcpHandle): void {
+    const conn = new FastConnection(this, handle);
+    if (handle.readStart() !== 0) return void handle.close();
+    this.connections.add(conn);
+  }
+
+  /** Gives a handle and its unanswered bytes to node:net/node:http, as if it had just connected. */
   handOver(conn: FastConnection, rest: Buffer | undefined): void {
-    this.connections.delete(conn);
-    const socket = conn.socket;
-    conn.detach();
-    if (socket.destroyed) return;
-    socket.setNoDelay(true); // node:http's default, which this server's constructor turned off
-    if (rest !== undefined && rest.length > 0) socket.unshift(rest);
-    for (const listener of this.httpConnectionListeners) listener.call(this.server, socket);
-    if (socket.isPaused()) socket.resume();
+    this.forget(conn);
+    const giveBack = this.giveBack;
+    if (giveBack === undefined || this.closing) return void conn.handle.close();
+    conn.handle.readStop();
+    this.handingOver = rest;
+    giveBack(conn.handle);
+    this.handingOver = undefined;
   }
 
   forget(conn: FastConnection): void {
     this.connections.delete(conn);
+    if (this.connections.size === 0 && this.whenEmpty) this.whenEmpty();
   }
 
   /** The full response: status line, the headers node:http sent for these answers, then the body. */
@@ -95,80 +126,97 @@ export class HttpFastPath {
     return out;
   }
 
-  /** Closes connections waiting for a request now, and the others once their answer is out. */
-  closeIdle(): void {
+  /**
+   * Shutting down: connections waiting for a request close now, the others
+   * once their answer is out. Resolves when none is left or after `graceMs`
+   * (then the rest is cut).
+   */
+  close(graceMs: number): Promise<void> {
     this.closing = true;
-    for (const conn of this.connections) if (!conn.busy) conn.destroy();
-  }
-
-  closeAll(): void {
-    this.closing = true;
-    for (const conn of this.connections) conn.destroy();
-  }
-
-  stop(): void {
-    clearInterval(this.sweeper);
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = undefined;
+    for (const conn of this.connections) if (!conn.busy) conn.close();
+    if (this.connections.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        for (const conn of this.connections) conn.close();
+      }, graceMs);
+      timer.unref();
+      this.whenEmpty = () => {
+        clearTimeout(timer);
+        this.whenEmpty = undefined;
+        resolve();
+      };
+    });
   }
 
   private sweep(): void {
     const now = Date.now();
-    for (const conn of this.connections) {
-      if (conn.socket.destroyed) this.connections.delete(conn);
-      else if (!conn.busy && now >= conn.deadline) conn.expire();
-    }
+    for (const conn of this.connections) if (!conn.busy && now >= conn.deadline) conn.expire();
   }
 }
 
-/** One client connection while it is ours. Listeners are methods bound once per connection. */
+/** One client connection while it is ours. */
 class FastConnection {
   /** Received bytes not yet answered (a partial head, or pipelined requests). */
   private pending: Buffer | undefined;
   private readsForHead = 0;
   /** A request is with the core; reads wait in `pending`. */
   busy = false;
-  /** Nothing buffered and no request in the store (a fresh connection is idle too, but its deadline is a request's). */
+  /** Nothing buffered and no request in the store. */
   private idle = true;
-  /** No request answered yet. */
+  /** No request answered yet (an idle fresh connection still owes a request: 408 at the deadline). */
   private fresh = true;
   private peerEnded = false;
+  private closed = false;
+  /** Ending: the last answer is written, we wait for it to go out (or for the client's FIN). */
+  private ending = false;
+  private writesInFlight = 0;
+  private readPaused = false;
   private noDelay = false;
+  private peer: string | undefined | null = null;
   deadline: number;
 
   constructor(
     private readonly fast: HttpFastPath,
-    readonly socket: Socket,
+    readonly handle: TcpHandle,
   ) {
     this.deadline = Date.now() + fast.options.requestTimeout;
-    socket.on('data', this.onData);
-    socket.on('end', this.onEnd);
-    // Resets and the like: the socket destroys itself; the sweep forgets it.
-    socket.on('error', ignore);
+    handle.onread = (buffer) => this.onRead(buffer);
   }
 
-  detach(): void {
-    this.socket.off('data', this.onData);
-    this.socket.off('end', this.onEnd);
-    this.socket.off('error', ignore);
-  }
-
-  destroy(): void {
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
     this.fast.forget(this);
-    this.socket.destroy();
+    this.handle.close();
   }
 
-  /** Deadline passed while not busy: idle keep-alive connections just close; a request not yet complete gets 408. */
+  /** Deadline passed while not busy: idle keep-alive connections just close; an unfinished request gets 408. */
   expire(): void {
-    this.fast.forget(this);
-    if (this.idle && !this.fresh) return void this.socket.destroy();
-    this.detach();
-    this.socket.on('error', ignore);
-    this.socket.end(TIMEOUT_408, () => this.socket.destroy());
+    if (this.ending || (this.idle && !this.fresh)) return this.close();
+    this.pending = undefined;
+    this.end(TIMEOUT_408);
   }
 
-  private readonly onData = (chunk: Buffer): void => {
+  private onRead(buffer: ArrayBuffer | undefined): void {
+    const { io } = this.fast;
+    const nread = io.readResult();
+    if (nread <= 0) {
+      if (nread === 0) return;
+      if (nread !== io.UV_EOF) return this.close(); // a reset
+      // The client sent its FIN: a request in the store, or an answer on its
+      // way out, is finished first (the client may still be reading).
+      this.peerEnded = true;
+      this.readPaused = true; // libuv stopped reading at EOF
+      if (!this.busy && this.writesInFlight === 0) this.close();
+      return;
+    }
+    if (this.ending || buffer === undefined) return; // a closing connection: discard
+    const chunk = io.readBytes(buffer);
     this.pending = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
     if (this.busy) {
-      if (this.pending.length > MAX_READ_AHEAD) this.socket.pause();
+      if (this.pending.length > MAX_READ_AHEAD) this.pauseReading();
       return;
     }
     if (this.idle) {
@@ -178,18 +226,11 @@ class FastConnection {
     }
     this.readsForHead++;
     void this.serve();
-  };
-
-  private readonly onEnd = (): void => {
-    this.peerEnded = true;
-    // Whatever partial request is buffered will never complete; a request in
-    // the store is answered first (serve() ends the connection after it).
-    if (!this.busy) this.destroy();
-  };
+  }
 
   /** Answers the complete requests in `pending`, one at a time, in order. */
   private async serve(): Promise<void> {
-    const { socket, fast } = this;
+    const { fast } = this;
     this.busy = true;
     try {
       while (this.pending !== undefined) {
@@ -197,7 +238,7 @@ class FastConnection {
         const head = parseTrackerRequestHead(buf, 0, fast.limits);
         if (head === INCOMPLETE) {
           if (this.readsForHead >= MAX_READS_PER_HEAD) return this.handOver(buf);
-          return; // wait for more bytes
+          return this.resumeReading(); // wait for more bytes
         }
         if (head === OTHER) return this.handOver(buf);
 
@@ -207,66 +248,111 @@ class FastConnection {
         if (this.pending !== undefined && !this.noDelay) {
           // Pipelined requests: answers go out back to back; do not let Nagle hold the second one.
           this.noDelay = true;
-          socket.setNoDelay(true);
+          this.handle.setNoDelay(true);
         }
-        const body = await fast.answer(head, socket);
-        if (socket.destroyed) return void fast.forget(this);
+        const body = await fast.answer(head, this.remoteAddress());
+        if (this.closed) return;
         const keepAlive = head.keepAlive && !fast.closing && !this.peerEnded;
-        socket.write(fast.response(body, keepAlive));
-        if (!keepAlive) return this.finish();
+        const answer = fast.response(body, keepAlive);
+        if (!keepAlive) return this.end(answer);
+        if (!this.write(answer)) return;
         // The next request (pipelined, or still to come) has requestTimeout from now.
         this.deadline = Date.now() + fast.options.requestTimeout;
-        if (socket.isPaused() && !socket.writableNeedDrain) socket.resume();
-        if (socket.writableNeedDrain) {
-          // The client is not reading its answers: stop reading its requests until it does.
-          socket.pause();
-          socket.once('drain', () => {
-            if (!socket.destroyed) socket.resume();
-          });
-        }
       }
       this.idle = true;
       this.deadline = Date.now() + fast.options.keepAliveTimeout;
+      this.resumeReading();
     } finally {
       this.busy = false;
     }
   }
 
-  private handOver(buf: Buffer): void {
-    this.pending = undefined;
-    this.fast.handOver(this, buf);
+  /** The TCP peer's address (one getpeername per connection). */
+  private remoteAddress(): string | undefined {
+    if (this.peer === null) {
+      const out: { address?: string } = {};
+      this.peer = this.handle.getpeername(out) === 0 ? out.address : undefined;
+    }
+    return this.peer;
+  }
+
+  /** Queues bytes; false (and the connection closed) when the socket failed. */
+  private write(data: Buffer): boolean {
+    const status = this.fast.io.write(this.handle, data, (err) => this.onWriteDone(err));
+    if (status < 0) {
+      this.close();
+      return false;
+    }
+    if (status === 1) {
+      this.writesInFlight++;
+      if (this.handle.writeQueueSize > MAX_WRITE_QUEUE) this.pauseReading();
+    }
+    return true;
+  }
+
+  private onWriteDone(status: number): void {
+    this.writesInFlight--;
+    if (this.closed) return;
+    if (status < 0) return this.close();
+    if (this.writesInFlight > 0) return;
+    if (this.ending) this.finishEnding();
+    else if (this.peerEnded && !this.busy) this.close();
+    else if (!this.busy) this.resumeReading();
   }
 
   /**
-   * The last answer is written. When the kernel took all of it and the whole
-   * request was read, close at once: the answer is in the kernel's send queue
-   * and goes out before the FIN. Waiting for the client's FIN after a shutdown
-   * (what node:http does) costs more syscalls and wakeups per connection. With
-   * unread bytes, close() would send a reset that can destroy the answer at the
-   * client, so then end gracefully and let the deadline collect the socket.
+   * Writes the last bytes and closes. When the kernel took them at once and
+   * every received byte was read, close right away: the answer is in the send
+   * queue and goes out before the FIN. (node:http shuts down and waits for the
+   * client's FIN: more syscalls and wakeups per connection.) With bytes still
+   * unread, close() would send a reset that can destroy the answer at the
+   * client; then shut down, discard what comes, and close on the client's FIN
+   * or at the keep-alive deadline.
    */
-  private finish(): void {
-    const { socket } = this;
-    if (this.pending === undefined && socket.writableLength === 0) return this.destroy();
+  private end(data: Buffer): void {
+    const unread = this.pending !== undefined;
     this.pending = undefined;
-    this.detach();
-    socket.on('error', ignore);
-    socket.resume(); // discard whatever else comes
-    this.deadline = Date.now() + this.fast.options.keepAliveTimeout;
+    this.ending = true;
     this.idle = true;
-    socket.end();
+    this.deadline = Date.now() + this.fast.options.keepAliveTimeout;
+    if (!this.write(data)) return;
+    if (this.writesInFlight > 0) return; // finishEnding() once it is out
+    if (!unread) return this.close();
+    this.finishEnding();
+  }
+
+  private finishEnding(): void {
+    if (this.peerEnded) return this.close();
+    this.resumeReading();
+    if (this.fast.io.shutdown(this.handle, () => undefined) !== 0) this.close();
+    // else: onRead closes on the client's FIN, the sweep at the deadline.
+  }
+
+  private pauseReading(): void {
+    if (this.readPaused) return;
+    this.readPaused = true;
+    this.handle.readStop();
+  }
+
+  private resumeReading(): void {
+    if (!this.readPaused || this.closed || this.peerEnded || this.handle.writeQueueSize > MAX_WRITE_QUEUE) return;
+    this.readPaused = false;
+    if (this.handle.readStart() !== 0) this.close();
+  }
+
+  private handOver(buf: Buffer): void {
+    this.pending = undefined;
+    this.closed = true;
+    this.fast.handOver(this, buf);
   }
 }
-
-function ignore(): void {}
 
 let dateSecond = -1;
 let dateText = '';
 
 /** The Date header value, formatted once a second (as node:http does). */
 function httpDate(): string {
-  const now = Date.now();
-  const second = Math.floor(now / 1000);
+  const second = Math.floor(Date.now() / 1000);
   if (second !== dateSecond) {
     dateSecond = second;
     dateText = new Date(second * 1000).toUTCString();

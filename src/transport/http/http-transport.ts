@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { TrackerConfig } from '../../config/options.js';
 import type { TrackerCore } from '../../core/tracker.js';
 import { StoreError, TrackerError } from '../../errors.js';
@@ -33,7 +33,7 @@ export class HttpTransport {
   private readonly resolver: ClientAddressResolver;
   private readonly routes: HttpRoute[] = [];
   /** Serves plain announce/scrape requests from raw bytes; everything else reaches `server` unchanged. */
-  private readonly fastPath: HttpFastPath;
+  private readonly fastPath: HttpFastPath | undefined;
 
   constructor(
     private readonly core: TrackerCore,
@@ -46,9 +46,6 @@ export class HttpTransport {
         requestTimeout: config.requestTimeout,
         // Node checks the timeouts above on this period (30 s by default).
         connectionsCheckingInterval: Math.min(1000, config.requestTimeout / 2),
-        // The fast path answers in one write and does not need it; connections
-        // handed to node:http get it then.
-        noDelay: false,
       },
       (req, res) => this.handle(req, res),
     );
@@ -67,7 +64,7 @@ export class HttpTransport {
       // Destroy after the answer is flushed: a half-closed socket could be held open by the client.
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
     });
-    this.fastPath = new HttpFastPath(this.server, (head, socket) => this.answerFast(head, socket), {
+    this.fastPath = HttpFastPath.create(this.server, (head, remote) => this.answerFast(head, remote), {
       requestTimeout: config.requestTimeout,
       keepAliveTimeout: KEEP_ALIVE_TIMEOUT,
       maxHeaderSize: MAX_HEADER_SIZE,
@@ -86,6 +83,7 @@ export class HttpTransport {
       this.server.once('error', onError);
       this.server.listen({ host, port, ipv6Only: false }, () => {
         this.server.off('error', onError);
+        this.fastPath?.start();
         resolve(this.server.address() as AddressInfo);
       });
     });
@@ -95,18 +93,15 @@ export class HttpTransport {
   close(graceMs = 5000): Promise<void> {
     return new Promise((resolve) => {
       if (!this.server.listening) return resolve();
-      const timer = setTimeout(() => {
-        this.server.closeAllConnections();
-        this.fastPath.closeAll();
-      }, graceMs);
+      const timer = setTimeout(() => this.server.closeAllConnections(), graceMs);
       timer.unref();
+      const fastClosed = this.fastPath?.close(graceMs);
       this.server.close(() => {
         clearTimeout(timer);
-        this.fastPath.stop();
-        resolve();
+        // node:net counts only the connections it was given; the fast path's own close in their time.
+        void Promise.resolve(fastClosed).then(() => resolve());
       });
       this.server.closeIdleConnections();
-      this.fastPath.closeIdle();
     });
   }
 
@@ -147,13 +142,13 @@ export class HttpTransport {
   }
 
   /** The fast path's requests: the same bodies as through node:http. */
-  private answerFast(head: TrackerRequestHead, socket: Socket): Promise<Buffer> {
+  private answerFast(head: TrackerRequestHead, remoteAddress: string | undefined): Promise<Buffer> {
     if (head.route === 'scrape') return this.scrapeBody(head.query);
     let headers = NO_HEADERS;
     if (head.forwardedFor !== undefined || head.realIp !== undefined) {
       headers = { 'x-forwarded-for': head.forwardedFor, 'x-real-ip': head.realIp };
     }
-    return this.announceBody(head.query, socket.remoteAddress, headers);
+    return this.announceBody(head.query, remoteAddress, headers);
   }
 
   /** The bencoded answer to an announce, a `failure reason` included. */
