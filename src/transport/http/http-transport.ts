@@ -64,12 +64,14 @@ export class HttpTransport {
       // Destroy after the answer is flushed: a half-closed socket could be held open by the client.
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
     });
-    this.fastPath = HttpFastPath.create(this.server, (head, remote) => this.answerFast(head, remote), {
-      requestTimeout: config.requestTimeout,
-      keepAliveTimeout: KEEP_ALIVE_TIMEOUT,
-      maxHeaderSize: MAX_HEADER_SIZE,
-      maxUrlLength: MAX_URL_LENGTH,
-    });
+    this.fastPath = !config.httpFastPath
+      ? undefined
+      : HttpFastPath.create(this.server, (head, remote) => this.answerFast(head, remote), {
+          requestTimeout: config.requestTimeout,
+          keepAliveTimeout: KEEP_ALIVE_TIMEOUT,
+          maxHeaderSize: MAX_HEADER_SIZE,
+          maxUrlLength: MAX_URL_LENGTH,
+        });
   }
 
   /** Mounts extra pages (checked before the 404). */
