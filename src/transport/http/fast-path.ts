@@ -225,7 +225,11 @@ class FastConnection {
       if (!this.fresh) this.deadline = Date.now() + this.fast.options.requestTimeout;
     }
     this.readsForHead++;
-    void this.serve();
+    this.serve().catch((err: unknown) => {
+      // A bug, not a client's doing: this connection goes, the process stays.
+      console.error('bitstorm: internal error in the HTTP fast path', err);
+      this.close();
+    });
   }
 
   /** Answers the complete requests in `pending`, one at a time, in order. */

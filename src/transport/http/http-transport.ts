@@ -74,7 +74,10 @@ export class HttpTransport {
         });
   }
 
-  /** Mounts extra pages (checked before the 404). */
+  /**
+   * Mounts extra pages (checked before the 404). Routes see only what the fast
+   * path leaves to node:http: never `/announce` or `/scrape` with a query.
+   */
   addRoute(route: HttpRoute): void {
     this.routes.push(route);
   }
