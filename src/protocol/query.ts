@@ -69,7 +69,7 @@ export function decodeComponent(query: string, start: number, end: number): Buff
       out[n++] = c;
     }
   }
-  return out.subarray(0, n);
+  return n === out.length ? out : out.subarray(0, n);
 }
 
 /** The last value of a key (clients that repeat a scalar key mean the last one). */

@@ -225,14 +225,10 @@ class FastConnection {
       if (!this.fresh) this.deadline = Date.now() + this.fast.options.requestTimeout;
     }
     this.readsForHead++;
-    this.serve().catch((err: unknown) => {
-      // A bug, not a client's doing: this connection goes, the process stays.
-      console.error('bitstorm: internal error in the HTTP fast path', err);
-      this.close();
-    });
+    void this.serve();
   }
 
-  /** Answers the complete requests in `pending`, one at a time, in order. */
+  /** Answers the complete requests in `pending`, one at a time, in order. Never rejects. */
   private async serve(): Promise<void> {
     const { fast } = this;
     this.busy = true;
@@ -266,6 +262,10 @@ class FastConnection {
       this.idle = true;
       this.deadline = Date.now() + fast.options.keepAliveTimeout;
       this.resumeReading();
+    } catch (err) {
+      // A bug, not a client's doing: this connection goes, the process stays.
+      console.error('bitstorm: internal error in the HTTP fast path', err);
+      this.close();
     } finally {
       this.busy = false;
     }
@@ -306,12 +306,13 @@ class FastConnection {
 
   /**
    * Writes the last bytes and closes. When the kernel took them at once and
-   * every received byte was read, close right away: the answer is in the send
-   * queue and goes out before the FIN. (node:http shuts down and waits for the
-   * client's FIN: more syscalls and wakeups per connection.) With bytes still
-   * unread, close() would send a reset that can destroy the answer at the
-   * client; then shut down, discard what comes, and close on the client's FIN
-   * or at the keep-alive deadline.
+   * the client sent nothing beyond the answered request, close right away:
+   * the answer is in the send queue and goes out before the FIN. (node:http
+   * shuts down and waits for the client's FIN: more syscalls and wakeups per
+   * connection.) A client that sent more may still be sending, and data
+   * arriving at a closed socket draws a reset that can destroy the answer at
+   * the client; so then shut down, discard what comes, and close on the
+   * client's FIN or at the keep-alive deadline.
    */
   private end(data: Buffer): void {
     const unread = this.pending !== undefined;
