@@ -24,7 +24,7 @@ import { interceptAccept, loadTcpInternals, type TcpHandle, type TcpInternals } 
  * node:http, which own the connection from then on (stats pages, the landing
  * page, 400/404/405/414/431…). Answers are byte for byte what node:http sent.
  *
- * Slow clients: like node:http, a connection has `requestTimeout` to deliver a
+ * Slow clients: like node:http, a connection has `headersTimeout` to deliver a
  * request head (then 408) and `keepAliveTimeout` of idleness between
  * requests; one timer for all connections checks the deadlines.
  */
@@ -33,7 +33,8 @@ import { interceptAccept, loadTcpInternals, type TcpHandle, type TcpInternals } 
 export type FastAnswer = (head: TrackerRequestHead, remoteAddress: string | undefined) => Promise<Buffer>;
 
 export interface FastPathOptions {
-  requestTimeout: number;
+  /** Time to deliver a request head (node:http's headersTimeout; then 408). */
+  headersTimeout: number;
   keepAliveTimeout: number;
   /** Head bytes served here (node:http answers 431 past its limit). */
   maxHeaderSize: number;
@@ -89,7 +90,7 @@ export class HttpFastPath {
     this.closing = false;
     this.giveBack = interceptAccept(this.server, (client) => this.accept(client));
     if (!this.giveBack) return false;
-    const period = Math.min(1000, Math.max(50, this.options.requestTimeout / 2));
+    const period = Math.min(1000, Math.max(50, this.options.headersTimeout / 2));
     this.sweeper = setInterval(() => this.sweep(), period);
     this.sweeper.unref();
     return true;
@@ -181,7 +182,7 @@ class FastConnection {
     private readonly fast: HttpFastPath,
     readonly handle: TcpHandle,
   ) {
-    this.deadline = Date.now() + fast.options.requestTimeout;
+    this.deadline = Date.now() + fast.options.headersTimeout;
     handle.onread = (buffer) => this.onRead(buffer);
   }
 
@@ -220,9 +221,9 @@ class FastConnection {
       return;
     }
     if (this.idle) {
-      // A new request starts: it must arrive within requestTimeout.
+      // A new request starts: its head must arrive within headersTimeout.
       this.idle = false;
-      if (!this.fresh) this.deadline = Date.now() + this.fast.options.requestTimeout;
+      if (!this.fresh) this.deadline = Date.now() + this.fast.options.headersTimeout;
     }
     this.readsForHead++;
     void this.serve();
@@ -256,8 +257,8 @@ class FastConnection {
         const answer = fast.response(body, keepAlive);
         if (!keepAlive) return this.end(answer);
         if (!this.write(answer)) return;
-        // The next request (pipelined, or still to come) has requestTimeout from now.
-        this.deadline = Date.now() + fast.options.requestTimeout;
+        // The next request (pipelined, or still to come) has headersTimeout from now.
+        this.deadline = Date.now() + fast.options.headersTimeout;
       }
       this.idle = true;
       this.deadline = Date.now() + fast.options.keepAliveTimeout;

@@ -67,7 +67,7 @@ export class HttpTransport {
     this.fastPath = !config.httpFastPath
       ? undefined
       : HttpFastPath.create(this.server, (head, remote) => this.answerFast(head, remote), {
-          requestTimeout: config.requestTimeout,
+          headersTimeout: this.server.headersTimeout,
           keepAliveTimeout: KEEP_ALIVE_TIMEOUT,
           maxHeaderSize: MAX_HEADER_SIZE,
           maxUrlLength: MAX_URL_LENGTH,
