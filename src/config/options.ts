@@ -18,6 +18,8 @@ export interface TrackerConfig {
   maxScrapeHashes: number;
   /** Milliseconds a client may take to send a whole request. */
   requestTimeout: number;
+  /** Answer plain announce/scrape requests without node:http (see docs/architecture.md). */
+  httpFastPath: boolean;
   announceUrl: string;
   udpPort: number | 'off' | 'same';
   udpSecret: string;
@@ -56,6 +58,7 @@ export const DEFAULTS: Readonly<TrackerConfig> = Object.freeze({
   fullScrape: false,
   maxScrapeHashes: 100,
   requestTimeout: 10_000,
+  httpFastPath: true,
   announceUrl: '',
   udpPort: 'same',
   udpSecret: '',
@@ -92,6 +95,11 @@ export const OPTIONS: readonly OptionSpec[] = [
     min: 100,
     max: 600_000,
     help: 'milliseconds a client may take to send a request',
+  },
+  {
+    key: 'httpFastPath',
+    kind: 'on-off',
+    help: 'answer plain HTTP announces and scrapes on raw sockets, bypassing node:http ("off" serves all through node:http)',
   },
   {
     key: 'announceUrl',

@@ -19,7 +19,7 @@ export function parseQuery(query: string): QueryParams {
     if (end > start) {
       const eq = query.indexOf('=', start);
       const hasValue = eq >= 0 && eq < end;
-      const key = decodeComponent(query, start, hasValue ? eq : end).toString('latin1');
+      const key = decodeKey(query, start, hasValue ? eq : end);
       const value = hasValue ? decodeComponent(query, eq + 1, end) : Buffer.alloc(0);
       const list = params.get(key);
       if (list) list.push(value);
@@ -28,6 +28,16 @@ export function parseQuery(query: string): QueryParams {
     start = end + 1;
   }
   return params;
+}
+
+/** Keys are short plain words (`info_hash`, `port`…): slice them unless they carry an escape. */
+function decodeKey(query: string, start: number, end: number): string {
+  for (let i = start; i < end; i++) {
+    const c = query.charCodeAt(i);
+    if (c === 0x25 /* % */ || c === 0x2b /* + */ || c > 0xff)
+      return decodeComponent(query, start, end).toString('latin1');
+  }
+  return query.slice(start, end);
 }
 
 function hexValue(code: number): number {
@@ -59,7 +69,7 @@ export function decodeComponent(query: string, start: number, end: number): Buff
       out[n++] = c;
     }
   }
-  return out.subarray(0, n);
+  return n === out.length ? out : out.subarray(0, n);
 }
 
 /** The last value of a key (clients that repeat a scalar key mean the last one). */

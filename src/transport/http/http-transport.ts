@@ -4,9 +4,11 @@ import type { TrackerConfig } from '../../config/options.js';
 import type { TrackerCore } from '../../core/tracker.js';
 import { StoreError, TrackerError } from '../../errors.js';
 import { encodeFailure, encodeHttpAnnounce, parseHttpAnnounce } from '../../protocol/http-announce.js';
+import type { TrackerRequestHead } from '../../protocol/http-request-head.js';
 import { encodeHttpScrape, parseHttpScrape } from '../../protocol/http-scrape.js';
 import { parseQuery } from '../../protocol/query.js';
 import { ClientAddressResolver } from '../client-address.js';
+import { HttpFastPath } from './fast-path.js';
 import { landingPage } from './landing-page.js';
 
 /** Longest request target we read (a 100-hash scrape is about 6 KB); longer gets 414. */
@@ -15,6 +17,9 @@ export const MAX_URL_LENGTH = 8192;
 export const MAX_HEADER_SIZE = 16384;
 /** Minutes a client should wait after a storage failure (BEP 31 `retry in`). */
 const STORE_RETRY_MINUTES = 1;
+/** Idle time before a keep-alive connection is closed (node:http's keepAliveTimeout, and the fast path's). */
+const KEEP_ALIVE_TIMEOUT = 5_000;
+const NO_HEADERS: Record<string, string | undefined> = {};
 
 /**
  * Another module's pages (stats) mounted on the tracker's HTTP server. Returns
@@ -27,6 +32,8 @@ export class HttpTransport {
   readonly server: Server;
   private readonly resolver: ClientAddressResolver;
   private readonly routes: HttpRoute[] = [];
+  /** Serves plain announce/scrape requests from raw bytes; everything else reaches `server` unchanged. */
+  private readonly fastPath: HttpFastPath | undefined;
 
   constructor(
     private readonly core: TrackerCore,
@@ -45,7 +52,7 @@ export class HttpTransport {
     // Slow clients cannot hold a socket: headers and the whole request are bounded,
     // and idle keep-alive connections are closed after a few seconds.
     this.server.headersTimeout = Math.min(config.requestTimeout, 60_000);
-    this.server.keepAliveTimeout = 5_000;
+    this.server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT;
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       if (!socket.writable) return void socket.destroy();
       const status =
@@ -57,9 +64,20 @@ export class HttpTransport {
       // Destroy after the answer is flushed: a half-closed socket could be held open by the client.
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
     });
+    this.fastPath = !config.httpFastPath
+      ? undefined
+      : HttpFastPath.create(this.server, (head, remote) => this.answerFast(head, remote), {
+          headersTimeout: this.server.headersTimeout,
+          keepAliveTimeout: KEEP_ALIVE_TIMEOUT,
+          maxHeaderSize: MAX_HEADER_SIZE,
+          maxUrlLength: MAX_URL_LENGTH,
+        });
   }
 
-  /** Mounts extra pages (checked before the 404). */
+  /**
+   * Mounts extra pages (checked before the 404). Routes see only what the fast
+   * path leaves to node:http: never `/announce` or `/scrape` with a query.
+   */
   addRoute(route: HttpRoute): void {
     this.routes.push(route);
   }
@@ -70,6 +88,7 @@ export class HttpTransport {
       this.server.once('error', onError);
       this.server.listen({ host, port, ipv6Only: false }, () => {
         this.server.off('error', onError);
+        this.fastPath?.start();
         resolve(this.server.address() as AddressInfo);
       });
     });
@@ -81,9 +100,11 @@ export class HttpTransport {
       if (!this.server.listening) return resolve();
       const timer = setTimeout(() => this.server.closeAllConnections(), graceMs);
       timer.unref();
+      const fastClosed = this.fastPath?.close(graceMs);
       this.server.close(() => {
         clearTimeout(timer);
-        resolve();
+        // node:net counts only the connections it was given; the fast path's own close in their time.
+        void Promise.resolve(fastClosed).then(() => resolve());
       });
       this.server.closeIdleConnections();
     });
@@ -118,8 +139,31 @@ export class HttpTransport {
   }
 
   private async announce(req: IncomingMessage, res: ServerResponse, query: string): Promise<void> {
+    sendBencode(res, await this.announceBody(query, req.socket.remoteAddress, req.headers));
+  }
+
+  private async scrape(res: ServerResponse, query: string): Promise<void> {
+    sendBencode(res, await this.scrapeBody(query));
+  }
+
+  /** The fast path's requests: the same bodies as through node:http. */
+  private answerFast(head: TrackerRequestHead, remoteAddress: string | undefined): Promise<Buffer> {
+    if (head.route === 'scrape') return this.scrapeBody(head.query);
+    let headers = NO_HEADERS;
+    if (head.forwardedFor !== undefined || head.realIp !== undefined) {
+      headers = { 'x-forwarded-for': head.forwardedFor, 'x-real-ip': head.realIp };
+    }
+    return this.announceBody(head.query, remoteAddress, headers);
+  }
+
+  /** The bencoded answer to an announce, a `failure reason` included. */
+  private async announceBody(
+    query: string,
+    remoteAddress: string | undefined,
+    headers: Record<string, string | string[] | undefined>,
+  ): Promise<Buffer> {
     try {
-      const address = this.resolver.resolve(req.socket.remoteAddress, req.headers);
+      const address = this.resolver.resolve(remoteAddress, headers);
       if (!address) throw new Error('no client address');
       const { params, compact, noPeerId } = parseHttpAnnounce(parseQuery(query));
       const reply = await this.core.announce(params, {
@@ -128,28 +172,27 @@ export class HttpTransport {
         families: 'both',
         withPeerIds: !compact && !noPeerId,
       });
-      sendBencode(res, encodeHttpAnnounce(reply, compact, noPeerId));
+      return encodeHttpAnnounce(reply, compact, noPeerId);
     } catch (err) {
-      this.fail(res, err);
+      return this.failure(err);
     }
   }
 
-  private async scrape(res: ServerResponse, query: string): Promise<void> {
+  private async scrapeBody(query: string): Promise<Buffer> {
     try {
       const hashes = parseHttpScrape(parseQuery(query), this.config.maxScrapeHashes);
-      const entries = await this.core.scrape(hashes, 'http');
-      sendBencode(res, encodeHttpScrape(entries));
+      return encodeHttpScrape(await this.core.scrape(hashes, 'http'));
     } catch (err) {
-      this.fail(res, err);
+      return this.failure(err);
     }
   }
 
   /** Tracker-level failures are HTTP 200 with a `failure reason`, as clients expect. */
-  private fail(res: ServerResponse, err: unknown): void {
-    if (err instanceof StoreError) return sendBencode(res, encodeFailure(err.message, STORE_RETRY_MINUTES));
-    if (err instanceof TrackerError) return sendBencode(res, encodeFailure(err.message));
+  private failure(err: unknown): Buffer {
+    if (err instanceof StoreError) return encodeFailure(err.message, STORE_RETRY_MINUTES);
+    if (err instanceof TrackerError) return encodeFailure(err.message);
     console.error('bitstorm: internal error', err);
-    sendBencode(res, encodeFailure('internal tracker error'));
+    return encodeFailure('internal tracker error');
   }
 }
 

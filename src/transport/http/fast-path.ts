@@ -1,0 +1,367 @@
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
+import {
+  type HeadLimits,
+  INCOMPLETE,
+  OTHER,
+  parseTrackerRequestHead,
+  type TrackerRequestHead,
+} from '../../protocol/http-request-head.js';
+import { interceptAccept, loadTcpInternals, type TcpHandle, type TcpInternals } from './tcp-handles.js';
+
+/**
+ * Announces and scrapes without node:http or net.Socket.
+ *
+ * node:http costs more CPU per connection (a Socket stream, the parser,
+ * IncomingMessage/ServerResponse, header objects, timers, the
+ * shutdown-and-wait-for-FIN close) than the whole tracker work of an
+ * announce, and most announces come on a connection of their own. So the
+ * listening http.Server's accepted connections come here first, as raw TCP
+ * handles (tcp-handles.ts). A connection whose requests are plain
+ * `GET /announce?…` / `GET /scrape?…` heads (protocol/http-request-head.ts)
+ * is answered from the received bytes; at the first request that is anything
+ * else, the handle and the bytes not yet answered are given to node:net and
+ * node:http, which own the connection from then on (stats pages, the landing
+ * page, 400/404/405/414/431…). Answers are byte for byte what node:http sent.
+ *
+ * Slow clients: like node:http, a connection has `headersTimeout` to deliver a
+ * request head (then 408) and `keepAliveTimeout` of idleness between
+ * requests; one timer for all connections checks the deadlines.
+ */
+
+/** Produces the bencoded body for a request; never rejects (failures are bodies too). */
+export type FastAnswer = (head: TrackerRequestHead, remoteAddress: string | undefined) => Promise<Buffer>;
+
+export interface FastPathOptions {
+  /** Time to deliver a request head (node:http's headersTimeout; then 408). */
+  headersTimeout: number;
+  keepAliveTimeout: number;
+  /** Head bytes served here (node:http answers 431 past its limit). */
+  maxHeaderSize: number;
+  /** Longest request target served here (node:http answers 414 past it). */
+  maxUrlLength: number;
+}
+
+/** A head arriving in more reads than this goes to node:http, whose parser is incremental. */
+const MAX_READS_PER_HEAD = 8;
+/** Unanswered bytes (pipelined requests) buffered before reading pauses. */
+const MAX_READ_AHEAD = 64 * 1024;
+/** Unsent answer bytes (a client not reading) before reading pauses. */
+const MAX_WRITE_QUEUE = 64 * 1024;
+const TIMEOUT_408 = Buffer.from('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+
+export class HttpFastPath {
+  readonly limits: HeadLimits;
+  closing = false;
+  private readonly connections = new Set<FastConnection>();
+  private readonly headClose = '\r\nConnection: close\r\n\r\n';
+  private readonly headKeepAlive: string;
+  private sweeper: NodeJS.Timeout | undefined;
+  private giveBack: ((client: TcpHandle) => void) | undefined;
+  /** Bytes to put back into the Socket node:net is about to emit for a handed-over handle. */
+  private handingOver: Buffer | undefined;
+  private whenEmpty: (() => void) | undefined;
+
+  constructor(
+    private readonly server: Server,
+    readonly answer: FastAnswer,
+    readonly options: FastPathOptions,
+    readonly io: TcpInternals,
+  ) {
+    // Within node:http's limits the answer would not differ; at the edges node:http decides.
+    this.limits = { maxTarget: options.maxUrlLength, maxHead: options.maxHeaderSize };
+    this.headKeepAlive = `\r\nConnection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(options.keepAliveTimeout / 1000)}\r\n\r\n`;
+    // Runs after node:http's own 'connection' listener has set the socket up.
+    server.on('connection', (socket: Socket) => {
+      const rest = this.handingOver;
+      this.handingOver = undefined;
+      if (rest !== undefined && rest.length > 0) socket.unshift(rest);
+    });
+  }
+
+  /** Creates the fast path when the runtime offers raw TCP handles. */
+  static create(server: Server, answer: FastAnswer, options: FastPathOptions): HttpFastPath | undefined {
+    const io = loadTcpInternals();
+    return io ? new HttpFastPath(server, answer, options, io) : undefined;
+  }
+
+  /** Call once the server listens: from then on its connections come here first. */
+  start(): boolean {
+    this.closing = false;
+    this.giveBack = interceptAccept(this.server, (client) => this.accept(client));
+    if (!this.giveBack) return false;
+    const period = Math.min(1000, Math.max(50, this.options.headersTimeout / 2));
+    this.sweeper = setInterval(() => this.sweep(), period);
+    this.sweeper.unref();
+    return true;
+  }
+
+  private accept(handle: TcpHandle): void {
+    const conn = new FastConnection(this, handle);
+    if (handle.readStart() !== 0) return void handle.close();
+    this.connections.add(conn);
+  }
+
+  /** Gives a handle and its unanswered bytes to node:net/node:http, as if it had just connected. */
+  handOver(conn: FastConnection, rest: Buffer | undefined): void {
+    this.forget(conn);
+    const giveBack = this.giveBack;
+    if (giveBack === undefined || this.closing) return void conn.handle.close();
+    conn.handle.readStop();
+    this.handingOver = rest;
+    giveBack(conn.handle);
+    this.handingOver = undefined;
+  }
+
+  forget(conn: FastConnection): void {
+    this.connections.delete(conn);
+    if (this.connections.size === 0 && this.whenEmpty) this.whenEmpty();
+  }
+
+  /** The full response: status line, the headers node:http sent for these answers, then the body. */
+  response(body: Buffer, keepAlive: boolean): Buffer {
+    const head = `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nCache-Control: no-store\r\nDate: ${httpDate()}${keepAlive ? this.headKeepAlive : this.headClose}`;
+    const out = Buffer.allocUnsafe(head.length + body.length);
+    out.write(head, 0, 'latin1');
+    body.copy(out, head.length);
+    return out;
+  }
+
+  /**
+   * Shutting down: connections waiting for a request close now, the others
+   * once their answer is out. Resolves when none is left or after `graceMs`
+   * (then the rest is cut).
+   */
+  close(graceMs: number): Promise<void> {
+    this.closing = true;
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = undefined;
+    for (const conn of this.connections) if (!conn.busy) conn.close();
+    if (this.connections.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        for (const conn of this.connections) conn.close();
+      }, graceMs);
+      timer.unref();
+      this.whenEmpty = () => {
+        clearTimeout(timer);
+        this.whenEmpty = undefined;
+        resolve();
+      };
+    });
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const conn of this.connections) if (!conn.busy && now >= conn.deadline) conn.expire();
+  }
+}
+
+/** One client connection while it is ours. */
+class FastConnection {
+  /** Received bytes not yet answered (a partial head, or pipelined requests). */
+  private pending: Buffer | undefined;
+  private readsForHead = 0;
+  /** A request is with the core; reads wait in `pending`. */
+  busy = false;
+  /** Nothing buffered and no request in the store. */
+  private idle = true;
+  /** No request answered yet (an idle fresh connection still owes a request: 408 at the deadline). */
+  private fresh = true;
+  private peerEnded = false;
+  private closed = false;
+  /** Ending: the last answer is written, we wait for it to go out (or for the client's FIN). */
+  private ending = false;
+  private writesInFlight = 0;
+  private readPaused = false;
+  private noDelay = false;
+  private peer: string | undefined | null = null;
+  deadline: number;
+
+  constructor(
+    private readonly fast: HttpFastPath,
+    readonly handle: TcpHandle,
+  ) {
+    this.deadline = Date.now() + fast.options.headersTimeout;
+    handle.onread = (buffer) => this.onRead(buffer);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.fast.forget(this);
+    this.handle.close();
+  }
+
+  /** Deadline passed while not busy: idle keep-alive connections just close; an unfinished request gets 408. */
+  expire(): void {
+    if (this.ending || (this.idle && !this.fresh)) return this.close();
+    this.pending = undefined;
+    this.end(TIMEOUT_408);
+  }
+
+  private onRead(buffer: ArrayBuffer | undefined): void {
+    const { io } = this.fast;
+    const nread = io.readResult();
+    if (nread <= 0) {
+      if (nread === 0) return;
+      if (nread !== io.UV_EOF) return this.close(); // a reset
+      // The client sent its FIN: a request in the store, or an answer on its
+      // way out, is finished first (the client may still be reading).
+      this.peerEnded = true;
+      this.readPaused = true; // libuv stopped reading at EOF
+      if (!this.busy && this.writesInFlight === 0) this.close();
+      return;
+    }
+    if (this.ending || buffer === undefined) return; // a closing connection: discard
+    const chunk = io.readBytes(buffer);
+    this.pending = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
+    if (this.busy) {
+      if (this.pending.length > MAX_READ_AHEAD) this.pauseReading();
+      return;
+    }
+    if (this.idle) {
+      // A new request starts: its head must arrive within headersTimeout.
+      this.idle = false;
+      if (!this.fresh) this.deadline = Date.now() + this.fast.options.headersTimeout;
+    }
+    this.readsForHead++;
+    void this.serve();
+  }
+
+  /** Answers the complete requests in `pending`, one at a time, in order. Never rejects. */
+  private async serve(): Promise<void> {
+    const { fast } = this;
+    this.busy = true;
+    try {
+      while (this.pending !== undefined) {
+        const buf = this.pending;
+        const head = parseTrackerRequestHead(buf, 0, fast.limits);
+        if (head === INCOMPLETE) {
+          if (this.readsForHead >= MAX_READS_PER_HEAD) return this.handOver(buf);
+          return this.resumeReading(); // wait for more bytes
+        }
+        if (head === OTHER) return this.handOver(buf);
+
+        this.pending = head.end < buf.length ? buf.subarray(head.end) : undefined;
+        this.readsForHead = 0;
+        this.fresh = false;
+        if (this.pending !== undefined && !this.noDelay) {
+          // Pipelined requests: answers go out back to back; do not let Nagle hold the second one.
+          this.noDelay = true;
+          this.handle.setNoDelay(true);
+        }
+        const body = await fast.answer(head, this.remoteAddress());
+        if (this.closed) return;
+        const keepAlive = head.keepAlive && !fast.closing && !this.peerEnded;
+        const answer = fast.response(body, keepAlive);
+        if (!keepAlive) return this.end(answer);
+        if (!this.write(answer)) return;
+        // The next request (pipelined, or still to come) has headersTimeout from now.
+        this.deadline = Date.now() + fast.options.headersTimeout;
+      }
+      this.idle = true;
+      this.deadline = Date.now() + fast.options.keepAliveTimeout;
+      this.resumeReading();
+    } catch (err) {
+      // A bug, not a client's doing: this connection goes, the process stays.
+      console.error('bitstorm: internal error in the HTTP fast path', err);
+      this.close();
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** The TCP peer's address (one getpeername per connection). */
+  private remoteAddress(): string | undefined {
+    if (this.peer === null) {
+      const out: { address?: string } = {};
+      this.peer = this.handle.getpeername(out) === 0 ? out.address : undefined;
+    }
+    return this.peer;
+  }
+
+  /** Queues bytes; false (and the connection closed) when the socket failed. */
+  private write(data: Buffer): boolean {
+    const status = this.fast.io.write(this.handle, data, (err) => this.onWriteDone(err));
+    if (status < 0) {
+      this.close();
+      return false;
+    }
+    if (status === 1) {
+      this.writesInFlight++;
+      if (this.handle.writeQueueSize > MAX_WRITE_QUEUE) this.pauseReading();
+    }
+    return true;
+  }
+
+  private onWriteDone(status: number): void {
+    this.writesInFlight--;
+    if (this.closed) return;
+    if (status < 0) return this.close();
+    if (this.writesInFlight > 0) return;
+    if (this.ending) this.finishEnding();
+    else if (this.peerEnded && !this.busy) this.close();
+    else if (!this.busy) this.resumeReading();
+  }
+
+  /**
+   * Writes the last bytes and closes. When the kernel took them at once and
+   * the client sent nothing beyond the answered request, close right away:
+   * the answer is in the send queue and goes out before the FIN. (node:http
+   * shuts down and waits for the client's FIN: more syscalls and wakeups per
+   * connection.) A client that sent more may still be sending, and data
+   * arriving at a closed socket draws a reset that can destroy the answer at
+   * the client; so then shut down, discard what comes, and close on the
+   * client's FIN or at the keep-alive deadline.
+   */
+  private end(data: Buffer): void {
+    const unread = this.pending !== undefined;
+    this.pending = undefined;
+    this.ending = true;
+    this.idle = true;
+    this.deadline = Date.now() + this.fast.options.keepAliveTimeout;
+    if (!this.write(data)) return;
+    if (this.writesInFlight > 0) return; // finishEnding() once it is out
+    if (!unread) return this.close();
+    this.finishEnding();
+  }
+
+  private finishEnding(): void {
+    if (this.peerEnded) return this.close();
+    this.resumeReading();
+    if (this.fast.io.shutdown(this.handle, () => undefined) !== 0) this.close();
+    // else: onRead closes on the client's FIN, the sweep at the deadline.
+  }
+
+  private pauseReading(): void {
+    if (this.readPaused) return;
+    this.readPaused = true;
+    this.handle.readStop();
+  }
+
+  private resumeReading(): void {
+    if (!this.readPaused || this.closed || this.peerEnded || this.handle.writeQueueSize > MAX_WRITE_QUEUE) return;
+    this.readPaused = false;
+    if (this.handle.readStart() !== 0) this.close();
+  }
+
+  private handOver(buf: Buffer): void {
+    this.pending = undefined;
+    this.closed = true;
+    this.fast.handOver(this, buf);
+  }
+}
+
+let dateSecond = -1;
+let dateText = '';
+
+/** The Date header value, formatted once a second (as node:http does). */
+function httpDate(): string {
+  const second = Math.floor(Date.now() / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(second * 1000).toUTCString();
+  }
+  return dateText;
+}

@@ -1,0 +1,147 @@
+import type { Server } from 'node:net';
+
+/**
+ * The libuv TCP handles under node:net, used directly by the HTTP fast path.
+ *
+ * Why: a net.Socket (a Duplex stream with its state objects, listeners and
+ * timers) costs about as much CPU to create, read, write and destroy as a
+ * whole announce in opentracker. Accepted connections are therefore taken
+ * from the listening server's handle as raw handles; one that turns out not
+ * to be a tracker request is given back to node:net, which wraps it in a
+ * Socket exactly as it would have (and node:http takes it from there).
+ *
+ * These are Node internals (process.binding('stream_wrap'), the server
+ * handle's `onconnection`), stable through Node 20–24 but not a public API:
+ * `loadTcpInternals()` checks their shape and returns undefined when anything
+ * is missing, and the transport then serves everything through node:http.
+ * This module is the only place that knows them.
+ */
+
+/** The part of node's internal TCPWrap the fast path uses. Methods return 0 or a negative libuv error. */
+export interface TcpHandle {
+  /** Must always be a function (node aborts on anything else). */
+  onread: (this: TcpHandle, buffer: ArrayBuffer | undefined) => void;
+  readStart(): number;
+  readStop(): number;
+  writeBuffer(req: WriteRequest, data: Buffer): number;
+  shutdown(req: ShutdownRequest): number;
+  getpeername(out: { address?: string }): number;
+  setNoDelay(enable: boolean): number;
+  close(callback?: () => void): void;
+  /** Bytes libuv still holds for sending (kept up to date by node). */
+  writeQueueSize: number;
+}
+
+export interface WriteRequest {
+  handle: TcpHandle;
+  oncomplete: (status: number) => void;
+  async: boolean;
+  /** Keeps the bytes alive while libuv sends them. */
+  buffer: Buffer | null;
+}
+
+export interface ShutdownRequest {
+  handle: TcpHandle;
+  oncomplete: (status: number) => void;
+}
+
+interface StreamWrapBinding {
+  WriteWrap: new () => WriteRequest;
+  ShutdownWrap: new () => ShutdownRequest;
+  streamBaseState: Int32Array;
+  kReadBytesOrError: number;
+  kArrayBufferOffset: number;
+  kLastWriteWasAsync: number;
+}
+
+export interface TcpInternals {
+  /** In a handle's onread: bytes read (> 0), or a negative libuv error (EOF included). */
+  readResult(): number;
+  /** In a handle's onread with readResult() > 0: the bytes, as a Buffer over node's read buffer. */
+  readBytes(buffer: ArrayBuffer): Buffer;
+  /** Sends `data`; 0 when the kernel took it all at once, 1 when libuv queued it (then `done` runs), or an error. */
+  write(handle: TcpHandle, data: Buffer, done: (status: number) => void): number;
+  /** Sends a FIN after the queued data; `done` runs when it went out. */
+  shutdown(handle: TcpHandle, done: (status: number) => void): number;
+  readonly UV_EOF: number;
+}
+
+let cached: TcpInternals | null | undefined;
+
+export function loadTcpInternals(): TcpInternals | undefined {
+  if (cached === undefined) cached = load() ?? null;
+  return cached ?? undefined;
+}
+
+function load(): TcpInternals | undefined {
+  let stream: StreamWrapBinding;
+  let eof: number;
+  try {
+    const binding = (process as unknown as { binding(name: string): unknown }).binding;
+    stream = binding('stream_wrap') as StreamWrapBinding;
+    eof = (binding('uv') as { UV_EOF: number }).UV_EOF;
+  } catch {
+    return undefined;
+  }
+  const { WriteWrap, ShutdownWrap, streamBaseState: state } = stream;
+  const { kReadBytesOrError, kArrayBufferOffset, kLastWriteWasAsync } = stream;
+  if (
+    typeof WriteWrap !== 'function' ||
+    typeof ShutdownWrap !== 'function' ||
+    !(state instanceof Int32Array) ||
+    ![kReadBytesOrError, kArrayBufferOffset, kLastWriteWasAsync, eof].every(Number.isInteger)
+  ) {
+    return undefined;
+  }
+  return {
+    UV_EOF: eof,
+    readResult: () => state[kReadBytesOrError] as number,
+    readBytes: (buffer) => Buffer.from(buffer, state[kArrayBufferOffset], state[kReadBytesOrError]),
+    write(handle, data, done) {
+      const req = new WriteWrap();
+      req.handle = handle;
+      req.oncomplete = done;
+      req.async = false;
+      req.buffer = null;
+      const err = handle.writeBuffer(req, data);
+      if (err !== 0) return err;
+      if (state[kLastWriteWasAsync] === 0) return 0;
+      req.async = true;
+      req.buffer = data;
+      return 1;
+    },
+    shutdown(handle, done) {
+      const req = new ShutdownWrap();
+      req.handle = handle;
+      req.oncomplete = done;
+      return handle.shutdown(req);
+    },
+  };
+}
+
+interface ListeningHandle {
+  onconnection: (this: ListeningHandle, status: number, client: TcpHandle | undefined) => void;
+}
+
+/**
+ * Routes the listening server's accepted connections to `accept` as raw
+ * handles. Returns the way to give a handle back to node:net (which emits it
+ * as a Socket on the server's 'connection' event), or undefined when the
+ * server's handle does not look as expected (then nothing was changed).
+ */
+export function interceptAccept(
+  server: Server,
+  accept: (client: TcpHandle) => void,
+): ((client: TcpHandle) => void) | undefined {
+  const listening = (server as unknown as { _handle?: ListeningHandle | null })._handle;
+  const original = listening?.onconnection;
+  if (!listening || typeof original !== 'function') return undefined;
+  listening.onconnection = function (status, client) {
+    // Accept errors and anything unexpected stay node:net's business.
+    if (status !== 0 || client === undefined || typeof client.readStart !== 'function') {
+      return original.call(this, status, client);
+    }
+    accept(client);
+  };
+  return (client) => original.call(listening, 0, client);
+}
