@@ -29,6 +29,14 @@ export function runPrimary(config: Readonly<TrackerConfig>): Promise<void> {
   let exitCode = 0;
   const served = new WeakSet<Worker>();
 
+  // Workers accept connections themselves from the shared listening socket
+  // (SCHED_NONE) instead of the primary accepting each one and passing it over
+  // IPC (round-robin, Node's default on Linux): with one connection per
+  // announce, that hand-off cost more CPU than the announce. The kernel may
+  // spread connections unevenly; swarms are shared through Redis, so any worker
+  // answers any request. NODE_CLUSTER_SCHED_POLICY=rr restores round-robin.
+  if (process.env.NODE_CLUSTER_SCHED_POLICY === undefined) cluster.schedulingPolicy = cluster.SCHED_NONE;
+
   const fork = (): void => {
     const worker = cluster.fork();
     worker.once('listening', () => served.add(worker));
