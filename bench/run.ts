@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { buildLoadgen, type LoadResult, type Mode, runLoad } from './loadgen.js';
 import { loadAverage, machineInfo } from './machine.js';
 import { rssBytes } from './proc.js';
-import { type MemoryRow, renderReport, type ThroughputRow, type TrackerStatus } from './report.js';
+import { type MemoryRow, renderReport, saturates, type ThroughputRow, type TrackerStatus } from './report.js';
 import { killAll, startBitstorm, startBittorrentTracker, startOpentracker, type TrackerHandle } from './trackers.js';
 import { buildWorkload, type Workload } from './workload.js';
 
@@ -21,8 +21,11 @@ interface Settings {
   duration: number;
   warmup: number;
   concurrency: number;
-  /** Requests in flight of the second, lighter run that measures latency at saturation (0: none). */
-  latencyConcurrency: number;
+  /**
+   * Requests in flight of the lighter runs that measure latency at saturation,
+   * tried in order until one still saturates the tracker (empty: none).
+   */
+  latencySteps: number[];
   /** Stored peers in the load test's prefilled state comes from this many clients. */
   loadClients: number;
   torrents: number;
@@ -45,9 +48,10 @@ const HELP = `Usage: npm run bench -- [options]
   --modes a,b          udp, http (one connection per announce), http-ka (keep-alive)
   --duration S         measured seconds per load (default 10)
   --concurrency N      requests in flight (default 64)
-  --latency-concurrency N
-                       requests in flight of a second, shorter run of each load whose p99 is the
-                       latency at saturation when it still reaches 90% of the full rate (default 16, 0: off)
+  --latency-concurrency A,B
+                       requests in flight of shorter, lighter runs of each load, tried in order until
+                       one still reaches 90% of the full rate: its p99 is the latency at saturation
+                       (default 16,32; 0: off)
   --no-memory          skip the memory test
   --out FILE           where to write the markdown (default bench/results/<date>.md)
   --cpu-prof DIR       write V8 CPU profiles of the BitStorm processes to DIR
@@ -63,7 +67,7 @@ function parseArgs(argv: string[]): Settings {
         duration: 0.5,
         warmup: 0.2,
         concurrency: 32,
-        latencyConcurrency: 8,
+        latencySteps: [8],
         loadClients: 2_000,
         torrents: 1_000,
         memoryPoints: [10_000],
@@ -79,7 +83,7 @@ function parseArgs(argv: string[]): Settings {
         duration: 10,
         warmup: 2,
         concurrency: 64,
-        latencyConcurrency: 16,
+        latencySteps: [16, 32],
         loadClients: 100_000,
         torrents: 10_000,
         memoryPoints: [100_000, 1_000_000],
@@ -107,7 +111,11 @@ function parseArgs(argv: string[]): Settings {
     else if (a === '--modes') s.modes = v.split(',') as Mode[];
     else if (a === '--duration') s.duration = Number(v);
     else if (a === '--concurrency') s.concurrency = Number(v);
-    else if (a === '--latency-concurrency') s.latencyConcurrency = Number(v);
+    else if (a === '--latency-concurrency')
+      s.latencySteps = v
+        .split(',')
+        .map(Number)
+        .filter((n) => n > 0);
     else if (a === '--out') s.out = v;
     else if (a === '--cpu-prof') s.cpuProf = resolve(v);
     else if (a === '--node-args') s.nodeArgs = v.split(/\s+/).filter(Boolean);
@@ -355,15 +363,15 @@ async function main(): Promise<void> {
             (r.first_error ? ` (first error: ${r.first_error})` : ''),
         );
         const row: ThroughputRow = { id: cfg.id, mode, result: r, load: loadAverage() };
-        if (s.latencyConcurrency > 0 && s.latencyConcurrency < s.concurrency) {
-          // Same slice, fewer in flight, half as long: the latency a saturated tracker gives (see report).
+        // Same slice, fewer in flight, half as long: the latency a saturated tracker gives (see report).
+        for (const inFlight of s.latencySteps.filter((n) => n < s.concurrency)) {
           await sleep(300);
-          row.latency = await runLoad({
+          const l = await runLoad({
             binary: loadgenBin,
             file: loadW.file,
             mode,
             port: t.port,
-            concurrency: s.latencyConcurrency,
+            concurrency: inFlight,
             duration: Math.max(0.5, s.duration / 2),
             warmup: s.warmup / 2,
             start: sliceStart,
@@ -373,12 +381,14 @@ async function main(): Promise<void> {
             pids: () => t.trackerPids(),
             sidePids: () => sidePids(t),
           });
-          const l = row.latency;
+          row.latency = l;
+          row.latencyInFlight = inFlight;
           log(
-            `${cfg.id} ${mode} at ${s.latencyConcurrency} in flight: ${Math.round(l.rate)}/s ` +
+            `${cfg.id} ${mode} at ${inFlight} in flight: ${Math.round(l.rate)}/s ` +
               `(${Math.round((100 * l.rate) / Math.max(1, r.rate))}% of ${s.concurrency} in flight) ` +
               `p50 ${(l.p50_us / 1000).toFixed(2)} ms p99 ${(l.p99_us / 1000).toFixed(2)} ms, ${l.errors} errors`,
           );
+          if (saturates(l, r)) break;
         }
         throughput.push(row);
       }
@@ -457,7 +467,7 @@ async function main(): Promise<void> {
       duration: s.duration,
       warmup: s.warmup,
       concurrency: s.concurrency,
-      latencyConcurrency: s.latencyConcurrency < s.concurrency ? s.latencyConcurrency : 0,
+      latencySteps: s.latencySteps.filter((n) => n < s.concurrency),
       torrents: s.torrents,
       loadClients: s.loadClients,
       loadPeers: loadW.prefill,
