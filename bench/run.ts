@@ -341,22 +341,25 @@ async function main(): Promise<void> {
         // Each mode replays its own slice of the steady-state traffic.
         const sliceStart = loadW.prefill + Math.floor((steady * i) / modes.length);
         const sliceEnd = loadW.prefill + Math.floor((steady * (i + 1)) / modes.length);
-        await sleep(300);
-        const r = await runLoad({
-          binary: loadgenBin,
-          file: loadW.file,
-          mode,
-          port: t.port,
-          concurrency: s.concurrency,
-          duration: s.duration,
-          warmup: s.warmup,
-          start: sliceStart,
-          end: sliceEnd,
-          numwant: 50,
-          timeoutMs: 2000,
-          pids: () => t.trackerPids(),
-          sidePids: () => sidePids(t),
-        });
+        const load = async (concurrency: number, duration: number, warmup: number): Promise<LoadResult> => {
+          await sleep(300);
+          return runLoad({
+            binary: loadgenBin,
+            file: loadW.file,
+            mode,
+            port: t.port,
+            concurrency,
+            duration,
+            warmup,
+            start: sliceStart,
+            end: sliceEnd,
+            numwant: 50,
+            timeoutMs: 2000,
+            pids: () => t.trackerPids(),
+            sidePids: () => sidePids(t),
+          });
+        };
+        const r = await load(s.concurrency, s.duration, s.warmup);
         log(
           `${cfg.id} ${mode}: ${Math.round(r.rate)}/s p50 ${(r.p50_us / 1000).toFixed(2)} ms p99 ${(r.p99_us / 1000).toFixed(2)} ms, ` +
             `${r.errors} errors, ${((r.cpuUs + r.sideCpuUs) / Math.max(1, r.ok)).toFixed(1)} µs CPU/announce` +
@@ -365,22 +368,7 @@ async function main(): Promise<void> {
         const row: ThroughputRow = { id: cfg.id, mode, result: r, load: loadAverage() };
         // Same slice, fewer in flight, half as long: the latency a saturated tracker gives (see report).
         for (const inFlight of s.latencySteps.filter((n) => n < s.concurrency)) {
-          await sleep(300);
-          const l = await runLoad({
-            binary: loadgenBin,
-            file: loadW.file,
-            mode,
-            port: t.port,
-            concurrency: inFlight,
-            duration: Math.max(0.5, s.duration / 2),
-            warmup: s.warmup / 2,
-            start: sliceStart,
-            end: sliceEnd,
-            numwant: 50,
-            timeoutMs: 2000,
-            pids: () => t.trackerPids(),
-            sidePids: () => sidePids(t),
-          });
+          const l = await load(inFlight, Math.max(0.5, s.duration / 2), s.warmup / 2);
           row.latency = l;
           row.latencyInFlight = inFlight;
           log(
