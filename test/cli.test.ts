@@ -105,6 +105,24 @@ describe('bitstorm CLI', () => {
     assert.equal(await exitOf(child), 0);
   });
 
+  it('keeps serving under --pending-deprecation --throw-deprecation (the HTTP fast path steps aside)', async () => {
+    const { child, url } = await start(['--port', '0', '--udp-port', 'off'], {
+      NODE_OPTIONS: '--pending-deprecation --throw-deprecation',
+    });
+    for (let i = 1; i <= 2; i++) {
+      const r = await announce(url.replace('/announce', ''), {
+        infoHash: Buffer.alloc(20, 8),
+        peerId: makeId('-CLI001-', i),
+        port: i,
+      });
+      assert.equal(r.incomplete, i);
+    }
+    await new Promise((r) => setTimeout(r, 200)); // a deferred deprecation throw would have ended it by now
+    assert.equal(child.exitCode, null, 'still running');
+    child.kill('SIGTERM');
+    assert.equal(await exitOf(child), 0);
+  });
+
   it('takes options from BITSTORM_* variables, flags winning over them', async () => {
     const { child, url } = await start(['--port', '0', '--udp-port', 'off'], {
       BITSTORM_INTERVAL: '900',

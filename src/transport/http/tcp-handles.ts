@@ -74,6 +74,10 @@ export function loadTcpInternals(): TcpInternals | undefined {
 }
 
 function load(): TcpInternals | undefined {
+  // Under --pending-deprecation, process.binding warns (DEP0111); with
+  // --throw-deprecation that warning is thrown later, outside any try, and
+  // would take the process down: such a process is served by node:http.
+  if (process.throwDeprecation) return undefined;
   let stream: StreamWrapBinding;
   let eof: number;
   try {
