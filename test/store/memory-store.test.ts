@@ -78,3 +78,28 @@ it('memory store: a torrent that empties keeps its downloaded count until downlo
   assert.equal((await store.scrape([infoHash]))[0]?.downloaded, 0);
   await store.close();
 });
+
+it('memory store: retired downloaded counts are capped, the oldest forgotten first', async () => {
+  const store = new MemoryStore({ peerTtlMs: 1000, now: () => 0, backgroundSweep: false, retiredMax: 3 });
+  const hashes = [1, 2, 3, 4, 5].map((n) => Buffer.alloc(20, n));
+  for (const infoHash of hashes) {
+    for (const event of ['completed', 'stopped'] as const) {
+      await store.announce({
+        infoHash,
+        peerId: Buffer.alloc(20, 9),
+        event,
+        seeder: true,
+        ipv4: Buffer.from([127, 0, 0, 1, 0x1a, 0xe1]),
+        ipv6: null,
+        key: undefined,
+        numWant: 0,
+        want4: true,
+        want6: false,
+        withPeerIds: false,
+      });
+    }
+  }
+  const counts = (await store.scrape(hashes)).map((c) => c.downloaded);
+  assert.deepEqual(counts, [0, 0, 1, 1, 1]);
+  await store.close();
+});

@@ -54,6 +54,12 @@ export class MemoryStore implements SwarmStore {
    */
   private readonly retired = new Map<string, { downloaded: number; at: number }>();
   private readonly downloadedTtl: number;
+  /**
+   * At most this many retired counts (about 130 bytes each); past it the
+   * oldest go first. Without a cap, `completed` announces to random info
+   * hashes would pin memory for the whole downloaded TTL.
+   */
+  private readonly retiredMax: number;
   private readonly secrets = new Map<string, Buffer>();
   private readonly ttl: number;
   private readonly now: () => number;
@@ -62,9 +68,10 @@ export class MemoryStore implements SwarmStore {
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly counts = { peers: 0, seeders: 0, peers4: 0, peers6: 0, downloaded: 0 };
 
-  constructor(options: StoreOptions & { backgroundSweep?: boolean; downloadedTtlMs?: number }) {
+  constructor(options: StoreOptions & { backgroundSweep?: boolean; downloadedTtlMs?: number; retiredMax?: number }) {
     this.ttl = options.peerTtlMs;
     this.downloadedTtl = Math.max(options.downloadedTtlMs ?? 30 * 86_400_000, this.ttl);
+    this.retiredMax = options.retiredMax ?? 100_000;
     this.now = options.now;
     if (options.backgroundSweep !== false) {
       this.timer = setInterval(() => this.sweep(SWEEP_SLICE), SWEEP_TICK_MS);
@@ -297,7 +304,13 @@ export class MemoryStore implements SwarmStore {
   private dropSwarm(key: string, swarm: Swarm): void {
     this.counts.downloaded -= swarm.downloaded;
     this.swarms.delete(key);
-    if (swarm.downloaded > 0) this.retired.set(key, { downloaded: swarm.downloaded, at: swarm.lastAnnounce });
+    if (swarm.downloaded > 0 && this.retiredMax > 0) {
+      if (this.retired.size >= this.retiredMax) {
+        const oldest = this.retired.keys().next();
+        if (!oldest.done) this.retired.delete(oldest.value);
+      }
+      this.retired.set(key, { downloaded: swarm.downloaded, at: swarm.lastAnnounce });
+    }
   }
 
   private retiredDownloaded(key: string, now: number): number {

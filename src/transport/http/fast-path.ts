@@ -136,7 +136,7 @@ export class HttpFastPath {
     this.closing = true;
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = undefined;
-    for (const conn of this.connections) if (!conn.busy) conn.close();
+    for (const conn of this.connections) conn.closeIfIdle();
     if (this.connections.size === 0) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
@@ -184,6 +184,11 @@ class FastConnection {
   ) {
     this.deadline = Date.now() + fast.options.headersTimeout;
     handle.onread = (buffer) => this.onRead(buffer);
+  }
+
+  /** Shutting down: closes now unless a request is with the core or an answer is still being sent (then when it is done). */
+  closeIfIdle(): void {
+    if (!this.busy && this.writesInFlight === 0) this.close();
   }
 
   close(): void {
@@ -300,6 +305,7 @@ class FastConnection {
     if (this.closed) return;
     if (status < 0) return this.close();
     if (this.writesInFlight > 0) return;
+    if (this.fast.closing && !this.busy) return this.close(); // the answer is out: shutting down
     if (this.ending) this.finishEnding();
     else if (this.peerEnded && !this.busy) this.close();
     else if (!this.busy) this.resumeReading();

@@ -164,7 +164,10 @@ export class HttpTransport {
   ): Promise<Buffer> {
     try {
       const address = this.resolver.resolve(remoteAddress, headers);
-      if (!address) throw new Error('no client address');
+      // Only when the socket's peer address is gone (the client reset the
+      // connection): nobody is left to read the answer, and it is not our error
+      // to log (a client could flood the log with resets).
+      if (!address) return encodeFailure('client address unavailable');
       const { params, compact, noPeerId } = parseHttpAnnounce(parseQuery(query));
       const reply = await this.core.announce(params, {
         transport: 'http',
