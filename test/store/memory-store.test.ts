@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
+import type { StoreAnnounce } from '../../src/store/swarm-store.js';
 import { runStoreConformance } from './conformance.js';
 
 runStoreConformance('memory', async (options) => new MemoryStore({ ...options, backgroundSweep: false }));
@@ -37,24 +38,30 @@ it('memory store: the sweep releases expired swarms in bounded slices', async ()
   await store.close();
 });
 
+type CountEvent = 'completed' | 'stopped' | 'started';
+
+/** An IPv4 announce by peer `peer` (its id bytes and address) that wants no peers; only `started` is a leecher. */
+function countingAnnounce(infoHash: Buffer, peer: number, event: CountEvent): StoreAnnounce {
+  return {
+    infoHash,
+    peerId: Buffer.alloc(20, peer),
+    event,
+    seeder: event !== 'started',
+    ipv4: Buffer.from([127, 0, 0, peer, 0x1a, 0xe1]),
+    ipv6: null,
+    key: undefined,
+    numWant: 0,
+    want4: true,
+    want6: false,
+    withPeerIds: false,
+  };
+}
+
 it('memory store: a torrent that empties keeps its downloaded count until downloadedTtlMs, then forgets it', async () => {
   let clock = 0;
   const store = new MemoryStore({ peerTtlMs: 1000, downloadedTtlMs: 10_000, now: () => clock, backgroundSweep: false });
   const infoHash = Buffer.alloc(20, 7);
-  const announce = (peer: number, event: 'completed' | 'stopped' | 'started') =>
-    store.announce({
-      infoHash,
-      peerId: Buffer.alloc(20, peer),
-      event,
-      seeder: event !== 'started',
-      ipv4: Buffer.from([127, 0, 0, peer, 0x1a, 0xe1]),
-      ipv6: null,
-      key: undefined,
-      numWant: 0,
-      want4: true,
-      want6: false,
-      withPeerIds: false,
-    });
+  const announce = (peer: number, event: CountEvent) => store.announce(countingAnnounce(infoHash, peer, event));
   await announce(1, 'completed');
   await announce(2, 'completed');
   await announce(1, 'stopped');
@@ -83,21 +90,7 @@ it('memory store: retired downloaded counts are capped, the oldest forgotten fir
   const store = new MemoryStore({ peerTtlMs: 1000, now: () => 0, backgroundSweep: false, retiredMax: 3 });
   const hashes = [1, 2, 3, 4, 5].map((n) => Buffer.alloc(20, n));
   for (const infoHash of hashes) {
-    for (const event of ['completed', 'stopped'] as const) {
-      await store.announce({
-        infoHash,
-        peerId: Buffer.alloc(20, 9),
-        event,
-        seeder: true,
-        ipv4: Buffer.from([127, 0, 0, 1, 0x1a, 0xe1]),
-        ipv6: null,
-        key: undefined,
-        numWant: 0,
-        want4: true,
-        want6: false,
-        withPeerIds: false,
-      });
-    }
+    for (const event of ['completed', 'stopped'] as const) await store.announce(countingAnnounce(infoHash, 9, event));
   }
   const counts = (await store.scrape(hashes)).map((c) => c.downloaded);
   assert.deepEqual(counts, [0, 0, 1, 1, 1]);

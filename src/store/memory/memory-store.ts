@@ -49,8 +49,8 @@ export class MemoryStore implements SwarmStore {
   private readonly swarms = new Map<string, Swarm>();
   /**
    * Downloaded counts of torrents whose last peer left, by info hash, in the
-   * order they left (so roughly oldest first): a torrent that comes back within `downloadedTtl` keeps its count
-   * (as on Redis). A few dozen bytes a torrent, dropped after the TTL.
+   * order they left (so roughly oldest first): a torrent that comes back
+   * within `downloadedTtl` keeps its count (as on Redis). Dropped after the TTL.
    */
   private readonly retired = new Map<string, { downloaded: number; at: number }>();
   private readonly downloadedTtl: number;
@@ -400,11 +400,7 @@ function take(slot: number): void {
   if (slot === p.self) return;
   if (p.only4) {
     // Every peer has an IPv4 endpoint and only those are wanted: copy, no checks.
-    const ep4 = p.table.u8;
-    const from = p.table.ep4At + slot * 6;
-    const to = p.n4 * 6;
-    for (let i = 0; i < 6; i++) p.buf4[to + i] = ep4[from + i] as number;
-    p.n4++;
+    p.table.copyEndpoint4(slot, p.buf4, p.n4++ * 6);
     return;
   }
   const flags = p.table.flags(slot);
@@ -460,12 +456,10 @@ function sample(table: PeerTable, self: number, req: StoreAnnounce, out: StoreAn
   if (range - selfIn <= want) {
     if (p.only4) {
       // Everyone is wanted: the endpoints are one contiguous run, minus the requester's.
-      const bytes = table.u8;
-      const at = table.ep4At;
-      if (selfIn === 0) p.buf4.set(bytes.subarray(at + lo * 6, at + hi * 6), 0);
+      if (selfIn === 0) table.copyEndpoints4(lo, hi, p.buf4, 0);
       else {
-        p.buf4.set(bytes.subarray(at + lo * 6, at + self * 6), 0);
-        p.buf4.set(bytes.subarray(at + (self + 1) * 6, at + hi * 6), (self - lo) * 6);
+        table.copyEndpoints4(lo, self, p.buf4, 0);
+        table.copyEndpoints4(self + 1, hi, p.buf4, (self - lo) * 6);
       }
       p.n4 = range - selfIn;
     } else {

@@ -62,13 +62,13 @@ export class PeerTable {
    * with the u8 regions after the u32 ones.
    */
   private u32: Uint32Array = EMPTY_U32;
-  /** The same buffer as bytes; sampling reads the IPv4 endpoints at `ep4At`. */
-  u8: Uint8Array = EMPTY_U8;
+  /** The same buffer as bytes. */
+  private u8: Uint8Array = EMPTY_U8;
   private keysAt = 0;
   private indexAt = 0;
   private idsAt = 0;
   /** Byte offset of the compact IPv4 endpoints (4-byte address, 2-byte port), 6 bytes a slot. */
-  ep4At = 0;
+  private ep4At = 0;
   private flagsAt = 0;
   private mask = 0;
   private ep6: Uint8Array | null = null;
@@ -206,6 +206,11 @@ export class PeerTable {
     const r = this.u8;
     const b = this.ep4At + slot * EP4_SIZE;
     for (let i = 0; i < EP4_SIZE; i++) out[pos + i] = r[b + i] as number;
+  }
+
+  /** Copies the endpoints of slots from..to-1 (all must have one) into `out` at `pos`: one copy, they are contiguous. */
+  copyEndpoints4(from: number, to: number, out: Uint8Array, pos: number): void {
+    if (to > from) out.set(this.u8.subarray(this.ep4At + from * EP4_SIZE, this.ep4At + to * EP4_SIZE), pos);
   }
 
   copyEndpoint6(slot: number, out: Uint8Array, pos: number): void {
