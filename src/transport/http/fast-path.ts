@@ -22,7 +22,9 @@ import { interceptAccept, loadTcpInternals, type TcpHandle, type TcpInternals } 
  * is answered from the received bytes; at the first request that is anything
  * else, the handle and the bytes not yet answered are given to node:net and
  * node:http, which own the connection from then on (stats pages, the landing
- * page, 400/404/405/414/431…). Answers are byte for byte what node:http sent.
+ * page, 400/404/405/414/431…). Answers are byte for byte what node:http sent,
+ * but for one case: an HTTP/1.0 request that asks for both `keep-alive` and
+ * `close` is closed here (node:http keeps it open).
  *
  * Slow clients: like node:http, a connection has `headersTimeout` to deliver a
  * request head (then 408) and `keepAliveTimeout` of idleness between
