@@ -48,10 +48,17 @@ describe('Redis store on a cluster', () => {
       await store.ready(10_000);
       assert.equal(store.kind, 'redis-cluster');
       const torrents = 30;
-      for (let t = 0; t < torrents; t++) {
-        const h = Buffer.alloc(20, t);
-        for (let n = 1; n <= 3; n++) await store.announce(req(h, n));
+      const hashes = Array.from({ length: torrents }, (_, t) => Buffer.alloc(20, t));
+      // Each round in one event-loop turn: the store batches announces per torrent (one slot per call).
+      for (let n = 1; n <= 3; n++) {
+        const replies = await Promise.all(hashes.map((h) => store.announce(req(h, n))));
+        for (const r of replies) assert.equal(r.complete + r.incomplete, n);
       }
+      const scraped = await store.scrape(hashes);
+      assert.deepEqual(
+        scraped.map((c) => c.complete + c.incomplete),
+        hashes.map(() => 3),
+      );
       const perNode = await Promise.all(cluster.ports.map((p) => rawCommand(p, ['KEYS', 'spread:{*'])));
       for (const keys of perNode) assert.ok((keys as string[]).length > 0, 'every master holds some torrents');
       const totals = await store.totals();

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
+import { MAX_BATCH } from '../../src/store/redis/announce-batch.js';
 import { torrentIndexKey, torrentKeys } from '../../src/store/redis/keys.js';
 import { RedisStore, type RedisStoreOptions } from '../../src/store/redis/redis-store.js';
 import type { StoreAnnounce } from '../../src/store/swarm-store.js';
@@ -297,6 +298,33 @@ describe('Redis store layout', () => {
     const r = await store.announce(req(hash(7), 2));
     assert.equal(r.incomplete, 2);
     assert.equal(r.peers4.length, 6);
+  });
+
+  it('sends the announces of one event-loop turn as one script call, run in order as if alone', async () => {
+    const store = await makeStore();
+    await store.announce(req(hash(20), 1000)); // loads the script
+    await redis.command('CONFIG', 'RESETSTAT');
+    // 100 announces in one turn, to 4 torrents: full batches of MAX_BATCH, then the rest.
+    const sent = Array.from({ length: 100 }, (_, i) => req(hash(21 + (i % 4)), i + 1, { seeder: i % 5 === 0 }));
+    const replies = await Promise.all(sent.map((r) => store.announce(r)));
+    const stats = String(await redis.command('INFO', 'commandstats'));
+    assert.match(stats, new RegExp(`cmdstat_evalsha:calls=${Math.ceil(100 / MAX_BATCH)},`));
+    // Each torrent's announces ran one after another: the k-th saw k peers, and k - 1 others.
+    const seen = [0, 0, 0, 0];
+    replies.forEach((r, i) => {
+      const k = ++seen[i % 4]!;
+      assert.equal(r.status, 'ok');
+      assert.equal(r.complete + r.incomplete, k);
+      const wanted = sent[i]!.seeder ? r.incomplete : k - 1; // a seeder is given leechers only
+      assert.equal(r.peers4.length, 6 * Math.min(50, wanted));
+    });
+    // A stop and a re-announce in the same turn as others still take effect in order.
+    const [stopped, after] = await Promise.all([
+      store.announce(req(hash(21), 1, { event: 'stopped' })),
+      store.announce(req(hash(21), 5)), // already there: still 24 after the stop
+    ]);
+    assert.equal(stopped.complete + stopped.incomplete, 24);
+    assert.equal(after.complete + after.incomplete, 24);
   });
 
   it('keeps the torrent index to torrents announced recently, with a TTL', async () => {

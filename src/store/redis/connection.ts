@@ -179,15 +179,23 @@ export class RedisConnection {
 
   /** EVALSHA, loading the script again when the server does not know it (NOSCRIPT: restart, SCRIPT FLUSH, failover). */
   async evalScript<T>(script: Script, keys: readonly string[], args: readonly RedisArg[]): Promise<T> {
-    const rest = [String(keys.length), ...keys, ...args];
+    // One array, filled in place: a batch of announces has a few hundred arguments.
+    const command: RedisArg[] = new Array(3 + keys.length + args.length);
+    command[0] = 'EVALSHA';
+    command[1] = script.sha;
+    command[2] = String(keys.length);
+    for (let i = 0; i < keys.length; i++) command[3 + i] = keys[i] as string;
+    for (let i = 0; i < args.length; i++) command[3 + keys.length + i] = args[i] as RedisArg;
     try {
-      return await this.command<T>(keys[0], ['EVALSHA', script.sha, ...rest]);
+      return await this.command<T>(keys[0], command);
     } catch (err) {
       if (!(err instanceof StoreError) || !/NOSCRIPT/.test(String((err.cause as Error | undefined)?.message))) {
         throw err;
       }
       // EVAL runs the script and caches it, so the next EVALSHA finds it.
-      return await this.command<T>(keys[0], ['EVAL', script.source, ...rest]);
+      command[0] = 'EVAL';
+      command[1] = script.source;
+      return await this.command<T>(keys[0], command);
     }
   }
 

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { StoreError } from '../../errors.js';
 import type {
   StoreAnnounce,
   StoreAnnounceResult,
   StoredPeer,
-  StoreEvent,
   StoreOptions,
   SwarmCounts,
   SwarmStore,
@@ -11,7 +11,8 @@ import type {
   TorrentScan,
   TorrentSummary,
 } from '../swarm-store.js';
-import { RedisConnection } from './connection.js';
+import { AnnounceBatcher, type Batched, packAnnounces } from './announce-batch.js';
+import { type RedisArg, RedisConnection } from './connection.js';
 import { secretKey, torrentIndexKey, torrentKeys } from './keys.js';
 import { SCRIPTS } from './scripts.js';
 
@@ -30,21 +31,27 @@ export interface RedisStoreOptions extends StoreOptions {
   log?: (line: string) => void;
   /** CLIENT SETNAME of the connection(s). Default `bitstorm-<pid>`. */
   clientName?: string;
-  /** totals() is shared between processes when more torrents than this are indexed. Default 10,000. */
+  /** totals() is shared between processes when more torrents than this are indexed. Default 1,000. */
   totalsCacheAbove?: number;
 }
 
-const EVENT_CODES: Record<StoreEvent, string> = { started: 's', completed: 'c', stopped: 'x', update: 'u' };
 const EMPTY = Buffer.alloc(0);
 const DAY_MS = 86_400_000;
 /** The torrent index is rewritten at most this often per torrent (it is a separate key, off the hot path). */
 const MAX_INDEX_REFRESH_MS = 60_000;
 /** Key TTLs exceed the peer TTL by this much (at most), absorbing clock skew between tracker processes. */
 const MAX_KEY_TTL_SLACK_MS = 60_000;
-/** Torrents counted per pipelined batch in scans and totals. */
-const TOTALS_PAGE = 500;
+/**
+ * Torrents per page of the totals walk. Pages go one after another, each one
+ * count call, so the walk holds Redis (and the announces queued behind it on
+ * the same connection) for well under a millisecond at a time: pages of 500
+ * pipelined at once held it for 5 ms and more, which showed in the p99.
+ */
+const TOTALS_PAGE = 64;
+/** Torrents per count call (standalone Redis). */
+const COUNT_BATCH = 64;
 /** Above this many indexed torrents, totals() is shared between processes for a while (see totals()). */
-const BIG_INDEX = 10_000;
+const BIG_INDEX = 1_000;
 
 /** Per sampled set: how many to take, then whole peer records (see ANNOUNCE_SCRIPT). */
 type Sample = (number | Buffer)[];
@@ -107,6 +114,25 @@ function isRequester(records: Buffer, off: number, requester: Buffer): boolean {
   return true;
 }
 
+/** The store's answer to one announce from its script reply. */
+function announceResult(req: StoreAnnounce, reply: AnnounceReply): StoreAnnounceResult {
+  const four = cutSample(reply[4], 6, req.peerId, req.withPeerIds);
+  const six = cutSample(reply[5], 18, req.peerId, req.withPeerIds);
+  const result: StoreAnnounceResult = {
+    status: reply[0] === 1 ? 'key-mismatch' : 'ok',
+    complete: reply[1],
+    incomplete: reply[2],
+    downloaded: reply[3],
+    peers4: four.endpoints,
+    peers6: six.endpoints,
+  };
+  if (req.withPeerIds) {
+    result.peerIds4 = four.ids;
+    result.peerIds6 = six.ids;
+  }
+  return result;
+}
+
 interface CountedTorrent {
   infoHash: Buffer;
   counts: CountReply;
@@ -136,6 +162,7 @@ export class RedisStore implements SwarmStore {
   private readonly indexKey: string;
   private readonly indexTtl: number;
   private readonly totalsCacheAbove: number;
+  private readonly batcher: AnnounceBatcher<StoreAnnounceResult>;
 
   constructor(options: RedisStoreOptions) {
     this.ttl = options.peerTtlMs;
@@ -156,6 +183,11 @@ export class RedisStore implements SwarmStore {
       clientName: options.clientName ?? `bitstorm-${process.pid}`,
     });
     this.kind = this.connection.kind;
+    // On a cluster a call may only touch one slot: batch each torrent's announces on their own.
+    this.batcher = new AnnounceBatcher(
+      (batch) => this.sendBatch(batch),
+      this.kind === 'redis-cluster' ? (req) => req.infoHash.toString('latin1') : undefined,
+    );
   }
 
   /** Resolves once connected (tests, CLI start-up); the store works without it, failing fast until then. */
@@ -163,64 +195,65 @@ export class RedisStore implements SwarmStore {
     return this.connection.waitUntilReady(timeoutMs);
   }
 
-  async announce(req: StoreAnnounce): Promise<StoreAnnounceResult> {
+  announce(req: StoreAnnounce): Promise<StoreAnnounceResult> {
+    return this.batcher.add(req);
+  }
+
+  /** One EVALSHA for a batch of announces (announce-batch.ts); each gets its own result or the batch's error. */
+  private sendBatch(batch: Batched<StoreAnnounceResult>[]): void {
     const now = this.now();
-    let key: Buffer | string = '';
-    if (req.key !== undefined) {
-      key = Buffer.allocUnsafe(4);
-      key.writeUInt32BE(req.key >>> 0, 0);
+    const keys: string[] = [];
+    const args: RedisArg[] = [
+      String(now),
+      String(now - this.ttl),
+      String(this.keyTtl),
+      String(this.metaTtl),
+      String(this.indexRefresh),
+      timeBytes(now),
+      packAnnounces(
+        batch.map((entry) => entry.req),
+        () => Math.floor(Math.random() * 0x7fffffff),
+      ),
+    ];
+    for (const { req } of batch) {
+      for (const k of torrentKeys(this.prefix, req.infoHash)) keys.push(k);
     }
-    const reply = await this.connection.evalScript<AnnounceReply>(
-      SCRIPTS.announce,
-      torrentKeys(this.prefix, req.infoHash),
-      [
-        String(now),
-        String(now - this.ttl),
-        String(this.keyTtl),
-        String(this.metaTtl),
-        req.peerId,
-        EVENT_CODES[req.event],
-        req.seeder ? '1' : '0',
-        req.ipv4 ?? '',
-        req.ipv6 ?? '',
-        key,
-        String(req.numWant),
-        req.want4 ? '1' : '0',
-        req.want6 ? '1' : '0',
-        req.withPeerIds ? '1' : '0',
-        String(this.indexRefresh),
-        String(Math.floor(Math.random() * 0x7fffffff)), // seeds the script's math.random
-        timeBytes(now),
-      ],
+    this.connection.evalScript<AnnounceReply[]>(SCRIPTS.announce, keys, args).then(
+      (replies) => {
+        const indexed: RedisArg[] = [];
+        for (let i = 0; i < batch.length; i++) {
+          const { req, resolve, reject } = batch[i] as Batched<StoreAnnounceResult>;
+          const reply = replies[i];
+          if (!reply) {
+            reject(new StoreError('tracker storage gave no answer for an announce, retry later'));
+            continue;
+          }
+          if (reply[6] === 1) indexed.push(String(now), req.infoHash);
+          resolve(announceResult(req, reply));
+        }
+        if (indexed.length > 0) this.refreshIndex(indexed);
+      },
+      (err: unknown) => {
+        for (const entry of batch) entry.reject(err);
+      },
     );
-    if (reply[6] === 1) {
-      // The index lives in another slot, so it cannot be written by the script;
-      // it is written at most once a minute per torrent, not awaited, and a
-      // failure only delays the torrent's appearance on the stats page.
-      // The index expires too once no torrent is announced to.
-      const index = this.indexKey;
-      this.connection.command(index, ['ZADD', index, String(now), req.infoHash]).catch(() => undefined);
-      this.connection.command(index, ['PEXPIRE', index, String(this.indexTtl)]).catch(() => undefined);
-    }
-    const four = cutSample(reply[4], 6, req.peerId, req.withPeerIds);
-    const six = cutSample(reply[5], 18, req.peerId, req.withPeerIds);
-    const result: StoreAnnounceResult = {
-      status: reply[0] === 1 ? 'key-mismatch' : 'ok',
-      complete: reply[1],
-      incomplete: reply[2],
-      downloaded: reply[3],
-      peers4: four.endpoints,
-      peers6: six.endpoints,
-    };
-    if (req.withPeerIds) {
-      result.peerIds4 = four.ids;
-      result.peerIds6 = six.ids;
-    }
-    return result;
+  }
+
+  /**
+   * Adds (score, info_hash) pairs to the torrent index. The index lives in
+   * another slot, so the script cannot write it; a torrent asks for it at most
+   * once a minute, it is not awaited, and a failure only delays the torrent's
+   * appearance on the stats page. The index expires too once no torrent is
+   * announced to.
+   */
+  private refreshIndex(scoresAndHashes: RedisArg[]): void {
+    const index = this.indexKey;
+    this.connection.command(index, ['ZADD', index, ...scoresAndHashes]).catch(() => undefined);
+    this.connection.command(index, ['PEXPIRE', index, String(this.indexTtl)]).catch(() => undefined);
   }
 
   async scrape(infoHashes: readonly Buffer[]): Promise<SwarmCounts[]> {
-    const counted = await Promise.all(infoHashes.map((hash) => this.count(hash)));
+    const counted = await this.countMany(infoHashes);
     return counted.map((c) => ({ complete: c[0], incomplete: c[1], downloaded: c[4] }));
   }
 
@@ -338,10 +371,31 @@ export class RedisStore implements SwarmStore {
     await this.connection.close();
   }
 
-  private count(infoHash: Buffer): Promise<CountReply> {
-    return this.connection.evalScript<CountReply>(SCRIPTS.count, torrentKeys(this.prefix, infoHash), [
-      String(this.now() - this.ttl),
-    ]);
+  /**
+   * Counts torrents (pruning them first), COUNT_BATCH at a time, one window
+   * after another so that a long scan never holds Redis — and the announces
+   * queued behind it — for more than one window: on a single Redis a window is
+   * one call; on a cluster, one call per torrent (a call may touch one slot).
+   */
+  private async countMany(infoHashes: readonly Buffer[]): Promise<CountReply[]> {
+    const cutoff = [String(this.now() - this.ttl)];
+    const out: CountReply[] = [];
+    for (let i = 0; i < infoHashes.length; i += COUNT_BATCH) {
+      const window = infoHashes.slice(i, i + COUNT_BATCH);
+      if (this.kind === 'redis-cluster') {
+        const replies = await Promise.all(
+          window.map((hash) =>
+            this.connection.evalScript<CountReply[]>(SCRIPTS.count, torrentKeys(this.prefix, hash), cutoff),
+          ),
+        );
+        for (const r of replies) out.push(r[0] as CountReply);
+      } else {
+        const keys: string[] = [];
+        for (const hash of window) keys.push(...torrentKeys(this.prefix, hash));
+        out.push(...(await this.connection.evalScript<CountReply[]>(SCRIPTS.count, keys, cutoff)));
+      }
+    }
+    return out;
   }
 
   /** One page of the index with each torrent's counts (pruned first). */
@@ -383,7 +437,7 @@ export class RedisStore implements SwarmStore {
       if (String(last.score) === min) same += skip;
       next = `${last.score}:${same}`;
     }
-    const counts = await Promise.all(members.map((m) => this.count(m.infoHash)));
+    const counts = await this.countMany(members.map((m) => m.infoHash));
     return {
       cursor: next,
       torrents: members.map((m, i) => ({ infoHash: m.infoHash, indexScore: m.score, counts: counts[i] as CountReply })),

@@ -242,7 +242,9 @@ end
 `;
 
 /**
- * announce: upsert or remove one peer, prune, count, sample.
+ * One announce: upsert or remove one peer, prune, count, sample. Not a script of its
+ * own: the body of announceOne(KEYS, ARGV) in ANNOUNCE_SCRIPT, which unpacks each
+ * announce of a batch into these KEYS and ARGV (its parameters shadow the globals).
  * ARGV: 1 now, 2 cutoff (now - ttl), 3 peer key TTL ms, 4 downloaded TTL ms, 5 peer_id,
  *       6 event (s|c|x|u: started, completed, stopped, update), 7 seeder (1|0),
  *       8 ep4 (6 bytes or ''), 9 ep6 (18 bytes or ''), 10 key (4 bytes or ''),
@@ -260,7 +262,7 @@ end
  * set it announces to, HSET that bucket and meta; sampling adds one HMGET of a
  * run of consecutive buckets per sampled set (a bucket already read is reused).
  */
-export const ANNOUNCE_SCRIPT = `${COMMON}
+const ANNOUNCE_ONE = `
 local now = tonumber(ARGV[1])
 local id = ARGV[5]
 local event = ARGV[6]
@@ -532,10 +534,57 @@ return result
 `;
 
 /**
- * counts: prune one torrent, then count it (scrape, scans, totals).
- * ARGV: 1 cutoff. Returns { seeders, leechers, peers4, peers6, downloaded, last announce }.
+ * announce: a batch of announces in one call (the store sends every announce of
+ * an event-loop turn together, see announce-batch.ts), run one after another as
+ * if each were its own script. One EVALSHA per batch, not per announce: Redis
+ * reads, looks up and answers one command, and the tracker encodes and decodes
+ * one. On a cluster a batch holds one torrent's announces (one hash slot).
+ *
+ * KEYS: the three keys of each announce's torrent (torrentKeys()), in batch order.
+ * ARGV: 1 now, 2 cutoff (now - ttl), 3 peer key TTL ms, 4 downloaded TTL ms,
+ *       5 refresh period ms, 6 now as the 6 record bytes, 7 the announces, packed
+ *       56 bytes each, one after another (announce-batch.ts packAnnounces()):
+ *   1..20 peer_id  21 event (s|c|x|u)  22 flags (1 seeder, 2 want4, 4 want6,
+ *   8 has ep4, 16 has ep6, 32 has key)  23..24 numwant (big-endian)
+ *   25..28 random seed (big-endian)  29..32 key  33..38 ep4  39..56 ep6
+ * Returns one announce reply (above) per announce, in batch order.
  */
-export const COUNT_SCRIPT = `${COMMON}
+export const ANNOUNCE_SCRIPT = `
+local function announceOne(KEYS, ARGV)
+${COMMON}
+${ANNOUNCE_ONE}
+end
+
+local function bit(b, v) return math.floor(b / v) % 2 == 1 end
+local all = ARGV[7]
+local out = {}
+for i = 0, #all / 56 - 1 do
+  local o = i * 56
+  local flags = string.byte(all, o + 22)
+  local hi, lo = string.byte(all, o + 23, o + 24)
+  local s1, s2, s3, s4 = string.byte(all, o + 25, o + 28)
+  local k = i * 3
+  out[#out + 1] = announceOne({ KEYS[k + 1], KEYS[k + 2], KEYS[k + 3] }, {
+    ARGV[1], ARGV[2], ARGV[3], ARGV[4],
+    string.sub(all, o + 1, o + 20), string.sub(all, o + 21, o + 21), bit(flags, 1) and '1' or '0',
+    bit(flags, 8) and string.sub(all, o + 33, o + 38) or '', bit(flags, 16) and string.sub(all, o + 39, o + 56) or '',
+    bit(flags, 32) and string.sub(all, o + 29, o + 32) or '',
+    tostring(hi * 256 + lo), bit(flags, 2) and '1' or '0', bit(flags, 4) and '1' or '0', '0',
+    ARGV[5], tostring(((s1 * 256 + s2) * 256 + s3) * 256 + s4), ARGV[6],
+  })
+end
+return out
+`;
+
+/**
+ * counts: prune torrents, then count each (scrape, scans, totals).
+ * KEYS: the three keys of each torrent (torrentKeys()); on a cluster, of one torrent.
+ * ARGV: 1 cutoff. Returns per torrent { seeders, leechers, peers4, peers6, downloaded, last announce }.
+ * Many torrents per call for the same reason announces are batched (see ANNOUNCE_SCRIPT).
+ */
+export const COUNT_SCRIPT = `
+local function countOne(KEYS, ARGV)
+${COMMON}
 if not readMeta() then
   return { 0, 0, 0, 0, tonumber(redis.call('GET', KEYS[3]) or '0'), 0 }
 end
@@ -543,6 +592,13 @@ local o = meta[3]
 prune(tonumber(ARGV[1]))
 if o ~= meta[3] then flush() end
 return { meta[7], meta[8], meta[9] + meta[10], meta[11] + meta[12], meta[1], meta[6] }
+end
+
+local out = {}
+for i = 1, #KEYS, 3 do
+  out[#out + 1] = countOne({ KEYS[i], KEYS[i + 1], KEYS[i + 2] }, ARGV)
+end
+return out
 `;
 
 /**
