@@ -50,6 +50,27 @@ const MAX_READS_PER_HEAD = 8;
 const MAX_READ_AHEAD = 64 * 1024;
 /** Unsent answer bytes (a client not reading) before reading pauses. */
 const MAX_WRITE_QUEUE = 64 * 1024;
+let turnEnd: Promise<void> | undefined;
+/**
+ * Resolves at the end of the current event-loop turn (setImmediate), once for
+ * every caller in the turn, so that their writes go out back to back. As with
+ * UDP replies (transport/udp/reply-queue.ts): a write that finds its client
+ * asleep wakes it, which costs more than the write on this kind of VM; written
+ * together, one wake-up serves several. Keep-alive on the memory store, bench
+ * load: 40 → 36 µs of tracker CPU per announce, the generator's 16.5 → 11.
+ */
+function endOfTurn(): Promise<void> {
+  if (!turnEnd) {
+    turnEnd = new Promise((resolve) =>
+      setImmediate(() => {
+        turnEnd = undefined;
+        resolve();
+      }),
+    );
+  }
+  return turnEnd;
+}
+
 const TIMEOUT_408 = Buffer.from('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
 
 export class HttpFastPath {
@@ -259,6 +280,9 @@ class FastConnection {
           this.handle.setNoDelay(true);
         }
         const body = await fast.answer(head, this.remoteAddress());
+        // Keep-alive answers leave together at the end of the turn (see endOfTurn); a
+        // connection that closes gains nothing from it (its accept and FIN wake the client anyway).
+        if (head.keepAlive) await endOfTurn();
         if (this.closed) return;
         const keepAlive = head.keepAlive && !fast.closing && !this.peerEnded;
         const answer = fast.response(body, keepAlive);

@@ -4,6 +4,7 @@ import { type AddressInfo, isIP, isIPv4 } from 'node:net';
 import type { TrackerConfig } from '../../config/options.js';
 import type { TrackerCore } from '../../core/tracker.js';
 import { ConnectionIds } from '../../protocol/connection-id.js';
+import { ReplyQueue } from './reply-queue.js';
 import { createUdpCounters, type UdpCounters, UdpHandler } from './udp-handler.js';
 
 /** Name and size of the connection-id secret shared through the store (every process must agree). */
@@ -107,24 +108,26 @@ export class UdpTransport {
     const connectionIds = new ConnectionIds({ secret: await this.secret(), now: this.now });
     if (this.socket !== socket) return; // closed meanwhile
     const counters = this.counters;
+    // Replies leave together at the end of the event-loop turn (reply-queue.ts says why).
+    const replies = new ReplyQueue((packet, toPort, toAddress) => {
+      // A reply finishing after close() has nowhere to go (send would throw).
+      if (this.socket !== socket) return;
+      try {
+        // No completion callback: Node then skips a completion request and a
+        // JS call per datagram (profiled); asynchronous failures still reach
+        // the socket's 'error' listener, which counts them.
+        socket.send(packet, toPort, toAddress);
+      } catch {
+        // Synchronous refusals (bad port, socket closing): never let one reply take the process down.
+        counters.dropped.sendFailed++;
+      }
+    });
     this.handler = new UdpHandler({
       core: this.core,
       config: this.config,
       connectionIds,
       counters,
-      send: (packet, toPort, toAddress) => {
-        // A reply finishing after close() has nowhere to go (send would throw).
-        if (this.socket !== socket) return;
-        try {
-          // No completion callback: Node then skips a completion request and a
-          // JS call per datagram (profiled); asynchronous failures still reach
-          // the socket's 'error' listener, which counts them.
-          socket.send(packet, toPort, toAddress);
-        } catch {
-          // Synchronous refusals (bad port, socket closing): never let one reply take the process down.
-          counters.dropped.sendFailed++;
-        }
-      },
+      send: (packet, toPort, toAddress) => replies.push(packet, toPort, toAddress),
     });
   }
 

@@ -1,0 +1,48 @@
+/** Sends one datagram now (the socket's send, with its own error handling). */
+export type SendNow = (packet: Buffer, port: number, address: string) => void;
+
+/**
+ * The UDP replies of one event-loop turn, sent back to back at its end
+ * (setImmediate) instead of one by one between the requests' processing.
+ *
+ * Why: a send that finds the receiving process asleep wakes it, and on this
+ * kind of VM that wake-up dominates (perf: about 28 % of the tracker's UDP
+ * CPU was an interrupt-enable exit in the kernel's socket wake-up path). Sent
+ * one by one, with ~15 µs of processing between them, nearly every reply found
+ * its client asleep again; sent back to back, one wake-up serves several. On
+ * the bench's memory-store UDP load this took the tracker from 48 to 37 µs of
+ * CPU per announce and from 21k to 27k announces/s, and halved the generator's
+ * CPU. A reply waits at most for the rest of its turn (libuv reads up to 32
+ * datagrams per wake-up, each well under a millisecond of work).
+ */
+export class ReplyQueue {
+  private packets: Buffer[] = [];
+  private ports: number[] = [];
+  private addresses: string[] = [];
+  private readonly flushNow = (): void => this.flush();
+
+  constructor(private readonly sendNow: SendNow) {}
+
+  get length(): number {
+    return this.packets.length;
+  }
+
+  push(packet: Buffer, port: number, address: string): void {
+    if (this.packets.length === 0) setImmediate(this.flushNow);
+    this.packets.push(packet);
+    this.ports.push(port);
+    this.addresses.push(address);
+  }
+
+  /** Sends everything queued, in order. */
+  flush(): void {
+    const { packets, ports, addresses } = this;
+    if (packets.length === 0) return;
+    this.packets = [];
+    this.ports = [];
+    this.addresses = [];
+    for (let i = 0; i < packets.length; i++) {
+      this.sendNow(packets[i] as Buffer, ports[i] as number, addresses[i] as string);
+    }
+  }
+}
