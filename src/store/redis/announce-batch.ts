@@ -7,8 +7,8 @@ import type { StoreAnnounce, StoreEvent } from '../swarm-store.js';
  * not the script but the command around it — node-redis encoding twenty
  * arguments, a promise and a queue entry per command, a RESP frame to decode —
  * and Redis' own per-command cost (read, lookup, Lua call set-up, reply). It
- * also made about 60 % of the tracker's garbage, whose scavenges (2–4 ms each,
- * several per second) showed in the p99. Announces that arrive in the same
+ * also made about 60 % of the tracker's garbage (sampled heap profile).
+ * Announces that arrive in the same
  * event-loop turn are therefore sent as one EVALSHA, each as one packed
  * argument; the script runs them one after another, exactly as separate calls
  * would (see ANNOUNCE_SCRIPT in scripts.ts).
@@ -21,7 +21,11 @@ import type { StoreAnnounce, StoreEvent } from '../swarm-store.js';
 /** Bytes of one packed announce (layout in scripts.ts, ANNOUNCE_SCRIPT). */
 export const PACKED_ANNOUNCE_BYTES = 56;
 
-/** Announces per EVALSHA at most: 16 run in about half a millisecond of Redis time, and smaller batches let Redis and the tracker work side by side (at 64 in flight, batches of 16 gave 15k announces/s where 64 gave 13k). */
+/**
+ * Announces per EVALSHA at most. 16 run in about half a millisecond of Redis
+ * time, and smaller batches let Redis and the tracker work side by side: with
+ * 64 UDP announces in flight, batches of 16 gave 15k announces/s where 64 gave 13k.
+ */
 export const MAX_BATCH = 16;
 
 const EVENT_CHARS: Record<StoreEvent, number> = { started: 0x73, completed: 0x63, stopped: 0x78, update: 0x75 };

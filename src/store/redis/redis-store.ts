@@ -201,6 +201,15 @@ export class RedisStore implements SwarmStore {
 
   /** One EVALSHA for a batch of announces (announce-batch.ts); each gets its own result or the batch's error. */
   private sendBatch(batch: Batched<StoreAnnounceResult>[]): void {
+    try {
+      this.trySendBatch(batch);
+    } catch (err) {
+      // Runs from a setImmediate: a throw here would end the process and leave the batch unanswered.
+      for (const entry of batch) entry.reject(err);
+    }
+  }
+
+  private trySendBatch(batch: Batched<StoreAnnounceResult>[]): void {
     const now = this.now();
     const keys: string[] = [];
     const args: RedisArg[] = [
@@ -228,8 +237,13 @@ export class RedisStore implements SwarmStore {
             reject(new StoreError('tracker storage gave no answer for an announce, retry later'));
             continue;
           }
+          try {
+            resolve(announceResult(req, reply));
+          } catch (err) {
+            reject(err); // a reply not of the expected shape: this announce fails, the others stand
+            continue;
+          }
           if (reply[6] === 1) indexed.push(String(now), req.infoHash);
-          resolve(announceResult(req, reply));
         }
         if (indexed.length > 0) this.refreshIndex(indexed);
       },
