@@ -327,6 +327,18 @@ describe('Redis store layout', () => {
     assert.equal(after.complete + after.incomplete, 24);
   });
 
+  it('fails the announces of a batch it cannot build, and keeps serving', async () => {
+    const store = await makeStore();
+    const bad = { ...req(hash(30), 1), peerId: 'not a buffer' as unknown as Buffer };
+    const results = await Promise.allSettled([store.announce(bad), store.announce(req(hash(30), 2))]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['rejected', 'rejected'], // one call for both: the store trusts its input, the core checks it
+    );
+    const r = await store.announce(req(hash(30), 3));
+    assert.equal(r.incomplete, 1);
+  });
+
   it('keeps the torrent index to torrents announced recently, with a TTL', async () => {
     const store = await makeStore();
     await store.announce(req(hash(8), 1));
