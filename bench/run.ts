@@ -53,7 +53,8 @@ const HELP = `Usage: npm run bench -- [options]
                        one still reaches 90% of the full rate: its p99 is the latency at saturation
                        (default 16,32; 0: off)
   --no-memory          skip the memory test
-  --out FILE           where to write the markdown (default bench/results/<date>.md)
+  --out FILE           where to write the markdown (default bench/results/<date>.md; b, c, … after the
+                       date when that day already has a run)
   --cpu-prof DIR       write V8 CPU profiles of the BitStorm processes to DIR
                        (open in Chrome DevTools; profiling slows them, so use for finding hot spots only)
   --node-args "A B"    extra node flags for the BitStorm processes (e.g. --perf-basic-prof)`;
@@ -237,6 +238,16 @@ async function startRedisBitstorm(workers: number, nodeArgs: string[]): Promise<
     t.notes.push(`did not start with defaults (${reason.trim()}); measured with an explicit --udp-secret`);
     return t;
   }
+}
+
+/** bench/results/<date>.md, or <date>b.md, <date>c.md, … when the day already has a run: never overwrite a recorded run. */
+function freshResultFile(date: string): string {
+  for (let i = 0; i < 26; i++) {
+    const suffix = i === 0 ? '' : String.fromCharCode(0x61 + i);
+    const file = join(benchDir, 'results', `${date}${suffix}.md`);
+    if (!existsSync(file)) return file;
+  }
+  return join(benchDir, 'results', `${date}-${Date.now()}.md`);
 }
 
 async function main(): Promise<void> {
@@ -468,7 +479,7 @@ async function main(): Promise<void> {
     finishedLoad: loadAverage(),
   });
   console.log(report);
-  const out = s.out ?? join(benchDir, 'results', s.quick ? `${date}-quick.md.tmp` : `${date}.md`);
+  const out = s.out ?? (s.quick ? join(benchDir, 'results', `${date}-quick.md.tmp`) : freshResultFile(date));
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, report);
   log(`written to ${out}`);
