@@ -339,6 +339,23 @@ describe('Redis store layout', () => {
     assert.equal(r.incomplete, 1);
   });
 
+  it('fails only the announce whose script run raised an error; the rest of its batch stands', async () => {
+    const store = await makeStore();
+    const [pKey] = torrentKeys(store.prefix, hash(32));
+    await redis.command('SET', pKey as string, 'not a hash'); // WRONGTYPE for the script
+    const results = await Promise.allSettled([
+      store.announce(req(hash(31), 1)),
+      store.announce(req(hash(32), 1)),
+      store.announce(req(hash(31), 2)),
+    ]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['fulfilled', 'rejected', 'fulfilled'],
+    );
+    const [good] = await store.scrape([hash(31)]);
+    assert.equal(good?.incomplete, 2);
+  });
+
   it('keeps the torrent index to torrents announced recently, with a TTL', async () => {
     const store = await makeStore();
     await store.announce(req(hash(8), 1));

@@ -20,7 +20,7 @@ export interface RedisConnectionOptions {
 /** Replies with binary strings as Buffers; integers stay numbers. */
 const BINARY = { [RESP_TYPES.BLOB_STRING]: Buffer, [RESP_TYPES.SIMPLE_STRING]: Buffer } as const;
 
-/** Commands waiting on one connection before new ones are refused at once (a hung Redis must not eat memory). */
+/** Commands waiting on one connection before new ones are refused at once (a hung Redis must not eat memory). A batch of up to 16 announces is one command (about 1.5 KB). */
 const MAX_QUEUE = 20_000;
 
 const UNAVAILABLE = 'tracker storage is unavailable, retry later';
@@ -249,6 +249,11 @@ export class RedisConnection {
     if (this.down) this.log('bitstorm: Redis connection restored');
     this.down = false;
     for (const wake of this.waiters.splice(0)) wake();
+  }
+
+  /** A failure found in a reply (not by the client): a StoreError for the caller, logged like a failed command. */
+  failure(err: unknown): StoreError {
+    return this.wrap(err);
   }
 
   private wrap(err: unknown): StoreError {

@@ -228,29 +228,34 @@ export class RedisStore implements SwarmStore {
       for (const k of torrentKeys(this.prefix, req.infoHash)) keys.push(k);
     }
     this.connection.evalScript<AnnounceReply[]>(SCRIPTS.announce, keys, args).then(
-      (replies) => {
-        const indexed: RedisArg[] = [];
-        for (let i = 0; i < batch.length; i++) {
-          const { req, resolve, reject } = batch[i] as Batched<StoreAnnounceResult>;
-          const reply = replies[i];
-          if (!reply) {
-            reject(new StoreError('tracker storage gave no answer for an announce, retry later'));
-            continue;
-          }
-          try {
-            resolve(announceResult(req, reply));
-          } catch (err) {
-            reject(err); // a reply not of the expected shape: this announce fails, the others stand
-            continue;
-          }
-          if (reply[6] === 1) indexed.push(String(now), req.infoHash);
-        }
-        if (indexed.length > 0) this.refreshIndex(indexed);
-      },
+      (replies) => this.settleBatch(batch, replies, now),
       (err: unknown) => {
         for (const entry of batch) entry.reject(err);
       },
     );
+  }
+
+  /** Hands each announce of a batch its reply; never throws (it runs as a promise reaction). */
+  private settleBatch(batch: Batched<StoreAnnounceResult>[], replies: unknown, now: number): void {
+    const indexed: RedisArg[] = [];
+    for (let i = 0; i < batch.length; i++) {
+      const { req, resolve, reject } = batch[i] as Batched<StoreAnnounceResult>;
+      const reply = Array.isArray(replies) ? (replies[i] as AnnounceReply | [-1, Buffer] | undefined) : undefined;
+      if (!Array.isArray(reply) || reply[0] === -1) {
+        // This announce's script run raised an error (or the reply is not what the script returns).
+        const cause = new Error(`announce script: ${Array.isArray(reply) ? String(reply[1]) : 'no reply'}`);
+        reject(this.connection.failure(cause));
+        continue;
+      }
+      try {
+        resolve(announceResult(req, reply as AnnounceReply));
+      } catch (err) {
+        reject(this.connection.failure(err)); // a reply not of the expected shape: this announce fails, the others stand
+        continue;
+      }
+      if (reply[6] === 1) indexed.push(String(now), req.infoHash);
+    }
+    if (indexed.length > 0) this.refreshIndex(indexed);
   }
 
   /**

@@ -547,7 +547,8 @@ return result
  *   1..20 peer_id  21 event (s|c|x|u)  22 flags (1 seeder, 2 want4, 4 want6,
  *   8 has ep4, 16 has ep6, 32 has key)  23..24 numwant (big-endian)
  *   25..28 random seed (big-endian)  29..32 key  33..38 ep4  39..56 ep6
- * Returns one announce reply (above) per announce, in batch order.
+ * Returns one announce reply (above) per announce, in batch order; an announce
+ * that raised an error gets { -1, message } instead, and the others still run.
  */
 export const ANNOUNCE_SCRIPT = `
 local function announceOne(KEYS, ARGV)
@@ -564,7 +565,9 @@ for i = 0, #all / 56 - 1 do
   local hi, lo = string.byte(all, o + 23, o + 24)
   local s1, s2, s3, s4 = string.byte(all, o + 25, o + 28)
   local k = i * 3
-  out[#out + 1] = announceOne({ KEYS[k + 1], KEYS[k + 2], KEYS[k + 3] }, {
+  -- pcall: an announce that fails (a key of the wrong type, out of memory) fails alone;
+  -- the others of the batch still run, as they would have as separate calls.
+  local ok, reply = pcall(announceOne, { KEYS[k + 1], KEYS[k + 2], KEYS[k + 3] }, {
     ARGV[1], ARGV[2], ARGV[3], ARGV[4],
     string.sub(all, o + 1, o + 20), string.sub(all, o + 21, o + 21), bit(flags, 1) and '1' or '0',
     bit(flags, 8) and string.sub(all, o + 33, o + 38) or '', bit(flags, 16) and string.sub(all, o + 39, o + 56) or '',
@@ -572,6 +575,10 @@ for i = 0, #all / 56 - 1 do
     tostring(hi * 256 + lo), bit(flags, 2) and '1' or '0', bit(flags, 4) and '1' or '0', '0',
     ARGV[5], tostring(((s1 * 256 + s2) * 256 + s3) * 256 + s4), ARGV[6],
   })
+  if not ok then
+    reply = { -1, type(reply) == 'table' and tostring(reply.err) or tostring(reply) }
+  end
+  out[#out + 1] = reply
 end
 return out
 `;

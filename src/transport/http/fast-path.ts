@@ -281,8 +281,9 @@ class FastConnection {
         }
         const body = await fast.answer(head, this.remoteAddress());
         // Keep-alive answers leave together at the end of the turn (see endOfTurn); a
-        // connection that closes gains nothing from it (its accept and FIN wake the client anyway).
-        if (head.keepAlive) await endOfTurn();
+        // connection that closes gains nothing from it (its accept and FIN wake the client
+        // anyway), and pipelined answers go out back to back without it.
+        if (head.keepAlive && this.pending === undefined) await endOfTurn();
         if (this.closed) return;
         const keepAlive = head.keepAlive && !fast.closing && !this.peerEnded;
         const answer = fast.response(body, keepAlive);
