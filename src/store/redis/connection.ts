@@ -152,7 +152,7 @@ export class RedisConnection {
           resolve(reply as T);
         },
         (err: unknown) => {
-          if (this.inflight.delete(entry)) reject(this.wrap(err));
+          if (this.inflight.delete(entry)) reject(this.failure(err));
         },
       );
     });
@@ -167,7 +167,7 @@ export class RedisConnection {
       for (const entry of this.inflight) {
         if (entry.deadline > now) break;
         this.inflight.delete(entry);
-        entry.reject(this.wrap(new Error(`no reply from Redis within ${this.timeout} ms`)));
+        entry.reject(this.failure(new Error(`no reply from Redis within ${this.timeout} ms`)));
       }
       if (this.inflight.size === 0) {
         clearInterval(this.ticker);
@@ -251,12 +251,12 @@ export class RedisConnection {
     for (const wake of this.waiters.splice(0)) wake();
   }
 
-  /** A failure found in a reply (not by the client): a StoreError for the caller, logged like a failed command. */
+  /**
+   * A Redis failure as the StoreError callers get (transports answer it with
+   * "retry"); server errors and timeouts are logged at most every 30 s. Also for
+   * failures the store finds inside a reply (one announce of a batch).
+   */
   failure(err: unknown): StoreError {
-    return this.wrap(err);
-  }
-
-  private wrap(err: unknown): StoreError {
     if (err instanceof StoreError) return err;
     // Timeouts (a Redis that hangs without dropping the connection) and
     // server errors are logged at most every 30 s, not per request.

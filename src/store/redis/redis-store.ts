@@ -42,13 +42,12 @@ const MAX_INDEX_REFRESH_MS = 60_000;
 /** Key TTLs exceed the peer TTL by this much (at most), absorbing clock skew between tracker processes. */
 const MAX_KEY_TTL_SLACK_MS = 60_000;
 /**
- * Torrents per page of the totals walk. Pages go one after another, each one
- * count call, so the walk holds Redis (and the announces queued behind it on
- * the same connection) for well under a millisecond at a time: pages of 500
- * pipelined at once held it for 5 ms and more, which showed in the p99.
+ * Torrents per count call (standalone Redis), and so per page of the totals
+ * walk. Pages and windows go one after another, one count call each, so a walk
+ * holds Redis (and the announces queued behind it on the same connection) for
+ * well under a millisecond at a time: pages of 500 pipelined at once held it
+ * for 5 ms and more, which showed in the p99.
  */
-const TOTALS_PAGE = 64;
-/** Torrents per count call (standalone Redis). */
 const COUNT_BATCH = 64;
 /** Above this many indexed torrents, totals() is shared between processes for a while (see totals()). */
 const BIG_INDEX = 1_000;
@@ -357,7 +356,7 @@ export class RedisStore implements SwarmStore {
     const seen = new Set<string>();
     let cursor = '0';
     do {
-      const page = await this.scanPage(cursor, TOTALS_PAGE);
+      const page = await this.scanPage(cursor, COUNT_BATCH);
       for (const t of page.torrents) {
         const [seeders, leechers, peers4, peers6, downloaded] = t.counts;
         if (seeders + leechers === 0) continue;
