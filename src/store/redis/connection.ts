@@ -1,5 +1,6 @@
 import { createClient, createCluster, RESP_TYPES } from 'redis';
 import { StoreError } from '../../errors.js';
+import { pipeTarget, RespPipe } from './resp-pipe.js';
 import type { Script } from './scripts.js';
 
 export type RedisArg = string | Buffer;
@@ -51,6 +52,8 @@ export class RedisConnection {
   readonly kind: 'redis' | 'redis-cluster';
   private readonly client: Client | undefined;
   private readonly cluster: Cluster | undefined;
+  /** Standalone only: the script calls' own connection, written at once (resp-pipe.ts). */
+  private readonly pipe: RespPipe | undefined;
   private readonly timeout: number;
   private readonly log: (line: string) => void;
   private down = false;
@@ -95,6 +98,17 @@ export class RedisConnection {
       });
       client.on('end', () => (this.connected = false));
       this.client = client;
+      const target = pipeTarget(options.url);
+      this.pipe = target
+        ? new RespPipe(target, {
+            name: options.clientName,
+            timeoutMs: this.timeout,
+            maxPending: MAX_QUEUE,
+            reconnectDelay,
+            onDown: (err) => this.outage(err),
+            onUp: () => this.recovered(),
+          })
+        : undefined;
       // connect() retries by itself (reconnectStrategy) until it succeeds or we close.
       this.connecting = client.connect().then(
         () => undefined,
@@ -108,7 +122,7 @@ export class RedisConnection {
   /** True while commands can be sent. */
   get isReady(): boolean {
     if (this.closed) return false;
-    if (this.client) return this.client.isReady;
+    if (this.client) return this.client.isReady && (this.pipe?.isReady ?? true);
     return this.connected;
   }
 
@@ -187,7 +201,7 @@ export class RedisConnection {
     for (let i = 0; i < keys.length; i++) command[3 + i] = keys[i] as string;
     for (let i = 0; i < args.length; i++) command[3 + keys.length + i] = args[i] as RedisArg;
     try {
-      return await this.command<T>(keys[0], command);
+      return this.pipe ? await this.piped<T>(command) : await this.command<T>(keys[0], command);
     } catch (err) {
       if (!(err instanceof StoreError) || !/NOSCRIPT/.test(String((err.cause as Error | undefined)?.message))) {
         throw err;
@@ -199,10 +213,21 @@ export class RedisConnection {
     }
   }
 
+  /** A command on the pipe, failing as command() does (StoreError, the cause kept for NOSCRIPT). */
+  private async piped<T>(command: RedisArg[]): Promise<T> {
+    if (!this.isReady) throw new StoreError(UNAVAILABLE);
+    try {
+      return (await (this.pipe as RespPipe).send(command)) as T;
+    } catch (err) {
+      throw this.failure(err);
+    }
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.ticker);
+    this.pipe?.close();
     try {
       if (this.client) {
         if (this.client.isOpen) this.client.destroy();

@@ -1,0 +1,246 @@
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { encodeCommand, INCOMPLETE, RespError, RespReader, type RespValue } from './resp.js';
+
+/**
+ * A second, minimal connection to a standalone Redis that carries the store's
+ * script calls (EVALSHA): each command is written to the socket the moment it
+ * is sent, and replies are matched to commands in order (RESP is FIFO).
+ *
+ * Why not node-redis for these: node-redis writes queued commands in a
+ * setImmediate of its own. The store already gathers an event-loop turn's
+ * announces into one EVALSHA at the end of the turn (announce-batch.ts), so
+ * node-redis' write landed one loop iteration later still, after that
+ * iteration's datagrams and replies had been handled: measured with 32 UDP
+ * announces in flight, writing at once gave 13.4–13.8k announces/s where the
+ * extra iteration gave 10.7–11k (docs/benchmarks.md). Its generic encoder and
+ * decoder were also a fifth of the tracker's garbage on a Redis announce.
+ *
+ * Everything else (other commands, Redis Cluster, the handshake's options
+ * beyond user, password, database and name) stays on node-redis.
+ *
+ * Failure policy, as for the node-redis connection: nothing is queued while
+ * disconnected (send() rejects at once), each command has a deadline (a late
+ * reply is read and dropped, keeping the order), and the pipe reconnects by
+ * itself with the same backoff.
+ */
+
+export interface RespPipeOptions {
+  /** CLIENT SETNAME. */
+  name?: string;
+  timeoutMs: number;
+  /** Commands waiting for a reply before send() refuses (a hung Redis must not eat memory). */
+  maxPending: number;
+  reconnectDelay: (retries: number) => number;
+  /** The connection failed or was lost (called on every failed attempt; the caller logs once). */
+  onDown: (err: Error) => void;
+  /** The connection is ready again. */
+  onUp: () => void;
+}
+
+interface Pending {
+  deadline: number;
+  resolve: (value: RespValue) => void;
+  reject: (err: Error) => void;
+  /** Answered by a timeout already: its reply, when it comes, is dropped. */
+  done: boolean;
+}
+
+interface Target {
+  tls: boolean;
+  host: string;
+  port: number;
+  username: string;
+  password: string;
+  db: number;
+}
+
+/** The connection target of a redis:// or rediss:// URL; undefined for any other form (node-redis handles those alone). */
+export function pipeTarget(url: string): Target | undefined {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return undefined;
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') return undefined;
+  const path = u.pathname.replace(/^\//, '');
+  const db = path === '' ? 0 : Number(path);
+  if (!Number.isInteger(db) || db < 0) return undefined;
+  return {
+    tls: u.protocol === 'rediss:',
+    host: u.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1',
+    port: u.port ? Number(u.port) : 6379,
+    username: decodeURIComponent(u.username),
+    password: decodeURIComponent(u.password),
+    db,
+  };
+}
+
+export class RespPipe {
+  private readonly target: Target;
+  private readonly options: RespPipeOptions;
+  private socket: Socket | undefined;
+  private ready = false;
+  private closed = false;
+  private retries = 0;
+  private readonly reader = new RespReader();
+  /** Commands written and not answered yet, oldest first, from index `head`. */
+  private queue: Pending[] = [];
+  private head = 0;
+  private ticker: NodeJS.Timeout | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+
+  constructor(target: Target, options: RespPipeOptions) {
+    this.target = target;
+    this.options = options;
+    this.connect();
+  }
+
+  get isReady(): boolean {
+    return this.ready && !this.closed;
+  }
+
+  /** Writes one command now; resolves with its reply (error replies reject with their message). */
+  send(args: readonly (string | Buffer)[]): Promise<RespValue> {
+    if (!this.isReady) return Promise.reject(new Error('Redis connection not ready'));
+    if (this.queue.length - this.head >= this.options.maxPending) {
+      return Promise.reject(new Error(`more than ${this.options.maxPending} commands waiting for Redis`));
+    }
+    return this.write(encodeCommand(args));
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.ready = false;
+    clearTimeout(this.reconnectTimer);
+    this.stopTicker();
+    this.failAll(new Error('connection closed'));
+    this.socket?.destroy();
+    this.socket = undefined;
+  }
+
+  private write(bytes: Buffer): Promise<RespValue> {
+    return new Promise<RespValue>((resolve, reject) => {
+      this.queue.push({ deadline: Date.now() + this.options.timeoutMs, resolve, reject, done: false });
+      (this.socket as Socket).write(bytes);
+      this.startTicker();
+    });
+  }
+
+  private connect(): void {
+    if (this.closed) return;
+    const t = this.target;
+    const socket = t.tls
+      ? tlsConnect({ host: t.host, port: t.port, servername: t.host })
+      : netConnect({ host: t.host, port: t.port });
+    this.socket = socket;
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 10_000);
+    socket.on(t.tls ? 'secureConnect' : 'connect', () => void this.handshake(socket));
+    socket.on('data', (chunk: Buffer) => this.onData(socket, chunk));
+    socket.on('error', (err: Error) => this.lost(socket, err));
+    socket.on('close', () => this.lost(socket, new Error('connection closed by Redis')));
+  }
+
+  /** AUTH, SELECT and CLIENT SETNAME, pipelined; the pipe is ready once all answered OK. */
+  private async handshake(socket: Socket): Promise<void> {
+    const t = this.target;
+    const steps: (string | Buffer)[][] = [];
+    if (t.password) steps.push(t.username ? ['AUTH', t.username, t.password] : ['AUTH', t.password]);
+    if (t.db !== 0) steps.push(['SELECT', String(t.db)]);
+    if (this.options.name) steps.push(['CLIENT', 'SETNAME', this.options.name]);
+    try {
+      await Promise.all(steps.map((args) => this.write(encodeCommand(args))));
+    } catch (err) {
+      // A wrong password or database: drop this connection and try again later (the operator sees the log line).
+      if (this.socket === socket) socket.destroy(err as Error);
+      return;
+    }
+    if (this.socket !== socket || this.closed) return;
+    this.ready = true;
+    this.retries = 0;
+    this.options.onUp();
+  }
+
+  private onData(socket: Socket, chunk: Buffer): void {
+    if (this.socket !== socket) return;
+    this.reader.push(chunk);
+    try {
+      for (;;) {
+        const value = this.reader.next();
+        if (value === INCOMPLETE) break;
+        const entry = this.queue[this.head];
+        if (!entry) throw new Error('reply without a command');
+        this.queue[this.head++] = undefined as unknown as Pending;
+        if (this.head === this.queue.length) {
+          this.queue = [];
+          this.head = 0;
+        } else if (this.head >= 1024 && this.head * 2 >= this.queue.length) {
+          this.queue = this.queue.slice(this.head);
+          this.head = 0;
+        }
+        if (entry.done) continue;
+        entry.done = true;
+        if (value instanceof RespError) entry.reject(new Error(value.message));
+        else entry.resolve(value);
+      }
+    } catch (err) {
+      // Not RESP, or more replies than commands: the stream cannot be trusted any more.
+      socket.destroy(err as Error);
+    }
+  }
+
+  private lost(socket: Socket, err: Error): void {
+    if (this.socket !== socket) return;
+    this.socket = undefined;
+    this.ready = false;
+    socket.destroy();
+    this.reader.reset();
+    this.failAll(err);
+    this.stopTicker();
+    if (this.closed) return;
+    this.options.onDown(err);
+    this.reconnectTimer = setTimeout(() => this.connect(), this.options.reconnectDelay(this.retries++));
+    this.reconnectTimer.unref();
+  }
+
+  private failAll(err: Error): void {
+    const queue = this.queue;
+    const head = this.head;
+    this.queue = [];
+    this.head = 0;
+    for (let i = head; i < queue.length; i++) {
+      const entry = queue[i] as Pending;
+      if (entry.done) continue;
+      entry.done = true;
+      entry.reject(err);
+    }
+  }
+
+  private startTicker(): void {
+    if (this.ticker) return;
+    const every = Math.max(20, Math.min(250, Math.floor(this.options.timeoutMs / 4)));
+    this.ticker = setInterval(() => this.expire(), every);
+    this.ticker.unref();
+  }
+
+  private stopTicker(): void {
+    clearInterval(this.ticker);
+    this.ticker = undefined;
+  }
+
+  /** Rejects commands past their deadline (oldest first: one timeout for all, so deadlines are in order). */
+  private expire(): void {
+    const now = Date.now();
+    for (let i = this.head; i < this.queue.length; i++) {
+      const entry = this.queue[i] as Pending;
+      if (entry.done) continue;
+      if (entry.deadline > now) return;
+      entry.done = true;
+      entry.reject(new Error(`no reply from Redis within ${this.options.timeoutMs} ms`));
+    }
+    if (this.head >= this.queue.length) this.stopTicker();
+  }
+}
