@@ -15,7 +15,8 @@ import type { StoreAnnounce, StoreEvent } from '../swarm-store.js';
  *
  * A batch leaves at the end of the turn (setImmediate, the same moment
  * node-redis would have written the separate commands), so batching adds no
- * waiting. It is bounded (MAX_BATCH) so one call never holds Redis for long.
+ * waiting; on a standalone Redis it is written to the socket right then
+ * (resp-pipe.ts). It is bounded (MAX_BATCH) so one call never holds Redis for long.
  */
 
 /** Bytes of one packed announce (layout in scripts.ts, ANNOUNCE_SCRIPT). */

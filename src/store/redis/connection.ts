@@ -46,7 +46,9 @@ type Cluster = ReturnType<typeof createCluster>;
  * fast with a StoreError — which the transports answer with a `failure reason`
  * and BEP 31 `retry in` — instead of hanging. The client reconnects by itself
  * in the background; the outage is logged once when it starts and once when
- * it ends. Concurrent commands are pipelined by node-redis (one write per tick).
+ * it ends. Concurrent commands are pipelined by node-redis (one write per tick),
+ * except script calls on a standalone Redis: those go over a RespPipe of their
+ * own, written at once (resp-pipe.ts says why). Both must be up to be ready.
  */
 export class RedisConnection {
   readonly kind: 'redis' | 'redis-cluster';
