@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createServer, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { pipeTarget, RespPipe } from '../../src/store/redis/resp-pipe.js';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redis-server.js';
@@ -57,6 +58,27 @@ describe('pipeTarget', () => {
   });
 });
 
+describe('RespPipe against a server that accepts and never answers', () => {
+  it('is never ready, reports each failed attempt, and keeps trying', async () => {
+    const sockets: Socket[] = [];
+    const server = createServer((s) => void sockets.push(s));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const o = open(`redis://127.0.0.1:${port}`, 300);
+    try {
+      await until('two failed attempts', () => o.downs.length >= 2, 5000);
+      assert.equal(o.pipe.isReady, false);
+      assert.equal(o.ups, 0);
+      assert.ok(sockets.length >= 2, 'reconnected');
+      await assert.rejects(o.pipe.send(['PING']), /not ready/);
+    } finally {
+      o.pipe.close();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});
+
 describe('RespPipe against redis-server', () => {
   let redis: RedisServerHandle;
   /** Without a password: restart() brings up a fresh server, which would not have one. */
@@ -111,6 +133,7 @@ describe('RespPipe against redis-server', () => {
     try {
       await until('ready', () => o.pipe.isReady);
       redis.pause();
+      await sleep(150); // SIGSTOP takes effect asynchronously: let it land before sending
       const hung = o.pipe.send(['ECHO', 'late']);
       await assert.rejects(hung, /no reply from Redis within 300 ms/);
       redis.resume();
@@ -127,8 +150,9 @@ describe('RespPipe against redis-server', () => {
     const o = open(`redis://127.0.0.1:${redis.port}`);
     try {
       await until('ready', () => o.pipe.isReady);
-      redis.pause();
-      const inFlight = assert.rejects(o.pipe.send(['PING']));
+      // Blocks this connection until the server dies (kill() sends SIGCONT before SIGKILL, so a paused server could still answer).
+      const inFlight = assert.rejects(o.pipe.send(['BLPOP', 'never-pushed', '0']));
+      await sleep(50);
       await redis.kill();
       await inFlight;
       assert.equal(o.pipe.isReady, false);

@@ -82,6 +82,28 @@ describe('RESP2 reading', () => {
     assert.equal(reader.next(), INCOMPLETE);
   });
 
+  it('gathers a reply of megabytes from small chunks, and earlier views stay intact', () => {
+    const big = Buffer.alloc(2_000_000);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 7) & 255;
+    const bytes = Buffer.concat([
+      Buffer.from('*2\r\n$3\r\nabc\r\n*1\r\n$4\r\nhead\r\n'),
+      Buffer.from(`*2\r\n$${big.length}\r\n`),
+      big,
+      Buffer.from('\r\n:5\r\n:6\r\n'),
+    ]);
+    const reader = new RespReader();
+    const out: RespValue[] = [];
+    for (let i = 0; i < bytes.length; i += 1000) {
+      reader.push(bytes.subarray(i, i + 1000));
+      for (let v = reader.next(); v !== INCOMPLETE; v = reader.next()) out.push(v);
+    }
+    assert.equal(out.length, 3);
+    assert.deepEqual(plain(out[0] as RespValue), ['abc', ['head']]);
+    assert.ok(((out[1] as RespValue[])[0] as Buffer).equals(big));
+    assert.equal((out[1] as RespValue[])[1], 5);
+    assert.equal(out[2], 6);
+  });
+
   it('refuses bytes that are not RESP2, and reset() starts clean', () => {
     const reader = new RespReader();
     reader.push(Buffer.from('HTTP/1.1 400\r\n'));

@@ -13,10 +13,11 @@ import type { StoreAnnounce, StoreEvent } from '../swarm-store.js';
  * argument; the script runs them one after another, exactly as separate calls
  * would (see ANNOUNCE_SCRIPT in scripts.ts).
  *
- * A batch leaves at the end of the turn (setImmediate, the same moment
- * node-redis would have written the separate commands), so batching adds no
- * waiting; on a standalone Redis it is written to the socket right then
- * (resp-pipe.ts). It is bounded (MAX_BATCH) so one call never holds Redis for long.
+ * A batch leaves at the end of the turn (setImmediate, the moment node-redis
+ * would have written the separate commands). On a standalone Redis it is
+ * written to the socket right then (resp-pipe.ts); through node-redis (Redis
+ * Cluster) it waits one turn more, for node-redis' own setImmediate. It is
+ * bounded (MAX_BATCH) so one call never holds Redis for long.
  */
 
 /** Bytes of one packed announce (layout in scripts.ts, ANNOUNCE_SCRIPT). */

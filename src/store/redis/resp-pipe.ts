@@ -1,4 +1,4 @@
-import { connect as netConnect, type Socket } from 'node:net';
+import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { encodeCommand, INCOMPLETE, RespError, RespReader, type RespValue } from './resp.js';
 
@@ -11,18 +11,25 @@ import { encodeCommand, INCOMPLETE, RespError, RespReader, type RespValue } from
  * setImmediate of its own. The store already gathers an event-loop turn's
  * announces into one EVALSHA at the end of the turn (announce-batch.ts), so
  * node-redis' write landed one loop iteration later still, after that
- * iteration's datagrams and replies had been handled: measured with 32 UDP
- * announces in flight, writing at once gave 13.4–13.8k announces/s where the
- * extra iteration gave 10.7–11k (docs/benchmarks.md). Its generic encoder and
- * decoder were also a fifth of the tracker's garbage on a Redis announce.
+ * iteration's datagrams and replies had been handled (figures in
+ * docs/redis-layout.md). Its generic encoder and decoder were also a fifth of
+ * the tracker's garbage on a Redis announce.
  *
- * Everything else (other commands, Redis Cluster, the handshake's options
- * beyond user, password, database and name) stays on node-redis.
+ * It carries every script call (announce, count, peers) on a standalone Redis
+ * named by a redis:// or rediss:// URL. Everything else (other commands, Redis
+ * Cluster, the handshake's options beyond user, password, database and name)
+ * stays on node-redis.
  *
  * Failure policy, as for the node-redis connection: nothing is queued while
  * disconnected (send() rejects at once), each command has a deadline (a late
  * reply is read and dropped, keeping the order), and the pipe reconnects by
- * itself with the same backoff.
+ * itself with the same backoff. Connecting (DNS, TCP, TLS and the handshake)
+ * has a deadline too: a host that drops packets must not hold the store
+ * "unavailable" for the kernel's two-minute SYN timeout.
+ *
+ * Not detected (as with node-redis): a host that vanishes while the connection
+ * is open. Commands then time out one by one until the kernel gives up on the
+ * connection; TCP keepalive does not probe while data is unacknowledged.
  */
 
 export interface RespPipeOptions {
@@ -90,6 +97,7 @@ export class RespPipe {
   private head = 0;
   private ticker: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
+  private connectTimer: NodeJS.Timeout | undefined;
 
   constructor(target: Target, options: RespPipeOptions) {
     this.target = target;
@@ -107,7 +115,7 @@ export class RespPipe {
     if (this.queue.length - this.head >= this.options.maxPending) {
       return Promise.reject(new Error(`more than ${this.options.maxPending} commands waiting for Redis`));
     }
-    return this.write(encodeCommand(args));
+    return this.write(this.socket as Socket, encodeCommand(args));
   }
 
   close(): void {
@@ -115,16 +123,18 @@ export class RespPipe {
     this.closed = true;
     this.ready = false;
     clearTimeout(this.reconnectTimer);
+    clearTimeout(this.connectTimer);
     this.stopTicker();
     this.failAll(new Error('connection closed'));
     this.socket?.destroy();
     this.socket = undefined;
   }
 
-  private write(bytes: Buffer): Promise<RespValue> {
+  /** Writes, then queues the reply's entry (replies come in a later event, never during write()). */
+  private write(socket: Socket, bytes: Buffer): Promise<RespValue> {
     return new Promise<RespValue>((resolve, reject) => {
+      socket.write(bytes);
       this.queue.push({ deadline: Date.now() + this.options.timeoutMs, resolve, reject, done: false });
-      (this.socket as Socket).write(bytes);
       this.startTicker();
     });
   }
@@ -132,10 +142,14 @@ export class RespPipe {
   private connect(): void {
     if (this.closed) return;
     const t = this.target;
+    // SNI takes a host name, not an address.
     const socket = t.tls
-      ? tlsConnect({ host: t.host, port: t.port, servername: t.host })
+      ? tlsConnect({ host: t.host, port: t.port, ...(isIP(t.host) === 0 ? { servername: t.host } : {}) })
       : netConnect({ host: t.host, port: t.port });
     this.socket = socket;
+    const limit = Math.max(1000, this.options.timeoutMs);
+    this.connectTimer = setTimeout(() => socket.destroy(new Error(`could not connect within ${limit} ms`)), limit);
+    this.connectTimer.unref();
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
     socket.on(t.tls ? 'secureConnect' : 'connect', () => void this.handshake(socket));
@@ -144,21 +158,26 @@ export class RespPipe {
     socket.on('close', () => this.lost(socket, new Error('connection closed by Redis')));
   }
 
-  /** AUTH, SELECT and CLIENT SETNAME, pipelined; the pipe is ready once all answered OK. */
+  /**
+   * AUTH, SELECT and CLIENT SETNAME, pipelined, and a PING so that even with
+   * none of them the pipe is ready only once the server has answered.
+   */
   private async handshake(socket: Socket): Promise<void> {
     const t = this.target;
     const steps: (string | Buffer)[][] = [];
     if (t.password) steps.push(t.username ? ['AUTH', t.username, t.password] : ['AUTH', t.password]);
     if (t.db !== 0) steps.push(['SELECT', String(t.db)]);
     if (this.options.name) steps.push(['CLIENT', 'SETNAME', this.options.name]);
+    steps.push(['PING']);
     try {
-      await Promise.all(steps.map((args) => this.write(encodeCommand(args))));
+      await Promise.all(steps.map((args) => this.write(socket, encodeCommand(args))));
     } catch (err) {
       // A wrong password or database: drop this connection and try again later (the operator sees the log line).
       if (this.socket === socket) socket.destroy(err as Error);
       return;
     }
     if (this.socket !== socket || this.closed) return;
+    clearTimeout(this.connectTimer);
     this.ready = true;
     this.retries = 0;
     this.options.onUp();
@@ -194,6 +213,7 @@ export class RespPipe {
 
   private lost(socket: Socket, err: Error): void {
     if (this.socket !== socket) return;
+    clearTimeout(this.connectTimer);
     this.socket = undefined;
     this.ready = false;
     socket.destroy();

@@ -3,7 +3,8 @@
  * a command encoder and an incremental reply reader. Pure: bytes in, values out.
  *
  * Values: integers as numbers, bulk and simple strings as Buffers (binary-safe;
- * views into the bytes read, not copies, so use them before the next read),
+ * views into the bytes read, not copies: never overwritten, but a small view
+ * keeps the whole chunk it is in alive, so do not hold on to them),
  * nil as null, arrays as arrays, error replies as RespError. The same shapes
  * node-redis gives the store with its binary type mapping.
  */
@@ -59,24 +60,51 @@ export class RespProtocolError extends Error {}
 
 /**
  * Reads replies from a byte stream that arrives in chunks. push() each chunk,
- * then call next() until it returns INCOMPLETE. A reply split across chunks
- * is parsed again from its start once more bytes came (replies here are tens
- * of kilobytes at most, so re-reading is cheaper than keeping parser state).
+ * then call next() until it returns INCOMPLETE.
+ *
+ * A chunk that starts at a reply boundary is parsed in place. The bytes of a
+ * reply split across chunks are gathered in a buffer of our own that grows by
+ * doubling (so a reply of megabytes, numwant in the thousands, costs linear
+ * copying, not a copy per chunk), and the reply is parsed again from its start
+ * as bytes come: that skips over bulk contents by their lengths, so it costs
+ * per element, not per byte. Bytes are only ever appended, never overwritten,
+ * so views handed out stay valid.
  */
 export class RespReader {
   private buf: Buffer = EMPTY;
   private pos = 0;
+  /** End of the valid bytes in `buf` (beyond it, a gathering buffer is uninitialised). */
+  private end = 0;
+  /** Whether `buf` is our gathering buffer (free space after `end` is ours to fill). */
+  private owned = false;
 
   push(chunk: Buffer): void {
-    if (this.pos >= this.buf.length) this.buf = chunk;
-    else this.buf = Buffer.concat([this.buf.subarray(this.pos), chunk]);
-    this.pos = 0;
+    if (this.pos >= this.end) {
+      this.buf = chunk;
+      this.pos = 0;
+      this.end = chunk.length;
+      this.owned = false;
+      return;
+    }
+    if (!this.owned || this.end + chunk.length > this.buf.length) {
+      const live = this.end - this.pos;
+      const grown = Buffer.allocUnsafe(Math.max(2 * (live + chunk.length), 64 * 1024));
+      this.buf.copy(grown, 0, this.pos, this.end);
+      this.buf = grown;
+      this.pos = 0;
+      this.end = live;
+      this.owned = true;
+    }
+    chunk.copy(this.buf, this.end);
+    this.end += chunk.length;
   }
 
   /** Drops buffered bytes (after the connection was lost). */
   reset(): void {
     this.buf = EMPTY;
     this.pos = 0;
+    this.end = 0;
+    this.owned = false;
   }
 
   /** The next complete reply, or INCOMPLETE. Throws RespProtocolError on bytes that are not RESP2. */
@@ -90,7 +118,7 @@ export class RespReader {
   /** Index of the CR of the first CRLF at or after `from`, or -1 while the line is not complete. */
   private lineEnd(from: number): number {
     const cr = this.buf.indexOf(CR, from);
-    if (cr < 0 || cr + 1 >= this.buf.length) return -1;
+    if (cr < 0 || cr + 1 >= this.end) return -1;
     return cr;
   }
 
@@ -115,7 +143,7 @@ export class RespReader {
   private value(): RespValue | typeof INCOMPLETE {
     const buf = this.buf;
     const p = this.pos;
-    if (p >= buf.length) return INCOMPLETE;
+    if (p >= this.end) return INCOMPLETE;
     const cr = this.lineEnd(p + 1);
     if (cr < 0) return INCOMPLETE;
     const type = buf[p];
@@ -131,7 +159,7 @@ export class RespReader {
           return null;
         }
         const from = cr + 2;
-        if (from + len + 2 > buf.length) return INCOMPLETE;
+        if (from + len + 2 > this.end) return INCOMPLETE;
         this.pos = from + len + 2;
         return buf.subarray(from, from + len);
       }
