@@ -1,6 +1,6 @@
 import { createClient, createCluster, RESP_TYPES } from 'redis';
 import { StoreError } from '../../errors.js';
-import { pipeTarget, RespPipe } from './resp-pipe.js';
+import { deadlineCheckEvery, noReplyError, pipeTarget, RespPipe } from './resp-pipe.js';
 import type { Script } from './scripts.js';
 
 export type RedisArg = string | Buffer;
@@ -176,20 +176,19 @@ export class RedisConnection {
 
   private startTicker(): void {
     if (this.ticker) return;
-    const every = Math.max(20, Math.min(250, Math.floor(this.timeout / 4)));
     this.ticker = setInterval(() => {
       const now = Date.now();
       // Insertion order is deadline order (one timeout for all): stop at the first live one.
       for (const entry of this.inflight) {
         if (entry.deadline > now) break;
         this.inflight.delete(entry);
-        entry.reject(this.failure(new Error(`no reply from Redis within ${this.timeout} ms`)));
+        entry.reject(this.failure(noReplyError(this.timeout)));
       }
       if (this.inflight.size === 0) {
         clearInterval(this.ticker);
         this.ticker = undefined;
       }
-    }, every);
+    }, deadlineCheckEvery(this.timeout));
     this.ticker.unref();
   }
 

@@ -84,6 +84,16 @@ export function pipeTarget(url: string): Target | undefined {
   };
 }
 
+/** How often both Redis connections look for commands past their deadline. */
+export function deadlineCheckEvery(timeoutMs: number): number {
+  return Math.max(20, Math.min(250, Math.floor(timeoutMs / 4)));
+}
+
+/** The error of a command that got no reply before its deadline. */
+export function noReplyError(timeoutMs: number): Error {
+  return new Error(`no reply from Redis within ${timeoutMs} ms`);
+}
+
 export class RespPipe {
   private readonly target: Target;
   private readonly options: RespPipeOptions;
@@ -241,8 +251,7 @@ export class RespPipe {
 
   private startTicker(): void {
     if (this.ticker) return;
-    const every = Math.max(20, Math.min(250, Math.floor(this.options.timeoutMs / 4)));
-    this.ticker = setInterval(() => this.expire(), every);
+    this.ticker = setInterval(() => this.expire(), deadlineCheckEvery(this.options.timeoutMs));
     this.ticker.unref();
   }
 
@@ -259,7 +268,7 @@ export class RespPipe {
       if (entry.done) continue;
       if (entry.deadline > now) return;
       entry.done = true;
-      entry.reject(new Error(`no reply from Redis within ${this.options.timeoutMs} ms`));
+      entry.reject(noReplyError(this.options.timeoutMs));
     }
     if (this.head >= this.queue.length) this.stopTicker();
   }

@@ -31,6 +31,19 @@ function digits(n: number): number {
   return d;
 }
 
+/** Writes `<type><n>\r\n` at `o` (no string per header: a batch has a few hundred arguments); returns the end. */
+function writeHeader(out: Buffer, o: number, type: number, n: number): number {
+  out[o] = type;
+  let end = o + 1 + digits(n);
+  for (let i = end - 1; i > o; i--) {
+    out[i] = 0x30 + (n % 10);
+    n = Math.floor(n / 10);
+  }
+  out[end++] = CR;
+  out[end++] = 10;
+  return end;
+}
+
 /** One command as a RESP array of bulk strings, in one Buffer (one socket write). Strings are UTF-8. */
 export function encodeCommand(args: readonly (string | Buffer)[]): Buffer {
   const lengths = new Array<number>(args.length);
@@ -42,11 +55,10 @@ export function encodeCommand(args: readonly (string | Buffer)[]): Buffer {
     size += 1 + digits(len) + 2 + len + 2;
   }
   const out = Buffer.allocUnsafe(size);
-  let o = out.write(`*${args.length}\r\n`, 0, 'latin1');
+  let o = writeHeader(out, 0, 0x2a, args.length);
   for (let i = 0; i < args.length; i++) {
     const a = args[i] as string | Buffer;
-    const len = lengths[i] as number;
-    o += out.write(`$${len}\r\n`, o, 'latin1');
+    o = writeHeader(out, o, 0x24, lengths[i] as number);
     if (typeof a === 'string') o += out.write(a, o, 'utf8');
     else o += a.copy(out, o);
     out[o++] = CR;
