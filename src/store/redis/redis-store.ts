@@ -52,8 +52,8 @@ const COUNT_BATCH = 64;
 /** Above this many indexed torrents, totals() is shared between processes for a while (see totals()). */
 const BIG_INDEX = 1_000;
 
-/** Per sampled set: how many to take, then whole peer records (see ANNOUNCE_SCRIPT). */
-type Sample = (number | Buffer)[];
+/** Per sampled set: how many to take, then chunks of whole peer records (see ANNOUNCE_SCRIPT). */
+type Sample = (number | Buffer[])[];
 type AnnounceReply = [number, number, number, number, Sample, Sample, number];
 /** Peer record layout (scripts.ts): peer_id, last seen, flags, key, then the endpoint. */
 const RECORD_ENDPOINT = 20 + 6 + 1 + 4;
@@ -88,17 +88,18 @@ function cutSample(
   let n = 0;
   for (let i = 0; i + 1 < sample.length; i += 2) {
     let take = sample[i] as number;
-    const records = sample[i + 1] as Buffer;
-    // Byte loops, not Buffer#compare / #copy: a native call per 6-byte copy cost
-    // more than the copying (about 10 µs per 50-peer reply).
-    for (let off = 0; take > 0 && off + size <= records.length; off += size) {
-      if (isRequester(records, off, requester)) continue;
-      const to = n * endpointSize;
-      const from = off + RECORD_ENDPOINT;
-      for (let j = 0; j < endpointSize; j++) endpoints[to + j] = records[from + j] as number;
-      if (withIds) for (let j = 0; j < 20; j++) ids[n * 20 + j] = records[off + j] as number;
-      n++;
-      take--;
+    for (const records of sample[i + 1] as Buffer[]) {
+      // Byte loops, not Buffer#compare / #copy: a native call per 6-byte copy cost
+      // more than the copying (about 10 µs per 50-peer reply).
+      for (let off = 0; take > 0 && off + size <= records.length; off += size) {
+        if (isRequester(records, off, requester)) continue;
+        const to = n * endpointSize;
+        const from = off + RECORD_ENDPOINT;
+        for (let j = 0; j < endpointSize; j++) endpoints[to + j] = records[from + j] as number;
+        if (withIds) for (let j = 0; j < 20; j++) ids[n * 20 + j] = records[off + j] as number;
+        n++;
+        take--;
+      }
     }
   }
   return {

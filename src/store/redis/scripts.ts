@@ -45,9 +45,25 @@ const COMMON = `
 local SPLIT, MERGE = 16, 4
 local RS = { 37, 37, 49, 49 }
 local EPL = { 6, 6, 18, 18 }
-local meta = nil
-local cache, dirty = {}, {}
-local saltStr = ''
+-- The torrent being worked on: its keys (K: p, e, d) and what has been read of it.
+-- Script-level, set by begin() for each torrent: the functions below are created
+-- once per call, not once per announce of a batch.
+local K, meta, cache, dirty, saltStr = nil, nil, nil, nil, ''
+local function begin(keys)
+  K, meta, cache, dirty, saltStr = keys, nil, {}, {}, ''
+end
+-- The field name of bucket n of set k, 'k:n'. Made once per call: Lua turns a number
+-- into a string with printf's floating-point conversion, costly at this rate.
+local FN = { {}, {}, {}, {} }
+local function fname(k, n)
+  local t = FN[k]
+  local f = t[n]
+  if not f then
+    f = string.format('%d:%d', k, n)
+    t[n] = f
+  end
+  return f
+end
 
 -- Fetches the bucket fields not cached yet, in one HMGET ('' = empty or missing).
 local function load(fields)
@@ -56,7 +72,7 @@ local function load(fields)
     if cache[f] == nil then need[#need + 1] = f end
   end
   if #need > 0 then
-    local got = redis.call('HMGET', KEYS[1], unpack(need))
+    local got = redis.call('HMGET', K[1], unpack(need))
     for j, f in ipairs(need) do cache[f] = got[j] or '' end
   end
 end
@@ -71,10 +87,10 @@ end
 
 -- Reads meta. Returns false when the torrent has no hash.
 local function readMeta()
-  local raw = redis.call('HGET', KEYS[1], 'm')
+  local raw = redis.call('HGET', K[1], 'm')
   if not raw then return false end
   meta = cmsgpack.unpack(raw)
-  saltStr = tostring(meta[5])
+  saltStr = string.format('%d', meta[5])
   return true
 end
 
@@ -140,7 +156,7 @@ local function mergeOne(k)
   n = n - 1
   local l = 1
   while l * 2 <= n do l = l * 2 end
-  local src, dst = k .. ':' .. n, k .. ':' .. (n - l)
+  local src, dst = fname(k, n), fname(k, n - l)
   local s = bucket(src)
   if s ~= '' then
     put(dst, bucket(dst) .. s)
@@ -148,10 +164,10 @@ local function mergeOne(k)
   end
   meta[12 + k] = n
   if meta[4] == 1 then
-    local score = redis.call('ZSCORE', KEYS[2], src)
+    local score = redis.call('ZSCORE', K[2], src)
     if score then
-      redis.call('ZADD', KEYS[2], 'LT', score, dst)
-      redis.call('ZREM', KEYS[2], src)
+      redis.call('ZADD', K[2], 'LT', score, dst)
+      redis.call('ZREM', K[2], src)
     end
   end
 end
@@ -179,26 +195,26 @@ local function prune(cutoff)
   local o = -1
   if meta[4] == 1 then
     while true do
-      local fs = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', cutoff, 'LIMIT', 0, 100)
+      local fs = redis.call('ZRANGEBYSCORE', K[2], '-inf', cutoff, 'LIMIT', 0, 100)
       if #fs == 0 then break end
       load(fs)
       for _, f in ipairs(fs) do
         local oldest = filter(f, tonumber(string.sub(f, 1, 1)), cutoff)
-        if oldest then redis.call('ZADD', KEYS[2], oldest, f) else redis.call('ZREM', KEYS[2], f) end
+        if oldest then redis.call('ZADD', K[2], oldest, f) else redis.call('ZREM', K[2], f) end
       end
       if #fs < 100 then break end
     end
-    local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')[2]
+    local first = redis.call('ZRANGE', K[2], 0, 0, 'WITHSCORES')[2]
     if first then o = tonumber(first) end
   else
     local fs = {}
     for k = 1, 4 do
-      if meta[8 + k] > 0 then fs[#fs + 1] = k .. ':0' end
+      if meta[8 + k] > 0 then fs[#fs + 1] = fname(k, 0) end
     end
     load(fs)
     for k = 1, 4 do
       if meta[8 + k] > 0 then
-        local oldest = filter(k .. ':0', k, cutoff)
+        local oldest = filter(fname(k, 0), k, cutoff)
         if oldest and (o < 0 or oldest < o) then o = oldest end
       end
     end
@@ -207,31 +223,31 @@ local function prune(cutoff)
 end
 
 -- Writes meta and the changed buckets in one HSET (empty buckets: HDEL). A torrent
--- left without peers is deleted (its downloaded count lives on in KEYS[3]).
+-- left without peers is deleted (its downloaded count lives on in K[3]).
 -- Returns false when it deleted the torrent.
 local function flush()
   if meta[7] + meta[8] == 0 then
-    redis.call('DEL', KEYS[1], KEYS[2])
+    redis.call('DEL', K[1], K[2])
     return false
   end
   -- In batches: unpack() is limited by Lua's C stack (8,000 values), and a prune
   -- after a long silence may rewrite thousands of buckets of a big swarm at once.
-  local args = { 'HSET', KEYS[1], 'm', cmsgpack.pack(meta) }
-  local del = { 'HDEL', KEYS[1] }
+  local args = { 'HSET', K[1], 'm', cmsgpack.pack(meta) }
+  local del = { 'HDEL', K[1] }
   for f in pairs(dirty) do
     local s = cache[f]
     if s == '' then
       del[#del + 1] = f
       if #del >= 2000 then
         redis.call(unpack(del))
-        del = { 'HDEL', KEYS[1] }
+        del = { 'HDEL', K[1] }
       end
     else
       args[#args + 1] = f
       args[#args + 1] = s
       if #args >= 2000 then
         redis.call(unpack(args))
-        args = { 'HSET', KEYS[1] }
+        args = { 'HSET', K[1] }
       end
     end
   end
@@ -243,20 +259,24 @@ end
 
 /**
  * One announce: upsert or remove one peer, prune, count, sample. Not a script of its
- * own: the body of announceOne(KEYS, ARGV) in ANNOUNCE_SCRIPT, which unpacks each
- * announce of a batch into these KEYS and ARGV (its parameters shadow the globals).
- * ARGV: 1 now, 2 cutoff (now - ttl), 3 peer key TTL ms, 4 downloaded TTL ms, 5 peer_id,
- *       6 event (s|c|x|u: started, completed, stopped, update), 7 seeder (1|0),
- *       8 ep4 (6 bytes or ''), 9 ep6 (18 bytes or ''), 10 key (4 bytes or ''),
+ * own: the body of announceOne(ARGV) in ANNOUNCE_SCRIPT, which unpacks each announce
+ * of a batch into this ARGV (its parameter shadows the global) after begin() has set
+ * the torrent's keys K (COMMON). Numbers come as Lua numbers, not strings.
+ * ARGV: 1 now, 2 cutoff (now - ttl), 3 peer key TTL ms (string), 4 downloaded TTL ms
+ *       (string), 5 peer_id, 6 event (s|c|x|u: started, completed, stopped, update),
+ *       7 seeder (1|0), 8 ep4 (6 bytes or ''), 9 ep6 (18 bytes or ''), 10 key (4 bytes or ''),
  *       11 numwant (per family), 12 want4 (1|0), 13 want6 (1|0), 14 with ids (1|0, unused: the store cuts ids from the records),
  *       15 refresh period ms (torrent index entry and key TTLs), 16 random seed,
- *       17 now as the 6 record bytes (big-endian ms)
+ *       17 now as the 6 record bytes (big-endian ms), 18 now as a decimal string
  * Returns: { status (0 ok, 1 key mismatch), complete, incomplete, downloaded,
  *            sample4, sample6, index (1 = refresh the torrent index) }
- * sample4/6: { take, records, take, records } per sampled set: records are whole
- * peer records (37 / 49 bytes) copied from buckets as they are; the store takes the
- * first `take` of each that are not the requester. Cutting records into endpoints
- * in Lua (a string per peer) cost more Redis CPU than the rest of the script.
+ * sample4/6: { take, chunks, take, chunks } per sampled set: chunks is a list of
+ * strings of whole peer records (37 / 49 bytes), bucket strings as they were read or
+ * cut from one; the store takes the first `take` records that are not the
+ * requester. Cutting records into endpoints in Lua (a string per peer) cost more
+ * Redis CPU than the rest of the script; and the chunks are not joined, because
+ * every string Lua makes is hashed byte by byte (Redis' Lua hashes whole strings),
+ * which was a fifth of Redis' CPU per announce.
  *
  * A steady re-announce is three calls: HGET meta, HGET the peer's bucket in the
  * set it announces to, HSET that bucket and meta; sampling adds one HMGET of a
@@ -272,10 +292,10 @@ local new = seeder and 1 or 2
 math.randomseed(tonumber(ARGV[16]))
 
 if not readMeta() then
-  local d = redis.call('GET', KEYS[3])
+  local d = redis.call('GET', K[3])
   meta = { tonumber(d or '0'), 0, -1, 0, math.random(1, 2147483646), 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1 }
-  saltStr = tostring(meta[5])
-  for k = 1, 4 do cache[k .. ':0'] = '' end
+  saltStr = string.format('%d', meta[5])
+  for k = 1, 4 do cache[fname(k, 0)] = '' end
 end
 prune(tonumber(ARGV[2]))
 
@@ -287,7 +307,7 @@ end
 local h = hashOf(id)
 -- fields[k]: the peer's bucket in set k, named on first use.
 local fields = setmetatable({}, { __index = function(t, k)
-  local f = k .. ':' .. addr(h, meta[12 + k])
+  local f = fname(k, addr(h, meta[12 + k]))
   t[k] = f
   return f
 end })
@@ -387,14 +407,14 @@ else
         meta[8 + k] = meta[8 + k] + 1
         grew[#grew + 1] = k
       end
-      if meta[4] == 1 and not covered then redis.call('ZADD', KEYS[2], 'LT', now, f) end
+      if meta[4] == 1 and not covered then redis.call('ZADD', K[2], 'LT', ARGV[18], f) end
     end
   end
   if meta[3] < 0 or now < meta[3] then meta[3] = now end
   if now > meta[6] then meta[6] = now end
   if countIt then
     meta[1] = meta[1] + 1
-    redis.call('SET', KEYS[3], meta[1], 'PX', ARGV[4])
+    redis.call('SET', K[3], meta[1], 'PX', ARGV[4])
   end
   -- Split one bucket of a set that grew past SPLIT records per bucket.
   for _, k in ipairs(grew) do
@@ -402,7 +422,7 @@ else
     if meta[8 + k] > SPLIT * n then
       local l = 1
       while l * 2 <= n do l = l * 2 end
-      local src, dst = k .. ':' .. (n - l), k .. ':' .. n
+      local src, dst = fname(k, n - l), fname(k, n)
       local s, size = bucket(src), RS[k]
       local stay, move, oldStay, oldMove = {}, {}, nil, nil
       for off = 1, #s, size do
@@ -424,12 +444,12 @@ else
         -- (until now all sets had one bucket; o bounds them all).
         meta[4] = 1
         for j = 1, 4 do
-          if meta[8 + j] > 0 then redis.call('ZADD', KEYS[2], meta[3], j .. ':0') end
+          if meta[8 + j] > 0 then redis.call('ZADD', K[2], meta[3], fname(j, 0)) end
         end
-        redis.call('PEXPIRE', KEYS[2], ARGV[3])
+        redis.call('PEXPIRE', K[2], ARGV[3])
       end
-      if oldStay then redis.call('ZADD', KEYS[2], oldStay, src) else redis.call('ZREM', KEYS[2], src) end
-      if oldMove then redis.call('ZADD', KEYS[2], oldMove, dst) end
+      if oldStay then redis.call('ZADD', K[2], oldStay, src) else redis.call('ZREM', K[2], src) end
+      if oldMove then redis.call('ZADD', K[2], oldMove, dst) end
     end
   end
   -- Key TTLs make a torrent nobody announces to vanish by itself; they are
@@ -445,9 +465,9 @@ for k = 1, 4 do maybeMerge(k) end
 
 local alive = flush()
 if refresh == 1 and alive then
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
-  if meta[4] == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
-  if meta[1] > 0 then redis.call('PEXPIRE', KEYS[3], ARGV[4]) end
+  redis.call('PEXPIRE', K[1], ARGV[3])
+  if meta[4] == 1 then redis.call('PEXPIRE', K[2], ARGV[3]) end
+  if meta[1] > 0 then redis.call('PEXPIRE', K[3], ARGV[4]) end
 end
 local result = counts(0)
 result[7] = refresh
@@ -494,7 +514,7 @@ local function sample(sets, mine)
       while got < need and visited < n do
         local batch = math.min(n - visited, math.ceil((need - got) / per) + 1)
         local fs = {}
-        for j = 0, batch - 1 do fs[#fs + 1] = k .. ':' .. ((start + visited + j) % n) end
+        for j = 0, batch - 1 do fs[#fs + 1] = fname(k, (start + visited + j) % n) end
         load(fs)
         visited = visited + batch
         for _, f in ipairs(fs) do
@@ -515,7 +535,7 @@ local function sample(sets, mine)
       end
     end
     out[#out + 1] = take[i]
-    out[#out + 1] = table.concat(chunks)
+    out[#out + 1] = chunks
   end
   return out
 end
@@ -551,13 +571,14 @@ return result
  * that raised an error gets { -1, message } instead, and the others still run.
  */
 export const ANNOUNCE_SCRIPT = `
-local function announceOne(KEYS, ARGV)
 ${COMMON}
+local function announceOne(ARGV)
 ${ANNOUNCE_ONE}
 end
 
 local function bit(b, v) return math.floor(b / v) % 2 == 1 end
 local all = ARGV[7]
+local now, cutoff, refresh = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[5])
 local out = {}
 for i = 0, #all / 56 - 1 do
   local o = i * 56
@@ -565,15 +586,16 @@ for i = 0, #all / 56 - 1 do
   local hi, lo = string.byte(all, o + 23, o + 24)
   local s1, s2, s3, s4 = string.byte(all, o + 25, o + 28)
   local k = i * 3
+  begin({ KEYS[k + 1], KEYS[k + 2], KEYS[k + 3] })
   -- pcall: an announce that fails (a key of the wrong type, out of memory) fails alone;
   -- the others of the batch still run, as they would have as separate calls.
-  local ok, reply = pcall(announceOne, { KEYS[k + 1], KEYS[k + 2], KEYS[k + 3] }, {
-    ARGV[1], ARGV[2], ARGV[3], ARGV[4],
+  local ok, reply = pcall(announceOne, {
+    now, cutoff, ARGV[3], ARGV[4],
     string.sub(all, o + 1, o + 20), string.sub(all, o + 21, o + 21), bit(flags, 1) and '1' or '0',
     bit(flags, 8) and string.sub(all, o + 33, o + 38) or '', bit(flags, 16) and string.sub(all, o + 39, o + 56) or '',
     bit(flags, 32) and string.sub(all, o + 29, o + 32) or '',
-    tostring(hi * 256 + lo), bit(flags, 2) and '1' or '0', bit(flags, 4) and '1' or '0', '0',
-    ARGV[5], tostring(((s1 * 256 + s2) * 256 + s3) * 256 + s4), ARGV[6],
+    hi * 256 + lo, bit(flags, 2) and '1' or '0', bit(flags, 4) and '1' or '0', '0',
+    refresh, ((s1 * 256 + s2) * 256 + s3) * 256 + s4, ARGV[6], ARGV[1],
   })
   if not ok then
     reply = { -1, type(reply) == 'table' and tostring(reply.err) or tostring(reply) }
@@ -590,20 +612,22 @@ return out
  * Many torrents per call for the same reason announces are batched (see ANNOUNCE_SCRIPT).
  */
 export const COUNT_SCRIPT = `
-local function countOne(KEYS, ARGV)
 ${COMMON}
-if not readMeta() then
-  return { 0, 0, 0, 0, tonumber(redis.call('GET', KEYS[3]) or '0'), 0 }
-end
-local o = meta[3]
-prune(tonumber(ARGV[1]))
-if o ~= meta[3] then flush() end
-return { meta[7], meta[8], meta[9] + meta[10], meta[11] + meta[12], meta[1], meta[6] }
+local cutoff = tonumber(ARGV[1])
+local function countOne()
+  if not readMeta() then
+    return { 0, 0, 0, 0, tonumber(redis.call('GET', K[3]) or '0'), 0 }
+  end
+  local o = meta[3]
+  prune(cutoff)
+  if o ~= meta[3] then flush() end
+  return { meta[7], meta[8], meta[9] + meta[10], meta[11] + meta[12], meta[1], meta[6] }
 end
 
 local out = {}
 for i = 1, #KEYS, 3 do
-  out[#out + 1] = countOne({ KEYS[i], KEYS[i + 1], KEYS[i + 2] }, ARGV)
+  begin({ KEYS[i], KEYS[i + 1], KEYS[i + 2] })
+  out[#out + 1] = countOne()
 end
 return out
 `;
@@ -613,6 +637,7 @@ return out
  * ARGV: 1 cutoff, 2 limit. Returns a flat list: peer_id, seeder (1|0), last seen, ep4|'', ep6|'' per peer.
  */
 export const PEERS_SCRIPT = `${COMMON}
+begin(KEYS)
 if not readMeta() then return {} end
 local o = meta[3]
 prune(tonumber(ARGV[1]))
@@ -632,7 +657,7 @@ for cls = 1, 2 do
   for k = cls, cls + 2, 2 do
     for b = 0, meta[12 + k] - 1 do
       if limit <= 0 then return out end
-      local s, size = bucket(k .. ':' .. b), RS[k]
+      local s, size = bucket(fname(k, b)), RS[k]
       for off = 1, #s, size do
         if limit <= 0 then return out end
         local pid = string.sub(s, off, off + 19)
@@ -641,7 +666,7 @@ for cls = 1, 2 do
         if k == cls then
           local e6 = ''
           if dual then
-            local f6 = (cls + 2) .. ':' .. addr(hashOf(pid), meta[14 + cls])
+            local f6 = fname(cls + 2, addr(hashOf(pid), meta[14 + cls]))
             local s6 = bucket(f6)
             local at6 = find(s6, pid, RS[cls + 2])
             if at6 then e6 = string.sub(s6, at6 + 31, at6 + 48) end
