@@ -15,6 +15,12 @@ export interface TrackerOptions extends Partial<TrackerConfig> {
   store?: SwarmStore;
   /** Clock in epoch ms (tests drive expiry with it). */
   now?: () => number;
+  /**
+   * false: another process of this tracker answers UDP on the configured port
+   * (--workers: only worker 0 does, see cli/workers.ts); this one opens no UDP
+   * socket but still lists the udp:// announce URL. Default true.
+   */
+  serveUdp?: boolean;
 }
 
 export interface ListenInfo {
@@ -36,15 +42,21 @@ export class Tracker {
   /** The statistics pages and counters; undefined with --stats off. */
   readonly stats: StatsService | undefined;
   private listenInfo: ListenInfo | undefined;
+  /** UDP is answered by another process on the configured port (serveUdp false). */
+  private readonly udpElsewhere: boolean;
 
   constructor(options: TrackerOptions = {}) {
-    const { store, now, ...rest } = options;
+    const { store, now, serveUdp, ...rest } = options;
     this.config = validateConfig({ ...DEFAULTS, ...rest } as TrackerConfig);
     const clock = now ?? Date.now;
     this.store = store ?? createStore(this.config, clock);
     this.core = new TrackerCore(this.config, this.store);
     this.http = new HttpTransport(this.core, this.config);
-    this.udp = this.config.udpPort === 'off' ? undefined : new UdpTransport(this.core, this.config, { now: clock });
+    this.udpElsewhere = this.config.udpPort !== 'off' && serveUdp === false;
+    this.udp =
+      this.config.udpPort === 'off' || this.udpElsewhere
+        ? undefined
+        : new UdpTransport(this.core, this.config, { now: clock });
     if (this.config.stats) {
       this.stats = new StatsService(this.config, this.store, this.core.events, {
         now: clock,
@@ -77,14 +89,22 @@ export class Tracker {
         throw err;
       }
     }
-    this.listenInfo = { http, ...(udp ? { udp } : {}), announceUrls: announceUrls(this.config, http, udp) };
+    // The UDP port of the process that answers UDP: the HTTP port's number ('same') or
+    // the configured one (with --port 0 and 'same', that process may have had to take
+    // another; its log line tells).
+    const udpUrlsFrom = udp ?? (this.udpElsewhere ? { ...http, port: this.udpPortFor(http) } : undefined);
+    this.listenInfo = { http, ...(udp ? { udp } : {}), announceUrls: announceUrls(this.config, http, udpUrlsFrom) };
     return this.listenInfo;
+  }
+
+  private udpPortFor(http: AddressInfo): number {
+    return this.config.udpPort === 'same' ? http.port : (this.config.udpPort as number);
   }
 
   /** UDP on the HTTP port number ('same') or its own; `::` falls back to 0.0.0.0 inside the transport. */
   private async listenUdp(udp: UdpTransport, http: AddressInfo): Promise<AddressInfo> {
     const { udpPort, port } = this.config;
-    const wanted = udpPort === 'same' ? http.port : (udpPort as number);
+    const wanted = this.udpPortFor(http);
     try {
       return await udp.listen(this.config.host, wanted);
     } catch (err) {

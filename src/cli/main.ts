@@ -1,6 +1,6 @@
 import { ConfigError, helpText, loadConfig } from '../config/options.js';
 import { createTracker } from '../tracker.js';
-import { runPrimary, shouldFork } from './workers.js';
+import { runPrimary, servesUdp, shouldFork } from './workers.js';
 
 /** `bitstorm [options]`: exit 2 on a bad command line, 0 after a clean shutdown. */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
@@ -21,7 +21,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   const { config } = loaded;
   // --workers N > 1: this process only supervises; each worker runs main() again and serves.
   if (shouldFork(config)) return runPrimary(config);
-  const tracker = createTracker(config);
+  const tracker = createTracker({ ...config, serveUdp: servesUdp(env) });
   const info = await tracker.listen();
   const log = (line: string): void => {
     if (!config.quiet) console.log(line);

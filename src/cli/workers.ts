@@ -4,6 +4,22 @@ import type { TrackerConfig } from '../config/options.js';
 /** How long the primary waits for workers to finish after SIGINT/SIGTERM before killing them. */
 const STOP_GRACE_MS = 10_000;
 
+/** Tells a worker its index, 0 … N-1; a replacement gets the index of the worker it replaces. */
+export const WORKER_INDEX_ENV = 'BITSTORM_WORKER_INDEX';
+
+/**
+ * Whether this process answers UDP: a single process does, and of workers only
+ * worker 0. Workers cannot each have a socket of their own on the port (that
+ * needs SO_REUSEPORT, which node:dgram offers only from Node 22.12), so they
+ * would share one: every datagram then wakes every worker, all but one find
+ * nothing to read, and on the 2-vCPU test VM two workers answered fewer UDP
+ * announces than one (23k/s against 28k/s with worker 0 alone, bench load on
+ * Redis, alternated runs). The other workers list the udp:// URL all the same.
+ */
+export function servesUdp(env: NodeJS.ProcessEnv): boolean {
+  return !cluster.isWorker || (env[WORKER_INDEX_ENV] ?? '0') === '0';
+}
+
 /**
  * True in the process that should fork workers instead of serving: `--workers N`
  * with N > 1, in the primary. Workers re-run the same command line (node:cluster
@@ -28,6 +44,7 @@ export function runPrimary(config: Readonly<TrackerConfig>): Promise<void> {
   let stopping = false;
   let exitCode = 0;
   const served = new WeakSet<Worker>();
+  const indexOf = new WeakMap<Worker, number>();
 
   // Workers accept connections themselves from the shared listening socket
   // (SCHED_NONE) instead of the primary accepting each one and passing it over
@@ -37,8 +54,9 @@ export function runPrimary(config: Readonly<TrackerConfig>): Promise<void> {
   // answers any request. NODE_CLUSTER_SCHED_POLICY=rr restores round-robin.
   if (process.env.NODE_CLUSTER_SCHED_POLICY === undefined) cluster.schedulingPolicy = cluster.SCHED_NONE;
 
-  const fork = (): void => {
-    const worker = cluster.fork();
+  const fork = (index: number): void => {
+    const worker = cluster.fork({ [WORKER_INDEX_ENV]: String(index) });
+    indexOf.set(worker, index);
     worker.once('listening', () => served.add(worker));
   };
 
@@ -55,8 +73,9 @@ export function runPrimary(config: Readonly<TrackerConfig>): Promise<void> {
     }
     console.error(`bitstorm: worker ${worker.process.pid} exited (${how}); starting another in 1 s`);
     // The pause keeps a worker that keeps crashing from becoming a fork loop.
+    const index = indexOf.get(worker) ?? 0;
     setTimeout(() => {
-      if (!stopping) fork();
+      if (!stopping) fork(index);
     }, 1000);
   });
 
@@ -83,6 +102,6 @@ export function runPrimary(config: Readonly<TrackerConfig>): Promise<void> {
   });
 
   log(`bitstorm: primary ${process.pid} starting ${config.workers} workers`);
-  for (let i = 0; i < config.workers; i++) fork();
+  for (let i = 0; i < config.workers; i++) fork(i);
   return Promise.resolve();
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -8,6 +9,8 @@ import type { DecodedDict } from '../../src/protocol/bencode.js';
 import { unpackPeers } from '../../src/protocol/compact.js';
 import { announce, makeId } from '../helpers/http-tracker-client.js';
 import { freePort, type RedisServerHandle, startRedisServer } from '../helpers/redis-server.js';
+import { UdpTrackerClient } from './udp-client.js';
+import { asAnnounce } from './udp-suite.js';
 
 /** `bitstorm --workers 2` through the real CLI: two processes share the port and the swarms. */
 
@@ -31,6 +34,47 @@ function alive(pid: number): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** The processes holding the UDP socket bound to `port` (from /proc/net/udp* inodes and /proc/<pid>/fd). */
+function udpHolders(pids: readonly number[], port: number): number[] {
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/udp', '/proc/net/udp6']) {
+    let text = '';
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      const local = cols[1];
+      if (local && Number.parseInt(local.split(':')[1] ?? '', 16) === port) inodes.add(cols[9] as string);
+    }
+  }
+  return pids.filter((pid) => {
+    try {
+      return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+        try {
+          const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+          return m !== null && inodes.has(m[1] as string);
+        } catch {
+          return false;
+        }
+      });
+    } catch {
+      return false;
+    }
+  });
+}
+
+async function udpAnnounce(port: number, infoHash: Buffer, n: number): Promise<{ leechers: number; seeders: number }> {
+  const client = await UdpTrackerClient.open('127.0.0.1', port);
+  try {
+    return asAnnounce(await client.announce({ infoHash, peerId: makeId('-U-', n), left: 1, port: 9000 + n }));
+  } finally {
+    client.socket.close();
   }
 }
 
@@ -65,6 +109,11 @@ describe('bitstorm --workers 2 on Redis', () => {
     child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
     await waitFor(() => (output.match(/HTTP tracker listening/g) ?? []).length >= 2, 20_000, 'both workers listening');
+    // UDP is answered by worker 0 alone (cli/workers.ts), but every worker lists its URL.
+    await waitFor(() => /UDP tracker listening/.test(output), 5000, 'UDP listening');
+    assert.equal((output.match(/UDP tracker listening/g) ?? []).length, 1, output);
+    const udpUrl = `announce URL udp://127.0.0.1:${port}/announce`;
+    await waitFor(() => output.split(udpUrl).length - 1 >= 2, 5000, 'both workers list the udp:// URL');
 
     const base = `http://127.0.0.1:${port}`;
     const h = Buffer.alloc(20, 0xc3);
@@ -93,8 +142,16 @@ describe('bitstorm --workers 2 on Redis', () => {
     assert.equal(workers.size, 2, `announces served by two processes:\n${list}`);
     const pids = [...workers].map((n) => Number(n.slice('bitstorm-'.length)));
 
-    // A worker that dies is replaced; the port keeps being served meanwhile.
-    process.kill(pids[0] as number, 'SIGKILL');
+    // UDP joins the same swarm, through the one worker that holds the UDP socket.
+    const viaUdp = await udpAnnounce(port, h, 1);
+    assert.equal(viaUdp.leechers, peers + 2);
+    const holders = udpHolders(pids, port);
+    assert.equal(holders.length, 1, `one worker holds the UDP socket: ${holders.join(', ')}`);
+    const udpWorker = holders[0] as number;
+
+    // A worker that dies is replaced; the port keeps being served meanwhile. The UDP
+    // worker's replacement answers UDP again.
+    process.kill(udpWorker, 'SIGKILL');
     await waitFor(() => /starting another/.test(output), 5000, 'primary notices the dead worker');
     await waitFor(
       () => (output.match(/HTTP tracker listening/g) ?? []).length >= 3,
@@ -102,7 +159,10 @@ describe('bitstorm --workers 2 on Redis', () => {
       'a replacement worker listening',
     );
     const after = await announce(base, { infoHash: h, peerId: makeId('-W-', 100), port: 8100 });
-    assert.equal(after.incomplete, peers + 2);
+    assert.equal(after.incomplete, peers + 3);
+    await waitFor(() => (output.match(/UDP tracker listening/g) ?? []).length >= 2, 15_000, 'UDP again');
+    const udpAfter = await udpAnnounce(port, h, 2);
+    assert.equal(udpAfter.leechers, peers + 4);
 
     const exited = new Promise<number | null>((resolve) => child?.once('exit', (code) => resolve(code)));
     child.kill('SIGTERM');

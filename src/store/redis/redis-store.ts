@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { StoreError } from '../../errors.js';
 import type {
   StoreAnnounce,
   StoreAnnounceResult,
