@@ -90,9 +90,10 @@ export class Tracker {
       }
     }
     // The UDP port of the process that answers UDP: the HTTP port's number ('same') or
-    // the configured one (with --port 0 and 'same', that process may have had to take
-    // another; its log line tells).
-    const udpUrlsFrom = udp ?? (this.udpElsewhere ? { ...http, port: this.udpPortFor(http) } : undefined);
+    // the configured one; none with --udp-port 0, any free port, which only that process
+    // knows (and with --port 0 and 'same' it may have had to take another; its log line tells).
+    const udpUrlsFrom =
+      udp ?? (this.udpElsewhere && this.config.udpPort !== 0 ? { ...http, port: this.udpPortFor(http) } : undefined);
     this.listenInfo = { http, ...(udp ? { udp } : {}), announceUrls: announceUrls(this.config, http, udpUrlsFrom) };
     return this.listenInfo;
   }

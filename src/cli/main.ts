@@ -1,6 +1,7 @@
+import cluster from 'node:cluster';
 import { ConfigError, helpText, loadConfig } from '../config/options.js';
 import { createTracker } from '../tracker.js';
-import { runPrimary, servesUdp, shouldFork } from './workers.js';
+import { READY_MESSAGE, runPrimary, servesUdp, shouldFork } from './workers.js';
 
 /** `bitstorm [options]`: exit 2 on a bad command line, 0 after a clean shutdown. */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
@@ -33,6 +34,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     log(`bitstorm: UDP tracker listening on ${udpWhere}:${info.udp.port}`);
   }
   for (const url of info.announceUrls) log(`bitstorm: announce URL ${url}`);
+  if (cluster.isWorker) process.send?.(READY_MESSAGE);
 
   let stopping = false;
   const stop = (signal: string): void => {

@@ -13,12 +13,18 @@ export const WORKER_INDEX_ENV = 'BITSTORM_WORKER_INDEX';
  * needs SO_REUSEPORT, which node:dgram offers only from Node 22.12), so they
  * would share one: every datagram then wakes every worker, all but one find
  * nothing to read, and on the 2-vCPU test VM two workers answered fewer UDP
- * announces than one (23k/s against 28k/s with worker 0 alone, bench load on
- * Redis, alternated runs). The other workers list the udp:// URL all the same.
+ * announces than one (23–27k/s shared against 28–29.5k/s with worker 0 alone,
+ * bench load on Redis, alternated runs). The other workers list the udp:// URL
+ * all the same (unless --udp-port 0: they cannot know the port worker 0 got).
+ * The price: while worker 0 is down (until its replacement has started) nothing
+ * answers UDP, and the port is unbound.
  */
 export function servesUdp(env: NodeJS.ProcessEnv): boolean {
   return !cluster.isWorker || (env[WORKER_INDEX_ENV] ?? '0') === '0';
 }
+
+/** What a worker sends the primary once it serves every port (HTTP and, for worker 0, UDP). */
+export const READY_MESSAGE = { bitstorm: 'ready' } as const;
 
 /**
  * True in the process that should fork workers instead of serving: `--workers N`
@@ -33,8 +39,9 @@ export function shouldFork(config: Readonly<TrackerConfig>): boolean {
 
 /**
  * The primary: forks `config.workers` workers, replaces a worker that dies
- * after it was serving, and gives up (exit 1) if one dies before it ever
- * listened — a start-up error such as a port in use would otherwise loop.
+ * after it was serving, and gives up (exit 1) if one dies before it was ready
+ * (READY_MESSAGE: all its ports bound) — a start-up error such as a port in
+ * use would otherwise loop.
  * SIGINT/SIGTERM stop the workers (they close gracefully), then the primary.
  */
 export function runPrimary(config: Readonly<TrackerConfig>): Promise<void> {
@@ -57,7 +64,10 @@ export function runPrimary(config: Readonly<TrackerConfig>): Promise<void> {
   const fork = (index: number): void => {
     const worker = cluster.fork({ [WORKER_INDEX_ENV]: String(index) });
     indexOf.set(worker, index);
-    worker.once('listening', () => served.add(worker));
+    // Not 'listening': that comes with the first port (HTTP), before UDP may fail.
+    worker.on('message', (message: unknown) => {
+      if ((message as { bitstorm?: unknown } | null)?.bitstorm === READY_MESSAGE.bitstorm) served.add(worker);
+    });
   };
 
   cluster.on('exit', (worker, code, signal) => {
@@ -73,7 +83,8 @@ export function runPrimary(config: Readonly<TrackerConfig>): Promise<void> {
     }
     console.error(`bitstorm: worker ${worker.process.pid} exited (${how}); starting another in 1 s`);
     // The pause keeps a worker that keeps crashing from becoming a fork loop.
-    const index = indexOf.get(worker) ?? 0;
+    const index = indexOf.get(worker);
+    if (index === undefined) return; // not one of ours
     setTimeout(() => {
       if (!stopping) fork(index);
     }, 1000);

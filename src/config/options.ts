@@ -126,7 +126,13 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   { key: 'redisCluster', kind: 'list', help: 'comma-separated Redis Cluster seed URLs', defaultText: 'none' },
   { key: 'redisPrefix', kind: 'string', help: 'prefix of every Redis key' },
-  { key: 'workers', kind: 'int', min: 1, max: 256, help: 'worker processes sharing the ports (needs Redis when > 1)' },
+  {
+    key: 'workers',
+    kind: 'int',
+    min: 1,
+    max: 256,
+    help: 'worker processes sharing the HTTP port; worker 0 answers UDP (needs Redis when > 1)',
+  },
   { key: 'stats', kind: 'on-off', help: 'serve the statistics page and /stats.json' },
   {
     key: 'statsToken',

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -198,6 +199,32 @@ describe('bitstorm --workers 2 on Redis', () => {
       if (code === 'timeout') proc.kill('SIGKILL');
       assert.equal(code, 1, out);
       assert.match(out, /failed to start/);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('exits with an error when worker 0 cannot bind UDP (UDP port taken), instead of restarting it forever', async () => {
+    const port = await freePort();
+    const blocker = createSocket('udp4');
+    await new Promise<void>((resolve) => blocker.bind({ address: '127.0.0.1', port, exclusive: true }, resolve));
+    try {
+      let out = '';
+      const proc = spawn(
+        process.execPath,
+        ['bin/bitstorm.js', '--workers', '2', '--redis-url', redis.url, '--host', '127.0.0.1', '--port', String(port)],
+        { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      proc.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+      proc.stderr?.on('data', (c: Buffer) => (out += c.toString()));
+      const code = await Promise.race([
+        new Promise<number | null>((resolve) => proc.once('exit', (c) => resolve(c))),
+        new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 20_000).unref()),
+      ]);
+      if (code === 'timeout') proc.kill('SIGKILL');
+      assert.equal(code, 1, out);
+      assert.match(out, /failed to start/);
+      assert.match(out, /EADDRINUSE/);
     } finally {
       blocker.close();
     }

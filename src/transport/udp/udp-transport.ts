@@ -28,8 +28,9 @@ export interface UdpTransportOptions {
  * 0.0.0.0 where the host has no IPv6. Packets go to a UdpHandler, which talks
  * to the same core and store as HTTP, so the two protocols share swarms.
  *
- * With --workers, every worker binds the same port (Node's cluster shares the
- * UDP handle) and verifies ids with the secret from the shared store.
+ * With --workers, only worker 0 has one (cli/workers.ts servesUdp()); ids
+ * are verified with the secret from the shared store, so a replacement worker
+ * accepts the ids its predecessor issued.
  */
 export class UdpTransport {
   /** UDP-level counters (connects, errors by kind, drops); see UdpCounters. */
