@@ -81,10 +81,10 @@ export function runPrimary(config: Readonly<TrackerConfig>): Promise<void> {
       stop(1);
       return;
     }
-    console.error(`bitstorm: worker ${worker.process.pid} exited (${how}); starting another in 1 s`);
-    // The pause keeps a worker that keeps crashing from becoming a fork loop.
     const index = indexOf.get(worker);
     if (index === undefined) return; // not one of ours
+    console.error(`bitstorm: worker ${worker.process.pid} exited (${how}); starting another in 1 s`);
+    // The pause keeps a worker that keeps crashing from becoming a fork loop.
     setTimeout(() => {
       if (!stopping) fork(index);
     }, 1000);

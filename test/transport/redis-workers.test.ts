@@ -79,6 +79,25 @@ async function udpAnnounce(port: number, infoHash: Buffer, n: number): Promise<{
   }
 }
 
+/** Runs `bitstorm --workers 2` on `port`, expects exit code 1 within 20 s, returns its output. */
+async function expectStartFailure(port: number): Promise<string> {
+  let out = '';
+  const proc = spawn(
+    process.execPath,
+    ['bin/bitstorm.js', '--workers', '2', '--redis-url', redis.url, '--host', '127.0.0.1', '--port', String(port)],
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  proc.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+  proc.stderr?.on('data', (c: Buffer) => (out += c.toString()));
+  const code = await Promise.race([
+    new Promise<number | null>((resolve) => proc.once('exit', (c) => resolve(c))),
+    new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 20_000).unref()),
+  ]);
+  if (code === 'timeout') proc.kill('SIGKILL');
+  assert.equal(code, 1, out);
+  return out;
+}
+
 async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await Promise.resolve(check()).catch(() => false))) {
@@ -182,22 +201,8 @@ describe('bitstorm --workers 2 on Redis', () => {
   it('exits with an error when the workers cannot start (port taken)', async () => {
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen({ host: '127.0.0.1', port: 0, exclusive: true }, resolve));
-    const port = (blocker.address() as { port: number }).port;
     try {
-      let out = '';
-      const proc = spawn(
-        process.execPath,
-        ['bin/bitstorm.js', '--workers', '2', '--redis-url', redis.url, '--host', '127.0.0.1', '--port', String(port)],
-        { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      proc.stdout?.on('data', (c: Buffer) => (out += c.toString()));
-      proc.stderr?.on('data', (c: Buffer) => (out += c.toString()));
-      const code = await Promise.race([
-        new Promise<number | null>((resolve) => proc.once('exit', (c) => resolve(c))),
-        new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 20_000).unref()),
-      ]);
-      if (code === 'timeout') proc.kill('SIGKILL');
-      assert.equal(code, 1, out);
+      const out = await expectStartFailure((blocker.address() as { port: number }).port);
       assert.match(out, /failed to start/);
     } finally {
       blocker.close();
@@ -209,20 +214,7 @@ describe('bitstorm --workers 2 on Redis', () => {
     const blocker = createSocket('udp4');
     await new Promise<void>((resolve) => blocker.bind({ address: '127.0.0.1', port, exclusive: true }, resolve));
     try {
-      let out = '';
-      const proc = spawn(
-        process.execPath,
-        ['bin/bitstorm.js', '--workers', '2', '--redis-url', redis.url, '--host', '127.0.0.1', '--port', String(port)],
-        { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      proc.stdout?.on('data', (c: Buffer) => (out += c.toString()));
-      proc.stderr?.on('data', (c: Buffer) => (out += c.toString()));
-      const code = await Promise.race([
-        new Promise<number | null>((resolve) => proc.once('exit', (c) => resolve(c))),
-        new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 20_000).unref()),
-      ]);
-      if (code === 'timeout') proc.kill('SIGKILL');
-      assert.equal(code, 1, out);
+      const out = await expectStartFailure(port);
       assert.match(out, /failed to start/);
       assert.match(out, /EADDRINUSE/);
     } finally {
