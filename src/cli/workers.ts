@@ -30,7 +30,8 @@ export const READY_MESSAGE = { bitstorm: 'ready' } as const;
  * True in the process that should fork workers instead of serving: `--workers N`
  * with N > 1, in the primary. Workers re-run the same command line (node:cluster
  * forks with the same argv and environment), load the same configuration, and
- * serve; the HTTP (and UDP) ports are shared through the primary. Swarms are
+ * serve; the HTTP port is shared through the primary (UDP goes to worker 0
+ * alone, see servesUdp). Swarms are
  * shared through Redis, which config validation requires when N > 1.
  */
 export function shouldFork(config: Readonly<TrackerConfig>): boolean {
