@@ -83,40 +83,38 @@ export class RespProtocolError extends Error {}
  * so views handed out stay valid.
  */
 export class RespReader {
+  /** The bytes to parse: the last chunk, or the filled start of `gather`. */
   private buf: Buffer = EMPTY;
   private pos = 0;
-  /** End of the valid bytes in `buf` (beyond it, a gathering buffer is uninitialised). */
-  private end = 0;
-  /** Whether `buf` is our gathering buffer (free space after `end` is ours to fill). */
-  private owned = false;
+  /** Our gathering buffer while a reply spans chunks (then `buf` is a view of its start). */
+  private gather: Buffer | undefined;
 
   push(chunk: Buffer): void {
-    if (this.pos >= this.end) {
+    if (this.pos >= this.buf.length) {
       this.buf = chunk;
       this.pos = 0;
-      this.end = chunk.length;
-      this.owned = false;
+      this.gather = undefined;
       return;
     }
-    if (!this.owned || this.end + chunk.length > this.buf.length) {
-      const live = this.end - this.pos;
+    let filled = this.buf.length;
+    if (this.gather === undefined || filled + chunk.length > this.gather.length) {
+      const live = filled - this.pos;
       const grown = Buffer.allocUnsafe(Math.max(2 * (live + chunk.length), 64 * 1024));
-      this.buf.copy(grown, 0, this.pos, this.end);
-      this.buf = grown;
+      this.buf.copy(grown, 0, this.pos);
+      this.gather = grown;
       this.pos = 0;
-      this.end = live;
-      this.owned = true;
+      filled = live;
     }
-    chunk.copy(this.buf, this.end);
-    this.end += chunk.length;
+    chunk.copy(this.gather, filled);
+    // A view, so the parser never reads the gathering buffer's unfilled (uninitialised) end.
+    this.buf = this.gather.subarray(0, filled + chunk.length);
   }
 
   /** Drops buffered bytes (after the connection was lost). */
   reset(): void {
     this.buf = EMPTY;
     this.pos = 0;
-    this.end = 0;
-    this.owned = false;
+    this.gather = undefined;
   }
 
   /** The next complete reply, or INCOMPLETE. Throws RespProtocolError on bytes that are not RESP2. */
@@ -130,7 +128,7 @@ export class RespReader {
   /** Index of the CR of the first CRLF at or after `from`, or -1 while the line is not complete. */
   private lineEnd(from: number): number {
     const cr = this.buf.indexOf(CR, from);
-    if (cr < 0 || cr + 1 >= this.end) return -1;
+    if (cr < 0 || cr + 1 >= this.buf.length) return -1;
     return cr;
   }
 
@@ -155,7 +153,7 @@ export class RespReader {
   private value(): RespValue | typeof INCOMPLETE {
     const buf = this.buf;
     const p = this.pos;
-    if (p >= this.end) return INCOMPLETE;
+    if (p >= buf.length) return INCOMPLETE;
     const cr = this.lineEnd(p + 1);
     if (cr < 0) return INCOMPLETE;
     const type = buf[p];
@@ -171,7 +169,7 @@ export class RespReader {
           return null;
         }
         const from = cr + 2;
-        if (from + len + 2 > this.end) return INCOMPLETE;
+        if (from + len + 2 > buf.length) return INCOMPLETE;
         this.pos = from + len + 2;
         return buf.subarray(from, from + len);
       }
