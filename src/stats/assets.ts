@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { packageDir } from '../package-dir.js';
 
 /**
  * The stats page's static files, served by the tracker itself so the page works
@@ -115,13 +115,9 @@ export class StatsAssets {
 }
 
 function findPublicDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const candidate = join(dir, 'src', 'stats', 'public');
-    if (existsSync(join(candidate, 'stats-page.js'))) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
+  try {
+    return packageDir(import.meta.url, join('src', 'stats', 'public'), 'stats-page.js');
+  } catch {
+    throw new Error('bitstorm: src/stats/public/ not found (the stats page needs it; or run with --stats off)');
   }
-  throw new Error('bitstorm: src/stats/public/ not found (the stats page needs it; or run with --stats off)');
 }

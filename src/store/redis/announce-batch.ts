@@ -11,7 +11,7 @@ import type { StoreAnnounce, StoreEvent } from '../swarm-store.js';
  * Announces that arrive in the same
  * event-loop turn are therefore sent as one EVALSHA, each as one packed
  * argument; the script runs them one after another, exactly as separate calls
- * would (see ANNOUNCE_SCRIPT in scripts.ts).
+ * would (scripts/announce.lua).
  *
  * A batch leaves at the end of the turn (setImmediate, the moment node-redis
  * would have written the separate commands). On a standalone Redis it is
@@ -20,7 +20,7 @@ import type { StoreAnnounce, StoreEvent } from '../swarm-store.js';
  * bounded (MAX_BATCH) so one call never holds Redis for long.
  */
 
-/** Bytes of one packed announce (layout in scripts.ts, ANNOUNCE_SCRIPT). */
+/** Bytes of one packed announce (the layout is in scripts/announce.lua's header). */
 export const PACKED_ANNOUNCE_BYTES = 56;
 
 /**

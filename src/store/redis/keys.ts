@@ -10,7 +10,7 @@
 export const TORRENT_KEY_SUFFIXES = ['p', 'e', 'd'] as const;
 
 /**
- * The keys of one torrent, in the order the scripts expect (see scripts.ts):
+ * The keys of one torrent, in the order the scripts expect (scripts/torrent.lua):
  * `p` the peers hash, `e` the expiry index (only for torrents with split buckets),
  * `d` the downloaded count (only once > 0). The names differ from the previous
  * layout's (`s`, `l`, `s4`, `l4`, `s6`, `l6`, `m`), so keys left by an older

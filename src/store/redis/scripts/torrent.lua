@@ -1,0 +1,262 @@
+--[[
+  torrent.lua: one torrent's keys, meta and peer buckets. Not a script of its own:
+  scripts.ts puts it in front of announce.lua, count.lua and peers.lua (Redis runs
+  each script as one chunk; there is no require). Every script works on the keys of
+  one torrent at a time, all of which share the `{<hex info_hash>}` hash tag (keys.ts),
+  so each call is atomic and runs unchanged on Redis Cluster.
+
+  A torrent's keys (torrentKeys() in keys.ts; begin() takes them in this order):
+    p  hash    field 'm': the meta (msgpack array, META below);
+               field '<set>:<bucket>': that bucket's peer records, concatenated
+    e  zset    the expiry index, only once a set has split into more than one bucket:
+               bucket field -> a lower bound of its records' last-seen times (ms)
+    d  string  the downloaded count, only once > 0; it outlives the peers (30 days)
+
+  Sets: SEEDERS4, LEECHERS4, SEEDERS6, LEECHERS6 = 1..4, that is class + (IPv6 and 2 or 0)
+  with class SEEDER = 1, LEECHER = 2. A dual-stack peer has one record in each family's
+  set of its class, both with the DUAL_STACK flag and the same last-seen time.
+
+  Record (fixed size per set, so a bucket is an array of records):
+    peer_id (20) .. last seen ms (6, big endian) .. flags (1) .. key (4, zeros if none)
+    .. endpoint (6: compact IPv4, 18: compact IPv6) = 37 or 49 bytes
+  flags: COMPLETED (this peer's `completed` was counted), KEYED (the key is real),
+         DUAL_STACK (the peer also has a record in the other family's set).
+
+  Buckets: each set is a linear hash table (Litwin) over sha1(salt .. peer_id): with
+  n buckets and l the largest power of two <= n, a peer is in bucket h mod 2l, or
+  h mod l when that is >= n. One bucket is split when the set averages more than SPLIT
+  records per bucket, and one merged back below MERGE, so resizing costs one bucket's
+  work per announce, never the whole swarm's. The salt is random per torrent: clients
+  cannot aim peer ids at one bucket.
+]]
+
+local SPLIT, MERGE = 16, 4
+
+-- Meta: a msgpack array; slot numbers are the stored format.
+local DOWNLOADED = 1     -- completions counted (mirrored in key d)
+local REFRESHED = 2      -- when key TTLs and the index entry were last renewed (ms)
+local OLDEST = 3         -- a lower bound of every last-seen time; -1: no peers. The
+                         -- prune runs only when something may have expired.
+local INDEXED = 4        -- 1 once the expiry zset (key e) is in use
+local SALT = 5           -- the bucket hash's salt
+local LAST_ANNOUNCE = 6  -- ms
+local PEERS = 6          -- meta[PEERS + class]: seeders (slot 7), leechers (slot 8)
+local RECORDS = 8        -- meta[RECORDS + set]: records in set 1..4 (slots 9..12)
+local BUCKETS = 12       -- meta[BUCKETS + set]: buckets of set 1..4 (slots 13..16)
+
+local SEEDER, LEECHER = 1, 2
+local RECORD_SIZE = { 37, 37, 49, 49 }
+local ENDPOINT_SIZE = { 6, 6, 18, 18 }
+-- Where a record's fields start, counted from its first byte (peer_id is at +0, 20 bytes).
+local SEEN_AT, FLAGS_AT, KEY_AT, ENDPOINT_AT = 20, 26, 27, 31
+local COMPLETED, KEYED, DUAL_STACK = 1, 2, 4
+local NO_KEY = '\0\0\0\0'
+
+local function hasFlag(flags, flag)
+  return math.floor(flags / flag) % 2 == 1
+end
+local function classOf(set)
+  return (set - 1) % 2 + 1
+end
+-- The same class's set in the other address family.
+local function otherFamily(set)
+  return set <= 2 and set + 2 or set - 2
+end
+
+-- The torrent being worked on: its keys, its meta and the buckets read so far
+-- (cache: field -> bytes, '' = empty or missing; dirty: fields to write back).
+-- Script-level and reset by begin() for each torrent, so that the functions
+-- below are made once per call, not once per announce of a batch.
+local peersKey, expiryKey, downloadedKey
+local meta, cache, dirty, saltStr = nil, nil, nil, ''
+local function begin(p, e, d)
+  peersKey, expiryKey, downloadedKey = p, e, d
+  meta, cache, dirty, saltStr = nil, {}, {}, ''
+end
+
+-- The field name of bucket n of set k, 'k:n', made once per call: Lua turns a number
+-- into a string with printf's floating-point conversion, costly at this rate.
+local FIELD_NAMES = { {}, {}, {}, {} }
+local function fieldName(k, n)
+  local names = FIELD_NAMES[k]
+  local f = names[n]
+  if not f then
+    f = string.format('%d:%d', k, n)
+    names[n] = f
+  end
+  return f
+end
+
+-- Reads the bucket fields not cached yet, in one HMGET.
+local function load(fields)
+  local need = {}
+  for _, f in ipairs(fields) do
+    if cache[f] == nil then need[#need + 1] = f end
+  end
+  if #need > 0 then
+    local got = redis.call('HMGET', peersKey, unpack(need))
+    for j, f in ipairs(need) do cache[f] = got[j] or '' end
+  end
+end
+local function bucket(f)
+  if cache[f] == nil then load({ f }) end
+  return cache[f]
+end
+local function put(f, s)
+  cache[f] = s
+  dirty[f] = true
+end
+
+-- Reads meta; false when the torrent has no peers hash.
+local function readMeta()
+  local raw = redis.call('HGET', peersKey, 'm')
+  if not raw then return false end
+  meta = cmsgpack.unpack(raw)
+  saltStr = string.format('%d', meta[SALT])
+  return true
+end
+
+local function readTime(s, pos)
+  local a, b, c, d, e, f = string.byte(s, pos, pos + 5)
+  return ((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f
+end
+local function seenAt(s, off)
+  return readTime(s, off + SEEN_AT)
+end
+local function flagsAt(s, off)
+  return string.byte(s, off + FLAGS_AT)
+end
+local function hashOf(id)
+  return tonumber(string.sub(redis.sha1hex(saltStr .. id), 1, 7), 16)
+end
+-- The bucket of hash h in a set of n buckets (linear hashing).
+local function addr(h, n)
+  if n == 1 then return 0 end
+  local l = 1
+  while l * 2 <= n do l = l * 2 end
+  local b = h % (2 * l)
+  if b >= n then b = b - l end
+  return b
+end
+-- The offset (1-based) of id's record in bucket s of records of `size` bytes, or nil.
+local function find(s, id, size)
+  local from = 1
+  while true do
+    local at = string.find(s, id, from, true)
+    if not at then return nil end
+    if (at - 1) % size == 0 then return at end
+    from = at + 1
+  end
+end
+
+-- One record fewer in set k; one peer fewer too, unless it is the IPv6 half of a dual-stack peer.
+local function dropped(k, flags)
+  meta[RECORDS + k] = meta[RECORDS + k] - 1
+  if k <= 2 or not hasFlag(flags, DUAL_STACK) then
+    local class = classOf(k)
+    meta[PEERS + class] = meta[PEERS + class] - 1
+  end
+end
+
+-- Drops the records of bucket f (set k) last seen at or before cutoff.
+-- Returns the oldest remaining last-seen time, or nil when the bucket is empty.
+local function dropExpired(f, k, cutoff)
+  local s = bucket(f)
+  local size = RECORD_SIZE[k]
+  local keep, oldest, gone = {}, nil, false
+  for off = 1, #s, size do
+    local t = seenAt(s, off)
+    if t > cutoff then
+      keep[#keep + 1] = string.sub(s, off, off + size - 1)
+      if not oldest or t < oldest then oldest = t end
+    else
+      gone = true
+      dropped(k, flagsAt(s, off))
+    end
+  end
+  if gone then put(f, table.concat(keep)) end
+  return oldest
+end
+
+-- Removes every record last seen at or before cutoff, but only when the oldest may be
+-- that old (meta OLDEST). Small torrents (one bucket per set) are filtered whole;
+-- split ones through the expiry zset, which names the buckets that may hold one.
+local function prune(cutoff)
+  if meta[OLDEST] < 0 or meta[OLDEST] > cutoff then return end
+  local oldest = -1
+  if meta[INDEXED] == 1 then
+    while true do
+      local fs = redis.call('ZRANGEBYSCORE', expiryKey, '-inf', cutoff, 'LIMIT', 0, 100)
+      if #fs == 0 then break end
+      load(fs)
+      for _, f in ipairs(fs) do
+        local left = dropExpired(f, tonumber(string.sub(f, 1, 1)), cutoff)
+        if left then
+          redis.call('ZADD', expiryKey, left, f)
+        else
+          redis.call('ZREM', expiryKey, f)
+        end
+      end
+      if #fs < 100 then break end
+    end
+    local first = redis.call('ZRANGE', expiryKey, 0, 0, 'WITHSCORES')[2]
+    if first then oldest = tonumber(first) end
+  else
+    local fs = {}
+    for k = 1, 4 do
+      if meta[RECORDS + k] > 0 then fs[#fs + 1] = fieldName(k, 0) end
+    end
+    load(fs)
+    for k = 1, 4 do
+      if meta[RECORDS + k] > 0 then
+        local left = dropExpired(fieldName(k, 0), k, cutoff)
+        if left and (oldest < 0 or left < oldest) then oldest = left end
+      end
+    end
+  end
+  meta[OLDEST] = oldest
+end
+
+-- Writes meta and the changed buckets (empty ones: HDEL). A torrent left without
+-- peers is deleted (its downloaded count lives on in key d).
+-- Returns false when it deleted the torrent.
+local function flush()
+  if meta[PEERS + SEEDER] + meta[PEERS + LEECHER] == 0 then
+    redis.call('DEL', peersKey, expiryKey)
+    return false
+  end
+  -- In batches: unpack() is limited by Lua's C stack (8,000 values), and a prune
+  -- after a long silence may rewrite thousands of buckets of a big swarm at once.
+  local set = { 'HSET', peersKey, 'm', cmsgpack.pack(meta) }
+  local del = { 'HDEL', peersKey }
+  for f in pairs(dirty) do
+    local s = cache[f]
+    if s == '' then
+      del[#del + 1] = f
+      if #del >= 2000 then
+        redis.call(unpack(del))
+        del = { 'HDEL', peersKey }
+      end
+    else
+      set[#set + 1] = f
+      set[#set + 1] = s
+      if #set >= 2000 then
+        redis.call(unpack(set))
+        set = { 'HSET', peersKey }
+      end
+    end
+  end
+  if #set > 2 then redis.call(unpack(set)) end
+  if #del > 2 then redis.call(unpack(del)) end
+  return true
+end
+
+-- Prunes the torrent when something may have expired, and writes it back if so.
+-- Returns false when the torrent does not exist.
+local function pruneAndFlush(cutoff)
+  if not readMeta() then return false end
+  local oldest = meta[OLDEST]
+  prune(cutoff)
+  if oldest ~= meta[OLDEST] then flush() end
+  return true
+end
