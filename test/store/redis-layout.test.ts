@@ -373,6 +373,25 @@ describe('Redis store layout', () => {
     assert.ok(x.equals(y));
   });
 
+  it('talks to a standalone Redis over one connection, whatever the command', async () => {
+    const store = await makeStore({ clientName: 'bitstorm-one-connection' });
+    await store.announce(req(hash(40), 1));
+    await store.scrape([hash(40)]);
+    await store.scanTorrents('0', 10);
+    await store.totals();
+    await store.torrentPeers(hash(40), 10);
+    await store.sharedSecret('udp', 32);
+    const list = String(await redis.command('CLIENT', 'LIST'));
+    assert.equal(list.split('\n').filter((line) => line.includes('name=bitstorm-one-connection ')).length, 1, list);
+  });
+
+  it('refuses a Redis URL it cannot connect to as written', () => {
+    assert.throws(
+      () => new RedisStore({ peerTtlMs: 60_000, now: Date.now, url: 'redis://127.0.0.1:6379/x' }),
+      /redis:\/\//,
+    );
+  });
+
   it('uses at most 150 bytes of used_memory per peer in small swarms (2,000 peers)', async () => {
     // A fresh server: nothing else's allocations move used_memory while we measure.
     const own = await startRedisServer();

@@ -1,4 +1,4 @@
-import { createClient, createCluster, RESP_TYPES } from 'redis';
+import { createCluster, RESP_TYPES } from 'redis';
 import { StoreError } from '../../errors.js';
 import { deadlineCheckEvery, noReplyError, pipeTarget, RespPipe } from './resp-pipe.js';
 import type { Script } from './scripts.js';
@@ -18,11 +18,14 @@ export interface RedisConnectionOptions {
   clientName?: string;
 }
 
-/** Replies with binary strings as Buffers; integers stay numbers. */
+/** Replies with binary strings as Buffers; integers stay numbers (the shapes RespPipe gives too). */
 const BINARY = { [RESP_TYPES.BLOB_STRING]: Buffer, [RESP_TYPES.SIMPLE_STRING]: Buffer } as const;
 
-/** Commands waiting on one connection before new ones are refused at once (a hung Redis must not eat memory). A batch of up to 16 announces is one command (about 1.5 KB). */
+/** Commands waiting for replies before new ones are refused at once (a hung Redis must not eat memory). A batch of up to 16 announces is one command (about 1.5 KB). */
 const MAX_QUEUE = 20_000;
+
+/** Server errors and timeouts are logged at most this often, not per request. */
+const ERROR_LOG_EVERY_MS = 30_000;
 
 const UNAVAILABLE = 'tracker storage is unavailable, retry later';
 
@@ -31,48 +34,62 @@ function reconnectDelay(retries: number): number {
   return Math.min(50 * 2 ** Math.min(retries, 10), 2000);
 }
 
-type Client = ReturnType<typeof createClient>;
+type Cluster = ReturnType<typeof createCluster>;
 interface Inflight {
   deadline: number;
   reject: (err: unknown) => void;
 }
-type Cluster = ReturnType<typeof createCluster>;
 
 /**
- * One connection (standalone) or one cluster client, shared by every store call.
+ * The Redis store's connection: one path per kind of deployment.
  *
- * Failure policy: commands are never queued while disconnected
- * (`disableOfflineQueue`) and every command has a timeout, so an announce fails
- * fast with a StoreError — which the transports answer with a `failure reason`
- * and BEP 31 `retry in` — instead of hanging. The client reconnects by itself
- * in the background; the outage is logged once when it starts and once when
- * it ends. Concurrent commands are pipelined by node-redis (one write per tick),
- * except script calls on a standalone Redis: those go over a RespPipe of their
- * own, written at once (resp-pipe.ts says why). Both must be up to be ready.
+ * - A standalone Redis (`redis://`, `rediss://`): one RespPipe (resp-pipe.ts), a
+ *   minimal RESP2 connection that writes each command the moment it is sent.
+ *   Every command the store sends is a plain one (scripts, ZADD, GET…), so it
+ *   needs nothing of a general client, and writing at once is what keeps the
+ *   announce latency down (the batch leaves at the end of the event-loop turn;
+ *   node-redis would write it one turn later).
+ * - Redis Cluster: node-redis' cluster client, for what a cluster needs and we
+ *   do not want to write again: the slot map, MOVED/ASK redirections, topology
+ *   refreshes. Its batches wait one event-loop turn more (announce-batch.ts).
+ *
+ * The outage policy, the same on both paths:
+ * 1. Nothing waits for a connection: while Redis is unreachable every call fails
+ *    at once with a StoreError, which transports answer with a `failure reason`
+ *    and BEP 31 `retry in` (no offline queue).
+ * 2. Every command has a deadline (`commandTimeoutMs`): a Redis that hangs
+ *    (SIGSTOP, a stuck script, a half-open TCP connection) fails its commands
+ *    the same way; a reply that comes after its deadline is dropped.
+ * 3. At most MAX_QUEUE commands wait for replies; past that, calls fail at once.
+ * 4. The connection is remade in the background, forever, with a backoff of
+ *    50 ms doubling to 2 s; connecting itself has a deadline.
+ * 5. An outage is logged once when it starts and once when it ends; server
+ *    errors and timeouts at most every 30 s.
  */
 export class RedisConnection {
   readonly kind: 'redis' | 'redis-cluster';
-  private readonly client: Client | undefined;
-  private readonly cluster: Cluster | undefined;
-  /** Standalone only: the script calls' own connection, written at once (resp-pipe.ts). */
+  /** Standalone Redis. */
   private readonly pipe: RespPipe | undefined;
+  /** Redis Cluster. */
+  private readonly cluster: Cluster | undefined;
   private readonly timeout: number;
   private readonly log: (line: string) => void;
   private down = false;
+  private closed = false;
+  private lastErrorLog = 0;
+  private readonly waiters: (() => void)[] = [];
+  /** Cluster only: commands awaiting replies, for their deadlines (node-redis has none for a written command). */
   private readonly inflight = new Set<Inflight>();
   private ticker: NodeJS.Timeout | undefined;
-  private lastErrorLog = 0;
-  private closed = false;
-  private connected = false;
+  private clusterConnected = false;
   private readonly connecting: Promise<void>;
-  private readonly waiters: (() => void)[] = [];
 
   constructor(options: RedisConnectionOptions) {
     this.timeout = options.commandTimeoutMs;
     this.log = options.log;
-    const socket = { connectTimeout: Math.max(1000, this.timeout), reconnectStrategy: reconnectDelay };
     if (options.clusterUrls && options.clusterUrls.length > 0) {
       this.kind = 'redis-cluster';
+      const socket = { connectTimeout: Math.max(1000, this.timeout), reconnectStrategy: reconnectDelay };
       const cluster = createCluster({
         rootNodes: options.clusterUrls.map((url) => ({ url })),
         defaults: { disableOfflineQueue: true, commandsQueueMaxLength: MAX_QUEUE, socket, name: options.clientName },
@@ -84,48 +101,25 @@ export class RedisConnection {
       this.cluster = cluster;
       this.connecting = this.connectCluster(cluster);
     } else {
-      if (!options.url) throw new Error('RedisConnection needs a url or cluster urls');
+      const target = options.url ? pipeTarget(options.url) : undefined;
+      if (!target) throw new Error('the Redis URL must be redis://[user:password@]host[:port][/db] or rediss://…');
       this.kind = 'redis';
-      const client = createClient({
-        url: options.url,
-        disableOfflineQueue: true,
-        commandsQueueMaxLength: MAX_QUEUE,
-        socket,
+      this.pipe = new RespPipe(target, {
         name: options.clientName,
+        timeoutMs: this.timeout,
+        maxPending: MAX_QUEUE,
+        reconnectDelay,
+        onDown: (err) => this.outage(err),
+        onUp: () => this.recovered(),
       });
-      client.on('error', (err: unknown) => this.outage(err));
-      client.on('ready', () => {
-        this.connected = true;
-        this.recovered();
-      });
-      client.on('end', () => (this.connected = false));
-      this.client = client;
-      const target = pipeTarget(options.url);
-      this.pipe = target
-        ? new RespPipe(target, {
-            name: options.clientName,
-            timeoutMs: this.timeout,
-            maxPending: MAX_QUEUE,
-            reconnectDelay,
-            onDown: (err) => this.outage(err),
-            onUp: () => this.recovered(),
-          })
-        : undefined;
-      // connect() retries by itself (reconnectStrategy) until it succeeds or we close.
-      this.connecting = client.connect().then(
-        () => undefined,
-        (err: unknown) => {
-          if (!this.closed) this.outage(err);
-        },
-      );
+      this.connecting = Promise.resolve();
     }
   }
 
   /** True while commands can be sent. */
   get isReady(): boolean {
     if (this.closed) return false;
-    if (this.client) return this.client.isReady && (this.pipe?.isReady ?? true);
-    return this.connected;
+    return this.pipe ? this.pipe.isReady : this.clusterConnected;
   }
 
   /** Resolves once connected (or after `timeoutMs`, rejecting). The store works without awaiting this. */
@@ -147,15 +141,73 @@ export class RedisConnection {
   /** One command. `firstKey` routes it on a cluster (undefined: any node). Binary replies as Buffers. */
   command<T>(firstKey: RedisArg | undefined, args: RedisArg[]): Promise<T> {
     if (!this.isReady) return Promise.reject(new StoreError(UNAVAILABLE));
-    // node-redis' own `timeout` only covers a command not yet written (and
-    // costs an AbortSignal and a timer per command); one written to a Redis
-    // that hangs (SIGSTOP, a stuck script, a half-open TCP connection) would
-    // wait forever. So every command gets a deadline, checked by one shared
-    // ticker; a reply arriving after its deadline is dropped.
-    const options = { typeMapping: BINARY };
-    const sent = this.cluster
-      ? this.cluster.sendCommand(firstKey, false, args, options)
-      : (this.client as Client).sendCommand(args, options);
+    if (this.pipe) {
+      return this.pipe.send(args).then(
+        (reply) => reply as T,
+        (err: unknown) => Promise.reject(this.failure(err)),
+      );
+    }
+    return this.clusterCommand<T>(firstKey, args);
+  }
+
+  /** EVALSHA, loading the script again when the server does not know it (NOSCRIPT: restart, SCRIPT FLUSH, failover). */
+  async evalScript<T>(script: Script, keys: readonly string[], args: readonly RedisArg[]): Promise<T> {
+    // One array, filled in place: a batch of announces has a few dozen arguments.
+    const command: RedisArg[] = new Array(3 + keys.length + args.length);
+    command[0] = 'EVALSHA';
+    command[1] = script.sha;
+    command[2] = String(keys.length);
+    for (let i = 0; i < keys.length; i++) command[3 + i] = keys[i] as string;
+    for (let i = 0; i < args.length; i++) command[3 + keys.length + i] = args[i] as RedisArg;
+    try {
+      return await this.command<T>(keys[0], command);
+    } catch (err) {
+      if (!(err instanceof StoreError) || !/NOSCRIPT/.test(String((err.cause as Error | undefined)?.message))) {
+        throw err;
+      }
+      // EVAL runs the script and caches it, so the next EVALSHA finds it.
+      command[0] = 'EVAL';
+      command[1] = script.source;
+      return await this.command<T>(keys[0], command);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.ticker);
+    this.pipe?.close();
+    try {
+      if (this.cluster?.isOpen) this.cluster.destroy();
+    } catch {
+      // Closing a client that never connected: nothing to release.
+    }
+    await this.connecting.catch(() => undefined);
+  }
+
+  /**
+   * A Redis failure as the StoreError callers get (transports answer it with
+   * "retry"); server errors and timeouts are logged at most every 30 s. Also for
+   * failures the store finds inside a reply (one announce of a batch).
+   */
+  failure(err: unknown): StoreError {
+    if (err instanceof StoreError) return err;
+    const now = Date.now();
+    if (!/^NOSCRIPT/.test(err instanceof Error ? err.message : '') && now - this.lastErrorLog > ERROR_LOG_EVERY_MS) {
+      this.lastErrorLog = now;
+      this.log(`bitstorm: Redis command failed (${err instanceof Error ? err.message : String(err)})`);
+    }
+    return new StoreError(UNAVAILABLE, { cause: err });
+  }
+
+  /**
+   * A command through the cluster client. node-redis' own `timeout` only covers
+   * a command not yet written (and costs an AbortSignal and a timer per
+   * command), so every command gets a deadline here, checked by one shared
+   * ticker; a reply arriving after its deadline is dropped.
+   */
+  private clusterCommand<T>(firstKey: RedisArg | undefined, args: RedisArg[]): Promise<T> {
+    const sent = (this.cluster as Cluster).sendCommand(firstKey, false, args, { typeMapping: BINARY });
     return new Promise<T>((resolve, reject) => {
       const entry: Inflight = { deadline: Date.now() + this.timeout, reject };
       this.inflight.add(entry);
@@ -192,59 +244,9 @@ export class RedisConnection {
     this.ticker.unref();
   }
 
-  /** EVALSHA, loading the script again when the server does not know it (NOSCRIPT: restart, SCRIPT FLUSH, failover). */
-  async evalScript<T>(script: Script, keys: readonly string[], args: readonly RedisArg[]): Promise<T> {
-    // One array, filled in place: a batch of announces has a few hundred arguments.
-    const command: RedisArg[] = new Array(3 + keys.length + args.length);
-    command[0] = 'EVALSHA';
-    command[1] = script.sha;
-    command[2] = String(keys.length);
-    for (let i = 0; i < keys.length; i++) command[3 + i] = keys[i] as string;
-    for (let i = 0; i < args.length; i++) command[3 + keys.length + i] = args[i] as RedisArg;
-    try {
-      return this.pipe ? await this.piped<T>(command) : await this.command<T>(keys[0], command);
-    } catch (err) {
-      if (!(err instanceof StoreError) || !/NOSCRIPT/.test(String((err.cause as Error | undefined)?.message))) {
-        throw err;
-      }
-      // EVAL runs the script and caches it, so the next EVALSHA finds it.
-      command[0] = 'EVAL';
-      command[1] = script.source;
-      return await this.command<T>(keys[0], command);
-    }
-  }
-
-  /** A command on the pipe, failing as command() does (StoreError, the cause kept for NOSCRIPT). */
-  private async piped<T>(command: RedisArg[]): Promise<T> {
-    if (!this.isReady) throw new StoreError(UNAVAILABLE);
-    try {
-      return (await (this.pipe as RespPipe).send(command)) as T;
-    } catch (err) {
-      throw this.failure(err);
-    }
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    clearInterval(this.ticker);
-    this.pipe?.close();
-    try {
-      if (this.client) {
-        if (this.client.isOpen) this.client.destroy();
-      } else if (this.cluster?.isOpen) {
-        this.cluster.destroy();
-      }
-    } catch {
-      // Closing a client that never connected: nothing to release.
-    }
-    await this.connecting.catch(() => undefined);
-  }
-
   private async connectCluster(cluster: Cluster): Promise<void> {
-    // Unlike a standalone client, a cluster client gives up when no seed node
-    // answers; keep trying in the background so a tracker started before its
-    // Redis comes up serves once it does.
+    // A cluster client gives up when no seed node answers; keep trying in the
+    // background so a tracker started before its Redis serves once it is up.
     for (let attempt = 0; !this.closed; attempt++) {
       try {
         await cluster.connect();
@@ -252,7 +254,7 @@ export class RedisConnection {
           cluster.destroy();
           return;
         }
-        this.connected = true;
+        this.clusterConnected = true;
         this.recovered();
         return;
       } catch (err) {
@@ -275,22 +277,5 @@ export class RedisConnection {
     if (this.down) this.log('bitstorm: Redis connection restored');
     this.down = false;
     for (const wake of this.waiters.splice(0)) wake();
-  }
-
-  /**
-   * A Redis failure as the StoreError callers get (transports answer it with
-   * "retry"); server errors and timeouts are logged at most every 30 s. Also for
-   * failures the store finds inside a reply (one announce of a batch).
-   */
-  failure(err: unknown): StoreError {
-    if (err instanceof StoreError) return err;
-    // Timeouts (a Redis that hangs without dropping the connection) and
-    // server errors are logged at most every 30 s, not per request.
-    const now = Date.now();
-    if (!/^NOSCRIPT/.test(err instanceof Error ? err.message : '') && now - this.lastErrorLog > 30_000) {
-      this.lastErrorLog = now;
-      this.log(`bitstorm: Redis command failed (${err instanceof Error ? err.message : String(err)})`);
-    }
-    return new StoreError(UNAVAILABLE, { cause: err });
   }
 }

@@ -3,33 +3,29 @@ import { connect as tlsConnect } from 'node:tls';
 import { encodeCommand, INCOMPLETE, RespError, RespReader, type RespValue } from './resp.js';
 
 /**
- * A second, minimal connection to a standalone Redis that carries the store's
- * script calls (EVALSHA): each command is written to the socket the moment it
- * is sent, and replies are matched to commands in order (RESP is FIFO).
+ * A minimal connection to a standalone Redis, the store's only one there
+ * (connection.ts says why one path per kind of deployment): each command is
+ * written to the socket the moment it is sent, and replies are matched to
+ * commands in order (RESP is FIFO).
  *
- * Why not node-redis for these: node-redis writes queued commands in a
- * setImmediate of its own. The store already gathers an event-loop turn's
- * announces into one EVALSHA at the end of the turn (announce-batch.ts), so
- * node-redis' write landed one loop iteration later still, after that
- * iteration's datagrams and replies had been handled (figures in
- * docs/redis-layout.md). Its generic encoder and decoder were also a fifth of
- * the tracker's garbage on a Redis announce.
+ * Why not node-redis: it writes queued commands in a setImmediate of its own.
+ * The store already gathers an event-loop turn's announces into one EVALSHA at
+ * the end of the turn (announce-batch.ts), so node-redis' write landed one loop
+ * iteration later still, after that iteration's datagrams and replies had been
+ * handled (figures in docs/redis-layout.md). Its generic encoder and decoder
+ * were also a fifth of the tracker's garbage on a Redis announce.
  *
- * It carries every script call (announce, count, peers) on a standalone Redis
- * named by a redis:// or rediss:// URL. Everything else (other commands, Redis
- * Cluster, the handshake's options beyond user, password, database and name)
- * stays on node-redis.
+ * It implements connection.ts's outage policy for its connection: nothing is
+ * queued while disconnected (send() rejects at once), each command has a
+ * deadline (a late reply is read and dropped, keeping the order), at most
+ * `maxPending` commands wait, and it reconnects by itself with the given
+ * backoff. Connecting (DNS, TCP, TLS and the handshake: AUTH, SELECT, CLIENT
+ * SETNAME from the URL) has a deadline too: a host that drops packets must not
+ * hold the store "unavailable" for the kernel's two-minute SYN timeout.
  *
- * Failure policy, as for the node-redis connection: nothing is queued while
- * disconnected (send() rejects at once), each command has a deadline (a late
- * reply is read and dropped, keeping the order), and the pipe reconnects by
- * itself with the same backoff. Connecting (DNS, TCP, TLS and the handshake)
- * has a deadline too: a host that drops packets must not hold the store
- * "unavailable" for the kernel's two-minute SYN timeout.
- *
- * Not detected (as with node-redis): a host that vanishes while the connection
- * is open. Commands then time out one by one until the kernel gives up on the
- * connection; TCP keepalive does not probe while data is unacknowledged.
+ * Not detected: a host that vanishes while the connection is open. Commands
+ * then time out one by one until the kernel gives up on the connection; TCP
+ * keepalive does not probe while data is unacknowledged.
  */
 
 export interface RespPipeOptions {
@@ -62,7 +58,7 @@ interface Target {
   db: number;
 }
 
-/** The connection target of a redis:// or rediss:// URL; undefined for any other form (node-redis handles those alone). */
+/** The connection target of a redis:// or rediss:// URL; undefined for any other form. */
 export function pipeTarget(url: string): Target | undefined {
   let u: URL;
   try {
@@ -84,7 +80,7 @@ export function pipeTarget(url: string): Target | undefined {
   };
 }
 
-/** How often both Redis connections look for commands past their deadline. */
+/** How often a Redis connection looks for commands past their deadline. */
 export function deadlineCheckEvery(timeoutMs: number): number {
   return Math.max(20, Math.min(250, Math.floor(timeoutMs / 4)));
 }

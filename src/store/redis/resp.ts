@@ -6,7 +6,7 @@
  * views into the bytes read, not copies: never overwritten, but a small view
  * keeps the whole chunk it is in alive, so do not hold on to them),
  * nil as null, arrays as arrays, error replies as RespError. The same shapes
- * node-redis gives the store with its binary type mapping.
+ * node-redis gives the store with its binary type mapping on a cluster.
  */
 
 export type RespValue = number | Buffer | null | RespError | RespValue[];
