@@ -5,15 +5,13 @@ export type SendNow = (packet: Buffer, port: number, address: string) => void;
  * The UDP replies of one event-loop turn, sent back to back at its end
  * (setImmediate) instead of one by one between the requests' processing.
  *
- * Why: a send that finds the receiving process asleep wakes it, and on this
- * kind of VM that wake-up dominates (perf: about 28 % of the tracker's UDP
- * CPU was an interrupt-enable exit in the kernel's socket wake-up path). Sent
- * one by one, with ~15 µs of processing between them, nearly every reply found
- * its client asleep again; sent back to back, one wake-up serves several. On
- * the bench's memory-store UDP load this took the tracker from 48 to 37 µs of
- * CPU per announce and from 21k to 27k announces/s, and halved the generator's
- * CPU. A reply waits at most for the rest of its turn (libuv reads up to 32
- * datagrams per wake-up, each well under a millisecond of work).
+ * Why: a send that finds the receiving process asleep wakes it, and on a
+ * virtual machine that wake-up can cost more than the reply (perf showed an
+ * interrupt-enable exit in the kernel's socket wake-up path). Sent one by one,
+ * with a little processing between them, nearly every reply finds its client
+ * asleep again; sent back to back, one wake-up serves several (figures in
+ * docs/benchmarks.md). A reply waits at most for the rest of its turn (libuv
+ * reads up to 32 datagrams per wake-up, each well under a millisecond of work).
  */
 export class ReplyQueue {
   private packets: Buffer[] = [];
