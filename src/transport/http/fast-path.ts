@@ -7,6 +7,7 @@ import {
   parseTrackerRequestHead,
   type TrackerRequestHead,
 } from '../../protocol/http-request-head.js';
+import { BENCODE_HEAD } from './bencode-response.js';
 import { interceptAccept, loadTcpInternals, type TcpHandle, type TcpInternals } from './tcp-handles.js';
 
 /**
@@ -141,9 +142,9 @@ export class HttpFastPath {
     if (this.connections.size === 0 && this.whenEmpty) this.whenEmpty();
   }
 
-  /** The full response: status line, the headers node:http sent for these answers, then the body. */
+  /** The full response: status line, the headers node:http sends for these answers, then the body. */
   response(body: Buffer, keepAlive: boolean): Buffer {
-    const head = `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nCache-Control: no-store\r\nDate: ${httpDate()}${keepAlive ? this.headKeepAlive : this.headClose}`;
+    const head = `${BENCODE_HEAD.before}${body.length}${BENCODE_HEAD.after}${httpDate()}${keepAlive ? this.headKeepAlive : this.headClose}`;
     const out = Buffer.allocUnsafe(head.length + body.length);
     out.write(head, 0, 'latin1');
     body.copy(out, head.length);

@@ -8,6 +8,7 @@ import type { TrackerRequestHead } from '../../protocol/http-request-head.js';
 import { encodeHttpScrape, parseHttpScrape } from '../../protocol/http-scrape.js';
 import { parseQuery } from '../../protocol/query.js';
 import { ClientAddressResolver } from '../client-address.js';
+import { bencodeHeaders } from './bencode-response.js';
 import { HttpFastPath } from './fast-path.js';
 import { landingPage } from './landing-page.js';
 
@@ -201,7 +202,7 @@ export class HttpTransport {
 
 function sendBencode(res: ServerResponse, body: Buffer): void {
   if (res.headersSent || res.destroyed) return;
-  res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': body.length, 'Cache-Control': 'no-store' });
+  res.writeHead(200, bencodeHeaders(body.length));
   res.end(body);
 }
 
