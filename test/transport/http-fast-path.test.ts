@@ -346,3 +346,65 @@ describe('HTTP fast path shutdown', () => {
     }
   });
 });
+
+/** Polls `check` every 20 ms until it holds; fails after `ms`. */
+async function until(check: () => Promise<boolean>, what: string, ms = 3000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A client connection kept open by the test; `data` collects what the server sent. */
+function openConnection(port: number): Promise<{ socket: Socket; data: () => Buffer; closed: () => boolean }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    let closed = false;
+    socket.on('data', (d: Buffer) => chunks.push(d));
+    socket.on('close', () => (closed = true));
+    socket.on('error', () => undefined);
+    socket.once('error', reject);
+    socket.on('connect', () => resolve({ socket, data: () => Buffer.concat(chunks), closed: () => closed }));
+  });
+}
+
+describe('HTTP fast path connections and the server', () => {
+  it("count among the server's connections, and server.maxConnections holds for them", async () => {
+    const { tracker, port, nodeRequests } = await startTracker({ requestTimeout: 8000 });
+    const server = tracker.http.server;
+    const count = (): Promise<number> =>
+      new Promise((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+    let drops = 0;
+    server.on('drop', () => drops++);
+    try {
+      // Two silent connections: the fast path holds them, waiting for a request.
+      const a = await openConnection(port);
+      const b = await openConnection(port);
+      await until(async () => (await count()) === 2, 'two connections counted');
+      server.maxConnections = 2;
+      // A third one is dropped by node:net, as with node:http alone.
+      const third = await openConnection(port);
+      await until(async () => third.closed(), 'the third connection to be dropped');
+      assert.equal(third.data().length, 0);
+      assert.equal(drops, 1);
+      assert.equal(await count(), 2);
+      // Handed over to node:http at the limit: still served, and counted once.
+      a.socket.write(get('/stats.json'));
+      await until(async () => splitResponses(a.data()).responses.length === 1, 'the stats answer');
+      assert.deepEqual(nodeRequests, ['GET /stats.json']);
+      assert.equal(await count(), 2);
+      // Answered and closed by the fast path: it leaves the count.
+      b.socket.write(get(announcePath(), 'Host: t\r\nConnection: close\r\n'));
+      await until(async () => b.closed(), 'the fast path to close its connection');
+      assert.equal(splitResponses(b.data()).responses[0]?.status, 200);
+      await until(async () => (await count()) === 1, 'one connection left');
+      a.socket.destroy();
+      await until(async () => (await count()) === 0, 'no connection left');
+      assert.equal(drops, 1);
+    } finally {
+      await tracker.close();
+    }
+  });
+});

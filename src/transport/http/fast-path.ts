@@ -8,7 +8,13 @@ import {
   type TrackerRequestHead,
 } from '../../protocol/http-request-head.js';
 import { BENCODE_HEAD } from './bencode-response.js';
-import { interceptAccept, loadTcpInternals, type TcpHandle, type TcpInternals } from './tcp-handles.js';
+import {
+  type AcceptedHandles,
+  interceptAccept,
+  loadTcpInternals,
+  type TcpHandle,
+  type TcpInternals,
+} from './tcp-handles.js';
 
 /**
  * Announces and scrapes without node:http or net.Socket.
@@ -30,6 +36,9 @@ import { interceptAccept, loadTcpInternals, type TcpHandle, type TcpInternals } 
  * Slow clients: like node:http, a connection has `headersTimeout` to deliver a
  * request head (then 408) and `keepAliveTimeout` of idleness between
  * requests; one timer for all connections checks the deadlines.
+ *
+ * The connections it holds count among the server's connections, as node:net's
+ * Sockets do (`server.getConnections()`, `server.maxConnections`).
  */
 
 /** Produces the bencoded body for a request; never rejects (failures are bodies too). */
@@ -81,7 +90,8 @@ export class HttpFastPath {
   private readonly headClose = '\r\nConnection: close\r\n\r\n';
   private readonly headKeepAlive: string;
   private sweeper: NodeJS.Timeout | undefined;
-  private giveBack: ((client: TcpHandle) => void) | undefined;
+  /** The listening handle's accepted connections, once start() took them over. */
+  private accepted: AcceptedHandles | undefined;
   /** Bytes to put back into the Socket node:net is about to emit for a handed-over handle. */
   private handingOver: Buffer | undefined;
   private whenEmpty: (() => void) | undefined;
@@ -109,11 +119,11 @@ export class HttpFastPath {
     return io ? new HttpFastPath(server, answer, options, io) : undefined;
   }
 
-  /** Call once the server listens: from then on its connections come here first. */
+  /** Call once the server listens: from then on its connections come here first. False: the server's handle does not fit. */
   start(): boolean {
     this.closing = false;
-    this.giveBack = interceptAccept(this.server, (client) => this.accept(client));
-    if (!this.giveBack) return false;
+    this.accepted = interceptAccept(this.server, (client) => this.accept(client));
+    if (!this.accepted) return false;
     const period = Math.min(1000, Math.max(50, this.options.headersTimeout / 2));
     this.sweeper = setInterval(() => this.sweep(), period);
     this.sweeper.unref();
@@ -122,22 +132,35 @@ export class HttpFastPath {
 
   private accept(handle: TcpHandle): void {
     const conn = new FastConnection(this, handle);
-    if (handle.readStart() !== 0) return void handle.close();
+    if (handle.readStart() !== 0) {
+      handle.close();
+      this.accepted?.release();
+      return;
+    }
     this.connections.add(conn);
   }
 
   /** Gives a handle and its unanswered bytes to node:net/node:http, as if it had just connected. */
   handOver(conn: FastConnection, rest: Buffer | undefined): void {
-    this.forget(conn);
-    const giveBack = this.giveBack;
-    if (giveBack === undefined || this.closing) return void conn.handle.close();
+    const accepted = this.accepted;
+    if (accepted === undefined || this.closing) {
+      this.forget(conn);
+      return void conn.handle.close();
+    }
+    this.remove(conn);
     conn.handle.readStop();
     this.handingOver = rest;
-    giveBack(conn.handle);
+    accepted.giveBack(conn.handle); // its place in the server's connection count goes along
     this.handingOver = undefined;
   }
 
+  /** A connection was closed: it leaves the fast path and the server's connection count. */
   forget(conn: FastConnection): void {
+    this.remove(conn);
+    this.accepted?.release();
+  }
+
+  private remove(conn: FastConnection): void {
     this.connections.delete(conn);
     if (this.connections.size === 0 && this.whenEmpty) this.whenEmpty();
   }

@@ -104,7 +104,8 @@ export class HttpTransport {
       const fastClosed = this.fastPath?.close(graceMs);
       this.server.close(() => {
         clearTimeout(timer);
-        // node:net counts only the connections it was given; the fast path's own close in their time.
+        // The fast path's connections count among the server's, so they are closed too by
+        // now; its close() has also resolved (or resolves as it cuts the last ones).
         void Promise.resolve(fastClosed).then(() => resolve());
       });
       this.server.closeIdleConnections();
