@@ -14,6 +14,7 @@ import {
   loadTcpInternals,
   type TcpHandle,
   type TcpInternals,
+  TESTED_NODE_MAJORS,
 } from './tcp-handles.js';
 
 /**
@@ -39,7 +40,16 @@ import {
  *
  * The connections it holds count among the server's connections, as node:net's
  * Sockets do (`server.getConnections()`, `server.maxConnections`).
+ *
+ * It serves only where it was tested (TESTED_NODE_MAJORS in tcp-handles.ts),
+ * unless forced; elsewhere node:http serves everything (`HttpFastPath.create`).
  */
+
+/** `--http-fast-path`: on (the tested Node majors only), off, or 'force' (any major whose internals fit). */
+export type FastPathSetting = boolean | 'force';
+
+/** Which code answers HTTP announces and scrapes (/stats.json's `process.httpPath`). */
+export type HttpPath = 'fast' | 'node:http';
 
 /** Produces the bencoded body for a request; never rejects (failures are bodies too). */
 export type FastAnswer = (head: TrackerRequestHead, remoteAddress: string | undefined) => Promise<Buffer>;
@@ -113,10 +123,34 @@ export class HttpFastPath {
     });
   }
 
-  /** Creates the fast path when the runtime offers raw TCP handles. */
-  static create(server: Server, answer: FastAnswer, options: FastPathOptions): HttpFastPath | undefined {
+  /**
+   * Creates the fast path when the setting, the Node major (the running one
+   * but in tests) and the runtime's internals allow it; `reason` says why it
+   * will serve or why node:http serves instead (logged once at start).
+   */
+  static create(
+    server: Server,
+    answer: FastAnswer,
+    options: FastPathOptions,
+    setting: FastPathSetting,
+    major: number,
+  ): { fastPath: HttpFastPath | undefined; reason: string } {
+    const tested = TESTED_NODE_MAJORS.includes(major);
+    const majors = TESTED_NODE_MAJORS.join(', ');
+    if (setting === false) return { fastPath: undefined, reason: '--http-fast-path off' };
+    if (process.throwDeprecation) {
+      return { fastPath: undefined, reason: 'node runs with --throw-deprecation, and process.binding is deprecated' };
+    }
+    if (setting !== 'force' && !tested) {
+      const reason = `the fast path is tested on Node ${majors}, not on Node ${major} (--http-fast-path force tries it)`;
+      return { fastPath: undefined, reason };
+    }
     const io = loadTcpInternals();
-    return io ? new HttpFastPath(server, answer, options, io) : undefined;
+    if (!io) return { fastPath: undefined, reason: `Node ${major}'s internals are not as the fast path expects` };
+    const reason = tested
+      ? `Node ${major} is one of the majors it is tested on (${majors})`
+      : `forced (--http-fast-path force) on Node ${major}, which it is not tested on (${majors})`;
+    return { fastPath: new HttpFastPath(server, answer, options, io), reason };
   }
 
   /** Call once the server listens: from then on its connections come here first. False: the server's handle does not fit. */

@@ -11,12 +11,27 @@ import type { Server } from 'node:net';
  * Socket exactly as it would have (and node:http takes it from there).
  *
  * These are Node internals (process.binding('stream_wrap'), the server
- * handle's `onconnection`, the server's connection count), stable through
- * Node 20–24 but not a public API: `loadTcpInternals()` and
- * `interceptAccept()` check their shape and return undefined when anything is
- * missing, and the transport then serves everything through node:http. This
- * module is the only place that knows them.
+ * handle's `onconnection`, the server's connection count), not a public API.
+ * `loadTcpInternals()` and `interceptAccept()` check their shape, which says
+ * nothing about their behaviour: the fast path is therefore on by default
+ * only on the Node majors in TESTED_NODE_MAJORS, the ones scripts/test.sh
+ * runs the HTTP transport tests on. This module is the only place that knows
+ * them.
  */
+
+/**
+ * The Node majors the fast path was tested on. scripts/test.sh runs the HTTP
+ * transport tests under each of them (the machine's node, and the others
+ * installed from npm's `node` package), and package.json's `engines` names
+ * the same majors. On any other major node:http serves everything unless
+ * `--http-fast-path force`.
+ */
+export const TESTED_NODE_MAJORS: readonly number[] = [20, 22, 24];
+
+/** The running Node's major version. */
+export function nodeMajor(): number {
+  return Number.parseInt(process.versions.node, 10);
+}
 
 /** The part of node's internal TCPWrap the fast path uses. Methods return 0 or a negative libuv error. */
 export interface TcpHandle {
