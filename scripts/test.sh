@@ -45,3 +45,28 @@ rm -rf test-artifacts && mkdir -p test-artifacts
 # Files run in parallel (the end-to-end suites mostly wait on clients); every
 # test carries its own bounded waits, and --test-timeout is the backstop.
 node --test --test-concurrency=4 --test-timeout=300000 dist/test/
+
+# The HTTP fast path uses Node internals, so it serves by default only on the
+# Node majors it is tested on: TESTED_NODE_MAJORS in
+# src/transport/http/tcp-handles.ts (package.json's engines names the same).
+# The run above used this machine's node; the HTTP transport tests (and the
+# CLI's) run again under every other tested major, from npm's `node` package
+# installed into .ci-node/<major>/ (git-ignored; npm keeps it up to date).
+this_major=$(node -p 'process.versions.node.split(".")[0]')
+majors=$(node --input-type=module -e "
+  const { TESTED_NODE_MAJORS } = await import('./dist/src/transport/http/tcp-handles.js');
+  console.log(TESTED_NODE_MAJORS.join(' '));")
+for major in $majors; do
+  [ "$major" = "$this_major" ] && continue
+  dir=.ci-node/$major
+  echo "test: the HTTP transport under Node $major"
+  npm install --prefix "$dir" --no-audit --no-fund --loglevel=error "node@$major"
+  other_node=$dir/node_modules/.bin/node
+  [ "$("$other_node" -p 'process.versions.node.split(".")[0]')" = "$major" ] || {
+    echo "test: $other_node is not Node $major" >&2
+    exit 1
+  }
+  "$other_node" --test --test-concurrency=4 --test-timeout=300000 \
+    dist/test/transport/http-*.test.js dist/test/cli.test.js
+done
+

@@ -21,6 +21,8 @@ export interface TrackerOptions extends Partial<TrackerConfig> {
    * socket but still lists the udp:// announce URL. Default true.
    */
   serveUdp?: boolean;
+  /** The Node major the HTTP fast path decides on (tests); the running one by default. */
+  nodeMajor?: number;
 }
 
 export interface ListenInfo {
@@ -46,12 +48,12 @@ export class Tracker {
   private readonly udpElsewhere: boolean;
 
   constructor(options: TrackerOptions = {}) {
-    const { store, now, serveUdp, ...rest } = options;
+    const { store, now, serveUdp, nodeMajor, ...rest } = options;
     this.config = validateConfig({ ...DEFAULTS, ...rest } as TrackerConfig);
     const clock = now ?? Date.now;
     this.store = store ?? createStore(this.config, clock);
     this.core = new TrackerCore(this.config, this.store);
-    this.http = new HttpTransport(this.core, this.config);
+    this.http = new HttpTransport(this.core, this.config, { nodeMajor });
     this.udpElsewhere = this.config.udpPort !== 'off' && serveUdp === false;
     this.udp =
       this.config.udpPort === 'off' || this.udpElsewhere
@@ -62,6 +64,7 @@ export class Tracker {
         now: clock,
         announceUrls: () => this.listenInfo?.announceUrls ?? [],
         udpCounters: () => this.udp?.counters,
+        httpPath: () => this.http.path.path,
       });
       this.http.addRoute(this.stats.route);
     }

@@ -3,6 +3,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { nodeMajor, TESTED_NODE_MAJORS } from '../src/transport/http/tcp-handles.js';
 import { announce, makeId } from './helpers/http-tracker-client.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -69,9 +70,12 @@ describe('bitstorm CLI', () => {
       'default: 1860',
       'BITSTORM_TRUST_PROXY',
       '--allow-ip-param',
+      '--http-fast-path <value>',
+      '"force": also on untested majors) (default: on; BITSTORM_HTTP_FAST_PATH)',
     ]) {
       assert.ok(r.stdout.includes(text), `help mentions ${text}`);
     }
+    assert.equal(run(['--http-fast-path', 'force', '--help']).status, 0, '"force" is a value of --http-fast-path');
   });
 
   it('refuses unknown options and invalid values with exit code 2', () => {
@@ -82,6 +86,7 @@ describe('bitstorm CLI', () => {
       [['--interval'], /--interval needs a value/],
       [['--trust-proxy', 'not-a-cidr'], /not an address or CIDR/],
       [['--workers', '2'], /--workers > 1 needs --redis-url/],
+      [['--http-fast-path', 'maybe'], /--http-fast-path: expected on, off or force, got "maybe"/],
       [['stray'], /unexpected argument/],
     ] as const) {
       const r = run([...args]);
@@ -94,7 +99,11 @@ describe('bitstorm CLI', () => {
   });
 
   it('prints the port it picked, serves announces, and exits 0 on SIGTERM', async () => {
-    const { child, url } = await start(['--port', '0', '--udp-port', 'off']);
+    const { child, url, out } = await start(['--port', '0', '--udp-port', 'off']);
+    // Which code serves HTTP, said once at start.
+    const served = out().match(/HTTP announces and scrapes served by (the fast path|node:http)/g) ?? [];
+    const tested = TESTED_NODE_MAJORS.includes(nodeMajor());
+    assert.deepEqual(served, [`HTTP announces and scrapes served by ${tested ? 'the fast path' : 'node:http'}`]);
     const r = await announce(url.replace('/announce', ''), {
       infoHash: Buffer.alloc(20, 7),
       peerId: makeId('-CLI001-', 1),
@@ -106,9 +115,10 @@ describe('bitstorm CLI', () => {
   });
 
   it('keeps serving under --pending-deprecation --throw-deprecation (the HTTP fast path steps aside)', async () => {
-    const { child, url } = await start(['--port', '0', '--udp-port', 'off'], {
+    const { child, url, out } = await start(['--port', '0', '--udp-port', 'off'], {
       NODE_OPTIONS: '--pending-deprecation --throw-deprecation',
     });
+    assert.match(out(), /served by node:http: node runs with --throw-deprecation/);
     for (let i = 1; i <= 2; i++) {
       const r = await announce(url.replace('/announce', ''), {
         infoHash: Buffer.alloc(20, 8),

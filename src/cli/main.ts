@@ -29,6 +29,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   };
   const where = info.http.family === 'IPv6' ? `[${info.http.address}]` : info.http.address;
   log(`bitstorm: HTTP tracker listening on ${where}:${info.http.port} (store: ${tracker.store.kind})`);
+  const { path, reason } = tracker.http.path;
+  log(`bitstorm: HTTP announces and scrapes served by ${path === 'fast' ? 'the fast path' : 'node:http'}: ${reason}`);
   if (info.udp) {
     const udpWhere = info.udp.family === 'IPv6' ? `[${info.udp.address}]` : info.udp.address;
     log(`bitstorm: UDP tracker listening on ${udpWhere}:${info.udp.port}`);

@@ -18,8 +18,12 @@ export interface TrackerConfig {
   maxScrapeHashes: number;
   /** Milliseconds a client may take to send a whole request. */
   requestTimeout: number;
-  /** Answer plain announce/scrape requests without node:http (see docs/architecture.md). */
-  httpFastPath: boolean;
+  /**
+   * Answer plain announce/scrape requests without node:http (see
+   * docs/architecture.md): true on the Node majors it is tested on, 'force'
+   * on any major whose internals fit, false never.
+   */
+  httpFastPath: boolean | 'force';
   announceUrl: string;
   udpPort: number | 'off' | 'same';
   udpSecret: string;
@@ -33,7 +37,7 @@ export interface TrackerConfig {
   quiet: boolean;
 }
 
-type Kind = 'int' | 'string' | 'bool' | 'list' | 'udp-port' | 'on-off';
+type Kind = 'int' | 'string' | 'bool' | 'list' | 'udp-port' | 'on-off' | 'on-off-force';
 
 interface OptionSpec {
   key: keyof TrackerConfig;
@@ -98,8 +102,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     key: 'httpFastPath',
-    kind: 'on-off',
-    help: 'answer plain HTTP announces and scrapes on raw sockets, bypassing node:http ("off" serves all through node:http)',
+    kind: 'on-off-force',
+    help: 'answer plain HTTP announces and scrapes on raw sockets, bypassing node:http, on the Node majors it is tested on ("off": all through node:http; "force": also on untested majors)',
   },
   {
     key: 'announceUrl',
@@ -171,9 +175,13 @@ function parseValue(spec: OptionSpec, raw: string, source: string): TrackerConfi
       if (/^(0|false|no|off)$/i.test(raw)) return false;
       throw new ConfigError(`${source}: expected true or false, got "${raw}"`);
     case 'on-off':
+    case 'on-off-force':
       if (/^(on|true|1)$/i.test(raw)) return true;
       if (/^(off|false|0)$/i.test(raw)) return false;
-      throw new ConfigError(`${source}: expected on or off, got "${raw}"`);
+      if (spec.kind === 'on-off-force' && /^force$/i.test(raw)) return 'force';
+      throw new ConfigError(
+        `${source}: expected on${spec.kind === 'on-off-force' ? ', off or force' : ' or off'}, got "${raw}"`,
+      );
     case 'list':
       return raw
         .split(',')
@@ -269,7 +277,9 @@ export function helpText(): string {
   for (const spec of OPTIONS) {
     const flag = `--${flagName(spec.key)}${spec.kind === 'bool' ? '' : ' <value>'}`;
     const dflt = spec.defaultText ?? String(DEFAULTS[spec.key]);
-    const shownDefault = spec.kind === 'on-off' ? (DEFAULTS[spec.key] ? 'on' : 'off') : dflt;
+    const value = DEFAULTS[spec.key];
+    const onOff = spec.kind === 'on-off' || spec.kind === 'on-off-force';
+    const shownDefault = onOff ? (value === 'force' ? 'force' : value ? 'on' : 'off') : dflt;
     lines.push(`  ${flag.padEnd(30)} ${spec.help} (default: ${shownDefault}; ${envName(spec.key)})`);
   }
   lines.push(`  ${'--help'.padEnd(30)} show this help`);

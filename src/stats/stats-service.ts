@@ -3,6 +3,7 @@ import type { TrackerConfig } from '../config/options.js';
 import type { TrackerEvents } from '../core/events.js';
 import { unpackEndpoint } from '../protocol/compact.js';
 import type { StoredPeer, SwarmStore, SwarmTotals } from '../store/swarm-store.js';
+import type { HttpPath } from '../transport/http/fast-path.js';
 import type { UdpCounters } from '../transport/udp/udp-handler.js';
 import { ASSET_PREFIX, StatsAssets } from './assets.js';
 import { BadRequest, parseTableRequest } from './datatables-request.js';
@@ -33,6 +34,8 @@ export interface StatsServiceOptions {
   sampleMs?: number;
   /** The UDP transport's packet-level counters (drops, error packets), when UDP is on. */
   udpCounters?: () => UdpCounters | undefined;
+  /** Which code answers HTTP announces and scrapes in this process. */
+  httpPath?: () => HttpPath;
 }
 
 /** How often the page polls; also the snapshot's default age limit. */
@@ -168,6 +171,7 @@ export class StatsService {
       },
       process: {
         pid: process.pid,
+        httpPath: this.options.httpPath?.(),
         rates: c.rates(),
         counters: c.counters,
         udp: this.options.udpCounters?.(),

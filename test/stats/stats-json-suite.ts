@@ -204,7 +204,10 @@ export function runStatsJsonSuite(storeName: string, storeOptions: StoreSetup): 
       const proc = res.body.process as {
         counters: Record<string, Record<string, number>>;
         rates: Record<string, number>;
+        httpPath: string;
       };
+      assert.equal(proc.httpPath, tracker.http.path.path);
+      assert.ok(['fast', 'node:http'].includes(proc.httpPath));
       assert.equal(proc.counters.http?.announces, model.announces);
       assert.equal(proc.counters.http?.scrapes, 1);
       assert.equal(proc.counters.udp?.announces, 0);

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { type DecodedDict, decodeBencode } from '../../src/protocol/bencode.js';
 import { createTracker, type Tracker, type TrackerOptions } from '../../src/tracker.js';
+import { nodeMajor, TESTED_NODE_MAJORS } from '../../src/transport/http/tcp-handles.js';
 import { announceQuery, makeId } from '../helpers/http-tracker-client.js';
 
 /**
@@ -10,6 +12,11 @@ import { announceQuery, makeId } from '../helpers/http-tracker-client.js';
  * it serves must be byte for byte what node:http sends (checked against a
  * tracker with --http-fast-path off), and whatever it does not serve must
  * reach node:http unchanged, on the same connection.
+ *
+ * These trackers force the fast path on (--http-fast-path force), so that the
+ * tests exercise it on whichever Node runs them: that is how a Node major
+ * qualifies for TESTED_NODE_MAJORS. scripts/test.sh runs this file under each
+ * of them. Where it serves by default is tested at the end.
  */
 
 interface Response {
@@ -129,8 +136,13 @@ describe('HTTP fast path', () => {
   let slow: Awaited<ReturnType<typeof startTracker>>;
 
   before(async () => {
-    fast = await startTracker({ requestTimeout: 700, trustProxy: ['127.0.0.1'] });
+    fast = await startTracker({ requestTimeout: 700, trustProxy: ['127.0.0.1'], httpFastPath: 'force' });
     slow = await startTracker({ requestTimeout: 700, trustProxy: ['127.0.0.1'], httpFastPath: false });
+    assert.deepEqual(
+      [fast.tracker.http.path.path, slow.tracker.http.path.path],
+      ['fast', 'node:http'],
+      fast.tracker.http.path.reason,
+    );
   });
   after(async () => {
     await fast.tracker.close();
@@ -332,7 +344,7 @@ describe('HTTP fast path', () => {
 
 describe('HTTP fast path shutdown', () => {
   it('close() closes open keep-alive connections and resolves promptly', async () => {
-    const { tracker, port } = await startTracker({});
+    const { tracker, port } = await startTracker({ httpFastPath: 'force' });
     const sockets: Promise<Exchange>[] = [];
     for (let i = 0; i < 3; i++) sockets.push(exchange(port, [get(announcePath())], { waitMs: 5000 }));
     sockets.push(exchange(port, [], { waitMs: 5000 })); // connected, silent
@@ -344,5 +356,128 @@ describe('HTTP fast path shutdown', () => {
       assert.equal(r.closed, true);
       assert.ok(r.ms < 1500);
     }
+  });
+});
+
+/** Polls `check` every 20 ms until it holds; fails after `ms`. */
+async function until(check: () => Promise<boolean>, what: string, ms = 3000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A client connection kept open by the test; `data` collects what the server sent. */
+function openConnection(port: number): Promise<{ socket: Socket; data: () => Buffer; closed: () => boolean }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    let closed = false;
+    socket.on('data', (d: Buffer) => chunks.push(d));
+    socket.on('close', () => (closed = true));
+    socket.on('error', () => undefined);
+    socket.once('error', reject);
+    socket.on('connect', () => resolve({ socket, data: () => Buffer.concat(chunks), closed: () => closed }));
+  });
+}
+
+describe('HTTP fast path connections and the server', () => {
+  it("count among the server's connections, and server.maxConnections holds for them", async () => {
+    const { tracker, port, nodeRequests } = await startTracker({ httpFastPath: 'force', requestTimeout: 8000 });
+    const server = tracker.http.server;
+    const count = (): Promise<number> =>
+      new Promise((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+    let drops = 0;
+    server.on('drop', () => drops++);
+    try {
+      // Two silent connections: the fast path holds them, waiting for a request.
+      const a = await openConnection(port);
+      const b = await openConnection(port);
+      await until(async () => (await count()) === 2, 'two connections counted');
+      server.maxConnections = 2;
+      // A third one is dropped by node:net, as with node:http alone.
+      const third = await openConnection(port);
+      await until(async () => third.closed(), 'the third connection to be dropped');
+      assert.equal(third.data().length, 0);
+      assert.equal(drops, 1);
+      assert.equal(await count(), 2);
+      // Handed over to node:http at the limit: still served, and counted once.
+      a.socket.write(get('/stats.json'));
+      await until(async () => splitResponses(a.data()).responses.length === 1, 'the stats answer');
+      assert.deepEqual(nodeRequests, ['GET /stats.json']);
+      assert.equal(await count(), 2);
+      // Answered and closed by the fast path: it leaves the count.
+      b.socket.write(get(announcePath(), 'Host: t\r\nConnection: close\r\n'));
+      await until(async () => b.closed(), 'the fast path to close its connection');
+      assert.equal(splitResponses(b.data()).responses[0]?.status, 200);
+      await until(async () => (await count()) === 1, 'one connection left');
+      a.socket.destroy();
+      await until(async () => (await count()) === 0, 'no connection left');
+      assert.equal(drops, 1);
+    } finally {
+      await tracker.close();
+    }
+  });
+});
+
+describe('HTTP fast path: which Node majors it serves on', () => {
+  const untested = Math.max(...TESTED_NODE_MAJORS) + 1;
+
+  /** Starts a tracker, announces once, and reports which path served and what /stats.json says. */
+  async function served(options: TrackerOptions) {
+    const t = await startTracker(options);
+    try {
+      const close = 'Host: t\r\nConnection: close\r\n';
+      const r = await exchange(t.port, [get(announcePath(), close)], { expect: 1 });
+      assert.ok((decodeBencode(r.responses[0]?.body as Buffer) as DecodedDict).interval);
+      const stats = await exchange(t.port, [get('/stats.json', close)], { expect: 1 });
+      const json = JSON.parse(stats.responses[0]?.body.toString() ?? '') as { process: { httpPath: string } };
+      return {
+        ...t.tracker.http.path,
+        stats: json.process.httpPath,
+        byNodeHttp: t.nodeRequests.some((line) => line.startsWith('GET /announce')),
+      };
+    } finally {
+      await t.tracker.close();
+    }
+  }
+
+  it('serves by the fast path on every tested major, and /stats.json says so', async () => {
+    for (const major of TESTED_NODE_MAJORS) {
+      const r = await served({ nodeMajor: major });
+      assert.deepEqual([r.path, r.stats, r.byNodeHttp], ['fast', 'fast', false], `Node ${major}`);
+      assert.match(r.reason, new RegExp(`^Node ${major} is one of the majors it is tested on`));
+    }
+  });
+
+  it('leaves everything to node:http on an untested major, unless forced, or when off', async () => {
+    const other = await served({ nodeMajor: untested });
+    assert.deepEqual([other.path, other.stats, other.byNodeHttp], ['node:http', 'node:http', true]);
+    assert.equal(
+      other.reason,
+      `the fast path is tested on Node ${TESTED_NODE_MAJORS.join(', ')}, not on Node ${untested} (--http-fast-path force tries it)`,
+    );
+    const forced = await served({ nodeMajor: untested, httpFastPath: 'force' });
+    assert.deepEqual([forced.path, forced.stats, forced.byNodeHttp], ['fast', 'fast', false]);
+    assert.match(forced.reason, /^forced \(--http-fast-path force\) on Node \d+, which it is not tested on/);
+    const off = await served({ nodeMajor: TESTED_NODE_MAJORS[0], httpFastPath: false });
+    assert.deepEqual(
+      [off.path, off.stats, off.byNodeHttp, off.reason],
+      ['node:http', 'node:http', true, '--http-fast-path off'],
+    );
+  });
+
+  it('on the running Node, serves by the fast path exactly when its major is tested', async () => {
+    const r = await served({});
+    const expected = TESTED_NODE_MAJORS.includes(nodeMajor()) ? 'fast' : 'node:http';
+    assert.deepEqual([r.path, r.stats], [expected, expected], r.reason);
+  });
+
+  it("package.json's engines names the tested majors", () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+      engines: { node: string };
+    };
+    assert.equal(pkg.engines.node, TESTED_NODE_MAJORS.map((m) => `^${m}`).join(' || '));
   });
 });

@@ -7,7 +7,15 @@ import {
   parseTrackerRequestHead,
   type TrackerRequestHead,
 } from '../../protocol/http-request-head.js';
-import { interceptAccept, loadTcpInternals, type TcpHandle, type TcpInternals } from './tcp-handles.js';
+import { BENCODE_HEAD } from './bencode-response.js';
+import {
+  type AcceptedHandles,
+  interceptAccept,
+  loadTcpInternals,
+  type TcpHandle,
+  type TcpInternals,
+  TESTED_NODE_MAJORS,
+} from './tcp-handles.js';
 
 /**
  * Announces and scrapes without node:http or net.Socket.
@@ -29,7 +37,19 @@ import { interceptAccept, loadTcpInternals, type TcpHandle, type TcpInternals } 
  * Slow clients: like node:http, a connection has `headersTimeout` to deliver a
  * request head (then 408) and `keepAliveTimeout` of idleness between
  * requests; one timer for all connections checks the deadlines.
+ *
+ * The connections it holds count among the server's connections, as node:net's
+ * Sockets do (`server.getConnections()`, `server.maxConnections`).
+ *
+ * It serves only where it was tested (TESTED_NODE_MAJORS in tcp-handles.ts),
+ * unless forced; elsewhere node:http serves everything (`HttpFastPath.create`).
  */
+
+/** `--http-fast-path`: on (the tested Node majors only), off, or 'force' (any major whose internals fit). */
+export type FastPathSetting = boolean | 'force';
+
+/** Which code answers HTTP announces and scrapes (/stats.json's `process.httpPath`). */
+export type HttpPath = 'fast' | 'node:http';
 
 /** Produces the bencoded body for a request; never rejects (failures are bodies too). */
 export type FastAnswer = (head: TrackerRequestHead, remoteAddress: string | undefined) => Promise<Buffer>;
@@ -80,7 +100,8 @@ export class HttpFastPath {
   private readonly headClose = '\r\nConnection: close\r\n\r\n';
   private readonly headKeepAlive: string;
   private sweeper: NodeJS.Timeout | undefined;
-  private giveBack: ((client: TcpHandle) => void) | undefined;
+  /** The listening handle's accepted connections, once start() took them over. */
+  private accepted: AcceptedHandles | undefined;
   /** Bytes to put back into the Socket node:net is about to emit for a handed-over handle. */
   private handingOver: Buffer | undefined;
   private whenEmpty: (() => void) | undefined;
@@ -102,17 +123,41 @@ export class HttpFastPath {
     });
   }
 
-  /** Creates the fast path when the runtime offers raw TCP handles. */
-  static create(server: Server, answer: FastAnswer, options: FastPathOptions): HttpFastPath | undefined {
+  /**
+   * Creates the fast path when the setting, the Node major (the running one
+   * but in tests) and the runtime's internals allow it; `reason` says why it
+   * will serve or why node:http serves instead (logged once at start).
+   */
+  static create(
+    server: Server,
+    answer: FastAnswer,
+    options: FastPathOptions,
+    setting: FastPathSetting,
+    major: number,
+  ): { fastPath: HttpFastPath | undefined; reason: string } {
+    const tested = TESTED_NODE_MAJORS.includes(major);
+    const majors = TESTED_NODE_MAJORS.join(', ');
+    if (setting === false) return { fastPath: undefined, reason: '--http-fast-path off' };
+    if (process.throwDeprecation) {
+      return { fastPath: undefined, reason: 'node runs with --throw-deprecation, and process.binding is deprecated' };
+    }
+    if (setting !== 'force' && !tested) {
+      const reason = `the fast path is tested on Node ${majors}, not on Node ${major} (--http-fast-path force tries it)`;
+      return { fastPath: undefined, reason };
+    }
     const io = loadTcpInternals();
-    return io ? new HttpFastPath(server, answer, options, io) : undefined;
+    if (!io) return { fastPath: undefined, reason: `Node ${major}'s internals are not as the fast path expects` };
+    const reason = tested
+      ? `Node ${major} is one of the majors it is tested on (${majors})`
+      : `forced (--http-fast-path force) on Node ${major}, which it is not tested on (${majors})`;
+    return { fastPath: new HttpFastPath(server, answer, options, io), reason };
   }
 
-  /** Call once the server listens: from then on its connections come here first. */
+  /** Call once the server listens: from then on its connections come here first. False: the server's handle does not fit. */
   start(): boolean {
     this.closing = false;
-    this.giveBack = interceptAccept(this.server, (client) => this.accept(client));
-    if (!this.giveBack) return false;
+    this.accepted = interceptAccept(this.server, (client) => this.accept(client));
+    if (!this.accepted) return false;
     const period = Math.min(1000, Math.max(50, this.options.headersTimeout / 2));
     this.sweeper = setInterval(() => this.sweep(), period);
     this.sweeper.unref();
@@ -121,29 +166,42 @@ export class HttpFastPath {
 
   private accept(handle: TcpHandle): void {
     const conn = new FastConnection(this, handle);
-    if (handle.readStart() !== 0) return void handle.close();
+    if (handle.readStart() !== 0) {
+      handle.close();
+      this.accepted?.release();
+      return;
+    }
     this.connections.add(conn);
   }
 
   /** Gives a handle and its unanswered bytes to node:net/node:http, as if it had just connected. */
   handOver(conn: FastConnection, rest: Buffer | undefined): void {
-    this.forget(conn);
-    const giveBack = this.giveBack;
-    if (giveBack === undefined || this.closing) return void conn.handle.close();
+    const accepted = this.accepted;
+    if (accepted === undefined || this.closing) {
+      this.forget(conn);
+      return void conn.handle.close();
+    }
+    this.remove(conn);
     conn.handle.readStop();
     this.handingOver = rest;
-    giveBack(conn.handle);
+    accepted.giveBack(conn.handle); // its place in the server's connection count goes along
     this.handingOver = undefined;
   }
 
+  /** A connection was closed: it leaves the fast path and the server's connection count. */
   forget(conn: FastConnection): void {
+    this.remove(conn);
+    this.accepted?.release();
+  }
+
+  private remove(conn: FastConnection): void {
     this.connections.delete(conn);
     if (this.connections.size === 0 && this.whenEmpty) this.whenEmpty();
   }
 
-  /** The full response: status line, the headers node:http sent for these answers, then the body. */
+  /** The full response: status line, the headers node:http sends for these answers, then the body. */
   response(body: Buffer, keepAlive: boolean): Buffer {
-    const head = `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nCache-Control: no-store\r\nDate: ${httpDate()}${keepAlive ? this.headKeepAlive : this.headClose}`;
+    const head = `${BENCODE_HEAD.before}${body.length}${BENCODE_HEAD.after}${httpDate()}${keepAlive ? this.headKeepAlive : this.headClose}`;
     const out = Buffer.allocUnsafe(head.length + body.length);
     out.write(head, 0, 'latin1');
     body.copy(out, head.length);
@@ -176,27 +234,38 @@ export class HttpFastPath {
 
   private sweep(): void {
     const now = Date.now();
-    for (const conn of this.connections) if (!conn.busy && now >= conn.deadline) conn.expire();
+    for (const conn of this.connections) if (conn.state !== 'answering' && now >= conn.deadline) conn.expire();
   }
 }
 
+/**
+ * Where a connection is in its life; the deadline means what the state says.
+ * - `new`: connected, no byte of a request yet. At the deadline (headersTimeout): 408.
+ * - `head`: part of a request head is in, the rest is awaited. At the deadline: 408.
+ * - `answering`: serve() is at work: a request is with the core, received
+ *   bytes wait in `pending`. No deadline.
+ * - `idle`: every request answered, keep-alive. At the deadline (keepAliveTimeout): closed.
+ * - `ending`: the last answer is written; it is going out, or we wait for the
+ *   client's FIN. Bytes received are discarded. At the deadline: closed.
+ * - `closed`: closed, or handed over to node:net.
+ */
+type ConnState = 'new' | 'head' | 'answering' | 'idle' | 'ending' | 'closed';
+
+/**
+ * The reading side: `paused` by us (pipelined bytes or unsent answers piling
+ * up), or `ended` by the client's FIN (libuv stops reading at EOF).
+ */
+type ReadState = 'reading' | 'paused' | 'ended';
+
 /** One client connection while it is ours. */
 class FastConnection {
+  state: ConnState = 'new';
+  private input: ReadState = 'reading';
   /** Received bytes not yet answered (a partial head, or pipelined requests). */
   private pending: Buffer | undefined;
   private readsForHead = 0;
-  /** A request is with the core; reads wait in `pending`. */
-  busy = false;
-  /** Nothing buffered and no request in the store. */
-  private idle = true;
-  /** No request answered yet (an idle fresh connection still owes a request: 408 at the deadline). */
-  private fresh = true;
-  private peerEnded = false;
-  private closed = false;
-  /** Ending: the last answer is written, we wait for it to go out (or for the client's FIN). */
-  private ending = false;
   private writesInFlight = 0;
-  private readPaused = false;
+  /** Nagle is off (set once, at the first pipelined request). */
   private noDelay = false;
   private peer: string | undefined | null = null;
   deadline: number;
@@ -209,21 +278,26 @@ class FastConnection {
     handle.onread = (buffer) => this.onRead(buffer);
   }
 
+  /** A getter: the state read after an await is not the one TypeScript saw assigned before it. */
+  private get closed(): boolean {
+    return this.state === 'closed';
+  }
+
   /** Shutting down: closes now unless a request is with the core or an answer is still being sent (then when it is done). */
   closeIfIdle(): void {
-    if (!this.busy && this.writesInFlight === 0) this.close();
+    if (this.state !== 'answering' && this.writesInFlight === 0) this.close();
   }
 
   close(): void {
     if (this.closed) return;
-    this.closed = true;
+    this.state = 'closed';
     this.fast.forget(this);
     this.handle.close();
   }
 
-  /** Deadline passed while not busy: idle keep-alive connections just close; an unfinished request gets 408. */
+  /** Deadline passed while not answering: idle keep-alive and ending connections just close; an unfinished request gets 408. */
   expire(): void {
-    if (this.ending || (this.idle && !this.fresh)) return this.close();
+    if (this.state === 'ending' || this.state === 'idle') return this.close();
     this.pending = undefined;
     this.end(TIMEOUT_408);
   }
@@ -236,23 +310,20 @@ class FastConnection {
       if (nread !== io.UV_EOF) return this.close(); // a reset
       // The client sent its FIN: a request in the store, or an answer on its
       // way out, is finished first (the client may still be reading).
-      this.peerEnded = true;
-      this.readPaused = true; // libuv stopped reading at EOF
-      if (!this.busy && this.writesInFlight === 0) this.close();
+      this.input = 'ended';
+      if (this.state !== 'answering' && this.writesInFlight === 0) this.close();
       return;
     }
-    if (this.ending || buffer === undefined) return; // a closing connection: discard
+    const state = this.state;
+    if (state === 'ending' || state === 'closed' || buffer === undefined) return; // a closing connection: discard
     const chunk = io.readBytes(buffer);
     this.pending = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
-    if (this.busy) {
+    if (state === 'answering') {
       if (this.pending.length > MAX_READ_AHEAD) this.pauseReading();
       return;
     }
-    if (this.idle) {
-      // A new request starts: its head must arrive within headersTimeout.
-      this.idle = false;
-      if (!this.fresh) this.deadline = Date.now() + this.fast.options.headersTimeout;
-    }
+    // A new request starts on a keep-alive connection: its head must arrive within headersTimeout.
+    if (state === 'idle') this.deadline = Date.now() + this.fast.options.headersTimeout;
     this.readsForHead++;
     void this.serve();
   }
@@ -260,20 +331,20 @@ class FastConnection {
   /** Answers the complete requests in `pending`, one at a time, in order. Never rejects. */
   private async serve(): Promise<void> {
     const { fast } = this;
-    this.busy = true;
+    this.state = 'answering';
     try {
       while (this.pending !== undefined) {
         const buf = this.pending;
         const head = parseTrackerRequestHead(buf, 0, fast.limits);
         if (head === INCOMPLETE) {
           if (this.readsForHead >= MAX_READS_PER_HEAD) return this.handOver(buf);
+          this.state = 'head';
           return this.resumeReading(); // wait for more bytes
         }
         if (head === OTHER) return this.handOver(buf);
 
         this.pending = head.end < buf.length ? buf.subarray(head.end) : undefined;
         this.readsForHead = 0;
-        this.fresh = false;
         if (this.pending !== undefined && !this.noDelay) {
           // Pipelined requests: answers go out back to back; do not let Nagle hold the second one.
           this.noDelay = true;
@@ -285,22 +356,20 @@ class FastConnection {
         // anyway), and pipelined answers go out back to back without it.
         if (head.keepAlive && this.pending === undefined) await endOfTurn();
         if (this.closed) return;
-        const keepAlive = head.keepAlive && !fast.closing && !this.peerEnded;
+        const keepAlive = head.keepAlive && !fast.closing && this.input !== 'ended';
         const answer = fast.response(body, keepAlive);
         if (!keepAlive) return this.end(answer);
         if (!this.write(answer)) return;
         // The next request (pipelined, or still to come) has headersTimeout from now.
         this.deadline = Date.now() + fast.options.headersTimeout;
       }
-      this.idle = true;
+      this.state = 'idle';
       this.deadline = Date.now() + fast.options.keepAliveTimeout;
       this.resumeReading();
     } catch (err) {
       // A bug, not a client's doing: this connection goes, the process stays.
       console.error('bitstorm: internal error in the HTTP fast path', err);
       this.close();
-    } finally {
-      this.busy = false;
     }
   }
 
@@ -332,10 +401,12 @@ class FastConnection {
     if (this.closed) return;
     if (status < 0) return this.close();
     if (this.writesInFlight > 0) return;
-    if (this.fast.closing && !this.busy) return this.close(); // the answer is out: shutting down
-    if (this.ending) this.finishEnding();
-    else if (this.peerEnded && !this.busy) this.close();
-    else if (!this.busy) this.resumeReading();
+    const answering = this.state === 'answering';
+    if (this.fast.closing && !answering) return this.close(); // the answer is out: shutting down
+    if (this.state === 'ending') this.finishEnding();
+    else if (answering) return;
+    else if (this.input === 'ended') this.close();
+    else this.resumeReading();
   }
 
   /**
@@ -351,8 +422,7 @@ class FastConnection {
   private end(data: Buffer): void {
     const unread = this.pending !== undefined;
     this.pending = undefined;
-    this.ending = true;
-    this.idle = true;
+    this.state = 'ending';
     this.deadline = Date.now() + this.fast.options.keepAliveTimeout;
     if (!this.write(data)) return;
     if (this.writesInFlight > 0) return; // finishEnding() once it is out
@@ -361,27 +431,27 @@ class FastConnection {
   }
 
   private finishEnding(): void {
-    if (this.peerEnded) return this.close();
+    if (this.input === 'ended') return this.close();
     this.resumeReading();
     if (this.fast.io.shutdown(this.handle, () => undefined) !== 0) this.close();
     // else: onRead closes on the client's FIN, the sweep at the deadline.
   }
 
   private pauseReading(): void {
-    if (this.readPaused) return;
-    this.readPaused = true;
+    if (this.input !== 'reading') return;
+    this.input = 'paused';
     this.handle.readStop();
   }
 
   private resumeReading(): void {
-    if (!this.readPaused || this.closed || this.peerEnded || this.handle.writeQueueSize > MAX_WRITE_QUEUE) return;
-    this.readPaused = false;
+    if (this.input !== 'paused' || this.closed || this.handle.writeQueueSize > MAX_WRITE_QUEUE) return;
+    this.input = 'reading';
     if (this.handle.readStart() !== 0) this.close();
   }
 
   private handOver(buf: Buffer): void {
     this.pending = undefined;
-    this.closed = true;
+    this.state = 'closed';
     this.fast.handOver(this, buf);
   }
 }

@@ -8,8 +8,10 @@ import type { TrackerRequestHead } from '../../protocol/http-request-head.js';
 import { encodeHttpScrape, parseHttpScrape } from '../../protocol/http-scrape.js';
 import { parseQuery } from '../../protocol/query.js';
 import { ClientAddressResolver } from '../client-address.js';
-import { HttpFastPath } from './fast-path.js';
+import { bencodeHeaders } from './bencode-response.js';
+import { HttpFastPath, type HttpPath } from './fast-path.js';
 import { landingPage } from './landing-page.js';
+import { nodeMajor } from './tcp-handles.js';
 
 /** Longest request target we read (a 100-hash scrape is about 6 KB); longer gets 414. */
 export const MAX_URL_LENGTH = 8192;
@@ -27,6 +29,11 @@ const NO_HEADERS: Record<string, string | undefined> = {};
  */
 export type HttpRoute = (req: IncomingMessage, res: ServerResponse, path: string, query: string) => boolean;
 
+export interface HttpTransportOptions {
+  /** The Node major the fast path decides on (tests); the running one by default. */
+  nodeMajor?: number;
+}
+
 /** HTTP announce and scrape: bytes → protocol parser → core → encoder → bytes. */
 export class HttpTransport {
   readonly server: Server;
@@ -34,10 +41,13 @@ export class HttpTransport {
   private readonly routes: HttpRoute[] = [];
   /** Serves plain announce/scrape requests from raw bytes; everything else reaches `server` unchanged. */
   private readonly fastPath: HttpFastPath | undefined;
+  private fastPathServes = false;
+  private fastPathReason: string;
 
   constructor(
     private readonly core: TrackerCore,
     private readonly config: Readonly<TrackerConfig>,
+    options: HttpTransportOptions = {},
   ) {
     this.resolver = new ClientAddressResolver(config.trustProxy);
     this.server = createServer(
@@ -64,14 +74,28 @@ export class HttpTransport {
       // Destroy after the answer is flushed: a half-closed socket could be held open by the client.
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
     });
-    this.fastPath = !config.httpFastPath
-      ? undefined
-      : HttpFastPath.create(this.server, (head, remote) => this.answerFast(head, remote), {
-          headersTimeout: this.server.headersTimeout,
-          keepAliveTimeout: KEEP_ALIVE_TIMEOUT,
-          maxHeaderSize: MAX_HEADER_SIZE,
-          maxUrlLength: MAX_URL_LENGTH,
-        });
+    const { fastPath, reason } = HttpFastPath.create(
+      this.server,
+      (head, remote) => this.answerFast(head, remote),
+      {
+        headersTimeout: this.server.headersTimeout,
+        keepAliveTimeout: KEEP_ALIVE_TIMEOUT,
+        maxHeaderSize: MAX_HEADER_SIZE,
+        maxUrlLength: MAX_URL_LENGTH,
+      },
+      config.httpFastPath,
+      options.nodeMajor ?? nodeMajor(),
+    );
+    this.fastPath = fastPath;
+    this.fastPathReason = reason;
+  }
+
+  /**
+   * Which code answers announces and scrapes, and why (the CLI logs it at
+   * start). Final once listen() resolved; 'node:http' before.
+   */
+  get path(): { path: HttpPath; reason: string } {
+    return { path: this.fastPathServes ? 'fast' : 'node:http', reason: this.fastPathReason };
   }
 
   /**
@@ -88,7 +112,11 @@ export class HttpTransport {
       this.server.once('error', onError);
       this.server.listen({ host, port, ipv6Only: false }, () => {
         this.server.off('error', onError);
-        this.fastPath?.start();
+        if (this.fastPath) {
+          this.fastPathServes = this.fastPath.start();
+          if (!this.fastPathServes)
+            this.fastPathReason = "the HTTP server's listening handle is not as the fast path expects";
+        }
         resolve(this.server.address() as AddressInfo);
       });
     });
@@ -103,7 +131,8 @@ export class HttpTransport {
       const fastClosed = this.fastPath?.close(graceMs);
       this.server.close(() => {
         clearTimeout(timer);
-        // node:net counts only the connections it was given; the fast path's own close in their time.
+        // The fast path's connections count among the server's, so they are closed too by
+        // now; its close() has also resolved (or resolves as it cuts the last ones).
         void Promise.resolve(fastClosed).then(() => resolve());
       });
       this.server.closeIdleConnections();
@@ -201,7 +230,7 @@ export class HttpTransport {
 
 function sendBencode(res: ServerResponse, body: Buffer): void {
   if (res.headersSent || res.destroyed) return;
-  res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': body.length, 'Cache-Control': 'no-store' });
+  res.writeHead(200, bencodeHeaders(body.length));
   res.end(body);
 }
 

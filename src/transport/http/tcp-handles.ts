@@ -11,11 +11,27 @@ import type { Server } from 'node:net';
  * Socket exactly as it would have (and node:http takes it from there).
  *
  * These are Node internals (process.binding('stream_wrap'), the server
- * handle's `onconnection`), stable through Node 20–24 but not a public API:
- * `loadTcpInternals()` checks their shape and returns undefined when anything
- * is missing, and the transport then serves everything through node:http.
- * This module is the only place that knows them.
+ * handle's `onconnection`, the server's connection count), not a public API.
+ * `loadTcpInternals()` and `interceptAccept()` check their shape, which says
+ * nothing about their behaviour: the fast path is therefore on by default
+ * only on the Node majors in TESTED_NODE_MAJORS, the ones scripts/test.sh
+ * runs the HTTP transport tests on. This module is the only place that knows
+ * them.
  */
+
+/**
+ * The Node majors the fast path was tested on. scripts/test.sh runs the HTTP
+ * transport tests under each of them (the machine's node, and the others
+ * installed from npm's `node` package), and package.json's `engines` names
+ * the same majors. On any other major node:http serves everything unless
+ * `--http-fast-path force`.
+ */
+export const TESTED_NODE_MAJORS: readonly number[] = [20, 22, 24];
+
+/** The running Node's major version. */
+export function nodeMajor(): number {
+  return Number.parseInt(process.versions.node, 10);
+}
 
 /** The part of node's internal TCPWrap the fast path uses. Methods return 0 or a negative libuv error. */
 export interface TcpHandle {
@@ -127,25 +143,65 @@ interface ListeningHandle {
   onconnection: (this: ListeningHandle, status: number, client: TcpHandle | undefined) => void;
 }
 
+/** The part of net.Server that counts its connections (getConnections(), maxConnections, close()). */
+interface CountingServer {
+  _handle?: ListeningHandle | null;
+  /** Open connections: node:net adds one per Socket it creates and takes it off when the Socket is destroyed. */
+  _connections: number;
+  /** Emits 'close' once the server has stopped listening and no connection is left. */
+  _emitCloseIfDrained(): void;
+  maxConnections?: number;
+}
+
+/** What interceptAccept gives the fast path to manage the handles it takes. */
+export interface AcceptedHandles {
+  /**
+   * Gives a handle back to node:net (which emits it as a Socket on the
+   * server's 'connection' event); its place in the server's count goes with it.
+   */
+  giveBack(client: TcpHandle): void;
+  /** A taken handle was closed: it no longer counts among the server's connections. */
+  release(): void;
+}
+
 /**
  * Routes the listening server's accepted connections to `accept` as raw
- * handles. Returns the way to give a handle back to node:net (which emits it
- * as a Socket on the server's 'connection' event), or undefined when the
- * server's handle does not look as expected (then nothing was changed).
+ * handles. Each one counts among the server's connections as a Socket would
+ * (`server.getConnections()`, `server.close()` waiting for it); at
+ * `server.maxConnections` node:net gets the connection and drops it as usual.
+ * Returns undefined when the server does not look as expected (then nothing
+ * was changed).
  */
-export function interceptAccept(
-  server: Server,
-  accept: (client: TcpHandle) => void,
-): ((client: TcpHandle) => void) | undefined {
-  const listening = (server as unknown as { _handle?: ListeningHandle | null })._handle;
+export function interceptAccept(server: Server, accept: (client: TcpHandle) => void): AcceptedHandles | undefined {
+  const net = server as unknown as CountingServer;
+  const listening = net._handle;
   const original = listening?.onconnection;
-  if (!listening || typeof original !== 'function') return undefined;
+  if (
+    !listening ||
+    typeof original !== 'function' ||
+    typeof net._connections !== 'number' ||
+    typeof net._emitCloseIfDrained !== 'function'
+  ) {
+    return undefined;
+  }
   listening.onconnection = function (status, client) {
-    // Accept errors and anything unexpected stay node:net's business.
+    // Accept errors, anything unexpected and a server at its connection limit stay node:net's business.
     if (status !== 0 || client === undefined || typeof client.readStart !== 'function') {
       return original.call(this, status, client);
     }
+    const max = net.maxConnections;
+    if (typeof max === 'number' && net._connections >= max) return original.call(this, status, client);
+    net._connections++;
     accept(client);
   };
-  return (client) => original.call(listening, 0, client);
+  return {
+    giveBack(client) {
+      net._connections--; // node:net counts it again as it wraps it
+      original.call(listening, 0, client);
+    },
+    release() {
+      net._connections--;
+      net._emitCloseIfDrained();
+    },
+  };
 }
