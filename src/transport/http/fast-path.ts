@@ -75,9 +75,8 @@ let turnEnd: Promise<void> | undefined;
  * Resolves at the end of the current event-loop turn (setImmediate), once for
  * every caller in the turn, so that their writes go out back to back. As with
  * UDP replies (transport/udp/reply-queue.ts): a write that finds its client
- * asleep wakes it, which costs more than the write on this kind of VM; written
- * together, one wake-up serves several. Keep-alive on the memory store, bench
- * load: 40 → 36 µs of tracker CPU per announce, the generator's 16.5 → 11.
+ * asleep wakes it, which on a virtual machine can cost more than the write;
+ * written together, one wake-up serves several (figures in docs/benchmarks.md).
  */
 function endOfTurn(): Promise<void> {
   if (!turnEnd) {
