@@ -3,7 +3,7 @@ import { PolicyError, ProtocolError, StoreError, TrackerError } from '../errors.
 import { type ParsedAddress, packEndpoint, parseIp } from '../protocol/compact.js';
 import type { StoreAnnounce, SwarmStore } from '../store/swarm-store.js';
 import { TrackerEvents } from './events.js';
-import type { AnnounceParams, AnnounceReply, RequestContext, ScrapeEntry, Transport } from './types.js';
+import type { AnnounceParams, AnnounceReply, RequestContext, ScrapeEntry, Transport } from '../protocol/types.js';
 
 /** The most torrents a full scrape returns (it is off by default). */
 const FULL_SCRAPE_LIMIT = 100_000;

@@ -1,4 +1,4 @@
-import type { AnnounceEvent, AnnounceParams, ScrapeEntry } from '../core/types.js';
+import type { AnnounceEvent, AnnounceParams, ScrapeEntry } from './types.js';
 import { ProtocolError } from '../errors.js';
 import { CONNECT_MAGIC_HI, CONNECT_MAGIC_LO } from './connection-id.js';
 

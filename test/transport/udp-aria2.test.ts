@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import type { AnnounceEvent } from '../../src/core/types.js';
+import type { AnnounceEvent } from '../../src/protocol/types.js';
 import type { UdpAnnounceParams } from '../../src/protocol/udp.js';
 import { createTracker, type Tracker } from '../../src/tracker.js';
 import { UdpTrackerClient } from './udp-client.js';

@@ -1,6 +1,6 @@
 import type { TrackerConfig } from '../../config/options.js';
 import type { TrackerCore } from '../../core/tracker.js';
-import type { AnnounceReply, RequestContext, ScrapeEntry } from '../../core/types.js';
+import type { AnnounceReply, RequestContext, ScrapeEntry } from '../../protocol/types.js';
 import { PolicyError, ProtocolError, StoreError, TrackerError } from '../../errors.js';
 import { type ParsedAddress, parseIp } from '../../protocol/compact.js';
 import { type ConnectionIds, mapIpv4 } from '../../protocol/connection-id.js';
