@@ -56,7 +56,10 @@ export class Tracker {
     this.udp =
       this.config.udpPort === 'off' || this.udpElsewhere
         ? undefined
-        : new UdpTransport(this.core, this.config, { now: clock });
+        : new UdpTransport(this.core, this.config, {
+            now: clock,
+            sharedSecret: (name, bytes) => this.store.sharedSecret(name, bytes),
+          });
     if (this.config.stats) {
       this.stats = new StatsService(this.config, this.store, this.core.events, {
         now: clock,

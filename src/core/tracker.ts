@@ -18,7 +18,8 @@ export class TrackerCore {
 
   constructor(
     readonly config: Readonly<TrackerConfig>,
-    readonly store: SwarmStore,
+    /** Private: transports reach the store only through the core's operations. */
+    private readonly store: SwarmStore,
   ) {}
 
   async announce(params: AnnounceParams, ctx: RequestContext): Promise<AnnounceReply> {

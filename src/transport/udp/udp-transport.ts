@@ -18,6 +18,12 @@ const SECRET_RETRY_MS = 1000;
 const SECRET_START_WAIT_MS = 5000;
 
 export interface UdpTransportOptions {
+  /**
+   * The store's shared secret (`SwarmStore.sharedSecret`), used when
+   * --udp-secret is not set. Handed in rather than reached through the core:
+   * a transport talks to the core, never to the store.
+   */
+  sharedSecret: (name: string, bytes: number) => Promise<Buffer>;
   /** Clock in epoch ms for connection ids (tests inject one). */
   now?: () => number;
 }
@@ -39,13 +45,15 @@ export class UdpTransport {
   private handler: UdpHandler | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
+  private readonly sharedSecret: UdpTransportOptions['sharedSecret'];
 
   constructor(
     private readonly core: TrackerCore,
     private readonly config: Readonly<TrackerConfig>,
-    options: UdpTransportOptions = {},
+    options: UdpTransportOptions,
   ) {
     this.now = options.now ?? Date.now;
+    this.sharedSecret = options.sharedSecret;
   }
 
   /**
@@ -54,7 +62,7 @@ export class UdpTransport {
    */
   private async secret(): Promise<Buffer> {
     if (this.config.udpSecret) return Buffer.from(this.config.udpSecret, 'utf8');
-    return this.core.store.sharedSecret(UDP_SECRET_NAME, UDP_SECRET_BYTES);
+    return this.sharedSecret(UDP_SECRET_NAME, UDP_SECRET_BYTES);
   }
 
   async listen(host: string, port: number): Promise<AddressInfo> {
