@@ -3,23 +3,26 @@ import { describe, it } from 'node:test';
 import { ProtocolError } from '../../src/errors.js';
 import {
   encodeUdpAnnounce,
-  encodeUdpAnnounceRequest,
   encodeUdpConnect,
-  encodeUdpConnectRequest,
   encodeUdpError,
   encodeUdpScrape,
-  encodeUdpScrapeRequest,
-  encodeUdpUrlDataOptions,
   hasConnectMagic,
   parseUdpAnnounce,
   parseUdpHeader,
   parseUdpOptions,
-  parseUdpReply,
   parseUdpScrape,
   splitUrlData,
   UDP_ANNOUNCE_LENGTH,
   UDP_MAX_REQUEST_LENGTH,
 } from '../../src/protocol/udp.js';
+// The client's half, so that every request and reply round-trips through both.
+import {
+  encodeUdpAnnounceRequest,
+  encodeUdpConnectRequest,
+  encodeUdpScrapeRequest,
+  encodeUdpUrlDataOptions,
+  parseUdpReply,
+} from '../../src/protocol/udp-client-codec.js';
 
 const CID = Buffer.from('0011223344556677', 'hex');
 const ALL_BYTES_HASH = Buffer.from(Array.from({ length: 20 }, (_, i) => (i * 13 + 0x80) & 0xff));

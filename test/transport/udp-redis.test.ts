@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { unpackPeers } from '../../src/protocol/compact.js';
-import { encodeUdpAnnounceRequest, parseUdpReply, type UdpReply } from '../../src/protocol/udp.js';
+import { encodeUdpAnnounceRequest, parseUdpReply, type UdpReply } from '../../src/protocol/udp-client-codec.js';
 import { createTracker, type Tracker } from '../../src/tracker.js';
 import { makeId } from '../helpers/http-tracker-client.js';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redis-server.js';

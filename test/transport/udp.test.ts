@@ -6,7 +6,11 @@ import { DEFAULTS, type TrackerConfig } from '../../src/config/options.js';
 import { TrackerCore } from '../../src/core/tracker.js';
 import { parseIp } from '../../src/protocol/compact.js';
 import { ConnectionIds, mapIpv4 } from '../../src/protocol/connection-id.js';
-import { encodeUdpAnnounceRequest, encodeUdpConnectRequest, parseUdpReply } from '../../src/protocol/udp.js';
+import {
+  encodeUdpAnnounceRequest,
+  encodeUdpConnectRequest,
+  parseUdpReply,
+} from '../../src/protocol/udp-client-codec.js';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import type { SwarmStore } from '../../src/store/swarm-store.js';
 import { createTracker, type Tracker, type TrackerOptions } from '../../src/tracker.js';
