@@ -29,12 +29,6 @@ export interface AnnounceParams {
   /** BEP 7 `ipv4=` / `ipv6=`, an address optionally with a port. */
   ipv4?: string | undefined;
   ipv6?: string | undefined;
-  /**
-   * UDP only: BEP 41 URLData, the path and query of the tracker URL the client
-   * was given (e.g. a passkey). Carried for access control; the core does not
-   * use it yet.
-   */
-  urlData?: Buffer | undefined;
 }
 
 export type Transport = 'http' | 'udp' | 'ws';

@@ -49,26 +49,16 @@ export const UDP_OPTION_END = 0x0;
 export const UDP_OPTION_NOP = 0x1;
 export const UDP_OPTION_URL_DATA = 0x2;
 
-export interface UdpHeader {
-  action: number;
-  /** int32 as the client sent it; echoed verbatim. */
-  transactionId: number;
-}
-
 /** A UDP announce is the protocol-neutral announce plus what only UDP carries. */
 export interface UdpAnnounceParams extends AnnounceParams {
   /**
    * BEP 41 URLData: the concatenated path and query of the tracker URL the
    * client was given (`/announce?passkey=…`), raw bytes; empty when the client
-   * sent none. Carried to the core with the request (for access control).
+   * sent none. Parsed for access control (passkeys), which is not built yet:
+   * nothing reads it today. The core sees it only because the handler passes
+   * this object on whole (a copy without it would cost an allocation).
    */
   urlData: Buffer;
-}
-
-/** 16 bytes or more: the header. Shorter: undefined (unattributable, drop). */
-export function parseUdpHeader(packet: Buffer): UdpHeader | undefined {
-  if (packet.length < UDP_HEADER_LENGTH) return undefined;
-  return { action: packet.readInt32BE(8), transactionId: packet.readInt32BE(12) };
 }
 
 /** A connect request carries the protocol magic 0x41727101980 in place of a connection id (BEP 15). */
@@ -152,13 +142,6 @@ export function parseUdpOptions(packet: Buffer, offset: number): Buffer {
   }
   if (parts) return Buffer.concat(parts);
   return first ?? EMPTY;
-}
-
-/** Splits URLData (`/announce?passkey=x`) into its path and query, as the HTTP transport sees a URL. */
-export function splitUrlData(urlData: Buffer): { path: string; query: string } {
-  const text = urlData.toString('latin1');
-  const q = text.indexOf('?');
-  return q >= 0 ? { path: text.slice(0, q), query: text.slice(q + 1) } : { path: text, query: '' };
 }
 
 /** Scrape request: the header, then N × 20-byte info_hash (BEP 15). The hashes are views into the packet. */
@@ -265,6 +248,14 @@ export function encodeUdpError(
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * An action other than connect, announce or scrape from a verified source
+ * (BEP 15 defines no other request): answered with an error packet.
+ */
+export function unknownUdpAction(action: number): ProtocolError {
+  return new ProtocolError('unknown_action', `unknown action ${action}`);
+}
 
 /**
  * int64 → number without BigInt (which allocates): exact below 2^53, which any
