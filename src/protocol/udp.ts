@@ -1,6 +1,6 @@
-import type { AnnounceEvent, AnnounceParams, ScrapeEntry } from './types.js';
 import { ProtocolError } from '../errors.js';
 import { CONNECT_MAGIC_HI, CONNECT_MAGIC_LO } from './connection-id.js';
+import type { AnnounceEvent, AnnounceParams, ScrapeEntry } from './types.js';
 
 /**
  * The UDP tracker protocol (BEP 15) with announce options (BEP 41): pure codecs,
@@ -30,7 +30,8 @@ export const UDP_MAX_SCRAPE_HASHES = 74;
 /**
  * Longest request we parse. The largest legitimate one is a 74-hash scrape (1496
  * bytes); an announce with BEP 41 options stays far below. Anything longer is
- * answered with an error (if its connection id verifies) without being parsed.
+ * refused by the parsers before they read past the header (an error packet if
+ * its connection id verifies).
  */
 export const UDP_MAX_REQUEST_LENGTH = 1500;
 /**
@@ -82,9 +83,7 @@ export function parseUdpAnnounce(packet: Buffer): UdpAnnounceParams {
   if (packet.length < UDP_ANNOUNCE_LENGTH) {
     throw new ProtocolError('malformed_packet', `announce must be at least ${UDP_ANNOUNCE_LENGTH} bytes`);
   }
-  if (packet.length > UDP_MAX_REQUEST_LENGTH) {
-    throw new ProtocolError('packet_too_large', `request larger than ${UDP_MAX_REQUEST_LENGTH} bytes`);
-  }
+  checkRequestLength(packet);
   const eventNumber = packet.readInt32BE(80);
   const event = EVENTS[eventNumber];
   if (event === undefined) throw new ProtocolError('invalid_event', `invalid event ${eventNumber}`);
@@ -144,19 +143,18 @@ export function parseUdpOptions(packet: Buffer, offset: number): Buffer {
   return first ?? EMPTY;
 }
 
-/** Scrape request: the header, then N × 20-byte info_hash (BEP 15). The hashes are views into the packet. */
-export function parseUdpScrape(packet: Buffer, maxHashes = UDP_MAX_SCRAPE_HASHES): Buffer[] {
-  if (packet.length > UDP_MAX_REQUEST_LENGTH) {
-    throw new ProtocolError('packet_too_large', `request larger than ${UDP_MAX_REQUEST_LENGTH} bytes`);
-  }
+/**
+ * Scrape request: the header, then N × 20-byte info_hash (BEP 15). The hashes
+ * are views into the packet. The length limit keeps N at most
+ * UDP_MAX_SCRAPE_HASHES; --max-scrape-hashes is the core's to check (for
+ * every transport).
+ */
+export function parseUdpScrape(packet: Buffer): Buffer[] {
+  checkRequestLength(packet);
   const body = packet.length - UDP_HEADER_LENGTH;
   if (body <= 0) throw new ProtocolError('missing_param', 'scrape needs at least one info_hash');
   if (body % 20 !== 0) throw new ProtocolError('malformed_packet', 'scrape body must be a multiple of 20 bytes');
   const count = body / 20;
-  const limit = Math.min(maxHashes, UDP_MAX_SCRAPE_HASHES);
-  if (count > limit) {
-    throw new ProtocolError('too_many_info_hashes', `at most ${limit} info_hash per scrape, got ${count}`);
-  }
   const hashes = new Array<Buffer>(count);
   for (let i = 0; i < count; i++) {
     const start = UDP_HEADER_LENGTH + i * 20;
@@ -248,6 +246,13 @@ export function encodeUdpError(
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** The one place the request size limit is checked (every request that is parsed passes here). */
+function checkRequestLength(packet: Buffer): void {
+  if (packet.length > UDP_MAX_REQUEST_LENGTH) {
+    throw new ProtocolError('packet_too_large', `request larger than ${UDP_MAX_REQUEST_LENGTH} bytes`);
+  }
+}
 
 /**
  * An action other than connect, announce or scrape from a verified source

@@ -247,7 +247,6 @@ describe('UDP handler without a socket', () => {
     const sent: { packet: Buffer; to: string }[] = [];
     const handler = new UdpHandler({
       core,
-      config,
       connectionIds: ids,
       send: (packet, port, address) => sent.push({ packet, to: `${address}:${port}` }),
     });
@@ -294,7 +293,7 @@ describe('UDP handler without a socket', () => {
 
   it('drops packets from port 0 and unparseable sources', () => {
     const sent: Buffer[] = [];
-    const handler = new UdpHandler({ core, config, connectionIds: ids, send: (p) => sent.push(p) });
+    const handler = new UdpHandler({ core, connectionIds: ids, send: (p) => sent.push(p) });
     handler.handle(encodeUdpConnectRequest(1), '127.0.0.1', 0);
     handler.handle(encodeUdpConnectRequest(1), 'not an address', 5);
     assert.equal(sent.length, 0);

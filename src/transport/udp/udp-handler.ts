@@ -1,9 +1,8 @@
-import type { TrackerConfig } from '../../config/options.js';
 import type { TrackerCore } from '../../core/tracker.js';
-import type { AnnounceReply, RequestContext, ScrapeEntry } from '../../protocol/types.js';
 import { type ErrorCode, PolicyError, ProtocolError, StoreError, TrackerError } from '../../errors.js';
 import { type ParsedAddress, parseIp } from '../../protocol/compact.js';
 import { type ConnectionIds, mapIpv4 } from '../../protocol/connection-id.js';
+import type { AnnounceReply, RequestContext, ScrapeEntry } from '../../protocol/types.js';
 import {
   encodeUdpAnnounce,
   encodeUdpConnect,
@@ -18,7 +17,6 @@ import {
   UDP_HEADER_LENGTH,
   UDP_MAX_PEERS_V4,
   UDP_MAX_PEERS_V6,
-  UDP_MAX_REQUEST_LENGTH,
   unknownUdpAction,
 } from '../../protocol/udp.js';
 
@@ -91,7 +89,6 @@ export type UdpSend = (packet: Buffer, port: number, address: string) => void;
 
 export interface UdpHandlerOptions {
   core: TrackerCore;
-  config: Readonly<TrackerConfig>;
   connectionIds: ConnectionIds;
   send: UdpSend;
   counters?: UdpCounters;
@@ -131,7 +128,6 @@ const KIND_OF: Partial<Record<ErrorCode, UdpErrorKind>> = {
 export class UdpHandler {
   readonly counters: UdpCounters;
   private readonly core: TrackerCore;
-  private readonly config: Readonly<TrackerConfig>;
   private readonly ids: ConnectionIds;
   private readonly send: UdpSend;
   /** Scratch for the MAC input (IPv4 as IPv4-mapped) and a fresh id; reused per packet. */
@@ -140,7 +136,6 @@ export class UdpHandler {
 
   constructor(options: UdpHandlerOptions) {
     this.core = options.core;
-    this.config = options.config;
     this.ids = options.connectionIds;
     this.send = options.send;
     this.counters = options.counters ?? createUdpCounters();
@@ -184,15 +179,7 @@ export class UdpHandler {
       return;
     }
 
-    if (packet.length > UDP_MAX_REQUEST_LENGTH) {
-      return this.sendError(
-        transactionId,
-        'oversize',
-        `request larger than ${UDP_MAX_REQUEST_LENGTH} bytes`,
-        port,
-        address,
-      );
-    }
+    // The parsers refuse oversize requests (protocol/udp.ts, one check for both).
     if (action === UDP_ACTION_ANNOUNCE) return this.announce(packet, transactionId, source, port, address);
     if (action === UDP_ACTION_SCRAPE) return this.scrape(packet, transactionId, port, address);
     this.fail(transactionId, unknownUdpAction(action), port, address);
@@ -245,7 +232,7 @@ export class UdpHandler {
   private scrape(packet: Buffer, transactionId: number, port: number, address: string): void {
     let hashes: Buffer[];
     try {
-      hashes = parseUdpScrape(packet, this.config.maxScrapeHashes);
+      hashes = parseUdpScrape(packet);
     } catch (err) {
       return this.fail(transactionId, err, port, address);
     }

@@ -133,7 +133,6 @@ export class UdpTransport {
     });
     this.handler = new UdpHandler({
       core: this.core,
-      config: this.config,
       connectionIds,
       counters,
       send: (packet, toPort, toAddress) => replies.push(packet, toPort, toAddress),
