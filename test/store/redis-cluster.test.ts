@@ -5,6 +5,7 @@ import type { StoreAnnounce, SwarmStore } from '../../src/store/swarm-store.js';
 import { createTracker, type Tracker } from '../../src/tracker.js';
 import { announce, makeId } from '../helpers/http-tracker-client.js';
 import { type RedisClusterHandle, rawCommand, startRedisCluster } from '../helpers/redis-server.js';
+import { storeAnnounce } from '../helpers/store-announce.js';
 import { runStoreConformance } from './conformance.js';
 
 /** The Redis store on a 3-master Redis Cluster: the same contract, unchanged scripts. */
@@ -26,19 +27,8 @@ runStoreConformance('redis cluster', async (options): Promise<SwarmStore> => {
 });
 
 function req(infoHash: Buffer, n: number): StoreAnnounce {
-  return {
-    infoHash,
-    peerId: makeId('-CL-', n),
-    event: 'update',
-    seeder: n % 2 === 0,
-    ipv4: Buffer.from([10, 1, 0, n & 0xff, 0x1a, 0xe1]),
-    ipv6: null,
-    key: undefined,
-    numWant: 10,
-    want4: true,
-    want6: true,
-    withPeerIds: false,
-  };
+  const ipv4 = Buffer.from([10, 1, 0, n & 0xff, 0x1a, 0xe1]);
+  return storeAnnounce({ infoHash, peerId: makeId('-CL-', n), seeder: n % 2 === 0, ipv4, numWant: 10 });
 }
 
 describe('Redis store on a cluster', () => {
