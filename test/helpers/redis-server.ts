@@ -1,8 +1,9 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './free-port.js';
 
 /**
  * Throwaway Redis servers for tests: `redis-server` from PATH on a free port of
@@ -298,41 +299,13 @@ async function withFreshPort<T>(
   start: (port: number) => Promise<T>,
 ): Promise<{ port: number; value: T }> {
   for (let attempt = 1; ; attempt++) {
-    const port = await freePort(withBus);
+    const port = await freePort({ withBus });
     try {
       return { port, value: await start(port) };
     } catch (err) {
       if (attempt >= 3) throw err;
     }
   }
-}
-
-/** A free TCP port on 127.0.0.1 (with `withBus`, port + 10000 is free too, for the cluster bus). */
-export async function freePort(withBus = false): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = await listenProbe(0);
-    if (!withBus) return port;
-    if (port + 10000 > 65535) continue;
-    if (
-      await listenProbe(port + 10000).then(
-        () => true,
-        () => false,
-      )
-    )
-      return port;
-  }
-  throw new Error('no free port found');
-}
-
-function listenProbe(port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port, exclusive: true }, () => {
-      const actual = (server.address() as { port: number }).port;
-      server.close(() => resolve(actual));
-    });
-  });
 }
 
 function run(cmd: string, args: string[], timeoutMs: number): Promise<string> {
