@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { freePort } from './free-port.js';
 
 /**
@@ -146,6 +147,68 @@ export async function startRedisCluster(): Promise<RedisClusterHandle> {
       children[index] = await spawnServer(port, join(dir, String(port)), nodeArgs(port));
       await clusterOk(ports);
     },
+  };
+}
+
+/**
+ * A redis-server for the enclosing file or describe(): started in its before()
+ * hook, stopped in its after() hook. The handle may be kept at module level and
+ * used from the tests; it throws if used before the server started.
+ *
+ *   const redis = withRedisServer();
+ *   it('…', async () => { new RedisStore({ url: redis.url, … }) });
+ */
+export function withRedisServer(extraArgs: string[] = []): RedisServerHandle {
+  let server: RedisServerHandle | undefined;
+  before(async () => {
+    server = await startRedisServer(extraArgs);
+  });
+  after(async () => {
+    await server?.stop();
+  });
+  const started = (): RedisServerHandle => {
+    if (!server) throw new Error('withRedisServer: the server is used before its before() hook ran');
+    return server;
+  };
+  return {
+    get url() {
+      return started().url;
+    },
+    get port() {
+      return started().port;
+    },
+    stop: () => started().stop(),
+    kill: () => started().kill(),
+    restart: () => started().restart(),
+    pause: () => started().pause(),
+    resume: () => started().resume(),
+    command: (...args) => started().command(...args),
+  };
+}
+
+/** withRedisServer() for a three-master cluster. */
+export function withRedisCluster(): RedisClusterHandle {
+  let cluster: RedisClusterHandle | undefined;
+  before(async () => {
+    cluster = await startRedisCluster();
+  });
+  after(async () => {
+    await cluster?.stop();
+  });
+  const started = (): RedisClusterHandle => {
+    if (!cluster) throw new Error('withRedisCluster: the cluster is used before its before() hook ran');
+    return cluster;
+  };
+  return {
+    get urls() {
+      return started().urls;
+    },
+    get ports() {
+      return started().ports;
+    },
+    stop: () => started().stop(),
+    killNode: (index) => started().killNode(index),
+    restartNode: (index) => started().restartNode(index),
   };
 }
 

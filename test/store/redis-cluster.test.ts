@@ -1,24 +1,17 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { RedisStore } from '../../src/store/redis/redis-store.js';
 import type { StoreAnnounce, SwarmStore } from '../../src/store/swarm-store.js';
 import { createTracker, type Tracker } from '../../src/tracker.js';
 import { announce, makeId } from '../helpers/http-tracker-client.js';
-import { type RedisClusterHandle, rawCommand, startRedisCluster } from '../helpers/redis-server.js';
+import { rawCommand, withRedisCluster } from '../helpers/redis-server.js';
 import { storeAnnounce } from '../helpers/store-announce.js';
 import { runStoreConformance } from './conformance.js';
 
 /** The Redis store on a 3-master Redis Cluster: the same contract, unchanged scripts. */
 
-let cluster: RedisClusterHandle;
+const cluster = withRedisCluster();
 let stores = 0;
-
-before(async () => {
-  cluster = await startRedisCluster();
-});
-after(async () => {
-  await cluster?.stop();
-});
 
 runStoreConformance('redis cluster', async (options): Promise<SwarmStore> => {
   const store = new RedisStore({ ...options, clusterUrls: cluster.urls, prefix: `cconf${++stores}:` });
