@@ -4,6 +4,7 @@ import { type AddressInfo, isIP, isIPv4 } from 'node:net';
 import type { TrackerConfig } from '../../config/options.js';
 import type { TrackerCore } from '../../core/tracker.js';
 import { ConnectionIds } from '../../protocol/connection-id.js';
+import { listenAnyAddress } from '../any-address.js';
 import { ReplyQueue } from './reply-queue.js';
 import { createUdpCounters, type UdpCounters, UdpHandler } from './udp-handler.js';
 
@@ -67,14 +68,7 @@ export class UdpTransport {
 
   async listen(host: string, port: number): Promise<AddressInfo> {
     if (this.socket) throw new Error('UDP transport already listening');
-    let socket: Socket;
-    try {
-      socket = await bind(isIPv4(host) ? 'udp4' : 'udp6', host, port);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (host !== '::' || (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL')) throw err;
-      socket = await bind('udp4', '0.0.0.0', port);
-    }
+    const socket = await listenAnyAddress(host, (h) => bind(isIPv4(h) ? 'udp4' : 'udp6', h, port));
     try {
       socket.setRecvBufferSize(RECV_BUFFER_BYTES);
     } catch {
