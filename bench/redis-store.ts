@@ -21,6 +21,7 @@ import { MemoryStore } from '../src/store/memory/memory-store.js';
 import { RedisStore } from '../src/store/redis/redis-store.js';
 import type { StoreAnnounce, SwarmStore } from '../src/store/swarm-store.js';
 import { type RedisServerHandle, startRedisServer } from '../test/helpers/redis-server.js';
+import { storeAnnounce } from '../test/helpers/store-announce.js';
 
 const args = process.argv.slice(2);
 function flag(name: string, fallback: number): number {
@@ -46,19 +47,14 @@ function peerId(n: number): Buffer {
 }
 
 function request(t: number, n: number, numWant: number): StoreAnnounce {
-  return {
+  return storeAnnounce({
     infoHash: hash(t),
     peerId: peerId(n),
-    event: 'update',
     seeder: n % 4 === 0,
     ipv4: Buffer.from([10, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff, 0x1a, 0xe1]),
-    ipv6: null,
     key: n,
     numWant,
-    want4: true,
-    want6: true,
-    withPeerIds: false,
-  };
+  });
 }
 
 /**

@@ -1,8 +1,9 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
+import { freePort } from '../test/helpers/free-port.js';
 import { processTree } from './proc.js';
 
 /**
@@ -67,27 +68,6 @@ export function startProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** A port free for both TCP and UDP on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  for (let i = 0; i < 20; i++) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const srv = createServer();
-      srv.once('error', reject);
-      srv.listen(0, '127.0.0.1', () => {
-        const p = (srv.address() as { port: number }).port;
-        srv.close(() => resolve(p));
-      });
-    });
-    const udpOk = await new Promise<boolean>((resolve) => {
-      const s = createSocket('udp4');
-      s.once('error', () => resolve(false));
-      s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
-    if (udpOk) return port;
-  }
-  throw new Error('no free port');
-}
-
 function tcpOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = createConnection({ host: '127.0.0.1', port });
@@ -140,7 +120,7 @@ export interface RedisServer {
 
 /** A throwaway redis-server on a free port: no persistence, never the system one on 6379. */
 export async function startRedis(): Promise<RedisServer> {
-  const port = await freePort();
+  const port = await freePort({ udp: true });
   const proc = startProcess('redis-server', [
     '--port',
     String(port),
@@ -184,7 +164,7 @@ export async function startOpentracker(
   hashes: readonly Buffer[],
   workDir: string,
 ): Promise<TrackerHandle> {
-  const port = await freePort();
+  const port = await freePort({ udp: true });
   // opentracker chroots into tracker.rootdir and drops to nobody before it reads
   // the whitelist, so the whitelist lives inside the root and is world-readable.
   const root = join(workDir, `opentracker-${port}`);
@@ -215,7 +195,7 @@ export async function startOpentracker(
 }
 
 export async function startBittorrentTracker(depsDir: string, serverScript: string): Promise<TrackerHandle> {
-  const port = await freePort();
+  const port = await freePort({ udp: true });
   const proc = startProcess(process.execPath, [serverScript, depsDir, String(port)]);
   await waitForTcp(proc, port, 15_000);
   const pid = proc.child.pid as number;
@@ -240,7 +220,7 @@ export interface BitstormOptions {
 }
 
 export async function startBitstorm(opts: BitstormOptions): Promise<TrackerHandle> {
-  const port = await freePort();
+  const port = await freePort({ udp: true });
   const redis = opts.redis ? await startRedis() : undefined;
   const args = [
     ...(opts.nodeArgs ?? []),

@@ -1,8 +1,8 @@
 /** Library entry point: `import { createTracker } from 'bitstorm'`. */
 export { ConfigError, DEFAULTS, loadConfig, type TrackerConfig } from './config/options.js';
 export { TrackerCore } from './core/tracker.js';
-export type { AnnounceEvent, AnnounceParams, AnnounceReply, RequestContext, ScrapeEntry } from './core/types.js';
 export { PolicyError, ProtocolError, StoreError, TrackerError } from './errors.js';
+export type { AnnounceEvent, AnnounceParams, AnnounceReply, RequestContext, ScrapeEntry } from './protocol/types.js';
 export { decodePeerClient, formatPeerClient, type PeerClient } from './stats/peer-client.js';
 export type { StatsService } from './stats/stats-service.js';
 export { MemoryStore } from './store/memory/memory-store.js';

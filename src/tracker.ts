@@ -4,6 +4,7 @@ import { TrackerCore } from './core/tracker.js';
 import { StatsService } from './stats/stats-service.js';
 import { createStore } from './store/create-store.js';
 import type { SwarmStore } from './store/swarm-store.js';
+import { listenAnyAddress } from './transport/any-address.js';
 import { HttpTransport } from './transport/http/http-transport.js';
 import { UdpTransport } from './transport/udp/udp-transport.js';
 
@@ -58,7 +59,10 @@ export class Tracker {
     this.udp =
       this.config.udpPort === 'off' || this.udpElsewhere
         ? undefined
-        : new UdpTransport(this.core, this.config, { now: clock });
+        : new UdpTransport(this.core, this.config, {
+            now: clock,
+            sharedSecret: (name, bytes) => this.store.sharedSecret(name, bytes),
+          });
     if (this.config.stats) {
       this.stats = new StatsService(this.config, this.store, this.core.events, {
         now: clock,
@@ -75,14 +79,7 @@ export class Tracker {
     // Give a remote store a moment to connect so the first announces are not
     // refused; if it is down, serve anyway (clients are told to retry).
     await this.store.ready?.(STORE_READY_WAIT_MS).catch(() => undefined);
-    let http: AddressInfo;
-    try {
-      http = await this.http.listen(this.config.host, this.config.port);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (this.config.host !== '::' || (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL')) throw err;
-      http = await this.http.listen('0.0.0.0', this.config.port);
-    }
+    const http = await listenAnyAddress(this.config.host, (host) => this.http.listen(host, this.config.port));
     let udp: AddressInfo | undefined;
     if (this.udp) {
       try {

@@ -1,4 +1,4 @@
-import type { AnnounceEvent, Transport } from './types.js';
+import type { AnnounceEvent, Transport } from '../protocol/types.js';
 
 /**
  * Typed events the core emits; the stats collector and metrics subscribe.

@@ -1,9 +1,9 @@
 import type { TrackerConfig } from '../config/options.js';
 import { PolicyError, ProtocolError, StoreError, TrackerError } from '../errors.js';
 import { type ParsedAddress, packEndpoint, parseIp } from '../protocol/compact.js';
+import type { AnnounceParams, AnnounceReply, RequestContext, ScrapeEntry, Transport } from '../protocol/types.js';
 import type { StoreAnnounce, SwarmStore } from '../store/swarm-store.js';
 import { TrackerEvents } from './events.js';
-import type { AnnounceParams, AnnounceReply, RequestContext, ScrapeEntry, Transport } from './types.js';
 
 /** The most torrents a full scrape returns (it is off by default). */
 const FULL_SCRAPE_LIMIT = 100_000;
@@ -18,7 +18,8 @@ export class TrackerCore {
 
   constructor(
     readonly config: Readonly<TrackerConfig>,
-    readonly store: SwarmStore,
+    /** Private: transports reach the store only through the core's operations. */
+    private readonly store: SwarmStore,
   ) {}
 
   async announce(params: AnnounceParams, ctx: RequestContext): Promise<AnnounceReply> {
@@ -121,9 +122,11 @@ export class TrackerCore {
     try {
       if (infoHashes.length > 0) {
         if (infoHashes.length > this.config.maxScrapeHashes) {
+          // The one check of --max-scrape-hashes for every transport (a UDP packet
+          // cannot carry more than 74 anyway).
           throw new ProtocolError(
             'too_many_info_hashes',
-            `at most ${this.config.maxScrapeHashes} info_hash per scrape`,
+            `at most ${this.config.maxScrapeHashes} info_hash per scrape, got ${infoHashes.length}`,
           );
         }
         const counts = await this.store.scrape(infoHashes);

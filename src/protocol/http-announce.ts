@@ -1,8 +1,8 @@
-import type { AnnounceEvent, AnnounceParams, AnnounceReply } from '../core/types.js';
 import { ProtocolError } from '../errors.js';
 import { type BencodeDict, encodeBencode } from './bencode.js';
 import { unpackEndpoint } from './compact.js';
 import { lastValue, type QueryParams } from './query.js';
+import type { AnnounceEvent, AnnounceParams, AnnounceReply } from './types.js';
 
 /** HTTP announce (BEP 3, compact BEP 23, IPv6 BEP 7): query → AnnounceParams, reply → bencode. */
 export interface HttpAnnounce {

@@ -1,6 +1,6 @@
-import type { ScrapeEntry } from '../core/types.js';
 import { ProtocolError } from '../errors.js';
 import type { QueryParams } from './query.js';
+import type { ScrapeEntry } from './types.js';
 
 /** HTTP scrape (BEP 48): any number of repeated info_hash, each 20 raw bytes. */
 export function parseHttpScrape(query: QueryParams, maxHashes: number): Buffer[] {

@@ -1,12 +1,12 @@
-import type { AnnounceEvent, AnnounceParams, ScrapeEntry } from '../core/types.js';
 import { ProtocolError } from '../errors.js';
 import { CONNECT_MAGIC_HI, CONNECT_MAGIC_LO } from './connection-id.js';
+import type { AnnounceEvent, AnnounceParams, ScrapeEntry } from './types.js';
 
 /**
  * The UDP tracker protocol (BEP 15) with announce options (BEP 41): pure codecs,
  * bytes in → typed value or ProtocolError out, typed value in → bytes out. All
- * integers are big-endian. Both directions are here: the tracker uses the
- * request parsers and reply encoders, tests and load generators the others.
+ * integers are big-endian. The server's side only: request parsers and reply
+ * encoders (the client's side is protocol/udp-client-codec.ts).
  *
  * Every request starts with `int64 connection_id, int32 action, int32
  * transaction_id` (BEP 15 "Connect", "Announce", "Scrape"); every reply with
@@ -30,7 +30,8 @@ export const UDP_MAX_SCRAPE_HASHES = 74;
 /**
  * Longest request we parse. The largest legitimate one is a 74-hash scrape (1496
  * bytes); an announce with BEP 41 options stays far below. Anything longer is
- * answered with an error (if its connection id verifies) without being parsed.
+ * refused by the parsers before they read past the header (an error packet if
+ * its connection id verifies).
  */
 export const UDP_MAX_REQUEST_LENGTH = 1500;
 /**
@@ -49,26 +50,16 @@ export const UDP_OPTION_END = 0x0;
 export const UDP_OPTION_NOP = 0x1;
 export const UDP_OPTION_URL_DATA = 0x2;
 
-export interface UdpHeader {
-  action: number;
-  /** int32 as the client sent it; echoed verbatim. */
-  transactionId: number;
-}
-
 /** A UDP announce is the protocol-neutral announce plus what only UDP carries. */
 export interface UdpAnnounceParams extends AnnounceParams {
   /**
    * BEP 41 URLData: the concatenated path and query of the tracker URL the
    * client was given (`/announce?passkey=…`), raw bytes; empty when the client
-   * sent none. Carried to the core with the request (for access control).
+   * sent none. Parsed for access control (passkeys), which is not built yet:
+   * nothing reads it today. The core sees it only because the handler passes
+   * this object on whole (a copy without it would cost an allocation).
    */
   urlData: Buffer;
-}
-
-/** 16 bytes or more: the header. Shorter: undefined (unattributable, drop). */
-export function parseUdpHeader(packet: Buffer): UdpHeader | undefined {
-  if (packet.length < UDP_HEADER_LENGTH) return undefined;
-  return { action: packet.readInt32BE(8), transactionId: packet.readInt32BE(12) };
 }
 
 /** A connect request carries the protocol magic 0x41727101980 in place of a connection id (BEP 15). */
@@ -92,9 +83,7 @@ export function parseUdpAnnounce(packet: Buffer): UdpAnnounceParams {
   if (packet.length < UDP_ANNOUNCE_LENGTH) {
     throw new ProtocolError('malformed_packet', `announce must be at least ${UDP_ANNOUNCE_LENGTH} bytes`);
   }
-  if (packet.length > UDP_MAX_REQUEST_LENGTH) {
-    throw new ProtocolError('packet_too_large', `request larger than ${UDP_MAX_REQUEST_LENGTH} bytes`);
-  }
+  checkRequestLength(packet);
   const eventNumber = packet.readInt32BE(80);
   const event = EVENTS[eventNumber];
   if (event === undefined) throw new ProtocolError('invalid_event', `invalid event ${eventNumber}`);
@@ -154,26 +143,18 @@ export function parseUdpOptions(packet: Buffer, offset: number): Buffer {
   return first ?? EMPTY;
 }
 
-/** Splits URLData (`/announce?passkey=x`) into its path and query, as the HTTP transport sees a URL. */
-export function splitUrlData(urlData: Buffer): { path: string; query: string } {
-  const text = urlData.toString('latin1');
-  const q = text.indexOf('?');
-  return q >= 0 ? { path: text.slice(0, q), query: text.slice(q + 1) } : { path: text, query: '' };
-}
-
-/** Scrape request: the header, then N × 20-byte info_hash (BEP 15). The hashes are views into the packet. */
-export function parseUdpScrape(packet: Buffer, maxHashes = UDP_MAX_SCRAPE_HASHES): Buffer[] {
-  if (packet.length > UDP_MAX_REQUEST_LENGTH) {
-    throw new ProtocolError('packet_too_large', `request larger than ${UDP_MAX_REQUEST_LENGTH} bytes`);
-  }
+/**
+ * Scrape request: the header, then N × 20-byte info_hash (BEP 15). The hashes
+ * are views into the packet. The length limit keeps N at most
+ * UDP_MAX_SCRAPE_HASHES; --max-scrape-hashes is the core's to check (for
+ * every transport).
+ */
+export function parseUdpScrape(packet: Buffer): Buffer[] {
+  checkRequestLength(packet);
   const body = packet.length - UDP_HEADER_LENGTH;
   if (body <= 0) throw new ProtocolError('missing_param', 'scrape needs at least one info_hash');
   if (body % 20 !== 0) throw new ProtocolError('malformed_packet', 'scrape body must be a multiple of 20 bytes');
   const count = body / 20;
-  const limit = Math.min(maxHashes, UDP_MAX_SCRAPE_HASHES);
-  if (count > limit) {
-    throw new ProtocolError('too_many_info_hashes', `at most ${limit} info_hash per scrape, got ${count}`);
-  }
   const hashes = new Array<Buffer>(count);
   for (let i = 0; i < count; i++) {
     const start = UDP_HEADER_LENGTH + i * 20;
@@ -264,144 +245,22 @@ export function encodeUdpError(
   return out;
 }
 
-// ---------------------------------------------------------------------------
-// The client side: request encoders and reply parsers (tests, load generators).
-
-/** Connect request: magic, action 0, transaction id — 16 bytes. */
-export function encodeUdpConnectRequest(transactionId: number): Buffer {
-  const out = Buffer.allocUnsafe(UDP_HEADER_LENGTH);
-  out.writeUInt32BE(CONNECT_MAGIC_HI, 0);
-  out.writeUInt32BE(CONNECT_MAGIC_LO, 4);
-  out.writeInt32BE(UDP_ACTION_CONNECT, 8);
-  out.writeInt32BE(transactionId, 12);
-  return out;
-}
-
-export interface UdpAnnounceRequest {
-  connectionId: Uint8Array;
-  transactionId: number;
-  infoHash: Uint8Array;
-  peerId: Uint8Array;
-  downloaded?: number;
-  left?: number;
-  uploaded?: number;
-  /** BEP 15 numbering: 0 none, 1 completed, 2 started, 3 stopped. */
-  event?: number;
-  /** uint32, 0 = source address. */
-  ip?: number;
-  key?: number;
-  numWant?: number;
-  port: number;
-  /** Raw BEP 41 option bytes appended after byte 98. */
-  options?: Uint8Array;
-}
-
-export function encodeUdpAnnounceRequest(r: UdpAnnounceRequest): Buffer {
-  const options = r.options ?? EMPTY;
-  const out = Buffer.alloc(UDP_ANNOUNCE_LENGTH + options.length);
-  out.set(r.connectionId.subarray(0, 8), 0);
-  out.writeInt32BE(UDP_ACTION_ANNOUNCE, 8);
-  out.writeInt32BE(r.transactionId, 12);
-  out.set(r.infoHash.subarray(0, 20), 16);
-  out.set(r.peerId.subarray(0, 20), 36);
-  writeInt64(out, 56, r.downloaded ?? 0);
-  writeInt64(out, 64, r.left ?? 0);
-  writeInt64(out, 72, r.uploaded ?? 0);
-  out.writeInt32BE(r.event ?? 0, 80);
-  out.writeUInt32BE(r.ip ?? 0, 84);
-  out.writeUInt32BE(r.key ?? 0, 88);
-  out.writeInt32BE(r.numWant ?? -1, 92);
-  out.writeUInt16BE(r.port, 96);
-  out.set(options, UDP_ANNOUNCE_LENGTH);
-  return out;
-}
-
-/** BEP 41 URLData options for `urlData`, split into chunks of at most 255 bytes, then EndOfOptions. */
-export function encodeUdpUrlDataOptions(urlData: string | Uint8Array): Buffer {
-  const data = typeof urlData === 'string' ? Buffer.from(urlData, 'latin1') : Buffer.from(urlData);
-  const parts: Buffer[] = [];
-  for (let i = 0; i < data.length; i += 255) {
-    const chunk = data.subarray(i, i + 255);
-    parts.push(Buffer.from([UDP_OPTION_URL_DATA, chunk.length]), chunk);
-  }
-  parts.push(Buffer.from([UDP_OPTION_END]));
-  return Buffer.concat(parts);
-}
-
-export function encodeUdpScrapeRequest(
-  connectionId: Uint8Array,
-  transactionId: number,
-  infoHashes: readonly Uint8Array[],
-): Buffer {
-  const out = Buffer.alloc(UDP_HEADER_LENGTH + infoHashes.length * 20);
-  out.set(connectionId.subarray(0, 8), 0);
-  out.writeInt32BE(UDP_ACTION_SCRAPE, 8);
-  out.writeInt32BE(transactionId, 12);
-  for (let i = 0; i < infoHashes.length; i++) {
-    out.set((infoHashes[i] as Uint8Array).subarray(0, 20), UDP_HEADER_LENGTH + i * 20);
-  }
-  return out;
-}
-
-export type UdpReply =
-  | { action: 'connect'; transactionId: number; connectionId: Buffer }
-  | {
-      action: 'announce';
-      transactionId: number;
-      interval: number;
-      leechers: number;
-      seeders: number;
-      /** Compact entries as sent; the caller knows the family it asked over. */
-      peers: Buffer;
-    }
-  | {
-      action: 'scrape';
-      transactionId: number;
-      files: { seeders: number; completed: number; leechers: number }[];
-    }
-  | { action: 'error'; transactionId: number; message: string };
-
-/** Parses any tracker reply; throws ProtocolError when it is not one. */
-export function parseUdpReply(packet: Buffer): UdpReply {
-  if (packet.length < 8) throw new ProtocolError('malformed_packet', 'reply shorter than 8 bytes');
-  const action = packet.readInt32BE(0);
-  const transactionId = packet.readInt32BE(4);
-  switch (action) {
-    case UDP_ACTION_CONNECT:
-      if (packet.length < 16) throw new ProtocolError('malformed_packet', 'connect reply shorter than 16 bytes');
-      return { action: 'connect', transactionId, connectionId: Buffer.from(packet.subarray(8, 16)) };
-    case UDP_ACTION_ANNOUNCE:
-      if (packet.length < UDP_ANNOUNCE_REPLY_HEADER_LENGTH) {
-        throw new ProtocolError('malformed_packet', 'announce reply shorter than 20 bytes');
-      }
-      return {
-        action: 'announce',
-        transactionId,
-        interval: packet.readInt32BE(8),
-        leechers: packet.readInt32BE(12),
-        seeders: packet.readInt32BE(16),
-        peers: Buffer.from(packet.subarray(UDP_ANNOUNCE_REPLY_HEADER_LENGTH)),
-      };
-    case UDP_ACTION_SCRAPE: {
-      if ((packet.length - 8) % 12 !== 0) throw new ProtocolError('malformed_packet', 'scrape reply length');
-      const files: { seeders: number; completed: number; leechers: number }[] = [];
-      for (let pos = 8; pos < packet.length; pos += 12) {
-        files.push({
-          seeders: packet.readInt32BE(pos),
-          completed: packet.readInt32BE(pos + 4),
-          leechers: packet.readInt32BE(pos + 8),
-        });
-      }
-      return { action: 'scrape', transactionId, files };
-    }
-    case UDP_ACTION_ERROR:
-      return { action: 'error', transactionId, message: packet.subarray(8).toString('utf8') };
-    default:
-      throw new ProtocolError('unknown_action', `unknown action ${action}`);
-  }
-}
-
 const EMPTY = Buffer.alloc(0);
+
+/** The one place the request size limit is checked (every request that is parsed passes here). */
+function checkRequestLength(packet: Buffer): void {
+  if (packet.length > UDP_MAX_REQUEST_LENGTH) {
+    throw new ProtocolError('packet_too_large', `request larger than ${UDP_MAX_REQUEST_LENGTH} bytes`);
+  }
+}
+
+/**
+ * An action other than connect, announce or scrape from a verified source
+ * (BEP 15 defines no other request): answered with an error packet.
+ */
+export function unknownUdpAction(action: number): ProtocolError {
+  return new ProtocolError('unknown_action', `unknown action ${action}`);
+}
 
 /**
  * int64 → number without BigInt (which allocates): exact below 2^53, which any
@@ -409,12 +268,6 @@ const EMPTY = Buffer.alloc(0);
  */
 function readInt64(buf: Buffer, offset: number): number {
   return buf.readInt32BE(offset) * 0x1_0000_0000 + buf.readUInt32BE(offset + 4);
-}
-
-function writeInt64(buf: Buffer, offset: number, value: number): void {
-  const hi = Math.floor(value / 0x1_0000_0000);
-  buf.writeInt32BE(hi, offset);
-  buf.writeUInt32BE(value - hi * 0x1_0000_0000, offset + 4);
 }
 
 function clampInt32(n: number): number {

@@ -1,5 +1,5 @@
 import type { TrackerEvents } from '../core/events.js';
-import type { Transport } from '../core/types.js';
+import type { Transport } from '../protocol/types.js';
 import type { SwarmStore, SwarmTotals } from '../store/swarm-store.js';
 
 /**

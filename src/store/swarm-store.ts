@@ -1,3 +1,5 @@
+import type { AnnounceEvent } from '../protocol/types.js';
+
 /**
  * The store interface. One operation per announce: the store upserts or removes
  * the peer, counts the swarm and samples peers in a single call (on Redis: one
@@ -31,7 +33,9 @@
  * - Counts (`complete` = seeders, `incomplete` = leechers) are taken after the
  *   announce was applied, and include the requester unless it stopped.
  */
-export type StoreEvent = 'started' | 'completed' | 'stopped' | 'update';
+
+/** The announce's own event: one union for every floor (kept under this name for the Redis store). */
+export type StoreEvent = AnnounceEvent;
 
 export interface StoreAnnounce {
   /** 20 bytes. */

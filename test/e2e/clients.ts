@@ -12,13 +12,12 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createSocket } from 'node:dgram';
 import { closeSync, openSync, rmSync } from 'node:fs';
 import { access, mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '../helpers/free-port.js';
 
 /** Debian package of each program the suite runs. */
 const PACKAGES: Record<string, string> = {
@@ -62,40 +61,6 @@ export function run(file: string, args: readonly string[], timeoutMs = 20_000): 
       else resolve(stdout);
     });
   });
-}
-
-/** Ports freePort() returned already. */
-const handedOut = new Set<number>();
-
-/**
- * A port free for both TCP and UDP on every address, chosen by the OS. Clients
- * use one number for both (Transmission's UDP socket shares its peer port).
- * Another process may take it before the client binds; that window is short,
- * and the ports are random, so a clash shows up as one failed case, not a hang.
- */
-export async function freePort(): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const srv = createServer();
-      srv.once('error', reject);
-      srv.listen({ port: 0, host: '::', ipv6Only: false }, () => {
-        const { port } = srv.address() as { port: number };
-        srv.close(() => resolve(port));
-      });
-    });
-    const udpFree = await new Promise<boolean>((resolve) => {
-      const sock = createSocket({ type: 'udp6', ipv6Only: false });
-      sock.once('error', () => resolve(false));
-      sock.bind(port, '::', () => sock.close(() => resolve(true)));
-    });
-    // The OS may hand the same free port out twice in a row once it is closed
-    // again; never give one to two clients of this process.
-    if (udpFree && !handedOut.has(port)) {
-      handedOut.add(port);
-      return port;
-    }
-  }
-  throw new Error('no port free for both TCP and UDP after 20 attempts');
 }
 
 /** Writes `size` random bytes and returns their sha256 (hex). */
@@ -346,14 +311,14 @@ export class Aria2Client implements BtClient {
   async start(torrent: Torrent): Promise<void> {
     const { dir, seeder, udpTracker } = this.options;
     await mkdir(this.dataDir, { recursive: true });
-    const port = await freePort();
+    const port = await freePort({ host: '::', udp: true });
     const args = [
       '--no-conf',
       `--dir=${this.dataDir}`,
       `--listen-port=${port}`,
       `--enable-dht=${udpTracker}`,
       '--enable-dht6=false',
-      `--dht-listen-port=${udpTracker ? await freePort() : port}`,
+      `--dht-listen-port=${udpTracker ? await freePort({ host: '::', udp: true }) : port}`,
       `--dht-file-path=${join(dir, 'dht.dat')}`,
       '--enable-peer-exchange=false',
       '--bt-enable-lpd=false',
@@ -426,7 +391,7 @@ export class TransmissionClient implements BtClient {
     const configDir = join(dir, 'config');
     await mkdir(configDir, { recursive: true });
     await mkdir(this.dataDir, { recursive: true });
-    const rpcPort = await freePort();
+    const rpcPort = await freePort({ host: '::', udp: true });
     const settings: Record<string, unknown> = {
       'dht-enabled': false,
       'lpd-enabled': false,
@@ -434,7 +399,7 @@ export class TransmissionClient implements BtClient {
       'port-forwarding-enabled': false,
       'utp-enabled': false,
       'blocklist-enabled': false,
-      'peer-port': await freePort(),
+      'peer-port': await freePort({ host: '::', udp: true }),
       'peer-port-random-on-start': false,
       'rpc-enabled': true,
       'rpc-bind-address': '127.0.0.1',

@@ -1,8 +1,10 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
+import { freePort } from './free-port.js';
 
 /**
  * Throwaway Redis servers for tests: `redis-server` from PATH on a free port of
@@ -145,6 +147,68 @@ export async function startRedisCluster(): Promise<RedisClusterHandle> {
       children[index] = await spawnServer(port, join(dir, String(port)), nodeArgs(port));
       await clusterOk(ports);
     },
+  };
+}
+
+/**
+ * A redis-server for the enclosing file or describe(): started in its before()
+ * hook, stopped in its after() hook. The handle may be kept at module level and
+ * used from the tests; it throws if used before the server started.
+ *
+ *   const redis = withRedisServer();
+ *   it('…', async () => { new RedisStore({ url: redis.url, … }) });
+ */
+export function withRedisServer(extraArgs: string[] = []): RedisServerHandle {
+  let server: RedisServerHandle | undefined;
+  before(async () => {
+    server = await startRedisServer(extraArgs);
+  });
+  after(async () => {
+    await server?.stop();
+  });
+  const started = (): RedisServerHandle => {
+    if (!server) throw new Error('withRedisServer: the server is used before its before() hook ran');
+    return server;
+  };
+  return {
+    get url() {
+      return started().url;
+    },
+    get port() {
+      return started().port;
+    },
+    stop: () => started().stop(),
+    kill: () => started().kill(),
+    restart: () => started().restart(),
+    pause: () => started().pause(),
+    resume: () => started().resume(),
+    command: (...args) => started().command(...args),
+  };
+}
+
+/** withRedisServer() for a three-master cluster. */
+export function withRedisCluster(): RedisClusterHandle {
+  let cluster: RedisClusterHandle | undefined;
+  before(async () => {
+    cluster = await startRedisCluster();
+  });
+  after(async () => {
+    await cluster?.stop();
+  });
+  const started = (): RedisClusterHandle => {
+    if (!cluster) throw new Error('withRedisCluster: the cluster is used before its before() hook ran');
+    return cluster;
+  };
+  return {
+    get urls() {
+      return started().urls;
+    },
+    get ports() {
+      return started().ports;
+    },
+    stop: () => started().stop(),
+    killNode: (index) => started().killNode(index),
+    restartNode: (index) => started().restartNode(index),
   };
 }
 
@@ -298,41 +362,13 @@ async function withFreshPort<T>(
   start: (port: number) => Promise<T>,
 ): Promise<{ port: number; value: T }> {
   for (let attempt = 1; ; attempt++) {
-    const port = await freePort(withBus);
+    const port = await freePort({ withBus });
     try {
       return { port, value: await start(port) };
     } catch (err) {
       if (attempt >= 3) throw err;
     }
   }
-}
-
-/** A free TCP port on 127.0.0.1 (with `withBus`, port + 10000 is free too, for the cluster bus). */
-export async function freePort(withBus = false): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = await listenProbe(0);
-    if (!withBus) return port;
-    if (port + 10000 > 65535) continue;
-    if (
-      await listenProbe(port + 10000).then(
-        () => true,
-        () => false,
-      )
-    )
-      return port;
-  }
-  throw new Error('no free port found');
-}
-
-function listenProbe(port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port, exclusive: true }, () => {
-      const actual = (server.address() as { port: number }).port;
-      server.close(() => resolve(actual));
-    });
-  });
 }
 
 function run(cmd: string, args: string[], timeoutMs: number): Promise<string> {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { StoreAnnounce, StoreOptions, SwarmStore } from '../../src/store/swarm-store.js';
+import { storeAnnounce } from '../helpers/store-announce.js';
 
 /**
  * The store contract (src/store/swarm-store.ts), checked for every store.
@@ -44,20 +45,7 @@ function v6(n: number, port = 6881): Buffer {
 }
 
 function req(infoHash: Buffer, n: number, over: Partial<StoreAnnounce> = {}): StoreAnnounce {
-  return {
-    infoHash,
-    peerId: peerId(n),
-    event: 'update',
-    seeder: false,
-    ipv4: v4(n),
-    ipv6: null,
-    key: undefined,
-    numWant: 50,
-    want4: true,
-    want6: true,
-    withPeerIds: false,
-    ...over,
-  };
+  return storeAnnounce({ infoHash, peerId: peerId(n), ipv4: v4(n), ...over });
 }
 
 function entries(buf: Buffer, size: number): string[] {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import type { StoreAnnounce } from '../../src/store/swarm-store.js';
+import { storeAnnounce } from '../helpers/store-announce.js';
 import { runStoreConformance } from './conformance.js';
 
 runStoreConformance('memory', async (options) => new MemoryStore({ ...options, backgroundSweep: false }));
@@ -42,19 +43,15 @@ type CountEvent = 'completed' | 'stopped' | 'started';
 
 /** An IPv4 announce by peer `peer` (its id bytes and address) that wants no peers; only `started` is a leecher. */
 function countingAnnounce(infoHash: Buffer, peer: number, event: CountEvent): StoreAnnounce {
-  return {
+  return storeAnnounce({
     infoHash,
     peerId: Buffer.alloc(20, peer),
     event,
     seeder: event !== 'started',
     ipv4: Buffer.from([127, 0, 0, peer, 0x1a, 0xe1]),
-    ipv6: null,
-    key: undefined,
     numWant: 0,
-    want4: true,
     want6: false,
-    withPeerIds: false,
-  };
+  });
 }
 
 it('memory store: a torrent that empties keeps its downloaded count until downloadedTtlMs, then forgets it', async () => {

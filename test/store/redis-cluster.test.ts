@@ -1,23 +1,17 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { RedisStore } from '../../src/store/redis/redis-store.js';
 import type { StoreAnnounce, SwarmStore } from '../../src/store/swarm-store.js';
 import { createTracker, type Tracker } from '../../src/tracker.js';
 import { announce, makeId } from '../helpers/http-tracker-client.js';
-import { type RedisClusterHandle, rawCommand, startRedisCluster } from '../helpers/redis-server.js';
+import { rawCommand, withRedisCluster } from '../helpers/redis-server.js';
+import { storeAnnounce } from '../helpers/store-announce.js';
 import { runStoreConformance } from './conformance.js';
 
 /** The Redis store on a 3-master Redis Cluster: the same contract, unchanged scripts. */
 
-let cluster: RedisClusterHandle;
+const cluster = withRedisCluster();
 let stores = 0;
-
-before(async () => {
-  cluster = await startRedisCluster();
-});
-after(async () => {
-  await cluster?.stop();
-});
 
 runStoreConformance('redis cluster', async (options): Promise<SwarmStore> => {
   const store = new RedisStore({ ...options, clusterUrls: cluster.urls, prefix: `cconf${++stores}:` });
@@ -26,19 +20,8 @@ runStoreConformance('redis cluster', async (options): Promise<SwarmStore> => {
 });
 
 function req(infoHash: Buffer, n: number): StoreAnnounce {
-  return {
-    infoHash,
-    peerId: makeId('-CL-', n),
-    event: 'update',
-    seeder: n % 2 === 0,
-    ipv4: Buffer.from([10, 1, 0, n & 0xff, 0x1a, 0xe1]),
-    ipv6: null,
-    key: undefined,
-    numWant: 10,
-    want4: true,
-    want6: true,
-    withPeerIds: false,
-  };
+  const ipv4 = Buffer.from([10, 1, 0, n & 0xff, 0x1a, 0xe1]);
+  return storeAnnounce({ infoHash, peerId: makeId('-CL-', n), seeder: n % 2 === 0, ipv4, numWant: 10 });
 }
 
 describe('Redis store on a cluster', () => {

@@ -6,6 +6,7 @@ import { torrentIndexKey, torrentKeys } from '../../src/store/redis/keys.js';
 import { RedisStore, type RedisStoreOptions } from '../../src/store/redis/redis-store.js';
 import type { StoreAnnounce } from '../../src/store/swarm-store.js';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redis-server.js';
+import { storeAnnounce } from '../helpers/store-announce.js';
 
 /** Redis-specific checks the store conformance suite cannot make: the layout itself. */
 
@@ -47,20 +48,12 @@ function peer(n: number): Buffer {
 }
 
 function req(infoHash: Buffer, n: number, over: Partial<StoreAnnounce> = {}): StoreAnnounce {
-  return {
+  return storeAnnounce({
     infoHash,
     peerId: peer(n),
-    event: 'update',
-    seeder: false,
     ipv4: Buffer.from([10, 0, (n >> 8) & 0xff, n & 0xff, 0x1a, 0xe1]),
-    ipv6: null,
-    key: undefined,
-    numWant: 50,
-    want4: true,
-    want6: true,
-    withPeerIds: false,
     ...over,
-  };
+  });
 }
 
 async function keysOf(prefix: string): Promise<string[]> {

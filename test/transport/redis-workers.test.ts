@@ -8,8 +8,9 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { DecodedDict } from '../../src/protocol/bencode.js';
 import { unpackPeers } from '../../src/protocol/compact.js';
+import { freePort } from '../helpers/free-port.js';
 import { announce, makeId } from '../helpers/http-tracker-client.js';
-import { freePort, type RedisServerHandle, startRedisServer } from '../helpers/redis-server.js';
+import { type RedisServerHandle, startRedisServer } from '../helpers/redis-server.js';
 import { UdpTrackerClient } from './udp-client.js';
 import { asAnnounce } from './udp-suite.js';
 

@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import type { AnnounceEvent } from '../../src/core/types.js';
+import type { AnnounceEvent } from '../../src/protocol/types.js';
 import type { UdpAnnounceParams } from '../../src/protocol/udp.js';
 import { createTracker, type Tracker } from '../../src/tracker.js';
+import { freePort } from '../helpers/free-port.js';
 import { UdpTrackerClient } from './udp-client.js';
 import { asScrape } from './udp-suite.js';
 
@@ -23,24 +23,6 @@ import { asScrape } from './udp-suite.js';
  */
 const run = promisify(execFile);
 const WAIT_MS = 20_000;
-
-async function freePort(type: 'udp4' | 'tcp'): Promise<number> {
-  if (type === 'udp4') {
-    const s = createSocket('udp4');
-    s.bind(0, '127.0.0.1');
-    await once(s, 'listening');
-    const { port } = s.address();
-    await new Promise<void>((r) => s.close(() => r()));
-    return port;
-  }
-  const { createServer } = await import('node:net');
-  const srv = createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const { port } = srv.address() as { port: number };
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 /** The info hash of a single-file torrent from mktorrent, whose `info` is the last key of the top dict. */
 function infoHashOf(torrent: Buffer): Buffer {
@@ -103,14 +85,14 @@ describe('aria2 announcing to our UDP tracker', () => {
         '--no-conf',
         `--dir=${data}`,
         '--enable-dht=true',
-        `--dht-listen-port=${await freePort('udp4')}`,
+        `--dht-listen-port=${await freePort({ tcp: false, udp: true })}`,
         `--dht-file-path=${join(dir, 'dht.dat')}`,
         '--enable-dht6=false',
         '--enable-peer-exchange=false',
         '--bt-enable-lpd=false',
         '--check-integrity=true',
         '--seed-ratio=0.0',
-        `--listen-port=${await freePort('tcp')}`,
+        `--listen-port=${await freePort()}`,
         '--summary-interval=0',
         '--console-log-level=notice',
         torrentPath,

@@ -7,7 +7,7 @@ import {
   parseUdpReply,
   type UdpAnnounceRequest,
   type UdpReply,
-} from '../../src/protocol/udp.js';
+} from '../../src/protocol/udp-client-codec.js';
 
 /**
  * A minimal BEP 15 client for tests: one socket, requests matched to replies by

@@ -4,21 +4,15 @@ import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { unpackPeers } from '../../src/protocol/compact.js';
-import { encodeUdpAnnounceRequest, parseUdpReply, type UdpReply } from '../../src/protocol/udp.js';
+import { encodeUdpAnnounceRequest, parseUdpReply, type UdpReply } from '../../src/protocol/udp-client-codec.js';
 import { createTracker, type Tracker } from '../../src/tracker.js';
 import { makeId } from '../helpers/http-tracker-client.js';
-import { type RedisServerHandle, startRedisServer } from '../helpers/redis-server.js';
+import { withRedisServer } from '../helpers/redis-server.js';
 import { UdpTrackerClient } from './udp-client.js';
 import { asAnnounce, asError, freshHash, runUdpSuite } from './udp-suite.js';
 
-let redis: RedisServerHandle;
+const redis = withRedisServer();
 let trackers = 0;
-before(async () => {
-  redis = await startRedisServer();
-});
-after(async () => {
-  await redis?.stop();
-});
 
 // The same scenarios as on the memory store; each tracker gets its own key prefix.
 runUdpSuite('the Redis store', async () => ({ redisUrl: redis.url, redisPrefix: `udp${++trackers}:` }));

@@ -2,14 +2,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { DecodedDict } from '../../src/protocol/bencode.js';
 import { unpackPeers } from '../../src/protocol/compact.js';
+import type { UdpAnnounceParams } from '../../src/protocol/udp.js';
 import {
   encodeUdpAnnounceRequest,
   encodeUdpConnectRequest,
   encodeUdpUrlDataOptions,
   parseUdpReply,
-  type UdpAnnounceParams,
   type UdpReply,
-} from '../../src/protocol/udp.js';
+} from '../../src/protocol/udp-client-codec.js';
 import { createTracker, type Tracker, type TrackerOptions } from '../../src/tracker.js';
 import { announce as httpAnnounce, makeId } from '../helpers/http-tracker-client.js';
 import { UdpTrackerClient } from './udp-client.js';

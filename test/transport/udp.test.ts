@@ -1,16 +1,19 @@
 import assert from 'node:assert/strict';
-import { createSocket } from 'node:dgram';
-import { once } from 'node:events';
 import { after, describe, it } from 'node:test';
 import { DEFAULTS, type TrackerConfig } from '../../src/config/options.js';
 import { TrackerCore } from '../../src/core/tracker.js';
 import { parseIp } from '../../src/protocol/compact.js';
 import { ConnectionIds, mapIpv4 } from '../../src/protocol/connection-id.js';
-import { encodeUdpAnnounceRequest, encodeUdpConnectRequest, parseUdpReply } from '../../src/protocol/udp.js';
+import {
+  encodeUdpAnnounceRequest,
+  encodeUdpConnectRequest,
+  parseUdpReply,
+} from '../../src/protocol/udp-client-codec.js';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import type { SwarmStore } from '../../src/store/swarm-store.js';
 import { createTracker, type Tracker, type TrackerOptions } from '../../src/tracker.js';
 import { UdpHandler } from '../../src/transport/udp/udp-handler.js';
+import { freePort } from '../helpers/free-port.js';
 import { makeId } from '../helpers/http-tracker-client.js';
 import { UdpTrackerClient } from './udp-client.js';
 import { asAnnounce, asError, asScrape, freshHash } from './udp-suite.js';
@@ -32,15 +35,6 @@ async function client(host: string, port: number): Promise<UdpTrackerClient> {
   const c = await UdpTrackerClient.open(host, port);
   open.push(c);
   return c;
-}
-
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  s.bind(0, '127.0.0.1');
-  await once(s, 'listening');
-  const { port } = s.address();
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 describe('UDP transport: listening', () => {
@@ -66,7 +60,7 @@ describe('UDP transport: listening', () => {
   });
 
   it('listens on an explicit port, on a udp4 socket for an IPv4 host', async () => {
-    const wanted = await freeUdpPort();
+    const wanted = await freePort({ tcp: false, udp: true });
     const { tracker, port } = await start({ host: '127.0.0.1', udpPort: wanted });
     assert.equal(port, wanted);
     assert.equal(tracker.address?.udp?.family, 'IPv4');
@@ -243,7 +237,6 @@ describe('UDP handler without a socket', () => {
     const sent: { packet: Buffer; to: string }[] = [];
     const handler = new UdpHandler({
       core,
-      config,
       connectionIds: ids,
       send: (packet, port, address) => sent.push({ packet, to: `${address}:${port}` }),
     });
@@ -290,7 +283,7 @@ describe('UDP handler without a socket', () => {
 
   it('drops packets from port 0 and unparseable sources', () => {
     const sent: Buffer[] = [];
-    const handler = new UdpHandler({ core, config, connectionIds: ids, send: (p) => sent.push(p) });
+    const handler = new UdpHandler({ core, connectionIds: ids, send: (p) => sent.push(p) });
     handler.handle(encodeUdpConnectRequest(1), '127.0.0.1', 0);
     handler.handle(encodeUdpConnectRequest(1), 'not an address', 5);
     assert.equal(sent.length, 0);

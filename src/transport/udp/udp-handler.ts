@@ -1,9 +1,8 @@
-import type { TrackerConfig } from '../../config/options.js';
 import type { TrackerCore } from '../../core/tracker.js';
-import type { AnnounceReply, RequestContext, ScrapeEntry } from '../../core/types.js';
-import { PolicyError, ProtocolError, StoreError, TrackerError } from '../../errors.js';
+import { type ErrorCode, PolicyError, ProtocolError, StoreError, TrackerError } from '../../errors.js';
 import { type ParsedAddress, parseIp } from '../../protocol/compact.js';
 import { type ConnectionIds, mapIpv4 } from '../../protocol/connection-id.js';
+import type { AnnounceReply, RequestContext, ScrapeEntry } from '../../protocol/types.js';
 import {
   encodeUdpAnnounce,
   encodeUdpConnect,
@@ -18,7 +17,7 @@ import {
   UDP_HEADER_LENGTH,
   UDP_MAX_PEERS_V4,
   UDP_MAX_PEERS_V6,
-  UDP_MAX_REQUEST_LENGTH,
+  unknownUdpAction,
 } from '../../protocol/udp.js';
 
 /** Kinds of error packets we send, for the counters. */
@@ -90,13 +89,24 @@ export type UdpSend = (packet: Buffer, port: number, address: string) => void;
 
 export interface UdpHandlerOptions {
   core: TrackerCore;
-  config: Readonly<TrackerConfig>;
   connectionIds: ConnectionIds;
   send: UdpSend;
   counters?: UdpCounters;
 }
 
-const BAD_CONNECTION_ID = 'invalid connection id';
+/**
+ * One instance for every bad id: forged ids can come as a flood from
+ * unverified sources, and a new Error per packet would cost a stack trace each.
+ */
+const BAD_CONNECTION_ID = new ProtocolError('invalid_connection_id', 'invalid connection id');
+
+/** Counter kinds of the protocol errors that have one of their own; the others count as invalidRequest. */
+const KIND_OF: Partial<Record<ErrorCode, UdpErrorKind>> = {
+  malformed_packet: 'malformed',
+  packet_too_large: 'oversize',
+  unknown_action: 'unknownAction',
+  invalid_connection_id: 'badConnectionId',
+};
 
 /**
  * One datagram in, at most one datagram out: BEP 15 bytes → codec → core →
@@ -112,12 +122,12 @@ const BAD_CONNECTION_ID = 'invalid connection id';
  *     amplify, and two trackers cannot be made to bounce errors at each other
  *     forever), else drop.
  *  4. verified: oversize, malformed, unknown action and refused requests get an
- *     error packet; announce and scrape go to the core.
+ *     error packet (each error a code of the catalogue in errors.ts); announce
+ *     and scrape go to the core.
  */
 export class UdpHandler {
   readonly counters: UdpCounters;
   private readonly core: TrackerCore;
-  private readonly config: Readonly<TrackerConfig>;
   private readonly ids: ConnectionIds;
   private readonly send: UdpSend;
   /** Scratch for the MAC input (IPv4 as IPv4-mapped) and a fresh id; reused per packet. */
@@ -126,7 +136,6 @@ export class UdpHandler {
 
   constructor(options: UdpHandlerOptions) {
     this.core = options.core;
-    this.config = options.config;
     this.ids = options.connectionIds;
     this.send = options.send;
     this.counters = options.counters ?? createUdpCounters();
@@ -160,7 +169,7 @@ export class UdpHandler {
     }
 
     if (!this.ids.verify(packet, 0, ip16, port)) {
-      const reply = encodeUdpError(transactionId, BAD_CONNECTION_ID, packet.length - 1);
+      const reply = encodeUdpError(transactionId, BAD_CONNECTION_ID.message, packet.length - 1);
       if (reply === undefined) {
         counters.dropped.unverified++;
         return;
@@ -170,18 +179,10 @@ export class UdpHandler {
       return;
     }
 
-    if (packet.length > UDP_MAX_REQUEST_LENGTH) {
-      return this.sendError(
-        transactionId,
-        'oversize',
-        `request larger than ${UDP_MAX_REQUEST_LENGTH} bytes`,
-        port,
-        address,
-      );
-    }
+    // The parsers refuse oversize requests (protocol/udp.ts, one check for both).
     if (action === UDP_ACTION_ANNOUNCE) return this.announce(packet, transactionId, source, port, address);
     if (action === UDP_ACTION_SCRAPE) return this.scrape(packet, transactionId, port, address);
-    this.sendError(transactionId, 'unknownAction', `unknown action ${action}`, port, address);
+    this.fail(transactionId, unknownUdpAction(action), port, address);
   }
 
   private announce(packet: Buffer, transactionId: number, source: ParsedAddress, port: number, address: string): void {
@@ -231,7 +232,7 @@ export class UdpHandler {
   private scrape(packet: Buffer, transactionId: number, port: number, address: string): void {
     let hashes: Buffer[];
     try {
-      hashes = parseUdpScrape(packet, this.config.maxScrapeHashes);
+      hashes = parseUdpScrape(packet);
     } catch (err) {
       return this.fail(transactionId, err, port, address);
     }
@@ -253,9 +254,7 @@ export class UdpHandler {
   /** Turns an error into an error packet (the source is verified here). */
   private fail(transactionId: number, err: unknown, port: number, address: string): void {
     if (err instanceof ProtocolError) {
-      const kind: UdpErrorKind =
-        err.code === 'malformed_packet' ? 'malformed' : err.code === 'packet_too_large' ? 'oversize' : 'invalidRequest';
-      return this.sendError(transactionId, kind, err.message, port, address);
+      return this.sendError(transactionId, KIND_OF[err.code] ?? 'invalidRequest', err.message, port, address);
     }
     if (err instanceof PolicyError) return this.sendError(transactionId, 'refused', err.message, port, address);
     if (err instanceof StoreError) return this.sendError(transactionId, 'storeUnavailable', err.message, port, address);

@@ -4,6 +4,7 @@ import { type AddressInfo, isIP, isIPv4 } from 'node:net';
 import type { TrackerConfig } from '../../config/options.js';
 import type { TrackerCore } from '../../core/tracker.js';
 import { ConnectionIds } from '../../protocol/connection-id.js';
+import { listenAnyAddress } from '../any-address.js';
 import { ReplyQueue } from './reply-queue.js';
 import { createUdpCounters, type UdpCounters, UdpHandler } from './udp-handler.js';
 
@@ -18,6 +19,12 @@ const SECRET_RETRY_MS = 1000;
 const SECRET_START_WAIT_MS = 5000;
 
 export interface UdpTransportOptions {
+  /**
+   * The store's shared secret (`SwarmStore.sharedSecret`), used when
+   * --udp-secret is not set. Handed in rather than reached through the core:
+   * a transport talks to the core, never to the store.
+   */
+  sharedSecret: (name: string, bytes: number) => Promise<Buffer>;
   /** Clock in epoch ms for connection ids (tests inject one). */
   now?: () => number;
 }
@@ -39,13 +46,15 @@ export class UdpTransport {
   private handler: UdpHandler | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
+  private readonly sharedSecret: UdpTransportOptions['sharedSecret'];
 
   constructor(
     private readonly core: TrackerCore,
     private readonly config: Readonly<TrackerConfig>,
-    options: UdpTransportOptions = {},
+    options: UdpTransportOptions,
   ) {
     this.now = options.now ?? Date.now;
+    this.sharedSecret = options.sharedSecret;
   }
 
   /**
@@ -54,19 +63,12 @@ export class UdpTransport {
    */
   private async secret(): Promise<Buffer> {
     if (this.config.udpSecret) return Buffer.from(this.config.udpSecret, 'utf8');
-    return this.core.store.sharedSecret(UDP_SECRET_NAME, UDP_SECRET_BYTES);
+    return this.sharedSecret(UDP_SECRET_NAME, UDP_SECRET_BYTES);
   }
 
   async listen(host: string, port: number): Promise<AddressInfo> {
     if (this.socket) throw new Error('UDP transport already listening');
-    let socket: Socket;
-    try {
-      socket = await bind(isIPv4(host) ? 'udp4' : 'udp6', host, port);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (host !== '::' || (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL')) throw err;
-      socket = await bind('udp4', '0.0.0.0', port);
-    }
+    const socket = await listenAnyAddress(host, (h) => bind(isIPv4(h) ? 'udp4' : 'udp6', h, port));
     try {
       socket.setRecvBufferSize(RECV_BUFFER_BYTES);
     } catch {
@@ -125,7 +127,6 @@ export class UdpTransport {
     });
     this.handler = new UdpHandler({
       core: this.core,
-      config: this.config,
       connectionIds,
       counters,
       send: (packet, toPort, toAddress) => replies.push(packet, toPort, toAddress),

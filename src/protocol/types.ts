@@ -1,8 +1,17 @@
-import type { ParsedAddress } from '../protocol/compact.js';
+import type { ParsedAddress } from './compact.js';
 
-/** Protocol-neutral announce, as every transport's parser produces it. Names follow the BEPs. */
+/**
+ * The wire-independent request and reply types every floor shares: protocol
+ * parsers produce them, the core and the store take them, encoders consume
+ * them. They live at the bottom of the house (no imports but a codec's
+ * address type) so that no import has to run back up a floor. Names follow
+ * the BEPs (`infoHash`, `numWant`); wire spellings stay in the codecs.
+ */
+
+/** The announce event (BEP 3), also what the store is told (`StoreAnnounce.event`). */
 export type AnnounceEvent = 'started' | 'completed' | 'stopped' | 'update';
 
+/** Protocol-neutral announce, as every transport's parser produces it. */
 export interface AnnounceParams {
   infoHash: Buffer;
   peerId: Buffer;
@@ -20,12 +29,6 @@ export interface AnnounceParams {
   /** BEP 7 `ipv4=` / `ipv6=`, an address optionally with a port. */
   ipv4?: string | undefined;
   ipv6?: string | undefined;
-  /**
-   * UDP only: BEP 41 URLData, the path and query of the tracker URL the client
-   * was given (e.g. a passkey). Carried for access control; the core does not
-   * use it yet.
-   */
-  urlData?: Buffer | undefined;
 }
 
 export type Transport = 'http' | 'udp' | 'ws';
