@@ -2,12 +2,13 @@ import { ProtocolError } from '../errors.js';
 import type { QueryParams } from './query.js';
 import type { ScrapeEntry } from './types.js';
 
-/** HTTP scrape (BEP 48): any number of repeated info_hash, each 20 raw bytes. */
-export function parseHttpScrape(query: QueryParams, maxHashes: number): Buffer[] {
+/**
+ * HTTP scrape (BEP 48): any number of repeated info_hash, each 20 raw bytes
+ * (the core caps how many, on every transport; the request line's length
+ * bounds how many reach this parser).
+ */
+export function parseHttpScrape(query: QueryParams): Buffer[] {
   const hashes = query.get('info_hash') ?? [];
-  if (hashes.length > maxHashes) {
-    throw new ProtocolError('too_many_info_hashes', `at most ${maxHashes} info_hash per scrape, got ${hashes.length}`);
-  }
   for (const hash of hashes) {
     if (hash.length !== 20)
       throw new ProtocolError('invalid_info_hash', `info_hash must be 20 bytes, got ${hash.length}`);

@@ -4,6 +4,7 @@ import type { TrackerEvents } from '../core/events.js';
 import { unpackEndpoint } from '../protocol/compact.js';
 import type { StoredPeer, SwarmStore, SwarmTotals } from '../store/swarm-store.js';
 import type { HttpPath } from '../transport/http/fast-path.js';
+import { sendHtml, sendJson, sendText } from '../transport/http/responses.js';
 import type { UdpCounters } from '../transport/udp/udp-handler.js';
 import { ASSET_PREFIX, StatsAssets } from './assets.js';
 import { BadRequest, parseTableRequest } from './datatables-request.js';
@@ -249,46 +250,4 @@ function peerRows(peer: StoredPeer): Record<string, unknown>[] {
     rows.push({ ip, port, family, seeder: peer.seeder, client, lastSeen: peer.lastSeen });
   }
   return rows;
-}
-
-function sendJson(
-  req: IncomingMessage,
-  res: ServerResponse,
-  status: number,
-  value: unknown,
-  extra: Record<string, string> = {},
-): void {
-  if (res.headersSent || res.destroyed) return;
-  const body = JSON.stringify(value);
-  res.writeHead(status, {
-    'Content-Type': 'application/json; charset=utf-8',
-    'Content-Length': Buffer.byteLength(body),
-    'Cache-Control': 'no-store',
-    'X-Content-Type-Options': 'nosniff',
-    ...extra,
-  });
-  res.end(req.method === 'HEAD' ? undefined : body);
-}
-
-function sendHtml(
-  req: IncomingMessage,
-  res: ServerResponse,
-  status: number,
-  html: string,
-  extra: Record<string, string> = {},
-): void {
-  res.writeHead(status, {
-    'Content-Type': 'text/html; charset=utf-8',
-    'Content-Length': Buffer.byteLength(html),
-    'Cache-Control': 'no-store',
-    'X-Content-Type-Options': 'nosniff',
-    'Referrer-Policy': 'no-referrer',
-    ...extra,
-  });
-  res.end(req.method === 'HEAD' ? undefined : html);
-}
-
-function sendText(res: ServerResponse, status: number, text: string): void {
-  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
-  res.end(text);
 }

@@ -34,15 +34,12 @@ import type { AnnounceEvent } from '../protocol/types.js';
  *   announce was applied, and include the requester unless it stopped.
  */
 
-/** The announce's own event: one union for every floor (kept under this name for the Redis store). */
-export type StoreEvent = AnnounceEvent;
-
 export interface StoreAnnounce {
   /** 20 bytes. */
   infoHash: Buffer;
   /** 20 bytes. */
   peerId: Buffer;
-  event: StoreEvent;
+  event: AnnounceEvent;
   /** left === 0 */
   seeder: boolean;
   /** 6-byte compact IPv4 endpoint, or null if the peer has no IPv4 address. */

@@ -81,7 +81,7 @@ describe('HTTP announce codec', () => {
 
 describe('HTTP scrape codec', () => {
   it('reads repeated info_hash and writes files keyed by raw hash, sorted', () => {
-    const hashes = parseHttpScrape(parseQuery(`info_hash=${'%ff'.repeat(20)}&info_hash=${'%00'.repeat(20)}`), 10);
+    const hashes = parseHttpScrape(parseQuery(`info_hash=${'%ff'.repeat(20)}&info_hash=${'%00'.repeat(20)}`));
     assert.equal(hashes.length, 2);
     const out = encodeHttpScrape(
       hashes.map((infoHash, i) => ({ infoHash, complete: i, incomplete: 1, downloaded: 2 })),

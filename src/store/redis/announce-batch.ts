@@ -1,4 +1,5 @@
-import type { StoreAnnounce, StoreEvent } from '../swarm-store.js';
+import type { AnnounceEvent } from '../../protocol/types.js';
+import type { StoreAnnounce } from '../swarm-store.js';
 
 /**
  * Packing and batching of announces for the Redis store's announce script.
@@ -30,7 +31,7 @@ export const PACKED_ANNOUNCE_BYTES = 56;
  */
 export const MAX_BATCH = 16;
 
-const EVENT_CHARS: Record<StoreEvent, number> = { started: 0x73, completed: 0x63, stopped: 0x78, update: 0x75 };
+const EVENT_CHARS: Record<AnnounceEvent, number> = { started: 0x73, completed: 0x63, stopped: 0x78, update: 0x75 };
 
 /**
  * The announces of a batch as the script's one packed argument, 56 bytes each

@@ -11,6 +11,7 @@ import { ClientAddressResolver } from '../client-address.js';
 import { bencodeHeaders } from './bencode-response.js';
 import { HttpFastPath, type HttpPath } from './fast-path.js';
 import { landingPage } from './landing-page.js';
+import { sendHtml, sendStatus } from './responses.js';
 import { nodeMajor } from './tcp-handles.js';
 
 /** Longest request target we read (a 100-hash scrape is about 6 KB); longer gets 414. */
@@ -155,13 +156,13 @@ export class HttpTransport {
     switch (path) {
       case '/announce':
       case '/announce.php':
-        if (query === '') return sendHtml(res, landingPage(this.config));
+        if (query === '') return sendHtml(req, res, 200, landingPage(this.config));
         return void this.announce(req, res, query);
       case '/scrape':
       case '/scrape.php':
         return void this.scrape(res, query);
       case '/':
-        return sendHtml(res, landingPage(this.config));
+        return sendHtml(req, res, 200, landingPage(this.config));
       default:
         return sendStatus(res, 404, 'Not Found');
     }
@@ -212,7 +213,7 @@ export class HttpTransport {
 
   private async scrapeBody(query: string): Promise<Buffer> {
     try {
-      const hashes = parseHttpScrape(parseQuery(query), this.config.maxScrapeHashes);
+      const hashes = parseHttpScrape(parseQuery(query));
       return encodeHttpScrape(await this.core.scrape(hashes, 'http'));
     } catch (err) {
       return this.failure(err);
@@ -231,16 +232,5 @@ export class HttpTransport {
 function sendBencode(res: ServerResponse, body: Buffer): void {
   if (res.headersSent || res.destroyed) return;
   res.writeHead(200, bencodeHeaders(body.length));
-  res.end(body);
-}
-
-function sendHtml(res: ServerResponse, html: string): void {
-  res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(html) });
-  res.end(html);
-}
-
-export function sendStatus(res: ServerResponse, status: number, text: string): void {
-  const body = `${status} ${text}\n`;
-  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
   res.end(body);
 }
