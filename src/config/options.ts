@@ -30,6 +30,7 @@ export interface TrackerConfig {
   redisUrl: string;
   redisCluster: readonly string[];
   redisPrefix: string;
+  redisTimeout: number;
   workers: number;
   stats: boolean;
   statsToken: string;
@@ -69,6 +70,7 @@ export const DEFAULTS: Readonly<TrackerConfig> = Object.freeze({
   redisUrl: '',
   redisCluster: [],
   redisPrefix: 'bitstorm:',
+  redisTimeout: 800,
   workers: 1,
   stats: true,
   statsToken: '',
@@ -130,6 +132,13 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   { key: 'redisCluster', kind: 'list', help: 'comma-separated Redis Cluster seed URLs', defaultText: 'none' },
   { key: 'redisPrefix', kind: 'string', help: 'prefix of every Redis key' },
+  {
+    key: 'redisTimeout',
+    kind: 'int',
+    min: 50,
+    max: 60_000,
+    help: 'milliseconds a Redis command may take before the announce is answered "retry" (also while Redis hangs)',
+  },
   {
     key: 'workers',
     kind: 'int',

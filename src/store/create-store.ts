@@ -13,6 +13,7 @@ export function createStore(config: Readonly<TrackerConfig>, now: () => number):
       url: config.redisUrl || undefined,
       clusterUrls: config.redisCluster,
       prefix: config.redisPrefix,
+      commandTimeoutMs: config.redisTimeout,
     });
   }
   return new MemoryStore(options);

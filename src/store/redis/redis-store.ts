@@ -28,7 +28,7 @@ export interface RedisStoreOptions extends StoreOptions {
   prefix?: string;
   /** How long a torrent's downloaded count outlives its last announce. Default 30 days. */
   downloadedTtlMs?: number;
-  /** A Redis command not answered within this fails fast (client told to retry). Default 2000. */
+  /** A Redis command not answered within this fails (the client is told to retry). Default REDIS_TIMEOUT_MS. */
   commandTimeoutMs?: number;
   /** Where outage lines go. Default console.error. */
   log?: (line: string) => void;
@@ -39,6 +39,13 @@ export interface RedisStoreOptions extends StoreOptions {
 }
 
 const DAY_MS = 86_400_000;
+/**
+ * Default deadline of a Redis command (ms). Below a second, with the deadline
+ * check's slack (resp-pipe.ts), so a client whose announce meets a Redis that
+ * hangs is told to retry within a second, as when Redis is gone; a healthy
+ * Redis answers a batch in about a millisecond.
+ */
+export const REDIS_TIMEOUT_MS = 800;
 /** The torrent index is rewritten at most this often per torrent (it is a separate key, off the hot path). */
 const MAX_INDEX_REFRESH_MS = 60_000;
 /** Key TTLs exceed the peer TTL by this much (at most), absorbing clock skew between tracker processes. */
@@ -93,7 +100,7 @@ export class RedisStore implements SwarmStore {
     this.connection = new RedisConnection({
       url: options.url,
       clusterUrls: options.clusterUrls,
-      commandTimeoutMs: options.commandTimeoutMs ?? 2000,
+      commandTimeoutMs: options.commandTimeoutMs ?? REDIS_TIMEOUT_MS,
       log: options.log ?? ((line) => console.error(line)),
       clientName: options.clientName ?? `bitstorm-${process.pid}`,
     });
