@@ -60,6 +60,10 @@ export class HttpTransport {
       },
       (req, res) => this.handle(req, res),
     );
+    // A tracker request has no body to wait for: answer at once instead of
+    // sending `100 Continue`, which node:http writes straight to the socket and
+    // so, on a pipelined connection, into the middle of an earlier answer.
+    this.server.on('checkContinue', (req, res) => this.handle(req, res));
     // Slow clients cannot hold a socket: headers and the whole request are bounded,
     // and idle keep-alive connections are closed after a few seconds.
     this.server.headersTimeout = Math.min(config.requestTimeout, 60_000);
