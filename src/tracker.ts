@@ -18,8 +18,9 @@ export interface TrackerOptions extends Partial<TrackerConfig> {
   now?: () => number;
   /**
    * false: another process of this tracker answers UDP on the configured port
-   * (--workers: only worker 0 does, see cli/workers.ts); this one opens no UDP
-   * socket but still lists the udp:// announce URL. Default true.
+   * (--workers: one worker does, see cli/workers.ts); this one opens no UDP
+   * socket until serveUdp() is called, but still lists the udp:// announce URL.
+   * Default true.
    */
   serveUdp?: boolean;
   /** The Node major the HTTP fast path decides on (tests); the running one by default. */
@@ -40,13 +41,14 @@ export class Tracker {
   readonly core: TrackerCore;
   readonly store: SwarmStore;
   readonly http: HttpTransport;
-  /** The UDP tracker (its `counters` feed the stats page); undefined with --udp-port off. */
+  /** The UDP tracker (its `counters` feed the stats page once bound); undefined with --udp-port off. */
   readonly udp: UdpTransport | undefined;
   /** The statistics pages and counters; undefined with --stats off. */
   readonly stats: StatsService | undefined;
   private listenInfo: ListenInfo | undefined;
-  /** UDP is answered by another process on the configured port (serveUdp false). */
-  private readonly udpElsewhere: boolean;
+  /** UDP is answered by another process on the configured port (serveUdp false, until serveUdp()). */
+  private udpElsewhere: boolean;
+  private udpBound = false;
 
   constructor(options: TrackerOptions = {}) {
     const { store, now, serveUdp, nodeMajor, ...rest } = options;
@@ -57,7 +59,7 @@ export class Tracker {
     this.http = new HttpTransport(this.core, this.config, { nodeMajor });
     this.udpElsewhere = this.config.udpPort !== 'off' && serveUdp === false;
     this.udp =
-      this.config.udpPort === 'off' || this.udpElsewhere
+      this.config.udpPort === 'off'
         ? undefined
         : new UdpTransport(this.core, this.config, {
             now: clock,
@@ -67,7 +69,7 @@ export class Tracker {
       this.stats = new StatsService(this.config, this.store, this.core.events, {
         now: clock,
         announceUrls: () => this.listenInfo?.announceUrls ?? [],
-        udpCounters: () => this.udp?.counters,
+        udpCounters: () => (this.udpBound ? this.udp?.counters : undefined),
         httpPath: () => this.http.path.path,
       });
       this.http.addRoute(this.stats.route);
@@ -81,7 +83,7 @@ export class Tracker {
     await this.store.ready?.(STORE_READY_WAIT_MS).catch(() => undefined);
     const http = await listenAnyAddress(this.config.host, (host) => this.http.listen(host, this.config.port));
     let udp: AddressInfo | undefined;
-    if (this.udp) {
+    if (this.udp && !this.udpElsewhere) {
       try {
         udp = await this.listenUdp(this.udp, http);
       } catch (err) {
@@ -98,6 +100,21 @@ export class Tracker {
     return this.listenInfo;
   }
 
+  /**
+   * Starts answering UDP in a process that left it to another (serveUdp false):
+   * with --workers, the primary hands UDP to a running worker when the one that
+   * held it dies, so UDP is back in the time a bind takes, not a worker's start.
+   */
+  async serveUdp(): Promise<AddressInfo> {
+    const info = this.listenInfo;
+    if (!this.udp || !info) throw new Error('serveUdp() needs a listening tracker with UDP on');
+    if (info.udp) return info.udp;
+    const udp = await this.listenUdp(this.udp, info.http);
+    this.udpElsewhere = false;
+    this.listenInfo = { ...info, udp, announceUrls: announceUrls(this.config, info.http, udp) };
+    return udp;
+  }
+
   private udpPortFor(http: AddressInfo): number {
     return this.config.udpPort === 'same' ? http.port : (this.config.udpPort as number);
   }
@@ -107,12 +124,16 @@ export class Tracker {
     const { udpPort, port } = this.config;
     const wanted = this.udpPortFor(http);
     try {
-      return await udp.listen(this.config.host, wanted);
+      const bound = await udp.listen(this.config.host, wanted);
+      this.udpBound = true;
+      return bound;
     } catch (err) {
       // --port 0 asks for any free port: if the UDP port of the number HTTP got
       // is taken, any free UDP port will do as well.
       if (udpPort !== 'same' || port !== 0 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
-      return udp.listen(this.config.host, 0);
+      const bound = await udp.listen(this.config.host, 0);
+      this.udpBound = true;
+      return bound;
     }
   }
 

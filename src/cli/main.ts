@@ -1,7 +1,8 @@
 import cluster from 'node:cluster';
+import type { AddressInfo } from 'node:net';
 import { ConfigError, helpText, loadConfig } from '../config/options.js';
 import { createTracker } from '../tracker.js';
-import { READY_MESSAGE, runPrimary, servesUdp, shouldFork } from './workers.js';
+import { READY_MESSAGE, runPrimary, SERVE_UDP_MESSAGE, servesUdp, shouldFork } from './workers.js';
 
 /** `bitstorm [options]`: exit 2 on a bad command line, 0 after a clean shutdown. */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
@@ -31,12 +32,22 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   log(`bitstorm: HTTP tracker listening on ${where}:${info.http.port} (store: ${tracker.store.kind})`);
   const { path, reason } = tracker.http.path;
   log(`bitstorm: HTTP announces and scrapes served by ${path === 'fast' ? 'the fast path' : 'node:http'}: ${reason}`);
-  if (info.udp) {
-    const udpWhere = info.udp.family === 'IPv6' ? `[${info.udp.address}]` : info.udp.address;
-    log(`bitstorm: UDP tracker listening on ${udpWhere}:${info.udp.port}`);
-  }
+  const logUdp = (udp: AddressInfo): void => {
+    const udpWhere = udp.family === 'IPv6' ? `[${udp.address}]` : udp.address;
+    log(`bitstorm: UDP tracker listening on ${udpWhere}:${udp.port}`);
+  };
+  if (info.udp) logUdp(info.udp);
   for (const url of info.announceUrls) log(`bitstorm: announce URL ${url}`);
-  if (cluster.isWorker) process.send?.(READY_MESSAGE);
+  if (cluster.isWorker) {
+    // The worker that held UDP died: this one takes the socket over (cli/workers.ts).
+    process.on('message', (message: unknown) => {
+      if ((message as { bitstorm?: unknown } | null)?.bitstorm !== SERVE_UDP_MESSAGE.bitstorm) return;
+      tracker.serveUdp().then(logUdp, (err: unknown) => {
+        console.error(`bitstorm: could not take over UDP (${(err as Error).message})`);
+      });
+    });
+    process.send?.(READY_MESSAGE);
+  }
 
   let stopping = false;
   const stop = (signal: string): void => {

@@ -6,22 +6,30 @@ const STOP_GRACE_MS = 10_000;
 
 /** Tells a worker its index, 0 … N-1; a replacement gets the index of the worker it replaces. */
 export const WORKER_INDEX_ENV = 'BITSTORM_WORKER_INDEX';
+/** Set to 1 for the one worker that opens the UDP socket at start. */
+export const SERVE_UDP_ENV = 'BITSTORM_SERVE_UDP';
 
 /**
- * Whether this process answers UDP: a single process does, and of workers only
- * worker 0. Workers cannot each have a socket of their own on the port (that
+ * Whether this process answers UDP from the start: a single process does, and
+ * of workers only the one the primary names (worker 0 at first; see
+ * runPrimary for what happens when it dies). Workers cannot each have a socket of their own on the port (that
  * needs SO_REUSEPORT, which node:dgram offers only from Node 22.12), so they
  * would share one: every datagram then wakes every worker, all but one find
  * nothing to read, and on the 2-vCPU test VM two workers answered fewer UDP
  * announces than one (23–27k/s shared against 28–29.5k/s with worker 0 alone,
  * bench load on Redis, alternated runs). The other workers list the udp:// URL
  * all the same (unless --udp-port 0: they cannot know the port worker 0 got).
- * The price: while worker 0 is down (until its replacement has started) nothing
- * answers UDP, and the port is unbound.
+ * When the worker holding UDP dies, the primary tells another running worker
+ * to bind it at once (SERVE_UDP_MESSAGE): UDP is unanswered for the time the
+ * kernel takes to close the dead process' socket and a bind, not for a new
+ * worker's start (over a second), and the replacement serves HTTP only.
  */
 export function servesUdp(env: NodeJS.ProcessEnv): boolean {
-  return !cluster.isWorker || (env[WORKER_INDEX_ENV] ?? '0') === '0';
+  return !cluster.isWorker || env[SERVE_UDP_ENV] === '1';
 }
+
+/** The primary's word to a running worker: open the UDP socket now (the one that held it died). */
+export const SERVE_UDP_MESSAGE = { bitstorm: 'serve-udp' } as const;
 
 /** What a worker sends the primary once it serves every port (HTTP and, for worker 0, UDP). */
 export const READY_MESSAGE = { bitstorm: 'ready' } as const;
@@ -53,6 +61,8 @@ export function runPrimary(config: Readonly<TrackerConfig>): Promise<void> {
   let exitCode = 0;
   const served = new WeakSet<Worker>();
   const indexOf = new WeakMap<Worker, number>();
+  /** The worker that holds the UDP socket (or was told to open it). */
+  let udpHolder: Worker | undefined;
 
   // Workers accept connections themselves from the shared listening socket
   // (SCHED_NONE) instead of the primary accepting each one and passing it over
@@ -62,9 +72,10 @@ export function runPrimary(config: Readonly<TrackerConfig>): Promise<void> {
   // answers any request. NODE_CLUSTER_SCHED_POLICY=rr restores round-robin.
   if (process.env.NODE_CLUSTER_SCHED_POLICY === undefined) cluster.schedulingPolicy = cluster.SCHED_NONE;
 
-  const fork = (index: number): void => {
-    const worker = cluster.fork({ [WORKER_INDEX_ENV]: String(index) });
+  const fork = (index: number, udp: boolean): void => {
+    const worker = cluster.fork({ [WORKER_INDEX_ENV]: String(index), [SERVE_UDP_ENV]: udp ? '1' : '0' });
     indexOf.set(worker, index);
+    if (udp) udpHolder = worker;
     // Not 'listening': that comes with the first port (HTTP), before UDP may fail.
     worker.on('message', (message: unknown) => {
       if ((message as { bitstorm?: unknown } | null)?.bitstorm === READY_MESSAGE.bitstorm) served.add(worker);
@@ -85,9 +96,18 @@ export function runPrimary(config: Readonly<TrackerConfig>): Promise<void> {
     const index = indexOf.get(worker);
     if (index === undefined) return; // not one of ours
     console.error(`bitstorm: worker ${worker.process.pid} exited (${how}); starting another in 1 s`);
+    // UDP goes to a worker that is running now; the replacement gets it only when none is.
+    let udp = false;
+    if (worker === udpHolder) {
+      udpHolder = Object.values(cluster.workers ?? {}).find(
+        (w): w is Worker => w !== undefined && w !== worker && served.has(w) && !w.isDead(),
+      );
+      if (udpHolder) udpHolder.send(SERVE_UDP_MESSAGE);
+      else udp = true;
+    }
     // The pause keeps a worker that keeps crashing from becoming a fork loop.
     setTimeout(() => {
-      if (!stopping) fork(index);
+      if (!stopping) fork(index, udp);
     }, 1000);
   });
 
@@ -114,6 +134,6 @@ export function runPrimary(config: Readonly<TrackerConfig>): Promise<void> {
   });
 
   log(`bitstorm: primary ${process.pid} starting ${config.workers} workers`);
-  for (let i = 0; i < config.workers; i++) fork(i);
+  for (let i = 0; i < config.workers; i++) fork(i, i === 0);
   return Promise.resolve();
 }
