@@ -7,7 +7,7 @@ import { rssBytes } from './proc.js';
 import { killAll, startBitstorm } from './trackers.js';
 
 /**
- * `npm run soak -- [--minutes M] [--rate R] [--torrents T] [--redis]`: BitStorm
+ * `npm run soak -- [--minutes M] [--rate R] [--torrents T] [--redis] [--args "…"] [--node-args "…"]`: BitStorm
  * (the real CLI) under a steady UDP announce load for a bounded time, the
  * latency of each announce measured from its send to its reply, reported per
  * 10-second window (p50, p99, max), with the tracker's RSS. It ends with the
@@ -28,6 +28,9 @@ const minutes = Number(arg('--minutes', '10'));
 const rate = Number(arg('--rate', '2000'));
 const torrents = Number(arg('--torrents', '10000'));
 const redis = process.argv.includes('--redis');
+/** Extra flags for the tracker (e.g. "--stats off") and for node (e.g. "--trace-gc"). */
+const extraArgs = arg('--args', '').split(/\s+/).filter(Boolean);
+const nodeArgs = arg('--node-args', '').split(/\s+/).filter(Boolean);
 const WINDOW_MS = 10_000;
 
 function quantile(sorted: number[], q: number): number {
@@ -39,6 +42,8 @@ const tracker = await startBitstorm({
   repoRoot: resolve(dirname(fileURLToPath(import.meta.url)), '..', '..'),
   redis,
   workers: 1,
+  extraArgs,
+  nodeArgs,
 });
 const socket = createSocket('udp4');
 socket.bind(0, '127.0.0.1');
