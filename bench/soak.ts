@@ -1,5 +1,6 @@
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
+import { get as httpGet } from 'node:http';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodeUdpAnnounceRequest, encodeUdpConnectRequest, parseUdpReply } from '../src/protocol/udp-client-codec.js';
@@ -7,8 +8,8 @@ import { rssBytes } from './proc.js';
 import { killAll, startBitstorm } from './trackers.js';
 
 /**
- * `npm run soak -- [--minutes M] [--rate R] [--torrents T] [--redis] [--args "…"] [--node-args "…"]`: BitStorm
- * (the real CLI) under a steady UDP announce load for a bounded time, the
+ * `npm run soak -- [--minutes M] [--rate R] [--torrents T] [--redis] [--http] [--args "…"] [--node-args "…"]`: BitStorm
+ * (the real CLI) under a steady UDP (or HTTP) announce load for a bounded time, the
  * latency of each announce measured from its send to its reply, reported per
  * 10-second window (p50, p99, max), with the tracker's RSS. It ends with the
  * two figures issue 15 asks of a soak: the last minute's p99 against the
@@ -28,6 +29,8 @@ const minutes = Number(arg('--minutes', '10'));
 const rate = Number(arg('--rate', '2000'));
 const torrents = Number(arg('--torrents', '10000'));
 const redis = process.argv.includes('--redis');
+/** Announce over HTTP, one connection per announce (as most clients do), instead of UDP. */
+const http = process.argv.includes('--http');
 /** Extra flags for the tracker (e.g. "--stats off") and for node (e.g. "--trace-gc"). */
 const extraArgs = arg('--args', '').split(/\s+/).filter(Boolean);
 const nodeArgs = arg('--node-args', '').split(/\s+/).filter(Boolean);
@@ -87,6 +90,32 @@ socket.on('message', (m: Buffer) => {
   if (reply.action === 'error') errors++;
   window.push(performance.now() - t);
 });
+/** One HTTP announce on a connection of its own; the reply is checked for bencode's leading `d`. */
+function sendHttp(id: number, infoHash: Buffer, peerId: Buffer, peer: number): void {
+  const path = `/announce?info_hash=${escape(infoHash)}&peer_id=${escape(peerId)}&port=${1024 + (peer % 60_000)}&uploaded=0&downloaded=0&left=${peer % 3 === 0 ? 0 : 1000}&compact=1&numwant=50`;
+  const req = httpGet(
+    { host: '127.0.0.1', port: tracker.port, path, agent: false, headers: { connection: 'close' } },
+    (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const t = sentAt.get(id);
+        if (t === undefined) return;
+        sentAt.delete(id);
+        const body = Buffer.concat(chunks);
+        if (res.statusCode !== 200 || body[0] !== 0x64 || body.includes('failure reason')) errors++;
+        window.push(performance.now() - t);
+      });
+    },
+  );
+  req.on('error', () => undefined); // counted as lost after 2 s
+}
+function escape(bytes: Buffer): string {
+  let out = '';
+  for (const b of bytes) out += `%${b.toString(16).padStart(2, '0')}`;
+  return out;
+}
+
 const connect = (): void => socket.send(encodeUdpConnectRequest(0x7fff0000), tracker.port, '127.0.0.1');
 connect();
 const reconnect = setInterval(connect, 60_000);
@@ -97,7 +126,9 @@ const end = started + minutes * 60_000;
 let due = 0;
 const rows: { p50: number; p99: number; max: number; n: number; rss: number }[] = [];
 let windowStart = started;
-console.log(`soak: ${minutes} min at ${rate} announces/s, ${torrents} torrents, ${redis ? 'Redis' : 'memory'} store`);
+console.log(
+  `soak: ${minutes} min at ${rate} ${http ? 'HTTP' : 'UDP'} announces/s, ${torrents} torrents, ${redis ? 'Redis' : 'memory'} store`,
+);
 console.log('window  announces  p50 ms  p99 ms  max ms  RSS MiB');
 const sender = setInterval(() => {
   const now = performance.now();
@@ -110,6 +141,10 @@ const sender = setInterval(() => {
     peerId.writeUInt32BE(peer, 16);
     const id = txid++ & 0x7fffffff;
     sentAt.set(id, performance.now());
+    if (http) {
+      sendHttp(id, infoHash, peerId, peer);
+      continue;
+    }
     socket.send(
       encodeUdpAnnounceRequest({
         connectionId: connectionId as Buffer,
