@@ -4,6 +4,7 @@ import { get as httpGet } from 'node:http';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodeUdpAnnounceRequest, encodeUdpConnectRequest, parseUdpReply } from '../src/protocol/udp-client-codec.js';
+import { encodeBytes } from '../test/helpers/http-tracker-client.js';
 import { rssBytes } from './proc.js';
 import { killAll, startBitstorm } from './trackers.js';
 
@@ -92,7 +93,7 @@ socket.on('message', (m: Buffer) => {
 });
 /** One HTTP announce on a connection of its own; the reply is checked for bencode's leading `d`. */
 function sendHttp(id: number, infoHash: Buffer, peerId: Buffer, peer: number): void {
-  const path = `/announce?info_hash=${escape(infoHash)}&peer_id=${escape(peerId)}&port=${1024 + (peer % 60_000)}&uploaded=0&downloaded=0&left=${peer % 3 === 0 ? 0 : 1000}&compact=1&numwant=50`;
+  const path = `/announce?info_hash=${encodeBytes(infoHash)}&peer_id=${encodeBytes(peerId)}&port=${1024 + (peer % 60_000)}&uploaded=0&downloaded=0&left=${peer % 3 === 0 ? 0 : 1000}&compact=1&numwant=50`;
   const req = httpGet(
     { host: '127.0.0.1', port: tracker.port, path, agent: false, headers: { connection: 'close' } },
     (res) => {
@@ -109,11 +110,6 @@ function sendHttp(id: number, infoHash: Buffer, peerId: Buffer, peer: number): v
     },
   );
   req.on('error', () => undefined); // counted as lost after 2 s
-}
-function escape(bytes: Buffer): string {
-  let out = '';
-  for (const b of bytes) out += `%${b.toString(16).padStart(2, '0')}`;
-  return out;
 }
 
 const connect = (): void => socket.send(encodeUdpConnectRequest(0x7fff0000), tracker.port, '127.0.0.1');
