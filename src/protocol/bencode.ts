@@ -97,7 +97,14 @@ function read(data: Buffer, s: { pos: number }, depth: number): DecodedValue {
       const key = readString(data, s);
       if (last && Buffer.compare(last, key) >= 0) throw new BencodeError('dict keys not sorted');
       last = key;
-      dict[key.toString('latin1')] = read(data, s, depth + 1);
+      // defineProperty, not assignment: a `__proto__` key must be an own entry
+      // (assigning it would set the dict's prototype instead).
+      Object.defineProperty(dict, key.toString('latin1'), {
+        value: read(data, s, depth + 1),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     }
     s.pos++;
     return dict;

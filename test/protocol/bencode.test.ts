@@ -50,6 +50,14 @@ describe('bencode', () => {
     }
   });
 
+  it('keeps a __proto__ key as an own entry, not as the prototype', () => {
+    const d = decodeBencode(Buffer.from('d9:__proto__d1:ai1eee')) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(d), ['__proto__']);
+    assert.equal(Object.getPrototypeOf(d), Object.prototype);
+    assert.equal(d.a, undefined);
+    assert.deepEqual(Object.getOwnPropertyDescriptor(d, '__proto__')?.value, { a: 1 });
+  });
+
   it('refuses non-integer numbers', () => {
     assert.throws(() => encodeBencode(1.5), TypeError);
   });
