@@ -30,7 +30,8 @@ export function parseHttpAnnounce(query: QueryParams): HttpAnnounce {
     throw new ProtocolError('invalid_port', `invalid port "${portText}": must be 1-65535`);
   }
   const eventText = text(query, 'event') ?? '';
-  const event = EVENTS[eventText];
+  // Own keys only: `event=constructor` (or any Object.prototype name) is not an event.
+  const event = Object.hasOwn(EVENTS, eventText) ? EVENTS[eventText] : undefined;
   if (event === undefined) throw new ProtocolError('invalid_event', `invalid event "${eventText}"`);
   const numWantText = text(query, 'numwant');
   let numWant: number | undefined;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { ProtocolError } from '../../src/errors.js';
 import { decodeBencode } from '../../src/protocol/bencode.js';
 import { encodeFailure, encodeHttpAnnounce, keyToUint32, parseHttpAnnounce } from '../../src/protocol/http-announce.js';
 import { encodeHttpScrape, parseHttpScrape } from '../../src/protocol/http-scrape.js';
@@ -29,6 +30,16 @@ describe('HTTP announce codec', () => {
     assert.equal(r.params.event, 'update');
     assert.equal(r.params.numWant, -1);
     assert.equal(parseHttpAnnounce(parseQuery(`${base}&event=paused`)).params.event, 'update');
+  });
+
+  it('refuses Object.prototype names as events', () => {
+    for (const e of ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf']) {
+      assert.throws(
+        () => parseHttpAnnounce(parseQuery(`${base}&event=${e}`)),
+        (err: unknown) => err instanceof ProtocolError && err.code === 'invalid_event',
+        e,
+      );
+    }
   });
 
   it('keeps left values beyond 32 bits', () => {
