@@ -48,7 +48,6 @@ export class Tracker {
   private listenInfo: ListenInfo | undefined;
   /** UDP is answered by another process on the configured port (serveUdp false, until serveUdp()). */
   private udpElsewhere: boolean;
-  private udpBound = false;
 
   constructor(options: TrackerOptions = {}) {
     const { store, now, serveUdp, nodeMajor, ...rest } = options;
@@ -69,7 +68,7 @@ export class Tracker {
       this.stats = new StatsService(this.config, this.store, this.core.events, {
         now: clock,
         announceUrls: () => this.listenInfo?.announceUrls ?? [],
-        udpCounters: () => (this.udpBound ? this.udp?.counters : undefined),
+        udpCounters: () => (this.listenInfo?.udp ? this.udp?.counters : undefined),
         httpPath: () => this.http.path.path,
       });
       this.http.addRoute(this.stats.route);
@@ -124,16 +123,12 @@ export class Tracker {
     const { udpPort, port } = this.config;
     const wanted = this.udpPortFor(http);
     try {
-      const bound = await udp.listen(this.config.host, wanted);
-      this.udpBound = true;
-      return bound;
+      return await udp.listen(this.config.host, wanted);
     } catch (err) {
       // --port 0 asks for any free port: if the UDP port of the number HTTP got
       // is taken, any free UDP port will do as well.
       if (udpPort !== 'same' || port !== 0 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
-      const bound = await udp.listen(this.config.host, 0);
-      this.udpBound = true;
-      return bound;
+      return udp.listen(this.config.host, 0);
     }
   }
 
