@@ -25,6 +25,10 @@ export const ERROR_CODES = [
   'packet_too_large',
   'unknown_action',
   'invalid_connection_id',
+  // WebSocket: a frame that is not a JSON object of the expected shape, and one
+  // socket announcing more torrents than it may hold.
+  'malformed_message',
+  'too_many_torrents',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -1,12 +1,16 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { DEFAULTS, type TrackerConfig, validateConfig } from './config/options.js';
 import { TrackerCore } from './core/tracker.js';
+import { WebRtcCore } from './core/webrtc.js';
 import { StatsService } from './stats/stats-service.js';
 import { createStore } from './store/create-store.js';
 import type { SwarmStore } from './store/swarm-store.js';
 import { listenAnyAddress } from './transport/any-address.js';
 import { HttpTransport } from './transport/http/http-transport.js';
 import { UdpTransport } from './transport/udp/udp-transport.js';
+import { WsTransport } from './transport/ws/ws-transport.js';
 
 /** How long listen() waits for a remote store before serving without it. */
 const STORE_READY_WAIT_MS = 3000;
@@ -41,6 +45,8 @@ export class Tracker {
   readonly core: TrackerCore;
   readonly store: SwarmStore;
   readonly http: HttpTransport;
+  /** The WebSocket (WebTorrent) tracker on the HTTP port; undefined with --ws off. */
+  readonly ws: WsTransport | undefined;
   /** The UDP tracker (its `counters` feed the stats page once bound); undefined with --udp-port off. */
   readonly udp: UdpTransport | undefined;
   /** The statistics pages and counters; undefined with --stats off. */
@@ -56,6 +62,11 @@ export class Tracker {
     this.store = store ?? createStore(this.config, clock);
     this.core = new TrackerCore(this.config, this.store);
     this.http = new HttpTransport(this.core, this.config, { nodeMajor });
+    if (this.config.ws) {
+      const ws = new WsTransport(new WebRtcCore(this.config, this.store, this.core.events));
+      this.ws = ws;
+      this.http.onUpgrade((req, socket, head) => ws.handleUpgrade(req, socket, head));
+    }
     this.udpElsewhere = this.config.udpPort !== 'off' && serveUdp === false;
     this.udp =
       this.config.udpPort === 'off'
@@ -80,6 +91,7 @@ export class Tracker {
     // Give a remote store a moment to connect so the first announces are not
     // refused; if it is down, serve anyway (clients are told to retry).
     await this.store.ready?.(STORE_READY_WAIT_MS).catch(() => undefined);
+    await this.ws?.start();
     const http = await listenAnyAddress(this.config.host, (host) => this.http.listen(host, this.config.port));
     let udp: AddressInfo | undefined;
     if (this.udp && !this.udpElsewhere) {
@@ -136,9 +148,39 @@ export class Tracker {
     return this.listenInfo;
   }
 
+  /**
+   * Serves the tracker from an HTTP(S) server of the embedding application
+   * instead of its own (as PeerTube embeds a tracker): announce, scrape and
+   * the stats pages through `handleRequest`, the WebSocket tracker through
+   * `handleUpgrade`. Pass `server` to have both installed on its `request` and
+   * `upgrade` events; or call them from your own routing. UDP is not opened
+   * (call listen() for that). Resolves once the store is ready to relay.
+   */
+  async attach(server?: Server): Promise<void> {
+    await this.store.ready?.(STORE_READY_WAIT_MS).catch(() => undefined);
+    await this.ws?.start();
+    if (server) {
+      server.on('request', (req, res) => this.handleRequest(req, res));
+      server.on('upgrade', (req, socket, head) => this.handleUpgrade(req, socket, head));
+    }
+  }
+
+  /** Answers an HTTP request as the tracker's own server would (see attach). */
+  handleRequest(req: IncomingMessage, res: ServerResponse): void {
+    this.http.handle(req, res);
+  }
+
+  /** Answers an upgrade to the WebSocket tracker (see attach); a 404 with --ws off or on another path. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.ws) return this.ws.handleUpgrade(req, socket, head);
+    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  }
+
   /** Stops accepting, finishes in-flight requests, closes the store. */
   async close(): Promise<void> {
     this.stats?.close();
+    // WebSockets first: an open one would hold the HTTP server's close, and its peers leave the store.
+    await this.ws?.close();
     await this.http.close();
     await this.udp?.close();
     await this.store.close();
@@ -151,10 +193,10 @@ export function createTracker(options: TrackerOptions = {}): Tracker {
 
 function announceUrls(config: Readonly<TrackerConfig>, http: AddressInfo, udp?: AddressInfo): string[] {
   if (config.announceUrl) return [config.announceUrl];
-  return [...urlsFor('http', http), ...(udp ? urlsFor('udp', udp) : [])];
+  return [...urlsFor('http', http), ...(udp ? urlsFor('udp', udp) : []), ...(config.ws ? urlsFor('ws', http) : [])];
 }
 
-function urlsFor(scheme: 'http' | 'udp', bound: AddressInfo): string[] {
+function urlsFor(scheme: 'http' | 'udp' | 'ws', bound: AddressInfo): string[] {
   const port = bound.port;
   const host = bound.address;
   if (host === '::' || host === '0.0.0.0') {

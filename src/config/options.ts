@@ -27,6 +27,12 @@ export interface TrackerConfig {
   announceUrl: string;
   udpPort: number | 'off' | 'same';
   udpSecret: string;
+  /** Serve the WebSocket (WebTorrent) tracker on the HTTP port. */
+  ws: boolean;
+  /** Seconds: the `interval` of WebSocket announce replies. */
+  wsInterval: number;
+  /** Seconds a WebSocket peer is kept after its last announce (a socket that closes removes its peers at once). */
+  wsPeerTtl: number;
   redisUrl: string;
   redisCluster: readonly string[];
   redisPrefix: string;
@@ -67,6 +73,9 @@ export const DEFAULTS: Readonly<TrackerConfig> = Object.freeze({
   announceUrl: '',
   udpPort: 'same',
   udpSecret: '',
+  ws: true,
+  wsInterval: 120,
+  wsPeerTtl: 300,
   redisUrl: '',
   redisCluster: [],
   redisPrefix: 'bitstorm:',
@@ -123,6 +132,25 @@ export const OPTIONS: readonly OptionSpec[] = [
     kind: 'string',
     help: 'secret for UDP connection ids (shared through Redis when empty)',
     defaultText: 'random',
+  },
+  {
+    key: 'ws',
+    kind: 'on-off',
+    help: 'serve the WebSocket (WebTorrent) tracker on the HTTP port (ws://host:port/announce)',
+  },
+  {
+    key: 'wsInterval',
+    kind: 'int',
+    min: 10,
+    max: 86400,
+    help: 'seconds WebSocket clients should wait between announces (each brings new offers)',
+  },
+  {
+    key: 'wsPeerTtl',
+    kind: 'int',
+    min: 10,
+    max: 86400,
+    help: 'seconds a WebSocket peer is kept after its last announce if its socket dies silently',
   },
   {
     key: 'redisUrl',
@@ -247,6 +275,9 @@ export function validateConfig(input: TrackerConfig): Readonly<TrackerConfig> {
   const c = { ...input, trustProxy: [...input.trustProxy], redisCluster: [...input.redisCluster] };
   if (c.minInterval > c.interval) throw new ConfigError('--min-interval must not exceed --interval');
   if (c.peerTtl < c.interval) throw new ConfigError('--peer-ttl must be at least --interval, or live peers expire');
+  if (c.wsPeerTtl < c.wsInterval) {
+    throw new ConfigError('--ws-peer-ttl must be at least --ws-interval, or live WebSocket peers expire');
+  }
   if (c.redisUrl && !/^rediss?:\/\//.test(c.redisUrl)) {
     throw new ConfigError('--redis-url must start with redis:// or rediss://');
   }

@@ -5,7 +5,7 @@ import type { SwarmStore } from './swarm-store.js';
 
 /** Picks the store the configuration asks for. Adding a store means adding a branch here. */
 export function createStore(config: Readonly<TrackerConfig>, now: () => number): SwarmStore {
-  const options = { peerTtlMs: config.peerTtl * 1000, now };
+  const options = { peerTtlMs: config.peerTtl * 1000, webrtcTtlMs: config.wsPeerTtl * 1000, now };
   if (config.redisUrl || config.redisCluster.length > 0) {
     // Connects in the background: until Redis answers, announces get "retry in".
     return new RedisStore({

@@ -1,4 +1,5 @@
 import type { AnnounceEvent } from '../protocol/types.js';
+import type { WebRtcStore } from './webrtc-store.js';
 
 /**
  * The store interface. One operation per announce: the store upserts or removes
@@ -109,6 +110,8 @@ export interface TorrentScan {
 export interface SwarmStore {
   /** 'memory', 'redis', 'redis-cluster': shown on the stats page. */
   readonly kind: string;
+  /** The WebSocket tracker's swarms, kept apart from these (webrtc-store.ts). */
+  readonly webrtc: WebRtcStore;
   announce(request: StoreAnnounce): Promise<StoreAnnounceResult>;
   /** Counts for each hash, in order; unknown torrents give zeros. */
   scrape(infoHashes: readonly Buffer[]): Promise<SwarmCounts[]>;
@@ -136,6 +139,11 @@ export interface SwarmStore {
 export interface StoreOptions {
   /** Peers expire this long after their last announce. */
   peerTtlMs: number;
+  /** WebRTC (WebSocket) peers expire this long after their last announce. Default 300 s. */
+  webrtcTtlMs?: number;
   /** Injectable clock (epoch ms) so expiry is testable without sleeping. */
   now: () => number;
 }
+
+/** WebRTC peers expire this long after their last announce unless the store is told otherwise. */
+export const DEFAULT_WEBRTC_TTL_MS = 300_000;

@@ -12,11 +12,12 @@ import { redisScripts } from '../../src/store/redis/scripts.js';
  * command installs it). Redis' Lua is 5.1 with `redis`, `cmsgpack`, KEYS and
  * ARGV as globals; a new global, a shadowed local or an unused one fails.
  * torrent.lua is shared, so a name it declares may go unused by one script,
- * but not by all three.
+ * but not by all three. webrtc.lua stands alone (nothing in front of it).
  */
 describe('Redis store scripts', () => {
   const scripts = redisScripts();
   const all = [scripts.announce, scripts.count, scripts.peers];
+  const standalone = [scripts.webrtc];
   const sharedLines = readFileSync(
     new URL('../../../src/store/redis/scripts/torrent.lua', import.meta.url),
     'utf8',
@@ -26,7 +27,8 @@ describe('Redis store scripts', () => {
     const dir = mkdtempSync(join(tmpdir(), 'bitstorm-lua-'));
     try {
       const unusedShared = new Map<string, number>();
-      for (const script of all) {
+      for (const script of [...all, ...standalone]) {
+        const prefixLines = all.includes(script) ? sharedLines : 0;
         const file = join(dir, `${script.name}.lua`);
         writeFileSync(file, script.source);
         const run = spawnSync(
@@ -50,7 +52,7 @@ describe('Redis store scripts', () => {
         const problems: string[] = [];
         for (const line of run.stdout.split('\n').filter(Boolean)) {
           const m = /^[^:]+:(\d+):\d+: \((W21[12]|W231)\) .* (\S+)$/.exec(line);
-          if (m && Number(m[1]) <= sharedLines) {
+          if (m && Number(m[1]) <= prefixLines) {
             const key = `${m[1]} ${m[3]}`;
             unusedShared.set(key, (unusedShared.get(key) ?? 0) + 1);
           } else {
@@ -68,8 +70,11 @@ describe('Redis store scripts', () => {
   });
 
   it('open with a header naming their KEYS, ARGV, reply and complexity', () => {
-    for (const script of all) {
-      const own = script.source.split('\n').slice(sharedLines).join('\n');
+    for (const script of [...all, ...standalone]) {
+      const own = script.source
+        .split('\n')
+        .slice(all.includes(script) ? sharedLines : 0)
+        .join('\n');
       const header = /^--\[\[([\s\S]*?)\]\]/.exec(own.trimStart())?.[1] ?? '';
       for (const word of ['KEYS:', 'ARGV:', 'Returns:', 'Complexity:']) {
         assert.ok(header.includes(word), `${script.name}.lua's header has no "${word}"`);

@@ -1,17 +1,19 @@
 import { randomBytes } from 'node:crypto';
-import type {
-  StoreAnnounce,
-  StoreAnnounceResult,
-  StoredPeer,
-  StoreOptions,
-  SwarmCounts,
-  SwarmStore,
-  SwarmTotals,
-  TorrentScan,
-  TorrentSummary,
+import {
+  DEFAULT_WEBRTC_TTL_MS,
+  type StoreAnnounce,
+  type StoreAnnounceResult,
+  type StoredPeer,
+  type StoreOptions,
+  type SwarmCounts,
+  type SwarmStore,
+  type SwarmTotals,
+  type TorrentScan,
+  type TorrentSummary,
 } from '../swarm-store.js';
 import { COMPLETED, HAS_KEY, HAS4, HAS6, PeerTable } from './peer-table.js';
 import { samplePeers } from './sampler.js';
+import { MemoryWebRtcSwarms } from './webrtc-swarms.js';
 
 /**
  * The embedded store: swarms in process memory.
@@ -40,6 +42,7 @@ const SWEEP_SLICE = 10_000;
 
 export class MemoryStore implements SwarmStore {
   readonly kind = 'memory';
+  readonly webrtc: MemoryWebRtcSwarms;
   private readonly swarms = new Map<string, Swarm>();
   /**
    * Downloaded counts of torrents whose last peer left, by info hash, in the
@@ -67,6 +70,7 @@ export class MemoryStore implements SwarmStore {
     this.downloadedTtl = Math.max(options.downloadedTtlMs ?? 30 * 86_400_000, this.ttl);
     this.retiredMax = options.retiredMax ?? 100_000;
     this.now = options.now;
+    this.webrtc = new MemoryWebRtcSwarms({ ttlMs: options.webrtcTtlMs ?? DEFAULT_WEBRTC_TTL_MS, now: options.now });
     if (options.backgroundSweep !== false) {
       this.timer = setInterval(() => this.sweep(SWEEP_SLICE), SWEEP_TICK_MS);
       this.timer.unref();

@@ -30,3 +30,23 @@ export function torrentIndexKey(prefix: string): string {
 export function secretKey(prefix: string, name: string): string {
   return `${prefix}secret:${name}`;
 }
+
+/**
+ * The WebRTC swarm of one torrent (scripts/webrtc.lua): seeders `ws`, leechers
+ * `wl`, nodes `wn`, downloaded `wd`, under the torrent's hash tag (one slot with
+ * its BitTorrent keys).
+ */
+export function webrtcKeys(prefix: string, infoHash: Buffer): string[] {
+  const base = `${prefix}{${infoHash.toString('hex')}}:`;
+  return [`${base}ws`, `${base}wl`, `${base}wn`, `${base}wd`];
+}
+
+/** Sorted set of torrents with WebRTC peers: raw 20-byte info_hash → last announce (ms). */
+export function webrtcIndexKey(prefix: string): string {
+  return `${prefix}ws-torrents`;
+}
+
+/** The pub/sub channel of one tracker node: offers and answers for the sockets it holds. */
+export function nodeChannel(prefix: string, node: string): string {
+  return `${prefix}ws-node:${node}`;
+}

@@ -1,23 +1,26 @@
 import { randomBytes } from 'node:crypto';
-import type {
-  StoreAnnounce,
-  StoreAnnounceResult,
-  StoredPeer,
-  StoreOptions,
-  SwarmCounts,
-  SwarmStore,
-  SwarmTotals,
-  TorrentScan,
-  TorrentSummary,
+import {
+  DEFAULT_WEBRTC_TTL_MS,
+  type StoreAnnounce,
+  type StoreAnnounceResult,
+  type StoredPeer,
+  type StoreOptions,
+  type SwarmCounts,
+  type SwarmStore,
+  type SwarmTotals,
+  type TorrentScan,
+  type TorrentSummary,
 } from '../swarm-store.js';
 import { AnnounceBatcher, type Batched, packAnnounces } from './announce-batch.js';
 import { type AnnounceReply, announceResult } from './announce-reply.js';
 import { type RedisArg, RedisConnection } from './connection.js';
 import { secretKey, torrentKeys } from './keys.js';
+import { NodeChannels } from './node-channels.js';
 import { redisScripts, type Scripts } from './scripts.js';
 import { TorrentCounter } from './torrent-counts.js';
 import { type IndexPage, TorrentIndex } from './torrent-index.js';
 import { SharedTotals } from './totals.js';
+import { RedisWebRtcSwarms } from './webrtc-swarms.js';
 
 export interface RedisStoreOptions extends StoreOptions {
   /** redis[s]://[user:pass@]host:port[/db] — or clusterUrls. */
@@ -77,6 +80,8 @@ export class RedisStore implements SwarmStore {
   readonly kind: string;
   readonly prefix: string;
   readonly connection: RedisConnection;
+  readonly webrtc: RedisWebRtcSwarms;
+  private readonly channels: NodeChannels;
   private readonly scripts: Scripts;
   private readonly ttl: number;
   private readonly now: () => number;
@@ -105,6 +110,19 @@ export class RedisStore implements SwarmStore {
       clientName: options.clientName ?? `bitstorm-${process.pid}`,
     });
     this.kind = this.connection.kind;
+    this.channels = new NodeChannels(this.connection, {
+      url: options.url,
+      clusterUrls: options.clusterUrls,
+      prefix: this.prefix,
+      log: options.log ?? ((line: string) => console.error(line)),
+      clientName: options.clientName ?? `bitstorm-${process.pid}`,
+    });
+    this.webrtc = new RedisWebRtcSwarms(this.connection, this.scripts.webrtc, this.channels, {
+      prefix: this.prefix,
+      ttlMs: options.webrtcTtlMs ?? DEFAULT_WEBRTC_TTL_MS,
+      downloadedTtlMs: this.downloadedTtl,
+      now: this.now,
+    });
     const cluster = this.kind === 'redis-cluster';
     this.counter = new TorrentCounter(this.connection, this.scripts.count, this.prefix, cluster);
     this.index = new TorrentIndex(
@@ -255,6 +273,7 @@ export class RedisStore implements SwarmStore {
   }
 
   async close(): Promise<void> {
+    await this.channels.close();
     await this.connection.close();
   }
 

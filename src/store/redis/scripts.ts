@@ -24,6 +24,8 @@ export interface Scripts {
   readonly count: Script;
   /** Prune one torrent and list its peers (peers.lua). */
   readonly peers: Script;
+  /** One announce to a WebRTC swarm (webrtc.lua, which stands alone). */
+  readonly webrtc: Script;
 }
 
 let loaded: Scripts | undefined;
@@ -33,10 +35,16 @@ export function redisScripts(): Scripts {
   if (loaded) return loaded;
   const dir = packageDir(import.meta.url, join('src', 'store', 'redis', 'scripts'), 'torrent.lua');
   const shared = readFileSync(join(dir, 'torrent.lua'), 'utf8');
-  const script = (name: string): Script => {
-    const source = `${shared}\n${readFileSync(join(dir, `${name}.lua`), 'utf8')}`;
+  const script = (name: string, withShared = true): Script => {
+    const own = readFileSync(join(dir, `${name}.lua`), 'utf8');
+    const source = withShared ? `${shared}\n${own}` : own;
     return { name, source, sha: createHash('sha1').update(source).digest('hex') };
   };
-  loaded = { announce: script('announce'), count: script('count'), peers: script('peers') };
+  loaded = {
+    announce: script('announce'),
+    count: script('count'),
+    peers: script('peers'),
+    webrtc: script('webrtc', false),
+  };
   return loaded;
 }

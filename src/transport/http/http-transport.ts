@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { TrackerConfig } from '../../config/options.js';
 import type { TrackerCore } from '../../core/tracker.js';
 import { StoreError, TrackerError } from '../../errors.js';
@@ -30,6 +31,9 @@ const NO_HEADERS: Record<string, string | undefined> = {};
  */
 export type HttpRoute = (req: IncomingMessage, res: ServerResponse, path: string, query: string) => boolean;
 
+/** Answers an HTTP upgrade request (the WebSocket tracker). */
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
 export interface HttpTransportOptions {
   /** The Node major the fast path decides on (tests); the running one by default. */
   nodeMajor?: number;
@@ -43,6 +47,7 @@ export class HttpTransport {
   /** Serves plain announce/scrape requests from raw bytes; everything else reaches `server` unchanged. */
   private readonly fastPath: HttpFastPath | undefined;
   private fastPathServes = false;
+  private upgradeHandler: UpgradeHandler | undefined;
   private fastPathReason: string;
 
   constructor(
@@ -64,6 +69,11 @@ export class HttpTransport {
     // sending `100 Continue`, which node:http writes straight to the socket and
     // so, on a pipelined connection, into the middle of an earlier answer.
     this.server.on('checkContinue', (req, res) => this.handle(req, res));
+    // Upgrades reach node:http on both paths (the fast path hands them over).
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (this.upgradeHandler) return this.upgradeHandler(req, socket, head);
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    });
     // Slow clients cannot hold a socket: headers and the whole request are bounded,
     // and idle keep-alive connections are closed after a few seconds.
     this.server.headersTimeout = Math.min(config.requestTimeout, 60_000);
@@ -111,6 +121,11 @@ export class HttpTransport {
     this.routes.push(route);
   }
 
+  /** Who answers upgrade requests (the WebSocket tracker); without one they get a 404. */
+  onUpgrade(handler: UpgradeHandler): void {
+    this.upgradeHandler = handler;
+  }
+
   listen(host: string, port: number): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
@@ -144,7 +159,12 @@ export class HttpTransport {
     });
   }
 
-  private handle(req: IncomingMessage, res: ServerResponse): void {
+  /**
+   * Answers one request as the tracker's own server would (announce, scrape,
+   * mounted routes, the landing page, 404): for an embedding server's
+   * `request` event (Tracker.attach).
+   */
+  handle(req: IncomingMessage, res: ServerResponse): void {
     const url = req.url ?? '/';
     if (url.length > MAX_URL_LENGTH) return sendStatus(res, 414, 'URI Too Long');
     const q = url.indexOf('?');

@@ -1,0 +1,288 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { type WebSocket, WebSocketServer } from 'ws';
+import type { RelayedMessage, WebRtcCore } from '../../core/webrtc.js';
+import { PolicyError, StoreError, TrackerError } from '../../errors.js';
+import {
+  encodeWsAnnounceReply,
+  encodeWsAnswer,
+  encodeWsFailure,
+  encodeWsOffer,
+  encodeWsScrape,
+  parseWsMessage,
+  type WsAnnounce,
+  type WsAnswer,
+  WsProtocolError,
+  type WsScrape,
+} from '../../protocol/ws-messages.js';
+
+/**
+ * Largest frame accepted (ws closes the socket with 1009 past it). An announce
+ * with ten WebRTC offers from a browser is 5–25 KiB; ws' default is 100 MiB.
+ */
+export const MAX_FRAME_BYTES = 64 * 1024;
+/** Sockets are pinged this often; one that has not answered the previous ping is dropped. */
+const PING_EVERY_MS = 30_000;
+/**
+ * Bytes queued for one socket before it is dropped: a client that does not read
+ * (or a peer that gets offers faster than it reads) must not hold memory.
+ */
+const MAX_BUFFERED_BYTES = 1024 * 1024;
+/** Torrents (peer entries) one socket may hold at once; WebTorrent shares one socket per tracker between all its torrents. */
+export const MAX_TORRENTS_PER_SOCKET = 1000;
+/** Paths the upgrade is accepted on (bittorrent-tracker accepts any; clients use /announce or /). */
+const PATHS = new Set(['/', '/announce']);
+/** Minutes a client should wait after a storage failure, as on HTTP. */
+const STORE_RETRY_MINUTES = 1;
+
+interface PeerEntry {
+  infoHash: Buffer;
+  peerId: Buffer;
+}
+
+interface PeerSocket {
+  ws: WebSocket;
+  /** Answered the last ping. */
+  alive: boolean;
+  closed: boolean;
+  /** The (torrent, peer id) pairs this socket announced, by peerKey. */
+  peers: Map<string, PeerEntry>;
+}
+
+export interface WsCounters {
+  /** Open sockets. */
+  sockets: number;
+  /** Offers and answers handed to another tracker node. */
+  relayed: number;
+  /** Offers and answers for a peer no node holds (or that left): dropped. */
+  undeliverable: number;
+  /** Sockets dropped for not answering pings or not reading. */
+  dropped: number;
+}
+
+function peerKey(infoHash: Buffer, peerId: Buffer): string {
+  return infoHash.toString('latin1') + peerId.toString('latin1');
+}
+
+/**
+ * The WebSocket tracker (WebTorrent): JSON frames → protocol/ws-messages.ts →
+ * core/webrtc.ts → replies, and offers and answers delivered to the sockets
+ * they are for. A socket's peers are delivered to here when this process
+ * holds it; otherwise through the store to the node that does (`node`, a
+ * random id per process). docs/websocket.md.
+ */
+export class WsTransport {
+  /** This process' id among the tracker nodes sharing a store. */
+  readonly node = randomBytes(8).toString('hex');
+  readonly counters: WsCounters = { sockets: 0, relayed: 0, undeliverable: 0, dropped: 0 };
+  private readonly server: WebSocketServer;
+  private readonly sockets = new Set<PeerSocket>();
+  /** Sockets by peerKey of the peers they announced. */
+  private readonly local = new Map<string, PeerSocket>();
+  private pinger: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => Promise<void>) | undefined;
+  private readonly leaving = new Set<Promise<void>>();
+
+  constructor(private readonly core: WebRtcCore) {
+    this.server = new WebSocketServer({
+      noServer: true,
+      maxPayload: MAX_FRAME_BYTES,
+      perMessageDeflate: false,
+      clientTracking: false,
+    });
+  }
+
+  /** Starts receiving relayed messages and pinging sockets. */
+  async start(): Promise<void> {
+    if (this.pinger) return;
+    this.pinger = setInterval(() => this.ping(), PING_EVERY_MS);
+    this.pinger.unref();
+    this.unsubscribe = await this.core.subscribe(this.node, (message) => this.deliverHere(message));
+  }
+
+  /** An HTTP server's `upgrade` event: a WebSocket on one of PATHS, a 404 elsewhere. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q >= 0 ? url.slice(0, q) : url;
+    if (!PATHS.has(path)) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    socket.on('error', () => socket.destroy());
+    this.server.handleUpgrade(req, socket, head, (ws) => this.accept(ws));
+  }
+
+  /** Closes every socket (their peers leave the store), stops relaying. */
+  async close(): Promise<void> {
+    clearInterval(this.pinger);
+    this.pinger = undefined;
+    for (const peer of this.sockets) peer.ws.terminate();
+    await Promise.allSettled([...this.leaving]);
+    await this.unsubscribe?.();
+    this.unsubscribe = undefined;
+  }
+
+  private accept(ws: WebSocket): void {
+    const peer: PeerSocket = { ws, alive: true, closed: false, peers: new Map() };
+    this.sockets.add(peer);
+    this.counters.sockets++;
+    ws.on('pong', () => {
+      peer.alive = true;
+    });
+    ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(peer, data, isBinary));
+    ws.on('close', () => this.onClose(peer));
+    // Protocol errors (an oversized frame, bad UTF-8): ws closes the socket itself.
+    ws.on('error', () => undefined);
+  }
+
+  private onMessage(peer: PeerSocket, data: Buffer, isBinary: boolean): void {
+    if (isBinary) {
+      const err = new WsProtocolError('malformed_message', 'binary frames are not accepted; send JSON text');
+      this.core.reportFailure(err);
+      return this.send(peer, encodeWsFailure(err.message, undefined, undefined));
+    }
+    let request: WsAnnounce | WsAnswer | WsScrape;
+    try {
+      request = parseWsMessage(data.toString('utf8'));
+    } catch (err) {
+      this.core.reportFailure(err);
+      if (err instanceof WsProtocolError)
+        return this.send(peer, encodeWsFailure(err.message, err.action, err.infoHash));
+      throw err;
+    }
+    if (request.action === 'announce') void this.announce(peer, request);
+    else if (request.action === 'answer') void this.answer(request);
+    else void this.scrape(peer, request);
+  }
+
+  private async announce(peer: PeerSocket, req: WsAnnounce): Promise<void> {
+    const key = peerKey(req.infoHash, req.peerId);
+    try {
+      if (req.event !== 'stopped' && !peer.peers.has(key) && peer.peers.size >= MAX_TORRENTS_PER_SOCKET) {
+        throw new PolicyError('too_many_torrents', `at most ${MAX_TORRENTS_PER_SOCKET} torrents per WebSocket`);
+      }
+      const outcome = await this.core.announce(req, this.node);
+      if (req.event === 'stopped') {
+        this.forget(peer, key);
+      } else if (peer.closed) {
+        // The socket closed while the store answered: undo what it just stored.
+        this.leave(req.infoHash, req.peerId);
+        return;
+      } else {
+        peer.peers.set(key, { infoHash: req.infoHash, peerId: req.peerId });
+        this.local.set(key, peer);
+      }
+      this.send(peer, encodeWsAnnounceReply(req.infoHash, outcome.interval, outcome.complete, outcome.incomplete));
+      outcome.targets.forEach((target, i) => {
+        const offer = req.offers[i];
+        if (!offer) return;
+        this.deliver(target.node, {
+          infoHash: req.infoHash,
+          peerId: target.peerId,
+          text: encodeWsOffer(req.infoHash, req.peerId, offer),
+        });
+      });
+    } catch (err) {
+      this.sendFailure(peer, err, 'announce', req.infoHash);
+    }
+  }
+
+  /** An answer goes to the offerer's socket, here or on its node; nothing goes back to the answerer. */
+  private async answer(req: WsAnswer): Promise<void> {
+    const message = { infoHash: req.infoHash, peerId: req.toPeerId, text: encodeWsAnswer(req) };
+    if (this.local.has(peerKey(req.infoHash, req.toPeerId))) return this.deliverHere(message);
+    try {
+      const node = await this.core.locate(req.infoHash, req.toPeerId);
+      if (node === undefined || node === this.node) this.counters.undeliverable++;
+      else this.deliver(node, message);
+    } catch {
+      // The store is down: the answer is lost like any signal, and the client retries with new offers.
+      this.counters.undeliverable++;
+    }
+  }
+
+  private async scrape(peer: PeerSocket, req: WsScrape): Promise<void> {
+    try {
+      this.send(peer, encodeWsScrape(await this.core.scrape(req.infoHashes)));
+    } catch (err) {
+      this.sendFailure(peer, err, 'scrape', req.infoHashes.length === 1 ? req.infoHashes[0] : undefined);
+    }
+  }
+
+  private deliver(node: string, message: RelayedMessage): void {
+    if (node === this.node) return this.deliverHere(message);
+    this.counters.relayed++;
+    this.core.relay(node, message).catch(() => {
+      this.counters.undeliverable++;
+    });
+  }
+
+  /** A message for a socket of this process (sent by a peer here or relayed from another node). */
+  private deliverHere(message: RelayedMessage): void {
+    const target = this.local.get(peerKey(message.infoHash, message.peerId));
+    if (!target) {
+      this.counters.undeliverable++;
+      return;
+    }
+    this.send(target, message.text);
+  }
+
+  private send(peer: PeerSocket, text: string): void {
+    if (peer.closed || peer.ws.readyState !== peer.ws.OPEN) return;
+    if (peer.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+      this.counters.dropped++;
+      peer.ws.terminate();
+      return;
+    }
+    peer.ws.send(text);
+  }
+
+  private sendFailure(peer: PeerSocket, err: unknown, action: string, infoHash: Buffer | undefined): void {
+    const hash = infoHash?.toString('latin1');
+    if (err instanceof StoreError)
+      return this.send(peer, encodeWsFailure(err.message, action, hash, STORE_RETRY_MINUTES));
+    if (err instanceof TrackerError) return this.send(peer, encodeWsFailure(err.message, action, hash));
+    console.error('bitstorm: internal error', err);
+    this.send(peer, encodeWsFailure('internal tracker error', action, hash));
+  }
+
+  private onClose(peer: PeerSocket): void {
+    if (peer.closed) return;
+    peer.closed = true;
+    this.sockets.delete(peer);
+    this.counters.sockets--;
+    for (const [key, entry] of peer.peers) {
+      // Another socket of this process may have announced the same peer since.
+      if (this.local.get(key) !== peer) continue;
+      this.local.delete(key);
+      this.leave(entry.infoHash, entry.peerId);
+    }
+    peer.peers.clear();
+  }
+
+  private forget(peer: PeerSocket, key: string): void {
+    peer.peers.delete(key);
+    if (this.local.get(key) === peer) this.local.delete(key);
+  }
+
+  /** Removes a peer whose socket is gone; if the store fails, the peer expires after --ws-peer-ttl. */
+  private leave(infoHash: Buffer, peerId: Buffer): void {
+    const done = this.core.leave(infoHash, peerId, this.node).catch(() => undefined);
+    this.leaving.add(done);
+    void done.finally(() => this.leaving.delete(done));
+  }
+
+  private ping(): void {
+    for (const peer of this.sockets) {
+      if (!peer.alive) {
+        this.counters.dropped++;
+        peer.ws.terminate();
+        continue;
+      }
+      peer.alive = false;
+      peer.ws.ping();
+    }
+  }
+}
