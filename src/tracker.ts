@@ -81,6 +81,7 @@ export class Tracker {
         announceUrls: () => this.listenInfo?.announceUrls ?? [],
         udpCounters: () => (this.listenInfo?.udp ? this.udp?.counters : undefined),
         httpPath: () => this.http.path.path,
+        wsCounters: () => this.ws?.counters,
       });
       this.http.addRoute(this.stats.route);
     }

@@ -71,9 +71,10 @@ ${css('page-css')}
   ${card('peers4', 'IPv4 peers')}
   ${card('peers6', 'IPv6 peers')}
   ${card('completed', 'Completed downloads')}
+  ${card('webrtcPeers', 'WebRTC peers', 'browsers, over WebSocket')}
   ${card('announceRate', 'Announces / s', 'this process, last minute')}
   ${card('scrapeRate', 'Scrapes / s', 'this process, last minute')}
-  ${card('transportShare', 'HTTP / UDP', 'share of announces, this process')}
+  ${card('transportShare', 'HTTP / UDP / WS', 'share of announces, this process')}
 </section>
 <section class="chart-box" aria-label="Last hour">
   <h2>Last hour <span class="note">peers and seeders (all processes), announces / s (this process)</span></h2>

@@ -6,6 +6,7 @@ import type { StoredPeer, SwarmStore, SwarmTotals } from '../store/swarm-store.j
 import type { HttpPath } from '../transport/http/fast-path.js';
 import { sendHtml, sendJson, sendText } from '../transport/http/responses.js';
 import type { UdpCounters } from '../transport/udp/udp-handler.js';
+import type { WsCounters } from '../transport/ws/ws-transport.js';
 import { ASSET_PREFIX, StatsAssets } from './assets.js';
 import { BadRequest, parseTableRequest } from './datatables-request.js';
 import { decodePeerClient, formatPeerClient } from './peer-client.js';
@@ -37,6 +38,8 @@ export interface StatsServiceOptions {
   udpCounters?: () => UdpCounters | undefined;
   /** Which code answers HTTP announces and scrapes in this process. */
   httpPath?: () => HttpPath;
+  /** The WebSocket tracker's counters (open sockets, relayed signals), when it is on. */
+  wsCounters?: () => WsCounters | undefined;
 }
 
 /** How often the page polls; also the snapshot's default age limit. */
@@ -154,7 +157,7 @@ export class StatsService {
 
   /** Totals (global, from the store) and rates (this process). */
   async summary(withHistory: boolean): Promise<Record<string, unknown>> {
-    const totals = await this.totals();
+    const [totals, webrtc] = await Promise.all([this.totals(), this.store.webrtc.totals()]);
     const now = this.options.now();
     const c = this.collector;
     return {
@@ -169,6 +172,8 @@ export class StatsService {
         peers4: totals.peers4,
         peers6: totals.peers6,
         completed: totals.downloaded,
+        // The WebSocket tracker's swarms: browser peers, counted apart (docs/websocket.md).
+        webrtc,
       },
       process: {
         pid: process.pid,
@@ -176,6 +181,7 @@ export class StatsService {
         rates: c.rates(),
         counters: c.counters,
         udp: this.options.udpCounters?.(),
+        ws: this.options.wsCounters?.(),
       },
       snapshotError: this.snapshots.lastError ? 'the torrent table could not be refreshed from the store' : undefined,
       history: withHistory ? c.history() : undefined,

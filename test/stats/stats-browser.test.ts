@@ -126,7 +126,7 @@ describe('stats page in Chromium', { timeout: 180_000 }, () => {
     assert.equal(await text('leechers'), leechers.toLocaleString('en-US'));
     assert.equal(await text('peers6'), String(model.peers6));
     assert.equal(await text('store'), 'memory');
-    assert.equal(await text('transportShare'), '100 / 0 %');
+    assert.equal(await text('transportShare'), '100 / 0 / 0 %');
 
     await waitInfo(new RegExp(`Showing 1 to 25 of ${TORRENTS} entries`));
     assert.equal(await page.locator('#torrents tbody tr').count(), 25);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { StoreAnnounce, StoreOptions, SwarmStore } from '../../src/store/swarm-store.js';
+import type { RelayedMessage, WebRtcAnnounce } from '../../src/store/webrtc-store.js';
 import { storeAnnounce } from '../helpers/store-announce.js';
 
 /**
@@ -382,6 +383,114 @@ export function runStoreConformance(name: string, makeStore: StoreFactory): void
       assert.ok(a.equals(b));
       const other = await store.sharedSecret('other-secret', 32);
       assert.ok(!other.equals(a));
+    });
+
+    describe('WebRTC swarms (webrtc-store.ts)', () => {
+      const WS_TTL = 300_000;
+      async function rtc(): Promise<Harness> {
+        let clock = 1_700_000_000_000;
+        const store = await makeStore({ peerTtlMs: TTL_MS, webrtcTtlMs: WS_TTL, now: () => clock });
+        open.push(store);
+        return { store, advance: (ms) => (clock += ms) };
+      }
+      const ws = (infoHash: Buffer, n: number, over: Partial<WebRtcAnnounce> = {}): WebRtcAnnounce => ({
+        infoHash,
+        peerId: peerId(n),
+        event: 'update',
+        seeder: false,
+        node: `node-${n % 3}`,
+        targets: 0,
+        ...over,
+      });
+      const ids = (targets: { peerId: Buffer }[]): number[] =>
+        targets.map((t) => t.peerId.readUInt32BE(16)).sort((a, b) => a - b);
+
+      it('counts peers apart from the BitTorrent swarm, and stops', async () => {
+        const { store } = await rtc();
+        const h = hash(100);
+        await store.announce(req(h, 1, { event: 'started' }));
+        let r = await store.webrtc.announce(ws(h, 2, { event: 'started' }));
+        assert.deepEqual([r.complete, r.incomplete, r.targets.length], [0, 1, 0]);
+        r = await store.webrtc.announce(ws(h, 3, { seeder: true }));
+        assert.deepEqual([r.complete, r.incomplete], [1, 1]);
+        const [bt] = await store.scrape([h]);
+        assert.deepEqual([bt?.complete, bt?.incomplete], [0, 1], 'the BitTorrent swarm does not count WebRTC peers');
+        r = await store.webrtc.announce(ws(h, 2, { event: 'stopped' }));
+        assert.deepEqual([r.complete, r.incomplete], [1, 0]);
+        assert.deepEqual(await store.webrtc.scrape([h, hash(101)]), [
+          { complete: 1, incomplete: 0, downloaded: 0 },
+          { complete: 0, incomplete: 0, downloaded: 0 },
+        ]);
+      });
+
+      it('picks distinct other peers as targets, never the requester; a seeder gets leechers only', async () => {
+        const { store } = await rtc();
+        const h = hash(102);
+        for (let n = 1; n <= 6; n++) await store.webrtc.announce(ws(h, n, { seeder: n <= 3 }));
+        const leecher = await store.webrtc.announce(ws(h, 6, { targets: 10 }));
+        assert.deepEqual(ids(leecher.targets), [1, 2, 3, 4, 5]);
+        for (const t of leecher.targets) assert.equal(t.node, `node-${t.peerId.readUInt32BE(16) % 3}`);
+        const seeder = await store.webrtc.announce(ws(h, 1, { seeder: true, targets: 10 }));
+        assert.deepEqual(ids(seeder.targets), [4, 5, 6]);
+        const few = await store.webrtc.announce(ws(h, 6, { targets: 2 }));
+        assert.equal(new Set(ids(few.targets)).size, 2);
+        assert.ok(!ids(few.targets).includes(6));
+      });
+
+      it('locates a live peer on its node, and no longer once it expired', async () => {
+        const { store, advance } = await rtc();
+        const h = hash(103);
+        await store.webrtc.announce(ws(h, 4, { node: 'far-node' }));
+        assert.equal(await store.webrtc.locate(h, peerId(4)), 'far-node');
+        assert.equal(await store.webrtc.locate(h, peerId(5)), undefined);
+        advance(WS_TTL + 31_000);
+        assert.equal(await store.webrtc.locate(h, peerId(4)), undefined);
+        const r = await store.webrtc.announce(ws(h, 5, { targets: 5 }));
+        assert.deepEqual([r.incomplete, r.targets.length], [1, 0]);
+      });
+
+      it('counts completed once per peer; a first completed makes a new seeder', async () => {
+        const { store } = await rtc();
+        const h = hash(104);
+        let r = await store.webrtc.announce(ws(h, 1, { event: 'completed', seeder: true }));
+        assert.deepEqual([r.complete, r.incomplete, r.downloaded], [1, 0, 1]);
+        r = await store.webrtc.announce(ws(h, 1, { event: 'completed', seeder: true }));
+        assert.equal(r.downloaded, 1);
+        r = await store.webrtc.announce(ws(h, 2, { event: 'completed', seeder: true }));
+        assert.equal(r.downloaded, 2);
+      });
+
+      it('totals live WebRTC swarms', async () => {
+        const { store } = await rtc();
+        await store.webrtc.announce(ws(hash(105), 1, { seeder: true }));
+        await store.webrtc.announce(ws(hash(105), 2));
+        await store.webrtc.announce(ws(hash(106), 3));
+        assert.deepEqual(await store.webrtc.totals(), { torrents: 2, peers: 3, seeders: 1, leechers: 2 });
+      });
+
+      it('carries a message to the node that subscribed, binary ids intact', async () => {
+        const { store } = await rtc();
+        const got: RelayedMessage[] = [];
+        const unsubscribe = await store.webrtc.subscribe('node-x', (m) => got.push(m));
+        try {
+          const message = { infoHash: hash(107), peerId: peerId(9), text: '{"a":"é\\u0000"}' };
+          const deadline = Date.now() + 5000;
+          // A new Redis subscription takes a moment to be in place; publish until one arrives.
+          while (got.length === 0 && Date.now() < deadline) {
+            await store.webrtc.publish('node-x', message);
+            await store.webrtc.publish('node-y', { ...message, text: 'not for x' });
+            await new Promise((resolve) => setTimeout(resolve, 50));
+          }
+          assert.ok(got.length > 0, 'no message arrived within 5 s');
+          const m = got[0] as RelayedMessage;
+          assert.ok(m.infoHash.equals(message.infoHash));
+          assert.ok(m.peerId.equals(message.peerId));
+          assert.equal(m.text, message.text);
+          assert.ok(got.every((g) => g.text !== 'not for x'));
+        } finally {
+          await unsubscribe();
+        }
+      });
     });
   });
 }

@@ -63,6 +63,7 @@
     setValue('peers4', fmtInt(t.peers4));
     setValue('peers6', fmtInt(t.peers6));
     setValue('completed', fmtInt(t.completed));
+    setValue('webrtcPeers', t.webrtc ? fmtInt(t.webrtc.peers) : '–');
     const r = s.process.rates;
     setValue('announceRate', fmtRate(r.announcesPerSecond));
     setValue('scrapeRate', fmtRate(r.scrapesPerSecond));
@@ -70,15 +71,15 @@
     const c = s.process.counters;
     let http = r.announcesPerSecondBy.http;
     let udp = r.announcesPerSecondBy.udp;
-    if (http + udp === 0) {
+    let ws = r.announcesPerSecondBy.ws;
+    if (http + udp + ws === 0) {
       http = c.http.announces;
       udp = c.udp.announces;
+      ws = c.ws.announces;
     }
-    const total = http + udp;
-    setValue(
-      'transportShare',
-      total === 0 ? '–' : `${Math.round((100 * http) / total)} / ${Math.round((100 * udp) / total)} %`,
-    );
+    const total = http + udp + ws;
+    const pct = (n) => Math.round((100 * n) / total);
+    setValue('transportShare', total === 0 ? '–' : `${pct(http)} / ${pct(udp)} / ${pct(ws)} %`);
     setValue('uptime', fmtUptime(s.uptimeSeconds));
     setValue('store', s.store);
     if (s.history) renderChart(s.history);

@@ -79,9 +79,16 @@ export class RedisWebRtcSwarms implements WebRtcStore {
   }
 
   async locate(infoHash: Buffer, peerId: Buffer): Promise<string | undefined> {
-    const [, , nodesKey] = webrtcKeys(this.options.prefix, infoHash);
-    const entry = await this.connection.command<Buffer | null>(nodesKey, ['HGET', nodesKey as string, peerId]);
-    return entry && entry.length > 1 ? entry.subarray(1).toString('latin1') : undefined;
+    const [s, l, n] = webrtcKeys(this.options.prefix, infoHash) as [string, string, string, string];
+    // Written together (one round trip); the node entry counts only while the peer's expiry is ahead.
+    const [entry, seederExpiry, leecherExpiry] = await Promise.all([
+      this.connection.command<Buffer | null>(n, ['HGET', n, peerId]),
+      this.connection.command<Buffer | null>(s, ['ZSCORE', s, peerId]),
+      this.connection.command<Buffer | null>(l, ['ZSCORE', l, peerId]),
+    ]);
+    const expiry = Number((seederExpiry ?? leecherExpiry)?.toString() ?? 0);
+    if (!entry || entry.length < 2 || expiry <= this.options.now()) return undefined;
+    return entry.subarray(1).toString('latin1');
   }
 
   async scrape(infoHashes: readonly Buffer[]): Promise<SwarmCounts[]> {
