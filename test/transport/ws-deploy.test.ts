@@ -1,0 +1,208 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+import { createTracker } from '../../src/tracker.js';
+import { freePort } from '../helpers/free-port.js';
+import { announce, makeId } from '../helpers/http-tracker-client.js';
+import { withRedisServer } from '../helpers/redis-server.js';
+
+/**
+ * The WebSocket tracker as deployed: embedded in an application's own HTTP
+ * server (Tracker.attach), and under `--workers 2` through the real CLI, where
+ * sockets land on either worker and offers and answers cross between them
+ * over Redis.
+ */
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+interface Client {
+  ws: WebSocket;
+  messages: Record<string, unknown>[];
+  next(match: (m: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>>;
+}
+
+async function connect(url: string): Promise<Client> {
+  const ws = new WebSocket(url);
+  const messages: Record<string, unknown>[] = [];
+  const waiters = new Set<() => void>();
+  ws.on('message', (data) => {
+    messages.push(JSON.parse(String(data)) as Record<string, unknown>);
+    for (const wake of waiters) wake();
+  });
+  await once(ws, 'open');
+  return {
+    ws,
+    messages,
+    next(match, what) {
+      return new Promise((resolve, reject) => {
+        const check = (): boolean => {
+          const found = messages.find(match);
+          if (!found) return false;
+          clearTimeout(timer);
+          waiters.delete(wake);
+          resolve(found);
+          return true;
+        };
+        const wake = (): void => void check();
+        const timer = setTimeout(() => {
+          waiters.delete(wake);
+          reject(new Error(`no ${what} within 5 s; got ${JSON.stringify(messages)}`));
+        }, 5000);
+        waiters.add(wake);
+        check();
+      });
+    },
+  };
+}
+
+const bin = (tag: string, n: number): string => makeId(tag, n).toString('latin1');
+
+describe('WebSocket tracker embedded with attach()', () => {
+  it("serves HTTP announces, WebSocket signalling and the stats from the application's server", async () => {
+    const tracker = createTracker({ udpPort: 'off', quiet: true });
+    const server = createServer();
+    await tracker.attach(server);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    const a = await connect(`ws://127.0.0.1:${port}/announce`);
+    const b = await connect(`ws://127.0.0.1:${port}/`);
+    try {
+      const infoHash = bin('-E-', 1);
+      a.ws.send(JSON.stringify({ action: 'announce', info_hash: infoHash, peer_id: bin('-A-', 1), left: 5 }));
+      await a.next((m) => m.complete !== undefined, 'announce reply');
+      const offer = { type: 'offer', sdp: 'v=0 embedded' };
+      b.ws.send(
+        JSON.stringify({
+          action: 'announce',
+          info_hash: infoHash,
+          peer_id: bin('-B-', 1),
+          left: 0,
+          offers: [{ offer, offer_id: bin('-O-', 1) }],
+        }),
+      );
+      const relayed = await a.next((m) => m.offer !== undefined, 'relayed offer');
+      assert.deepEqual(relayed.offer, offer);
+      assert.equal(relayed.peer_id, bin('-B-', 1));
+
+      const http = await announce(`http://127.0.0.1:${port}`, {
+        infoHash: makeId('-E-', 1),
+        peerId: makeId('-H-', 1),
+        port: 6881,
+        left: 0,
+      });
+      assert.equal(http.complete, 1, 'the HTTP swarm counts its own peer only');
+      assert.equal(http.incomplete, 0);
+
+      const stats = (await (await fetch(`http://127.0.0.1:${port}/stats.json`)).json()) as {
+        totals: { peers: number; webrtc: { peers: number; seeders: number } };
+        process: { ws: { sockets: number } };
+      };
+      assert.equal(stats.totals.peers, 1);
+      assert.deepEqual([stats.totals.webrtc.peers, stats.totals.webrtc.seeders], [2, 1]);
+      assert.equal(stats.process.ws.sockets, 2);
+    } finally {
+      a.ws.close();
+      b.ws.close();
+      server.close();
+      await tracker.close();
+    }
+  });
+});
+
+describe('WebSocket tracker under --workers 2 (real CLI, Redis)', () => {
+  const redis = withRedisServer();
+  let child: ChildProcess | undefined;
+  after(() => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+  });
+
+  it('relays every offer and answer whichever worker holds each socket', async () => {
+    const port = await freePort();
+    child = spawn(
+      process.execPath,
+      [
+        join(root, 'bin', 'bitstorm.js'),
+        '--port',
+        String(port),
+        '--host',
+        '127.0.0.1',
+        '--udp-port',
+        'off',
+        '--workers',
+        '2',
+        '--redis-url',
+        redis.url,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    child.stdout?.on('data', (d) => (output += d));
+    child.stderr?.on('data', (d) => (output += d));
+    const deadline = Date.now() + 20_000;
+    while ((output.match(/announce URL ws:/g) ?? []).length < 2) {
+      assert.ok(Date.now() < deadline, `workers did not start within 20 s:\n${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    // Eight leechers, each on its own connection (the kernel spreads them over the workers).
+    const infoHash = bin('-W-', 1);
+    const leechers: Client[] = [];
+    try {
+      for (let i = 0; i < 8; i++) {
+        const c = await connect(`ws://127.0.0.1:${port}/announce`);
+        leechers.push(c);
+        c.ws.send(JSON.stringify({ action: 'announce', info_hash: infoHash, peer_id: bin('-L-', i), left: 9 }));
+        await c.next((m) => m.complete !== undefined, `leecher ${i}'s announce reply`);
+      }
+      const seeder = await connect(`ws://127.0.0.1:${port}/announce`);
+      leechers.push(seeder);
+      const offers = Array.from({ length: 8 }, (_, i) => ({
+        offer: { type: 'offer', sdp: `sdp ${i}` },
+        offer_id: bin('-O-', i),
+      }));
+      seeder.ws.send(
+        JSON.stringify({
+          action: 'announce',
+          info_hash: infoHash,
+          peer_id: bin('-S-', 1),
+          left: 0,
+          numwant: 8,
+          offers,
+        }),
+      );
+      // Every leecher gets exactly one of the eight offers, and answers it.
+      for (let i = 0; i < 8; i++) {
+        const c = leechers[i] as Client;
+        const got = await c.next((m) => m.offer !== undefined, `leecher ${i}'s offer`);
+        c.ws.send(
+          JSON.stringify({
+            action: 'announce',
+            info_hash: infoHash,
+            peer_id: bin('-L-', i),
+            to_peer_id: got.peer_id,
+            offer_id: got.offer_id,
+            answer: { type: 'answer', sdp: `answer ${i}` },
+          }),
+        );
+      }
+      const answerDeadline = Date.now() + 5000;
+      while (seeder.messages.filter((m) => m.answer !== undefined).length < 8 && Date.now() < answerDeadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const answers = seeder.messages.filter((m) => m.answer !== undefined);
+      assert.equal(answers.length, 8, `answers: ${JSON.stringify(answers)}`);
+      const offerIds = new Set(answers.map((m) => m.offer_id));
+      assert.equal(offerIds.size, 8, 'each offer answered once, by its own recipient');
+    } finally {
+      for (const c of leechers) c.ws.close();
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
+  });
+});
