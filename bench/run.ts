@@ -57,7 +57,11 @@ const HELP = `Usage: npm run bench -- [options]
                        date when that day already has a run)
   --cpu-prof DIR       write V8 CPU profiles of the BitStorm processes to DIR
                        (open in Chrome DevTools; profiling slows them, so use for finding hot spots only)
-  --node-args "A B"    extra node flags for the BitStorm processes (e.g. --perf-basic-prof)`;
+  --node-args "A B"    extra node flags for the BitStorm processes (e.g. --perf-basic-prof)
+  --soak S [--http] [--redis]
+                       instead of the comparison: BitStorm alone under a steady 2,000 announces/s for
+                       S seconds, p50/p99/max and RSS per 10-s window and the trend (bench/soak.ts;
+                       same as npm run soak -- --minutes S/60)`;
 
 function parseArgs(argv: string[]): Settings {
   const quick = argv.includes('--quick');
@@ -250,7 +254,20 @@ function freshResultFile(date: string): string {
   return join(benchDir, 'results', `${date}-${Date.now()}.md`);
 }
 
+/** `--soak S`: hands over to bench/soak.ts (one process, its own report) for S seconds. */
+function soak(seconds: number, argv: string[]): void {
+  if (!(seconds >= 10)) throw new Error('--soak needs a number of seconds, at least 10 (one window)');
+  const rest = argv.filter((a, i) => a !== '--soak' && argv[i - 1] !== '--soak');
+  execFileSync(
+    process.execPath,
+    [join(dirname(fileURLToPath(import.meta.url)), 'soak.js'), '--minutes', String(seconds / 60), ...rest],
+    { stdio: 'inherit' },
+  );
+}
+
 async function main(): Promise<void> {
+  const soakAt = process.argv.indexOf('--soak');
+  if (soakAt >= 0) return soak(Number(process.argv[soakAt + 1]), process.argv.slice(2));
   const s = parseArgs(process.argv.slice(2));
   const t0 = Date.now();
   const env = setup();
