@@ -1,5 +1,4 @@
 import type { AnnounceEvent } from '../protocol/types.js';
-import type { SwarmCounts } from './swarm-store.js';
 
 /**
  * WebRTC swarms: the peers of the WebSocket tracker (WebTorrent), kept by each
@@ -26,6 +25,13 @@ import type { SwarmCounts } from './swarm-store.js';
  *   stopped.
  */
 
+/** A WebRTC swarm's counts (the same shape as a BitTorrent swarm's WebRtcCounts). */
+export interface WebRtcCounts {
+  complete: number;
+  incomplete: number;
+  downloaded: number;
+}
+
 export interface WebRtcAnnounce {
   infoHash: Buffer;
   peerId: Buffer;
@@ -43,7 +49,7 @@ export interface WebRtcPeerRef {
   node: string;
 }
 
-export interface WebRtcAnnounceResult extends SwarmCounts {
+export interface WebRtcAnnounceResult extends WebRtcCounts {
   targets: WebRtcPeerRef[];
 }
 
@@ -66,7 +72,7 @@ export interface WebRtcStore {
   /** The node holding a live peer's socket, or undefined. */
   locate(infoHash: Buffer, peerId: Buffer): Promise<string | undefined>;
   /** Counts for each hash, in order; unknown torrents give zeros. */
-  scrape(infoHashes: readonly Buffer[]): Promise<SwarmCounts[]>;
+  scrape(infoHashes: readonly Buffer[]): Promise<WebRtcCounts[]>;
   totals(): Promise<WebRtcTotals>;
   /** Hands a message to the node holding the peer's socket (at most once; lost if that node is gone). */
   publish(node: string, message: RelayedMessage): Promise<void>;

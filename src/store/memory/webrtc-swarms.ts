@@ -1,8 +1,8 @@
-import type { SwarmCounts } from '../swarm-store.js';
 import type {
   RelayedMessage,
   WebRtcAnnounce,
   WebRtcAnnounceResult,
+  WebRtcCounts,
   WebRtcPeerRef,
   WebRtcStore,
   WebRtcStoreOptions,
@@ -50,7 +50,7 @@ class Swarm {
     if (peer.seeder) this.seeders--;
   }
 
-  counts(): SwarmCounts {
+  counts(): WebRtcCounts {
     return { complete: this.seeders, incomplete: this.peers.size - this.seeders, downloaded: this.downloaded };
   }
 }
@@ -114,7 +114,7 @@ export class MemoryWebRtcSwarms implements WebRtcStore {
     return peer && peer.expires > this.now() ? peer.node : undefined;
   }
 
-  async scrape(infoHashes: readonly Buffer[]): Promise<SwarmCounts[]> {
+  async scrape(infoHashes: readonly Buffer[]): Promise<WebRtcCounts[]> {
     this.sweepIfDue(this.now());
     return infoHashes.map(
       (h) => this.swarms.get(h.toString('latin1'))?.counts() ?? { complete: 0, incomplete: 0, downloaded: 0 },

@@ -1,8 +1,8 @@
-import type { SwarmCounts } from '../swarm-store.js';
 import type {
   RelayedMessage,
   WebRtcAnnounce,
   WebRtcAnnounceResult,
+  WebRtcCounts,
   WebRtcPeerRef,
   WebRtcStore,
   WebRtcTotals,
@@ -91,7 +91,7 @@ export class RedisWebRtcSwarms implements WebRtcStore {
     return entry.subarray(1).toString('latin1');
   }
 
-  async scrape(infoHashes: readonly Buffer[]): Promise<SwarmCounts[]> {
+  async scrape(infoHashes: readonly Buffer[]): Promise<WebRtcCounts[]> {
     const live = `(${this.options.now()}`;
     return Promise.all(
       infoHashes.map(async (infoHash) => {
