@@ -206,3 +206,55 @@ describe('WebSocket tracker under --workers 2 (real CLI, Redis)', () => {
     }
   });
 });
+
+describe('WebSocket tracker through a Redis outage', () => {
+  const redis = withRedisServer();
+
+  it('answers retry while Redis is gone, then relays again across two trackers by itself', async () => {
+    const options = { host: '127.0.0.1', port: 0, udpPort: 'off' as const, quiet: true, redisUrl: redis.url };
+    const one = createTracker({ ...options, redisTimeout: 300 });
+    const two = createTracker({ ...options, redisTimeout: 300 });
+    const errors = console.error;
+    console.error = () => undefined; // the outage lines
+    const a = await connect(`ws://127.0.0.1:${(await one.listen()).http.port}/announce`);
+    const b = await connect(`ws://127.0.0.1:${(await two.listen()).http.port}/announce`);
+    try {
+      const infoHash = bin('-R-', 1);
+      const announceA = (n: number) =>
+        a.ws.send(JSON.stringify({ action: 'announce', info_hash: infoHash, peer_id: bin('-A-', 1), left: 3, n }));
+      await redis.kill();
+      announceA(1);
+      const failure = await a.next((m) => m['failure reason'] !== undefined, 'a failure while Redis is gone');
+      assert.equal(failure['retry in'], 1);
+      assert.equal(failure.action, 'announce');
+      assert.equal(failure.info_hash, infoHash);
+
+      await redis.restart();
+      // Both trackers reconnect (commands and the relay's subscription) without being told.
+      const deadline = Date.now() + 15_000;
+      const offer = { type: 'offer', sdp: 'after the outage' };
+      for (let round = 0; !a.messages.some((m) => m.offer !== undefined); round++) {
+        assert.ok(Date.now() < deadline, `no offer relayed within 15 s of the restart: ${JSON.stringify(a.messages)}`);
+        announceA(round);
+        b.ws.send(
+          JSON.stringify({
+            action: 'announce',
+            info_hash: infoHash,
+            peer_id: bin('-B-', 1),
+            left: 0,
+            offers: [{ offer, offer_id: bin('-O-', round) }],
+          }),
+        );
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      const relayed = a.messages.find((m) => m.offer !== undefined) as Record<string, unknown>;
+      assert.deepEqual(relayed.offer, offer);
+    } finally {
+      console.error = errors;
+      a.ws.close();
+      b.ws.close();
+      await one.close();
+      await two.close();
+    }
+  });
+});

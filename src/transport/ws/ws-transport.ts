@@ -118,7 +118,11 @@ export class WsTransport {
   async close(): Promise<void> {
     clearInterval(this.pinger);
     this.pinger = undefined;
-    for (const peer of this.sockets) peer.ws.terminate();
+    for (const peer of [...this.sockets]) {
+      peer.ws.terminate();
+      // Now, not on the socket's 'close' event: its peers must leave before the store closes.
+      this.onClose(peer);
+    }
     await Promise.allSettled([...this.leaving]);
     await this.unsubscribe?.();
     this.unsubscribe = undefined;
