@@ -11,6 +11,9 @@ export interface NodeChannelsOptions {
   clientName: string;
 }
 
+/** subscribe() waits at most this long for the subscription before the tracker serves without it. */
+const SUBSCRIBE_WAIT_MS = 2000;
+
 /** Reconnect backoff of the subscriber: 50 ms doubling to 2 s, forever, as for commands. */
 function reconnectDelay(retries: number): number {
   return Math.min(50 * 2 ** Math.min(retries, 10), 2000);
@@ -50,9 +53,10 @@ export class NodeChannels {
   }
 
   /**
-   * Subscribes in the background (connecting until Redis is there); resolves
-   * once the subscription is in place or after the first failed attempt, so a
-   * tracker starts while Redis is down and relays once it is back.
+   * Subscribes in the background (node-redis connects until Redis is there, and
+   * resubscribes after every reconnect); resolves once the subscription is in
+   * place, or after SUBSCRIBE_WAIT_MS, so a tracker starts while Redis is down
+   * and relays once it is back.
    */
   async subscribe(node: string, onMessage: (message: RelayedMessage) => void): Promise<() => Promise<void>> {
     const channel = nodeChannel(this.options.prefix, node);
@@ -60,20 +64,18 @@ export class NodeChannels {
       const message = unpackRelayed(payload);
       if (message) onMessage(message);
     };
-    let firstAttempt: () => void = () => undefined;
-    const attempted = new Promise<void>((resolve) => {
-      firstAttempt = resolve;
-    });
-    this.connecting = this.connect(channel, listener, firstAttempt)
-      .catch((err: unknown) => {
+    this.connecting = this.connect(channel, listener).catch((err: unknown) => {
+      if (!this.closed) {
         this.options.log(`bitstorm: WebSocket relay could not subscribe (${err instanceof Error ? err.message : err})`);
-      })
-      .finally(firstAttempt);
-    await attempted;
+      }
+    });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.connecting, new Promise((resolve) => (timer = setTimeout(resolve, SUBSCRIBE_WAIT_MS)))]);
+    clearTimeout(timer);
     return () => this.close();
   }
 
-  private async connect(channel: string, listener: (payload: Buffer) => void, attempted: () => void): Promise<void> {
+  private async connect(channel: string, listener: (payload: Buffer) => void): Promise<void> {
     const socket = { connectTimeout: 2000, reconnectStrategy: reconnectDelay };
     const subscriber: Subscriber = this.cluster
       ? createCluster({
@@ -84,18 +86,8 @@ export class NodeChannels {
     this.subscriber = subscriber;
     // Outages are logged by the command connection; the subscriber only reconnects.
     subscriber.on('error', () => undefined);
-    for (let attempt = 0; !this.closed; attempt++) {
-      try {
-        await subscriber.connect();
-        break;
-      } catch {
-        if (attempt === 0) {
-          this.options.log('bitstorm: WebSocket relay waits for Redis');
-          attempted();
-        }
-        await new Promise((resolve) => setTimeout(resolve, reconnectDelay(attempt)).unref());
-      }
-    }
+    // Resolves once connected: node-redis retries (reconnectDelay) until Redis answers.
+    await subscriber.connect();
     if (this.closed) return;
     if (this.cluster) {
       await (subscriber as ReturnType<typeof createCluster>).sSubscribe(channel, listener, true);
@@ -107,11 +99,14 @@ export class NodeChannels {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.connecting?.catch(() => undefined);
     try {
-      if (this.subscriber?.isOpen) this.subscriber.destroy();
+      // Also ends a connect() still waiting for Redis.
+      this.subscriber?.destroy();
     } catch {
       // Never connected: nothing to release.
     }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.connecting, new Promise((resolve) => (timer = setTimeout(resolve, SUBSCRIBE_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 }
