@@ -1,10 +1,11 @@
 /**
  * Child process running webtorrent's bittorrent-tracker server (the reference
- * tracker in our language) with HTTP and UDP on one port, WebSocket and stats
- * off. Installed by the bench into bench/.deps; imported by path because its
+ * tracker in our language) with HTTP and UDP on one port, stats off, and its
+ * WebSocket tracker on the HTTP port when a third argument `ws` is given (the
+ * WebSocket bench), off otherwise. Installed by the bench into bench/.deps; imported by path because its
  * package pulls a WebRTC add-on we never load.
  *
- * Usage: node bt-server.js <deps dir> <port>; prints "ready" when listening.
+ * Usage: node bt-server.js <deps dir> <port> [ws]; prints "ready" when listening.
  */
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -15,7 +16,7 @@ interface BtServer {
   close(cb?: () => void): void;
 }
 
-const [depsDir, portText] = process.argv.slice(2);
+const [depsDir, portText, wsFlag] = process.argv.slice(2);
 if (!depsDir || !portText) {
   console.error('usage: bt-server <deps dir> <port>');
   process.exit(2);
@@ -26,7 +27,7 @@ const mod = (await import(url)) as { default: new (opts: Record<string, unknown>
 const server = new mod.default({
   http: true,
   udp: true,
-  ws: false,
+  ws: wsFlag === 'ws',
   stats: false,
   // Its default keeps at most 1000 peers per swarm (an LRU): lift the cap so it
   // stores every peer like the other trackers and bytes/peer compare.

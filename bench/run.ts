@@ -14,6 +14,7 @@ import { rssBytes } from './proc.js';
 import { type MemoryRow, renderReport, saturates, type ThroughputRow, type TrackerStatus } from './report.js';
 import { killAll, startBitstorm, startBittorrentTracker, startOpentracker, type TrackerHandle } from './trackers.js';
 import { buildWorkload, type Workload } from './workload.js';
+import { runWsBench } from './ws-bench.js';
 
 interface Settings {
   quick: boolean;
@@ -39,6 +40,8 @@ interface Settings {
   cpuProf: string | undefined;
   /** Extra flags for node when it runs BitStorm (e.g. --perf-basic-prof for `perf record`). */
   nodeArgs: string[];
+  /** The WebSocket bench (bench/ws-bench.ts): after the others, alone, or not at all. */
+  ws: 'also' | 'only' | 'off';
 }
 
 const HELP = `Usage: npm run bench -- [options]
@@ -53,6 +56,9 @@ const HELP = `Usage: npm run bench -- [options]
                        one still reaches 90% of the full rate: its p99 is the latency at saturation
                        (default 16,32; 0: off)
   --no-memory          skip the memory test
+  --ws                 only the WebSocket (WebTorrent) bench: BitStorm beside bittorrent-tracker's
+                       WebSocket server, relayed offers and answers, memory per idle socket
+                       (bench/ws-bench.ts); it also runs after the others unless --no-ws
   --out FILE           where to write the markdown (default bench/results/<date>.md; b, c, … after the
                        date when that day already has a run)
   --cpu-prof DIR       write V8 CPU profiles of the BitStorm processes to DIR
@@ -81,6 +87,7 @@ function parseArgs(argv: string[]): Settings {
         out: undefined,
         cpuProf: undefined,
         nodeArgs: [],
+        ws: 'also',
       }
     : {
         quick,
@@ -97,6 +104,7 @@ function parseArgs(argv: string[]): Settings {
         out: undefined,
         cpuProf: undefined,
         nodeArgs: [],
+        ws: 'also',
       };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -108,6 +116,10 @@ function parseArgs(argv: string[]): Settings {
     }
     if (a === '--no-memory') {
       s.memoryPoints = [];
+      continue;
+    }
+    if (a === '--ws' || a === '--no-ws') {
+      s.ws = a === '--ws' ? 'only' : 'off';
       continue;
     }
     if (v === undefined) throw new Error(`${a} needs a value (see --help)`);
@@ -265,12 +277,28 @@ function soak(seconds: number, argv: string[]): void {
   );
 }
 
+function machineLine(): string {
+  const m = machineInfo(repoRoot, depsDir);
+  return `Machine: ${m.cpu}, ${m.cores} cores, load ${m.load}.`;
+}
+
 async function main(): Promise<void> {
   const soakAt = process.argv.indexOf('--soak');
   if (soakAt >= 0) return soak(Number(process.argv[soakAt + 1]), process.argv.slice(2));
   const s = parseArgs(process.argv.slice(2));
   const t0 = Date.now();
   const env = setup();
+  const wsBench = (): Promise<string> => runWsBench({ repoRoot, depsDir, btServer: env.btServer, quick: s.quick, log });
+  if (s.ws === 'only') {
+    const report = `# WebSocket bench, ${new Date().toISOString().slice(0, 10)}\n\n${machineLine()}\n\n${await wsBench()}`;
+    console.log(report);
+    const date = new Date().toISOString().slice(0, 10);
+    const out = s.out ?? join(benchDir, 'results', s.quick ? `${date}-ws-quick.md.tmp` : `${date}-ws.md`);
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, report);
+    log(`written to ${out}`);
+    return;
+  }
   const nodeArgs = [...s.nodeArgs, ...(s.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${s.cpuProf}`] : [])];
   const machine = machineInfo(repoRoot, depsDir);
   log(`machine: ${machine.cpu}, ${machine.cores} cores, load ${machine.load}`);
@@ -495,10 +523,11 @@ async function main(): Promise<void> {
     elapsedSeconds: Math.round((Date.now() - t0) / 1000),
     finishedLoad: loadAverage(),
   });
-  console.log(report);
+  const withWs = s.ws === 'also' ? `${report}\n${await wsBench()}` : report;
+  console.log(withWs);
   const out = s.out ?? (s.quick ? join(benchDir, 'results', `${date}-quick.md.tmp`) : freshResultFile(date));
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, report);
+  writeFileSync(out, withWs);
   log(`written to ${out}`);
 
   // The smoke check fails on a broken harness, not on a missed target.

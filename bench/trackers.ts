@@ -194,9 +194,14 @@ export async function startOpentracker(
   };
 }
 
-export async function startBittorrentTracker(depsDir: string, serverScript: string): Promise<TrackerHandle> {
+/** `ws`: with its WebSocket tracker on (the WebSocket bench); off otherwise, as in the main bench. */
+export async function startBittorrentTracker(
+  depsDir: string,
+  serverScript: string,
+  ws = false,
+): Promise<TrackerHandle> {
   const port = await freePort({ udp: true });
-  const proc = startProcess(process.execPath, [serverScript, depsDir, String(port)]);
+  const proc = startProcess(process.execPath, [serverScript, depsDir, String(port), ...(ws ? ['ws'] : [])]);
   await waitForTcp(proc, port, 15_000);
   const pid = proc.child.pid as number;
   return {
