@@ -29,6 +29,8 @@ export interface TrackerOptions extends Partial<TrackerConfig> {
   serveUdp?: boolean;
   /** The Node major the HTTP fast path decides on (tests); the running one by default. */
   nodeMajor?: number;
+  /** How often WebSocket clients are pinged, a silent one dropped at the next ping (tests); 30 s by default. */
+  wsPingMs?: number;
 }
 
 export interface ListenInfo {
@@ -56,14 +58,14 @@ export class Tracker {
   private udpElsewhere: boolean;
 
   constructor(options: TrackerOptions = {}) {
-    const { store, now, serveUdp, nodeMajor, ...rest } = options;
+    const { store, now, serveUdp, nodeMajor, wsPingMs, ...rest } = options;
     this.config = validateConfig({ ...DEFAULTS, ...rest } as TrackerConfig);
     const clock = now ?? Date.now;
     this.store = store ?? createStore(this.config, clock);
     this.core = new TrackerCore(this.config, this.store);
     this.http = new HttpTransport(this.core, this.config, { nodeMajor });
     if (this.config.ws) {
-      const ws = new WsTransport(new WebRtcCore(this.config, this.store, this.core.events));
+      const ws = new WsTransport(new WebRtcCore(this.config, this.store, this.core.events), wsPingMs);
       this.ws = ws;
       this.http.onUpgrade((req, socket, head) => ws.handleUpgrade(req, socket, head));
     }

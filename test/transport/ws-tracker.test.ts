@@ -355,3 +355,80 @@ describe('WebSocket tracker off', () => {
     }
   });
 });
+
+describe('WebSocket keepalive', () => {
+  it('drops a socket that answers no ping, and its peers with it', async () => {
+    const tracker = createTracker({ host: '127.0.0.1', port: 0, udpPort: 'off', quiet: true, wsPingMs: 200 });
+    const { http } = await tracker.listen();
+    const url = `ws://127.0.0.1:${http.port}/announce`;
+    try {
+      // autoPong off: this client reads pings but never answers them, like a dead peer behind a NAT.
+      const silent = new WebSocket(url, { autoPong: false });
+      await new Promise((resolve) => silent.once('open', resolve));
+      const h = freshHash();
+      silent.send(JSON.stringify({ action: 'announce', info_hash: h, peer_id: wsId('-Q-', 1), left: 1 }));
+      const live = await wsConnect(url);
+      const first = await new Promise<Record<string, unknown>>((resolve) => {
+        live.send({ action: 'announce', info_hash: h, peer_id: wsId('-Q-', 2), left: 1 });
+        void live.next((m) => m.complete !== undefined, 'reply').then(resolve);
+      });
+      assert.ok(Number(first.incomplete) >= 1);
+      const code = await new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('the silent socket was not dropped within 3 s')), 3000);
+        silent.once('close', (c) => {
+          clearTimeout(timer);
+          resolve(c);
+        });
+      });
+      assert.equal(code, 1006, 'terminated, not closed politely');
+      await sleep(100);
+      // The answering client survived the same pings; the silent one's peer is gone.
+      live.send({ action: 'scrape', info_hash: h });
+      const s = await live.next((m) => m.action === 'scrape', 'scrape');
+      assert.equal((s.files as Record<string, { incomplete: number }>)[h]?.incomplete, 1);
+      assert.equal(live.ws.readyState, WebSocket.OPEN);
+      assert.equal(tracker.ws?.counters.dropped, 1);
+      live.close();
+    } finally {
+      await tracker.close();
+    }
+  });
+});
+
+describe('WebSocket backpressure', () => {
+  it('drops a socket that does not read instead of buffering for it', async () => {
+    const tracker = createTracker({ host: '127.0.0.1', port: 0, udpPort: 'off', quiet: true });
+    const { http } = await tracker.listen();
+    const url = `ws://127.0.0.1:${http.port}/announce`;
+    try {
+      const h = freshHash();
+      const sink = await wsConnect(url);
+      sink.send({ action: 'announce', info_hash: h, peer_id: wsId('-SINK-', 1), left: 1 });
+      await sink.next((m) => m.complete !== undefined, 'reply');
+      // From now on the sink reads nothing: its kernel buffers fill, then the tracker's send buffer.
+      (sink.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+      const sender = await wsConnect(url);
+      const sdp = 'a'.repeat(60_000);
+      let sent = 0;
+      const deadline = Date.now() + 20_000;
+      while ((tracker.ws?.counters.dropped ?? 0) === 0 && Date.now() < deadline) {
+        sender.send({
+          action: 'announce',
+          info_hash: h,
+          peer_id: wsId('-SEND-', 1),
+          left: 1,
+          offers: [{ offer: { type: 'offer', sdp }, offer_id: wsId('-BIG-', sent++) }],
+        });
+        await sleep(sent % 20 === 0 ? 20 : 0);
+      }
+      assert.equal(tracker.ws?.counters.dropped, 1, `not dropped after ${sent} offers of 60 KB`);
+      assert.ok(sent * 60_000 < 64 * 1024 * 1024, 'dropped within a bounded amount of data');
+      // The sender was not hurt.
+      sender.send({ action: 'scrape', info_hash: h });
+      await sender.next((m) => m.action === 'scrape', 'scrape after the drop');
+      sender.close();
+    } finally {
+      await tracker.close();
+    }
+  });
+});

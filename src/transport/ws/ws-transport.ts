@@ -23,7 +23,7 @@ import {
  */
 export const MAX_FRAME_BYTES = 64 * 1024;
 /** Sockets are pinged this often; one that has not answered the previous ping is dropped. */
-const PING_EVERY_MS = 30_000;
+export const PING_EVERY_MS = 30_000;
 /**
  * Bytes queued for one socket before it is dropped: a client that does not read
  * (or a peer that gets offers faster than it reads) must not hold memory.
@@ -84,7 +84,11 @@ export class WsTransport {
   private unsubscribe: (() => Promise<void>) | undefined;
   private readonly leaving = new Set<Promise<void>>();
 
-  constructor(private readonly core: WebRtcCore) {
+  constructor(
+    private readonly core: WebRtcCore,
+    /** How often sockets are pinged (tests shorten it). */
+    private readonly pingEveryMs = PING_EVERY_MS,
+  ) {
     this.server = new WebSocketServer({
       noServer: true,
       maxPayload: MAX_FRAME_BYTES,
@@ -96,7 +100,7 @@ export class WsTransport {
   /** Starts receiving relayed messages and pinging sockets. */
   async start(): Promise<void> {
     if (this.pinger) return;
-    this.pinger = setInterval(() => this.ping(), PING_EVERY_MS);
+    this.pinger = setInterval(() => this.ping(), this.pingEveryMs);
     this.pinger.unref();
     this.unsubscribe = await this.core.subscribe(this.node, (message) => this.deliverHere(message));
   }
