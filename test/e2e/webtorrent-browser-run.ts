@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { createTracker, type Tracker } from '../../src/tracker.js';
+import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/chromium.js';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redis-server.js';
 
 /**
@@ -92,20 +93,13 @@ let context: BrowserContext | undefined;
 const started = Date.now();
 try {
   context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
+    executablePath: CHROMIUM,
     headless: true,
     timeout: WAIT_MS,
     // Without camera/microphone permission Chromium gathers no host ICE candidates.
     permissions: ['camera', 'microphone'],
     args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
+      ...CHROMIUM_ARGS,
       // WebRTC over 127.0.0.1: Chromium leaves loopback out of ICE otherwise.
       '--allow-loopback-in-peer-connection',
     ],

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { CHROMIUM } from '../helpers/chromium.js';
 
 /**
  * A real WebTorrent client: two headless Chromium pages load webtorrent's
@@ -85,7 +86,7 @@ function transfer(deployment: 'memory' | 'redis-two-nodes', size: number): Promi
 
 describe('WebTorrent in Chromium through the WebSocket tracker', () => {
   it('finds Chromium and the webtorrent bundle', () => {
-    assert.ok(existsSync('/usr/bin/chromium'), 'Chromium is missing: apt-get install chromium');
+    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium (npm test does)`);
     ensureBundle();
   });
 

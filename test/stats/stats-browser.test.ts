@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { createTracker, type Tracker } from '../../src/tracker.js';
+import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/chromium.js';
 import { type Model, populate } from './stats-json-suite.js';
 
 /**
@@ -26,7 +27,6 @@ declare const document: {
 };
 declare const window: unknown;
 
-const CHROMIUM = '/usr/bin/chromium';
 const WAIT_MS = 15_000;
 const TORRENTS = 300;
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -66,16 +66,7 @@ describe('stats page in Chromium', { timeout: 180_000 }, () => {
       executablePath: CHROMIUM,
       headless: true,
       timeout: WAIT_MS,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
+      args: [...CHROMIUM_ARGS],
       viewport: { width: 1280, height: 900 },
     });
     page = context.pages()[0] ?? (await context.newPage());

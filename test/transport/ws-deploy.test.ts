@@ -6,11 +6,11 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import WebSocket from 'ws';
 import { createTracker } from '../../src/tracker.js';
 import { freePort } from '../helpers/free-port.js';
 import { announce, makeId } from '../helpers/http-tracker-client.js';
 import { withRedisServer } from '../helpers/redis-server.js';
+import { type WsTestClient, wsConnect } from '../helpers/ws-client.js';
 
 /**
  * The WebSocket tracker as deployed: embedded in an application's own HTTP
@@ -20,46 +20,6 @@ import { withRedisServer } from '../helpers/redis-server.js';
  */
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-
-interface Client {
-  ws: WebSocket;
-  messages: Record<string, unknown>[];
-  next(match: (m: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>>;
-}
-
-async function connect(url: string): Promise<Client> {
-  const ws = new WebSocket(url);
-  const messages: Record<string, unknown>[] = [];
-  const waiters = new Set<() => void>();
-  ws.on('message', (data) => {
-    messages.push(JSON.parse(String(data)) as Record<string, unknown>);
-    for (const wake of waiters) wake();
-  });
-  await once(ws, 'open');
-  return {
-    ws,
-    messages,
-    next(match, what) {
-      return new Promise((resolve, reject) => {
-        const check = (): boolean => {
-          const found = messages.find(match);
-          if (!found) return false;
-          clearTimeout(timer);
-          waiters.delete(wake);
-          resolve(found);
-          return true;
-        };
-        const wake = (): void => void check();
-        const timer = setTimeout(() => {
-          waiters.delete(wake);
-          reject(new Error(`no ${what} within 5 s; got ${JSON.stringify(messages)}`));
-        }, 5000);
-        waiters.add(wake);
-        check();
-      });
-    },
-  };
-}
 
 const bin = (tag: string, n: number): string => makeId(tag, n).toString('latin1');
 
@@ -71,8 +31,8 @@ describe('WebSocket tracker embedded with attach()', () => {
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     const { port } = server.address() as AddressInfo;
-    const a = await connect(`ws://127.0.0.1:${port}/announce`);
-    const b = await connect(`ws://127.0.0.1:${port}/`);
+    const a = await wsConnect(`ws://127.0.0.1:${port}/announce`);
+    const b = await wsConnect(`ws://127.0.0.1:${port}/`);
     try {
       const infoHash = bin('-E-', 1);
       a.ws.send(JSON.stringify({ action: 'announce', info_hash: infoHash, peer_id: bin('-A-', 1), left: 5 }));
@@ -152,15 +112,15 @@ describe('WebSocket tracker under --workers 2 (real CLI, Redis)', () => {
     }
     // Eight leechers, each on its own connection (the kernel spreads them over the workers).
     const infoHash = bin('-W-', 1);
-    const leechers: Client[] = [];
+    const leechers: WsTestClient[] = [];
     try {
       for (let i = 0; i < 8; i++) {
-        const c = await connect(`ws://127.0.0.1:${port}/announce`);
+        const c = await wsConnect(`ws://127.0.0.1:${port}/announce`);
         leechers.push(c);
         c.ws.send(JSON.stringify({ action: 'announce', info_hash: infoHash, peer_id: bin('-L-', i), left: 9 }));
         await c.next((m) => m.complete !== undefined, `leecher ${i}'s announce reply`);
       }
-      const seeder = await connect(`ws://127.0.0.1:${port}/announce`);
+      const seeder = await wsConnect(`ws://127.0.0.1:${port}/announce`);
       leechers.push(seeder);
       const offers = Array.from({ length: 8 }, (_, i) => ({
         offer: { type: 'offer', sdp: `sdp ${i}` },
@@ -178,7 +138,7 @@ describe('WebSocket tracker under --workers 2 (real CLI, Redis)', () => {
       );
       // Every leecher gets exactly one of the eight offers, and answers it.
       for (let i = 0; i < 8; i++) {
-        const c = leechers[i] as Client;
+        const c = leechers[i] as WsTestClient;
         const got = await c.next((m) => m.offer !== undefined, `leecher ${i}'s offer`);
         c.ws.send(
           JSON.stringify({
@@ -216,8 +176,8 @@ describe('WebSocket tracker through a Redis outage', () => {
     const two = createTracker({ ...options, redisTimeout: 300 });
     const errors = console.error;
     console.error = () => undefined; // the outage lines
-    const a = await connect(`ws://127.0.0.1:${(await one.listen()).http.port}/announce`);
-    const b = await connect(`ws://127.0.0.1:${(await two.listen()).http.port}/announce`);
+    const a = await wsConnect(`ws://127.0.0.1:${(await one.listen()).http.port}/announce`);
+    const b = await wsConnect(`ws://127.0.0.1:${(await two.listen()).http.port}/announce`);
     try {
       const infoHash = bin('-R-', 1);
       const announceA = (n: number) =>
