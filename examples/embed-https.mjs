@@ -23,7 +23,8 @@ server.on('upgrade', (req, socket, head) => {
   req.url = req.url.slice('/tracker'.length);
   tracker.handleUpgrade(req, socket, head);
 });
-server.listen(Number(process.env.PORT ?? 8443), () => console.log('https://localhost:8443/tracker/stats'));
+const port = Number(process.env.PORT ?? 8443);
+server.listen(port, () => console.log(`https://localhost:${port}/tracker/stats, wss://localhost:${port}/tracker/announce`));
 
 process.on('SIGINT', async () => {
   server.close();
