@@ -158,7 +158,8 @@ export class WsTransport {
       this.core.reportFailure(err);
       if (err instanceof WsProtocolError)
         return this.send(peer, encodeWsFailure(err.message, err.action, err.infoHash));
-      throw err;
+      // Not thrown on: this runs in a socket's event handler, where a throw would end the process.
+      return this.sendFailure(peer, err, 'announce', undefined);
     }
     if (request.action === 'announce') void this.announce(peer, request);
     else if (request.action === 'answer') void this.answer(request);
