@@ -1,6 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { ListFile } from './access/list-file.js';
 import { DEFAULTS, type TrackerConfig, validateConfig } from './config/options.js';
 import { TrackerCore } from './core/tracker.js';
 import { WebRtcCore } from './core/webrtc.js';
@@ -54,6 +55,8 @@ export class Tracker {
   /** The statistics pages and counters; undefined with --stats off. */
   readonly stats: StatsService | undefined;
   private listenInfo: ListenInfo | undefined;
+  /** The allow or deny list's file, followed while the tracker runs. */
+  private readonly listFile: ListFile | undefined;
   /** UDP is answered by another process on the configured port (serveUdp false, until serveUdp()). */
   private udpElsewhere: boolean;
 
@@ -63,9 +66,18 @@ export class Tracker {
     const clock = now ?? Date.now;
     this.store = store ?? createStore(this.config, clock);
     this.core = new TrackerCore(this.config, this.store);
+    const listPath = this.config.allowList || this.config.denyList;
+    if (listPath) {
+      // Read now: a list that cannot be read stops the start (an allow list would refuse everything).
+      this.listFile = new ListFile(
+        listPath,
+        (hashes) => this.core.access.replace(hashes),
+        (line) => console.error(line),
+      );
+    }
     this.http = new HttpTransport(this.core, this.config, { nodeMajor });
     if (this.config.ws) {
-      const ws = new WsTransport(new WebRtcCore(this.config, this.store, this.core.events), wsPingMs);
+      const ws = new WsTransport(new WebRtcCore(this.config, this.store, this.core.events, this.core.access), wsPingMs);
       this.ws = ws;
       this.http.onUpgrade((req, socket, head) => ws.handleUpgrade(req, socket, head));
     }
@@ -95,6 +107,7 @@ export class Tracker {
     // refused; if it is down, serve anyway (clients are told to retry).
     await this.store.ready?.(STORE_READY_WAIT_MS).catch(() => undefined);
     await this.ws?.start();
+    this.listFile?.watch();
     const http = await listenAnyAddress(this.config.host, (host) => this.http.listen(host, this.config.port));
     let udp: AddressInfo | undefined;
     if (this.udp && !this.udpElsewhere) {
@@ -162,6 +175,7 @@ export class Tracker {
   async attach(server?: Server): Promise<void> {
     await this.store.ready?.(STORE_READY_WAIT_MS).catch(() => undefined);
     await this.ws?.start();
+    this.listFile?.watch();
     if (server) {
       server.on('request', (req, res) => this.handleRequest(req, res));
       server.on('upgrade', (req, socket, head) => this.handleUpgrade(req, socket, head));
@@ -182,6 +196,7 @@ export class Tracker {
   /** Stops accepting, finishes in-flight requests, closes the store. */
   async close(): Promise<void> {
     this.stats?.close();
+    this.listFile?.close();
     // WebSockets first: an open one would hold the HTTP server's close, and its peers leave the store.
     await this.ws?.close();
     await this.http.close();

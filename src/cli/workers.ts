@@ -51,7 +51,8 @@ export function shouldFork(config: Readonly<TrackerConfig>): boolean {
  * after it was serving, and gives up (exit 1) if one dies before it was ready
  * (READY_MESSAGE: all its ports bound) — a start-up error such as a port in
  * use would otherwise loop.
- * SIGINT/SIGTERM stop the workers (they close gracefully), then the primary.
+ * SIGINT/SIGTERM stop the workers (they close gracefully), then the primary;
+ * SIGHUP is passed on to the workers.
  */
 export function runPrimary(config: Readonly<TrackerConfig>): Promise<void> {
   const log = (line: string): void => {
@@ -132,6 +133,13 @@ export function runPrimary(config: Readonly<TrackerConfig>): Promise<void> {
     log('bitstorm: SIGTERM, stopping workers');
     stop(0);
   });
+  // SIGHUP re-reads the allow or deny list: each worker keeps its own copy
+  // (without a list, SIGHUP keeps its default meaning and ends the tracker).
+  if (config.allowList || config.denyList) {
+    process.on('SIGHUP', () => {
+      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGHUP');
+    });
+  }
 
   log(`bitstorm: primary ${process.pid} starting ${config.workers} workers`);
   for (let i = 0; i < config.workers; i++) fork(i, i === 0);

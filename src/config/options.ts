@@ -16,6 +16,10 @@ export interface TrackerConfig {
   allowIpParam: boolean;
   fullScrape: boolean;
   maxScrapeHashes: number;
+  /** A file of info hashes: only these are tracked ('' = none). */
+  allowList: string;
+  /** A file of info hashes: these are refused ('' = none). */
+  denyList: string;
   /** Milliseconds a client may take to send a whole request. */
   requestTimeout: number;
   /**
@@ -68,6 +72,8 @@ export const DEFAULTS: Readonly<TrackerConfig> = Object.freeze({
   allowIpParam: false,
   fullScrape: false,
   maxScrapeHashes: 100,
+  allowList: '',
+  denyList: '',
   requestTimeout: 10_000,
   httpFastPath: true,
   announceUrl: '',
@@ -104,6 +110,18 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'allowIpParam', kind: 'bool', help: 'honour the ip=, ipv4= and ipv6= announce parameters (spoofable)' },
   { key: 'fullScrape', kind: 'bool', help: 'answer a scrape without info_hash with every torrent' },
   { key: 'maxScrapeHashes', kind: 'int', min: 1, max: 10_000, help: 'most info_hashes in one scrape' },
+  {
+    key: 'allowList',
+    kind: 'string',
+    help: 'file of info hashes (hex, base32 or magnet links, one per line): only these are tracked; re-read on change and SIGHUP',
+    defaultText: 'none',
+  },
+  {
+    key: 'denyList',
+    kind: 'string',
+    help: 'file of info hashes that are refused; re-read on change and SIGHUP',
+    defaultText: 'none',
+  },
   {
     key: 'requestTimeout',
     kind: 'int',
@@ -275,6 +293,7 @@ export function validateConfig(input: TrackerConfig): Readonly<TrackerConfig> {
   const c = { ...input, trustProxy: [...input.trustProxy], redisCluster: [...input.redisCluster] };
   if (c.minInterval > c.interval) throw new ConfigError('--min-interval must not exceed --interval');
   if (c.peerTtl < c.interval) throw new ConfigError('--peer-ttl must be at least --interval, or live peers expire');
+  if (c.allowList && c.denyList) throw new ConfigError('--allow-list and --deny-list cannot be used together');
   if (c.wsPeerTtl < c.wsInterval) {
     throw new ConfigError('--ws-peer-ttl must be at least --ws-interval, or live WebSocket peers expire');
   }

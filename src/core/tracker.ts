@@ -4,6 +4,7 @@ import { type ParsedAddress, packEndpoint, parseIp } from '../protocol/compact.j
 import type { AnnounceParams, AnnounceReply, RequestContext, ScrapeEntry, Transport } from '../protocol/types.js';
 import type { StoreAnnounce, SwarmStore } from '../store/swarm-store.js';
 import { TrackerEvents } from './events.js';
+import { TorrentAccess } from './torrent-access.js';
 
 /** The most torrents a full scrape returns (it is off by default). */
 const FULL_SCRAPE_LIMIT = 100_000;
@@ -15,12 +16,23 @@ const FULL_SCRAPE_LIMIT = 100_000;
  */
 export class TrackerCore {
   readonly events = new TrackerEvents();
+  /** Which torrents are served (--allow-list / --deny-list); tracker.ts keeps its list current. */
+  readonly access: TorrentAccess;
 
   constructor(
     readonly config: Readonly<TrackerConfig>,
     /** Private: transports reach the store only through the core's operations. */
     private readonly store: SwarmStore,
-  ) {}
+  ) {
+    this.access = new TorrentAccess(config.allowList ? 'allow' : config.denyList ? 'deny' : 'off');
+  }
+
+  /** Refuses a torrent the access list does not allow (every transport, every store). */
+  checkAccess(infoHash: Buffer): void {
+    if (!this.access.allows(infoHash)) {
+      throw new PolicyError('torrent_not_allowed', 'torrent not allowed on this tracker');
+    }
+  }
 
   async announce(params: AnnounceParams, ctx: RequestContext): Promise<AnnounceReply> {
     try {
@@ -35,6 +47,7 @@ export class TrackerCore {
 
   private async doAnnounce(params: AnnounceParams, ctx: RequestContext): Promise<AnnounceReply> {
     const { config } = this;
+    this.checkAccess(params.infoHash);
     // --max-numwant caps the default too, so lowering the cap alone is enough.
     const asked = params.numWant === undefined || params.numWant < 0 ? config.defaultNumwant : params.numWant;
     const numWant = Math.min(asked, config.maxNumwant, ctx.maxPeers ?? config.maxNumwant);
@@ -129,11 +142,16 @@ export class TrackerCore {
             `at most ${this.config.maxScrapeHashes} info_hash per scrape, got ${infoHashes.length}`,
           );
         }
-        const counts = await this.store.scrape(infoHashes);
-        return infoHashes.map((infoHash, i) => ({
-          infoHash,
-          ...(counts[i] ?? { complete: 0, incomplete: 0, downloaded: 0 }),
-        }));
+        // A refused torrent is reported as unknown (zeros) and marked, so a transport
+        // whose reply is a dictionary leaves it out; UDP's reply is positional.
+        const allowed = infoHashes.filter((h) => this.access.allows(h));
+        const counts = allowed.length > 0 ? await this.store.scrape(allowed) : [];
+        let next = 0;
+        return infoHashes.map((infoHash) =>
+          this.access.allows(infoHash)
+            ? { infoHash, ...(counts[next++] ?? { complete: 0, incomplete: 0, downloaded: 0 }) }
+            : { infoHash, complete: 0, incomplete: 0, downloaded: 0, refused: true },
+        );
       }
       if (!this.config.fullScrape)
         throw new PolicyError('full_scrape_disabled', 'full scrape is disabled; pass info_hash');
@@ -141,7 +159,7 @@ export class TrackerCore {
       let cursor = '0';
       do {
         const page = await this.store.scanTorrents(cursor, 1000);
-        for (const t of page.torrents) entries.push(t);
+        for (const t of page.torrents) if (this.access.allows(t.infoHash)) entries.push(t);
         cursor = page.cursor;
       } while (cursor !== '0' && entries.length < FULL_SCRAPE_LIMIT);
       return entries.slice(0, FULL_SCRAPE_LIMIT);

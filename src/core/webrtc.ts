@@ -5,6 +5,7 @@ import type { WsAnnounce } from '../protocol/ws-messages.js';
 import type { SwarmStore } from '../store/swarm-store.js';
 import type { RelayedMessage, WebRtcPeerRef } from '../store/webrtc-store.js';
 import type { TrackerEvents } from './events.js';
+import type { TorrentAccess } from './torrent-access.js';
 
 export type { RelayedMessage };
 
@@ -31,10 +32,15 @@ export class WebRtcCore {
     private readonly config: Readonly<TrackerConfig>,
     private readonly store: SwarmStore,
     private readonly events: TrackerEvents,
+    /** The same access list as the BitTorrent core's (core/tracker.ts). */
+    private readonly access: TorrentAccess,
   ) {}
 
   async announce(params: WsAnnounce, node: string): Promise<WebRtcAnnounceOutcome> {
     try {
+      if (!this.access.allows(params.infoHash)) {
+        throw new PolicyError('torrent_not_allowed', 'torrent not allowed on this tracker');
+      }
       // Offers beyond numwant, --max-numwant or the relay cap are not relayed;
       // stopped and completed announces carry none worth relaying.
       const relayable = params.event === 'stopped' ? 0 : params.offers.length;
@@ -98,11 +104,12 @@ export class WebRtcCore {
           `at most ${this.config.maxScrapeHashes} info_hash per scrape, got ${infoHashes.length}`,
         );
       }
-      const counts = await this.store.webrtc.scrape(infoHashes).catch((err: unknown) => {
+      const allowed = infoHashes.filter((h) => this.access.allows(h));
+      const counts = await this.store.webrtc.scrape(allowed).catch((err: unknown) => {
         throw asStoreError(err);
       });
-      this.events.emit('scrape', { transport: 'ws', hashes: infoHashes.length });
-      return infoHashes.map((infoHash, i) => ({
+      this.events.emit('scrape', { transport: 'ws', hashes: allowed.length });
+      return allowed.map((infoHash, i) => ({
         infoHash,
         ...(counts[i] ?? { complete: 0, incomplete: 0, downloaded: 0 }),
       }));

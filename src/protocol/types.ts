@@ -65,4 +65,6 @@ export interface ScrapeEntry {
   complete: number;
   incomplete: number;
   downloaded: number;
+  /** Not allowed by the access list: zeros, and left out where the reply is keyed by hash. */
+  refused?: boolean;
 }

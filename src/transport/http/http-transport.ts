@@ -238,7 +238,7 @@ export class HttpTransport {
   private async scrapeBody(query: string): Promise<Buffer> {
     try {
       const hashes = parseHttpScrape(parseQuery(query));
-      return encodeHttpScrape(await this.core.scrape(hashes, 'http'));
+      return encodeHttpScrape((await this.core.scrape(hashes, 'http')).filter((e) => !e.refused));
     } catch (err) {
       return this.failure(err);
     }
