@@ -19,6 +19,7 @@ export const ERROR_CODES = [
   'full_scrape_disabled',
   'key_mismatch',
   'torrent_not_allowed',
+  'client_not_allowed',
   'store_unavailable',
   // UDP (BEP 15): a packet that does not parse, is too large, names no known
   // action, or carries a connection id we did not issue (or that expired).

@@ -77,7 +77,7 @@ export class Tracker {
     }
     this.http = new HttpTransport(this.core, this.config, { nodeMajor });
     if (this.config.ws) {
-      const ws = new WsTransport(new WebRtcCore(this.config, this.store, this.core.events, this.core.access), wsPingMs);
+      const ws = new WsTransport(new WebRtcCore(this.config, this.store, this.core.events, this.core), wsPingMs);
       this.ws = ws;
       this.http.onUpgrade((req, socket, head) => ws.handleUpgrade(req, socket, head));
     }

@@ -20,6 +20,10 @@ export interface TrackerConfig {
   allowList: string;
   /** A file of info hashes: these are refused ('' = none). */
   denyList: string;
+  /** Peer-id prefixes: only these clients may announce (empty = all). */
+  clientAllow: readonly string[];
+  /** Peer-id prefixes refused. */
+  clientDeny: readonly string[];
   /** Milliseconds a client may take to send a whole request. */
   requestTimeout: number;
   /**
@@ -74,6 +78,8 @@ export const DEFAULTS: Readonly<TrackerConfig> = Object.freeze({
   maxScrapeHashes: 100,
   allowList: '',
   denyList: '',
+  clientAllow: [],
+  clientDeny: [],
   requestTimeout: 10_000,
   httpFastPath: true,
   announceUrl: '',
@@ -120,6 +126,18 @@ export const OPTIONS: readonly OptionSpec[] = [
     key: 'denyList',
     kind: 'string',
     help: 'file of info hashes that are refused; re-read on change and SIGHUP',
+    defaultText: 'none',
+  },
+  {
+    key: 'clientAllow',
+    kind: 'list',
+    help: 'comma-separated peer-id prefixes (e.g. -qB,-TR): only these clients may announce',
+    defaultText: 'all',
+  },
+  {
+    key: 'clientDeny',
+    kind: 'list',
+    help: 'comma-separated peer-id prefixes whose clients are refused',
     defaultText: 'none',
   },
   {

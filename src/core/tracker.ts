@@ -3,6 +3,7 @@ import { PolicyError, ProtocolError, StoreError, TrackerError } from '../errors.
 import { type ParsedAddress, packEndpoint, parseIp } from '../protocol/compact.js';
 import type { AnnounceParams, AnnounceReply, RequestContext, ScrapeEntry, Transport } from '../protocol/types.js';
 import type { StoreAnnounce, SwarmStore } from '../store/swarm-store.js';
+import { ClientRules } from './client-rules.js';
 import { TrackerEvents } from './events.js';
 import { TorrentAccess } from './torrent-access.js';
 
@@ -18,6 +19,8 @@ export class TrackerCore {
   readonly events = new TrackerEvents();
   /** Which torrents are served (--allow-list / --deny-list); tracker.ts keeps its list current. */
   readonly access: TorrentAccess;
+  /** Which clients may announce (--client-allow / --client-deny). */
+  readonly clients: ClientRules;
 
   constructor(
     readonly config: Readonly<TrackerConfig>,
@@ -25,12 +28,20 @@ export class TrackerCore {
     private readonly store: SwarmStore,
   ) {
     this.access = new TorrentAccess(config.allowList ? 'allow' : config.denyList ? 'deny' : 'off');
+    this.clients = new ClientRules(config.clientAllow, config.clientDeny);
   }
 
-  /** Refuses a torrent the access list does not allow (every transport, every store). */
-  checkAccess(infoHash: Buffer): void {
+  /**
+   * Refuses a torrent the access list does not allow, or a client the client
+   * rules do not: the one check for every transport (the WebSocket core calls
+   * it too) and every store.
+   */
+  checkAccess(infoHash: Buffer, peerId: Buffer): void {
     if (!this.access.allows(infoHash)) {
       throw new PolicyError('torrent_not_allowed', 'torrent not allowed on this tracker');
+    }
+    if (!this.clients.allows(peerId)) {
+      throw new PolicyError('client_not_allowed', 'client not allowed on this tracker');
     }
   }
 
@@ -47,7 +58,7 @@ export class TrackerCore {
 
   private async doAnnounce(params: AnnounceParams, ctx: RequestContext): Promise<AnnounceReply> {
     const { config } = this;
-    this.checkAccess(params.infoHash);
+    this.checkAccess(params.infoHash, params.peerId);
     // --max-numwant caps the default too, so lowering the cap alone is enough.
     const asked = params.numWant === undefined || params.numWant < 0 ? config.defaultNumwant : params.numWant;
     const numWant = Math.min(asked, config.maxNumwant, ctx.maxPeers ?? config.maxNumwant);

@@ -5,7 +5,7 @@ import type { WsAnnounce } from '../protocol/ws-messages.js';
 import type { SwarmStore } from '../store/swarm-store.js';
 import type { RelayedMessage, WebRtcPeerRef } from '../store/webrtc-store.js';
 import type { TrackerEvents } from './events.js';
-import type { TorrentAccess } from './torrent-access.js';
+import type { TrackerCore } from './tracker.js';
 
 export type { RelayedMessage };
 
@@ -32,15 +32,13 @@ export class WebRtcCore {
     private readonly config: Readonly<TrackerConfig>,
     private readonly store: SwarmStore,
     private readonly events: TrackerEvents,
-    /** The same access list as the BitTorrent core's (core/tracker.ts). */
-    private readonly access: TorrentAccess,
+    /** The BitTorrent core: its access list and client rules apply here too. */
+    private readonly core: Pick<TrackerCore, 'checkAccess' | 'access'>,
   ) {}
 
   async announce(params: WsAnnounce, node: string): Promise<WebRtcAnnounceOutcome> {
     try {
-      if (!this.access.allows(params.infoHash)) {
-        throw new PolicyError('torrent_not_allowed', 'torrent not allowed on this tracker');
-      }
+      this.core.checkAccess(params.infoHash, params.peerId);
       // Offers beyond numwant, --max-numwant or the relay cap are not relayed;
       // stopped and completed announces carry none worth relaying.
       const relayable = params.event === 'stopped' ? 0 : params.offers.length;
@@ -104,7 +102,7 @@ export class WebRtcCore {
           `at most ${this.config.maxScrapeHashes} info_hash per scrape, got ${infoHashes.length}`,
         );
       }
-      const allowed = infoHashes.filter((h) => this.access.allows(h));
+      const allowed = infoHashes.filter((h) => this.core.access.allows(h));
       const counts = await this.store.webrtc.scrape(allowed).catch((err: unknown) => {
         throw asStoreError(err);
       });

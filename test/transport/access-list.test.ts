@@ -177,3 +177,57 @@ describe('reloading a list', () => {
     assert.throws(() => createTracker({ allowList: join(dir, 'missing.txt') }), /ENOENT/);
   });
 });
+
+describe('client rules', () => {
+  const CLIENT_REFUSED = 'client not allowed on this tracker';
+
+  it('--client-allow admits only the listed peer-id prefixes, on HTTP, UDP and WebSocket', async () => {
+    const { tracker, base, port } = await started({ clientAllow: ['-qB', '-WW'] });
+    try {
+      const qb = Buffer.from('-qB4650-abcdefghijkl', 'latin1');
+      const tr = Buffer.from('-TR4050-abcdefghijkl', 'latin1');
+      assert.equal((await announce(base, { infoHash: hash(30), peerId: qb, port: 7200 }))['failure reason'], undefined);
+      const refused = await announce(base, { infoHash: hash(30), peerId: tr, port: 7201 });
+      assert.equal(String(refused['failure reason']), CLIENT_REFUSED);
+
+      const udp = await UdpTrackerClient.open('127.0.0.1', port);
+      try {
+        const err = asError(await udp.announce({ infoHash: hash(30), peerId: tr, left: 1, port: 7202 }));
+        assert.equal(err.message, CLIENT_REFUSED);
+        asAnnounce(await udp.announce({ infoHash: hash(30), peerId: qb, left: 1, port: 7202 }));
+      } finally {
+        udp.socket.close();
+      }
+
+      const ws = await wsConnect(`ws://127.0.0.1:${port}/announce`);
+      try {
+        const h = hash(31).toString('latin1');
+        ws.send({ action: 'announce', info_hash: h, peer_id: tr.toString('latin1') });
+        const f = await ws.next((m) => m['failure reason'] !== undefined, 'refusal');
+        assert.equal(f['failure reason'], CLIENT_REFUSED);
+        ws.send({ action: 'announce', info_hash: h, peer_id: '-WW0208-abcdefghijkl' });
+        await ws.next((m) => m.complete !== undefined, 'a WebTorrent announce');
+      } finally {
+        ws.close();
+      }
+    } finally {
+      await tracker.close();
+    }
+  });
+
+  it('--client-deny refuses the listed prefixes only', async () => {
+    const { tracker, base } = await started({ udpPort: 'off', clientDeny: ['-XX'] });
+    try {
+      const bad = await announce(base, { infoHash: hash(32), peerId: Buffer.from('-XX0001-abcdefghijkl'), port: 7300 });
+      assert.equal(String(bad['failure reason']), CLIENT_REFUSED);
+      const good = await announce(base, {
+        infoHash: hash(32),
+        peerId: Buffer.from('-XY0001-abcdefghijkl'),
+        port: 7300,
+      });
+      assert.equal(good['failure reason'], undefined);
+    } finally {
+      await tracker.close();
+    }
+  });
+});
