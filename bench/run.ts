@@ -14,7 +14,7 @@ import { rssBytes } from './proc.js';
 import { type MemoryRow, renderReport, saturates, type ThroughputRow, type TrackerStatus } from './report.js';
 import { killAll, startBitstorm, startBittorrentTracker, startOpentracker, type TrackerHandle } from './trackers.js';
 import { buildWorkload, type Workload } from './workload.js';
-import { runWsBench } from './ws-bench.js';
+import { runWsBench, WS_CONFIGS } from './ws-bench.js';
 
 interface Settings {
   quick: boolean;
@@ -42,6 +42,11 @@ interface Settings {
   nodeArgs: string[];
   /** The WebSocket bench (bench/ws-bench.ts): after the others, alone, or not at all. */
   ws: 'also' | 'only' | 'off';
+  wsGenerator: 'c' | 'node';
+  wsSockets: number | undefined;
+  wsWindow: number | undefined;
+  wsOffers: number | undefined;
+  wsIdle: number | undefined;
 }
 
 const HELP = `Usage: npm run bench -- [options]
@@ -58,7 +63,15 @@ const HELP = `Usage: npm run bench -- [options]
   --no-memory          skip the memory test
   --ws                 only the WebSocket (WebTorrent) bench: BitStorm beside bittorrent-tracker's
                        WebSocket server, relayed offers and answers, memory per idle socket
-                       (bench/ws-bench.ts); it also runs after the others unless --no-ws
+                       (bench/ws-bench.ts); it also runs after the others unless --no-ws.
+                       --only picks its configurations too: bittorrent-tracker, bitstorm-memory,
+                       bitstorm-redis, bitstorm-redis-2w (default all; --quick: the first two);
+                       --duration sets its measured seconds (not in --quick: 1 s)
+  --ws-sockets N       sockets of the WebSocket load (default 200; --quick 20)
+  --ws-window N        announces in flight per socket (default 1)
+  --ws-offers N        offers per announce, 0–10 (default 5; --quick 2)
+  --ws-idle N          idle sockets of the memory probe (default 10000; --quick 200)
+  --ws-gen c|node      the load generator: bench/ws-loadgen.c (default) or bench/ws-loadgen.ts
   --out FILE           where to write the markdown (default bench/results/<date>.md; b, c, … after the
                        date when that day already has a run)
   --cpu-prof DIR       write V8 CPU profiles of the BitStorm processes to DIR
@@ -88,6 +101,11 @@ function parseArgs(argv: string[]): Settings {
         cpuProf: undefined,
         nodeArgs: [],
         ws: 'also',
+        wsGenerator: 'c',
+        wsSockets: undefined,
+        wsWindow: undefined,
+        wsOffers: undefined,
+        wsIdle: undefined,
       }
     : {
         quick,
@@ -105,6 +123,11 @@ function parseArgs(argv: string[]): Settings {
         cpuProf: undefined,
         nodeArgs: [],
         ws: 'also',
+        wsGenerator: 'c',
+        wsSockets: undefined,
+        wsWindow: undefined,
+        wsOffers: undefined,
+        wsIdle: undefined,
       };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -120,6 +143,25 @@ function parseArgs(argv: string[]): Settings {
     }
     if (a === '--ws' || a === '--no-ws') {
       s.ws = a === '--ws' ? 'only' : 'off';
+      continue;
+    }
+    if (a?.startsWith('--ws-') && v === undefined) throw new Error(`${a} needs a value (see --help)`);
+    if (a === '--ws-gen') {
+      if (v !== 'c' && v !== 'node') throw new Error('--ws-gen is c or node');
+      s.wsGenerator = v;
+      i++;
+      continue;
+    }
+    if (a === '--ws-sockets' || a === '--ws-window' || a === '--ws-offers' || a === '--ws-idle') {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < (a === '--ws-offers' || a === '--ws-idle' ? 0 : 1))
+        throw new Error(`${a} needs a whole number`);
+      if (a === '--ws-offers' && n > 10) throw new Error('--ws-offers is at most 10 (trackers relay at most 10)');
+      if (a === '--ws-sockets') s.wsSockets = n;
+      else if (a === '--ws-window') s.wsWindow = n;
+      else if (a === '--ws-offers') s.wsOffers = n;
+      else s.wsIdle = n;
+      i++;
       continue;
     }
     if (v === undefined) throw new Error(`${a} needs a value (see --help)`);
@@ -256,14 +298,17 @@ async function startRedisBitstorm(workers: number, nodeArgs: string[]): Promise<
   }
 }
 
-/** bench/results/<date>.md, or <date>b.md, <date>c.md, … when the day already has a run: never overwrite a recorded run. */
-function freshResultFile(date: string): string {
+/**
+ * bench/results/<date><tail>.md, or <date>b<tail>.md, <date>c<tail>.md, … when the day already has
+ * a run: never overwrite a recorded run (tail: '' or '-ws').
+ */
+function freshResultFile(date: string, tail = ''): string {
   for (let i = 0; i < 26; i++) {
     const suffix = i === 0 ? '' : String.fromCharCode(0x61 + i);
-    const file = join(benchDir, 'results', `${date}${suffix}.md`);
+    const file = join(benchDir, 'results', `${date}${suffix}${tail}.md`);
     if (!existsSync(file)) return file;
   }
-  return join(benchDir, 'results', `${date}-${Date.now()}.md`);
+  return join(benchDir, 'results', `${date}-${Date.now()}${tail}.md`);
 }
 
 /** `--soak S`: hands over to bench/soak.ts (one process, its own report) for S seconds. */
@@ -279,7 +324,10 @@ function soak(seconds: number, argv: string[]): void {
 
 function machineLine(): string {
   const m = machineInfo(repoRoot, depsDir);
-  return `Machine: ${m.cpu}, ${m.cores} cores, load ${m.load}.`;
+  return (
+    `Machine: ${m.cpu}, ${m.cores} cores, load ${m.load}. Node ${m.node}, bittorrent-tracker ${m.bittorrentTracker || '–'}, ` +
+    `redis ${m.redis || '–'}, BitStorm ${m.bitstorm}.`
+  );
 }
 
 async function main(): Promise<void> {
@@ -288,12 +336,30 @@ async function main(): Promise<void> {
   const s = parseArgs(process.argv.slice(2));
   const t0 = Date.now();
   const env = setup();
-  const wsBench = (): Promise<string> => runWsBench({ repoRoot, depsDir, btServer: env.btServer, quick: s.quick, log });
+  const wsBench = (): Promise<string> =>
+    runWsBench({
+      repoRoot,
+      depsDir,
+      btServer: env.btServer,
+      quick: s.quick,
+      log,
+      only: s.only,
+      generator: s.wsGenerator,
+      seconds: s.quick ? undefined : s.duration,
+      sockets: s.wsSockets,
+      window: s.wsWindow,
+      offers: s.wsOffers,
+      idleSockets: s.wsIdle,
+    });
   if (s.ws === 'only') {
-    const report = `# WebSocket bench, ${new Date().toISOString().slice(0, 10)}\n\n${machineLine()}\n\n${await wsBench()}`;
+    const section = await wsBench();
+    if (!section)
+      throw new Error(`--only ${s.only?.join(',')} names no WebSocket configuration (${WS_CONFIGS.join(', ')})`);
+    const report = `# WebSocket bench, ${new Date().toISOString().slice(0, 10)}\n\n${machineLine()}\n\n${section}`;
     console.log(report);
     const date = new Date().toISOString().slice(0, 10);
-    const out = s.out ?? join(benchDir, 'results', s.quick ? `${date}-ws-quick.md.tmp` : `${date}-ws.md`);
+    const out =
+      s.out ?? (s.quick ? join(benchDir, 'results', `${date}-ws-quick.md.tmp`) : freshResultFile(date, '-ws'));
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, report);
     log(`written to ${out}`);
