@@ -75,7 +75,7 @@ function peerKey(infoHash: Buffer, peerId: Buffer): string {
 export class WsTransport {
   /** This process' id among the tracker nodes sharing a store. */
   readonly node = randomBytes(8).toString('hex');
-  readonly counters: WsCounters = { sockets: 0, relayed: 0, undeliverable: 0, dropped: 0 };
+  private readonly tally = { relayed: 0, undeliverable: 0, dropped: 0 };
   private readonly server: WebSocketServer;
   private readonly sockets = new Set<PeerSocket>();
   /** Sockets by peerKey of the peers they announced. */
@@ -95,6 +95,11 @@ export class WsTransport {
       perMessageDeflate: false,
       clientTracking: false,
     });
+  }
+
+  /** For the stats: open sockets are counted off the socket set, not kept beside it. */
+  get counters(): WsCounters {
+    return { sockets: this.sockets.size, ...this.tally };
   }
 
   /** Starts receiving relayed messages and pinging sockets. */
@@ -135,7 +140,6 @@ export class WsTransport {
   private accept(ws: WebSocket): void {
     const peer: PeerSocket = { ws, alive: true, closed: false, peers: new Map() };
     this.sockets.add(peer);
-    this.counters.sockets++;
     ws.on('pong', () => {
       peer.alive = true;
     });
@@ -204,11 +208,11 @@ export class WsTransport {
     if (this.local.has(peerKey(req.infoHash, req.toPeerId))) return this.deliverHere(message);
     try {
       const node = await this.core.locate(req.infoHash, req.toPeerId);
-      if (node === undefined || node === this.node) this.counters.undeliverable++;
+      if (node === undefined || node === this.node) this.tally.undeliverable++;
       else this.deliver(node, message);
     } catch {
       // The store is down: the answer is lost like any signal, and the client retries with new offers.
-      this.counters.undeliverable++;
+      this.tally.undeliverable++;
     }
   }
 
@@ -222,9 +226,9 @@ export class WsTransport {
 
   private deliver(node: string, message: RelayedMessage): void {
     if (node === this.node) return this.deliverHere(message);
-    this.counters.relayed++;
+    this.tally.relayed++;
     this.core.relay(node, message).catch(() => {
-      this.counters.undeliverable++;
+      this.tally.undeliverable++;
     });
   }
 
@@ -232,7 +236,7 @@ export class WsTransport {
   private deliverHere(message: RelayedMessage): void {
     const target = this.local.get(peerKey(message.infoHash, message.peerId));
     if (!target) {
-      this.counters.undeliverable++;
+      this.tally.undeliverable++;
       return;
     }
     this.send(target, message.text);
@@ -241,7 +245,7 @@ export class WsTransport {
   private send(peer: PeerSocket, text: string): void {
     if (peer.closed || peer.ws.readyState !== peer.ws.OPEN) return;
     if (peer.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
-      this.counters.dropped++;
+      this.tally.dropped++;
       peer.ws.terminate();
       return;
     }
@@ -261,7 +265,6 @@ export class WsTransport {
     if (peer.closed) return;
     peer.closed = true;
     this.sockets.delete(peer);
-    this.counters.sockets--;
     for (const [key, entry] of peer.peers) {
       // Another socket of this process may have announced the same peer since.
       if (this.local.get(key) !== peer) continue;
@@ -286,7 +289,7 @@ export class WsTransport {
   private ping(): void {
     for (const peer of this.sockets) {
       if (!peer.alive) {
-        this.counters.dropped++;
+        this.tally.dropped++;
         peer.ws.terminate();
         continue;
       }
