@@ -70,7 +70,7 @@ export class WebRtcCore {
 
   /** A peer's socket leaves the swarm (the socket closed): no reply, no event. */
   async leave(infoHash: Buffer, peerId: Buffer, node: string): Promise<void> {
-    await this.store.webrtc.announce({ infoHash, peerId, event: 'stopped', seeder: false, node, targets: 0 });
+    await this.store.webrtc.leave(infoHash, peerId, node);
   }
 
   /** The node holding the socket of a live peer of the torrent, or undefined. */

@@ -136,7 +136,7 @@ function parseAnnounce(m: Record<string, unknown>): WsAnnounce {
     peerId,
     event,
     seeder: left === 0,
-    numWant: numWant === undefined ? undefined : Math.max(0, Math.floor(numWant)),
+    numWant,
     offers,
   };
 }
@@ -173,8 +173,9 @@ function binaryId(value: unknown, name: string, code: 'invalid_info_hash' | 'inv
 /** A number, or null/absent (undefined). */
 function optionalNumber(value: unknown, name: string): number | undefined {
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw new ProtocolError('invalid_number', `${name} must be a number`);
+  // As over HTTP: byte counts and numwant are non-negative integers.
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new ProtocolError('invalid_number', `${name} must be a non-negative integer`);
   }
   return value;
 }

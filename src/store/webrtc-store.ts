@@ -16,7 +16,9 @@ import type { AnnounceEvent } from '../protocol/types.js';
  *
  * Contract (test/store/webrtc-conformance.ts checks it on every store):
  * - An announce refreshes the peer's seeder flag, node and expiry; `stopped`
- *   removes it. A peer expires `ttlMs` after its last announce (a node that
+ *   removes it. `leave` (its socket closed) removes it only while the peer is
+ *   still held by that node: a client that reconnected to another node keeps
+ *   its entry when the old socket's close is noticed. A peer expires `ttlMs` after its last announce (a node that
  *   dies leaves its peers for at most that long).
  * - `completed` adds one to the swarm's downloaded count once per live peer.
  * - `targets`: up to `targets` other live peers (never the requester, no
@@ -69,6 +71,8 @@ export interface RelayedMessage {
 
 export interface WebRtcStore {
   announce(request: WebRtcAnnounce): Promise<WebRtcAnnounceResult>;
+  /** The peer's socket on `node` closed: removes the peer unless another node holds it now. */
+  leave(infoHash: Buffer, peerId: Buffer, node: string): Promise<void>;
   /** The node holding a live peer's socket, or undefined. */
   locate(infoHash: Buffer, peerId: Buffer): Promise<string | undefined>;
   /** Counts for each hash, in order; unknown torrents give zeros. */

@@ -449,6 +449,21 @@ export function runStoreConformance(name: string, makeStore: StoreFactory): void
         assert.deepEqual([r.incomplete, r.targets.length], [1, 0]);
       });
 
+      it('leave removes a peer only while the leaving node holds it', async () => {
+        const { store } = await rtc();
+        const h = hash(107);
+        await store.webrtc.announce(ws(h, 1, { node: 'node-a' }));
+        // The client reconnected to node-b; node-a notices its old socket closing afterwards.
+        await store.webrtc.announce(ws(h, 1, { node: 'node-b' }));
+        await store.webrtc.leave(h, peerId(1), 'node-a');
+        assert.equal(await store.webrtc.locate(h, peerId(1)), 'node-b');
+        assert.deepEqual(await store.webrtc.scrape([h]), [{ complete: 0, incomplete: 1, downloaded: 0 }]);
+        await store.webrtc.leave(h, peerId(1), 'node-b');
+        assert.equal(await store.webrtc.locate(h, peerId(1)), undefined);
+        assert.deepEqual(await store.webrtc.scrape([h]), [{ complete: 0, incomplete: 0, downloaded: 0 }]);
+        await store.webrtc.leave(h, peerId(2), 'node-b');
+      });
+
       it('counts completed once per peer; a first completed makes a new seeder', async () => {
         const { store } = await rtc();
         const h = hash(104);

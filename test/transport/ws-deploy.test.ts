@@ -218,3 +218,52 @@ describe('WebSocket tracker through a Redis outage', () => {
     }
   });
 });
+
+describe('WebSocket peer that reconnects to another tracker node', () => {
+  const redis = withRedisServer();
+
+  it('stays in the swarm when its old socket on the first node closes', async () => {
+    const options = { host: '127.0.0.1', port: 0, udpPort: 'off' as const, quiet: true, redisUrl: redis.url };
+    const one = createTracker(options);
+    const two = createTracker(options);
+    const urlOne = `ws://127.0.0.1:${(await one.listen()).http.port}/announce`;
+    const urlTwo = `ws://127.0.0.1:${(await two.listen()).http.port}/announce`;
+    const oldSocket = await wsConnect(urlOne);
+    const newSocket = await wsConnect(urlTwo);
+    const seeder = await wsConnect(urlOne);
+    try {
+      const infoHash = bin('-M-', 1);
+      const leecher = { action: 'announce', info_hash: infoHash, peer_id: bin('-L-', 1), left: 5 };
+      oldSocket.send(leecher);
+      await oldSocket.next((m) => m.interval !== undefined, 'the first node’s reply');
+      newSocket.send(leecher);
+      await newSocket.next((m) => m.interval !== undefined, 'the second node’s reply');
+      oldSocket.close();
+      await oldSocket.closed();
+      // The first node removes what it held only; the peer is still on the second node.
+      const offer = { type: 'offer', sdp: 'after the reconnect' };
+      const deadline = Date.now() + 5_000;
+      for (let round = 0; !newSocket.messages.some((m) => m.offer !== undefined); round++) {
+        assert.ok(Date.now() < deadline, `no offer reached the reconnected peer: ${JSON.stringify(seeder.messages)}`);
+        seeder.send({
+          action: 'announce',
+          info_hash: infoHash,
+          peer_id: bin('-S-', 1),
+          left: 0,
+          offers: [{ offer, offer_id: bin('-O-', round) }],
+        });
+        const reply = await seeder.next(
+          (m) => m.interval !== undefined && seeder.messages.indexOf(m) >= round,
+          'the seeder’s reply',
+        );
+        assert.equal(reply.incomplete, 1, 'the reconnected leecher is still counted');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    } finally {
+      newSocket.close();
+      seeder.close();
+      await one.close();
+      await two.close();
+    }
+  });
+});

@@ -109,6 +109,15 @@ export class MemoryWebRtcSwarms implements WebRtcStore {
     return { ...swarm.counts(), targets: req.targets > 0 ? this.sample(swarm, peer, req.targets, now) : [] };
   }
 
+  async leave(infoHash: Buffer, peerId: Buffer, node: string): Promise<void> {
+    const key = infoHash.toString('latin1');
+    const swarm = this.swarms.get(key);
+    const peer = swarm?.peers.get(peerId.toString('latin1'));
+    if (!swarm || !peer || peer.node !== node) return;
+    swarm.remove(peer);
+    if (swarm.peers.size === 0 && swarm.downloaded === 0) this.swarms.delete(key);
+  }
+
   async locate(infoHash: Buffer, peerId: Buffer): Promise<string | undefined> {
     const peer = this.swarms.get(infoHash.toString('latin1'))?.peers.get(peerId.toString('latin1'));
     return peer && peer.expires > this.now() ? peer.node : undefined;

@@ -49,22 +49,7 @@ export class RedisWebRtcSwarms implements WebRtcStore {
 
   async announce(req: WebRtcAnnounce): Promise<WebRtcAnnounceResult> {
     const now = this.options.now();
-    const reply = await this.connection.evalScript<(number | Buffer)[]>(
-      this.script,
-      webrtcKeys(this.options.prefix, req.infoHash),
-      [
-        String(now),
-        String(this.options.ttlMs),
-        String(this.keyTtl),
-        String(Math.max(this.options.downloadedTtlMs, this.keyTtl)),
-        req.peerId,
-        req.event,
-        req.seeder ? '1' : '0',
-        req.node,
-        String(req.targets),
-        String(Math.floor(Math.random() * 0x7fffffff)),
-      ],
-    );
+    const reply = await this.run(req.infoHash, req.peerId, req.event, req.seeder, req.node, req.targets, now);
     if (req.event !== 'stopped') this.refreshIndex(req.infoHash, now);
     const targets: WebRtcPeerRef[] = [];
     for (let i = 3; i + 1 < reply.length; i += 2) {
@@ -76,6 +61,34 @@ export class RedisWebRtcSwarms implements WebRtcStore {
       downloaded: Number(reply[2]),
       targets,
     };
+  }
+
+  async leave(infoHash: Buffer, peerId: Buffer, node: string): Promise<void> {
+    await this.run(infoHash, peerId, 'leave', false, node, 0, this.options.now());
+  }
+
+  /** One run of webrtc.lua (its header lists the arguments). */
+  private run(
+    infoHash: Buffer,
+    peerId: Buffer,
+    event: WebRtcAnnounce['event'] | 'leave',
+    seeder: boolean,
+    node: string,
+    targets: number,
+    now: number,
+  ): Promise<(number | Buffer)[]> {
+    return this.connection.evalScript<(number | Buffer)[]>(this.script, webrtcKeys(this.options.prefix, infoHash), [
+      String(now),
+      String(this.options.ttlMs),
+      String(this.keyTtl),
+      String(Math.max(this.options.downloadedTtlMs, this.keyTtl)),
+      peerId,
+      event,
+      seeder ? '1' : '0',
+      node,
+      String(targets),
+      String(Math.floor(Math.random() * 0x7fffffff)),
+    ]);
   }
 
   async locate(infoHash: Buffer, peerId: Buffer): Promise<string | undefined> {

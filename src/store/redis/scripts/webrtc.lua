@@ -17,7 +17,9 @@
 
   KEYS: s, l, n, d of one torrent (keys.ts: webrtcKeys)
   ARGV: 1 now (ms)  2 peer TTL (ms)  3 key TTL (ms)  4 downloaded TTL (ms)
-        5 peer id  6 event (started|completed|stopped|update)  7 seeder (1|0)
+        5 peer id  6 event (started|completed|stopped|update, or leave: the
+        peer's socket on node ARGV 8 closed, so it is removed only while that
+        node still holds it)  7 seeder (1|0)
         8 node id  9 targets wanted  10 random seed
   Returns: { seeders, leechers, downloaded, id1, node1, id2, node2, ... }:
         counts after the announce, then up to `targets` other live peers
@@ -86,10 +88,15 @@ end
 
 prune(seedersKey)
 prune(leechersKey)
-if event == 'stopped' then
-  redis.call('ZREM', seedersKey, peer)
-  redis.call('ZREM', leechersKey, peer)
-  redis.call('HDEL', nodesKey, peer)
+local removing = event == 'stopped' or event == 'leave'
+if removing then
+  local entry = redis.call('HGET', nodesKey, peer)
+  -- A client that reconnected to another node since is not removed by its old node.
+  if event == 'stopped' or (entry and string.sub(entry, 2) == node) then
+    redis.call('ZREM', seedersKey, peer)
+    redis.call('ZREM', leechersKey, peer)
+    redis.call('HDEL', nodesKey, peer)
+  end
 else
   upsert()
 end
@@ -99,7 +106,7 @@ local reply = {
   redis.call('ZCOUNT', leechersKey, LIVE, '+inf'),
   tonumber(redis.call('GET', downloadedKey) or '0'),
 }
-if event ~= 'stopped' and wanted > 0 then
+if not removing and wanted > 0 then
   local targets = sample(seeder and { leechersKey } or { leechersKey, seedersKey })
   if #targets > 0 then
     local nodes = redis.call('HMGET', nodesKey, unpack(targets))
