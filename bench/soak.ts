@@ -1,16 +1,19 @@
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
+import { mkdtempSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
-import { dirname, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodeUdpAnnounceRequest, encodeUdpConnectRequest, parseUdpReply } from '../src/protocol/udp-client-codec.js';
 import { encodeBytes } from '../test/helpers/http-tracker-client.js';
 import { rssBytes } from './proc.js';
-import { killAll, startBitstorm } from './trackers.js';
+import { killAll, startBitstorm, startOpentracker } from './trackers.js';
 
 /**
- * `npm run soak -- [--minutes M] [--rate R] [--torrents T] [--redis] [--http] [--args "…"] [--node-args "…"]`: BitStorm
- * (the real CLI) under a steady UDP (or HTTP) announce load for a bounded time, the
+ * `npm run soak -- [--minutes M] [--rate R] [--torrents T] [--redis] [--http] [--args "…"] [--node-args "…"]
+ * [--tracker opentracker]`: BitStorm (the real CLI; or opentracker, to tell the
+ * load generator's own stalls from the tracker's) under a steady UDP (or HTTP) announce load for a bounded time, the
  * latency of each announce measured from its send to its reply, reported per
  * 10-second window (p50, p99, max), with the tracker's RSS. It ends with the
  * two figures issue 15 asks of a soak: the last minute's p99 against the
@@ -35,6 +38,8 @@ const http = process.argv.includes('--http');
 /** Extra flags for the tracker (e.g. "--stats off") and for node (e.g. "--trace-gc"). */
 const extraArgs = arg('--args', '').split(/\s+/).filter(Boolean);
 const nodeArgs = arg('--node-args', '').split(/\s+/).filter(Boolean);
+/** `opentracker`: the same load against opentracker (C), whose latency shows what the generator itself adds. */
+const target = arg('--tracker', 'bitstorm');
 const WINDOW_MS = 10_000;
 
 function quantile(sorted: number[], q: number): number {
@@ -42,13 +47,26 @@ function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
 }
 
-const tracker = await startBitstorm({
-  repoRoot: resolve(dirname(fileURLToPath(import.meta.url)), '..', '..'),
-  redis,
-  workers: 1,
-  extraArgs,
-  nodeArgs,
-});
+function torrentHash(i: number): Buffer {
+  const infoHash = Buffer.alloc(20);
+  infoHash.writeUInt32BE(i, 0);
+  return infoHash;
+}
+
+const tracker =
+  target === 'opentracker'
+    ? await startOpentracker(
+        'opentracker',
+        Array.from({ length: torrents }, (_, i) => torrentHash(i)),
+        mkdtempSync(join(tmpdir(), 'bitstorm-soak-')),
+      )
+    : await startBitstorm({
+        repoRoot: resolve(dirname(fileURLToPath(import.meta.url)), '..', '..'),
+        redis,
+        workers: 1,
+        extraArgs,
+        nodeArgs,
+      });
 const socket = createSocket('udp4');
 socket.bind(0, '127.0.0.1');
 await once(socket, 'listening');
@@ -123,7 +141,7 @@ let due = 0;
 const rows: { p50: number; p99: number; max: number; n: number; rss: number }[] = [];
 let windowStart = started;
 console.log(
-  `soak: ${minutes} min at ${rate} ${http ? 'HTTP' : 'UDP'} announces/s, ${torrents} torrents, ${redis ? 'Redis' : 'memory'} store`,
+  `soak: ${tracker.name}, ${minutes} min at ${rate} ${http ? 'HTTP' : 'UDP'} announces/s, ${torrents} torrents${target === 'opentracker' ? '' : `, ${redis ? 'Redis' : 'memory'} store`}`,
 );
 console.log('window  announces  p50 ms  p99 ms  max ms  RSS MiB');
 const sender = setInterval(() => {
@@ -131,8 +149,7 @@ const sender = setInterval(() => {
   const target = Math.floor(((now - started) / 1000) * rate);
   for (; due < target; due++) {
     const peer = due % PEERS;
-    const infoHash = Buffer.alloc(20);
-    infoHash.writeUInt32BE(peerTorrent[peer] as number, 0);
+    const infoHash = torrentHash(peerTorrent[peer] as number);
     const peerId = Buffer.alloc(20, 0x2d);
     peerId.writeUInt32BE(peer, 16);
     const id = txid++ & 0x7fffffff;
