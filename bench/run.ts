@@ -77,10 +77,11 @@ const HELP = `Usage: npm run bench -- [options]
   --cpu-prof DIR       write V8 CPU profiles of the BitStorm processes to DIR
                        (open in Chrome DevTools; profiling slows them, so use for finding hot spots only)
   --node-args "A B"    extra node flags for the BitStorm processes (e.g. --perf-basic-prof)
-  --soak S [--http] [--redis]
+  --soak S [--http] [--redis] [--tracker opentracker]
                        instead of the comparison: BitStorm alone under a steady 2,000 announces/s for
                        S seconds, p50/p99/max and RSS per 10-s window and the trend (bench/soak.ts;
-                       same as npm run soak -- --minutes S/60)`;
+                       same as npm run soak -- --minutes S/60); --tracker opentracker puts opentracker
+                       under the same load, to tell the generator's stalls from the tracker's`;
 
 function parseArgs(argv: string[]): Settings {
   const quick = argv.includes('--quick');
