@@ -20,6 +20,7 @@ export const ERROR_CODES = [
   'key_mismatch',
   'torrent_not_allowed',
   'client_not_allowed',
+  'unknown_passkey',
   'store_unavailable',
   // UDP (BEP 15): a packet that does not parse, is too large, names no known
   // action, or carries a connection id we did not issue (or that expired).

@@ -1,10 +1,13 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { accountsRoute } from './access/accounts-route.js';
 import { ListFile } from './access/list-file.js';
 import { DEFAULTS, type TrackerConfig, validateConfig } from './config/options.js';
 import { TrackerCore } from './core/tracker.js';
 import { WebRtcCore } from './core/webrtc.js';
+import { parseInfoHashList } from './protocol/info-hash-list.js';
+import { parsePasskeyList } from './protocol/passkey.js';
 import { StatsService } from './stats/stats-service.js';
 import { createStore } from './store/create-store.js';
 import type { SwarmStore } from './store/swarm-store.js';
@@ -57,6 +60,8 @@ export class Tracker {
   private listenInfo: ListenInfo | undefined;
   /** The allow or deny list's file, followed while the tracker runs. */
   private readonly listFile: ListFile | undefined;
+  /** The passkeys file of a private tracker (--keys PATH), followed likewise. */
+  private readonly keysFile: ListFile | undefined;
   /** UDP is answered by another process on the configured port (serveUdp false, until serveUdp()). */
   private udpElsewhere: boolean;
 
@@ -65,19 +70,39 @@ export class Tracker {
     this.config = validateConfig({ ...DEFAULTS, ...rest } as TrackerConfig);
     const clock = now ?? Date.now;
     this.store = store ?? createStore(this.config, clock);
-    this.core = new TrackerCore(this.config, this.store);
+    this.core = new TrackerCore(this.config, this.store, clock);
     const listPath = this.config.allowList || this.config.denyList;
     if (listPath) {
       // Read now: a list that cannot be read stops the start (an allow list would refuse everything).
       this.listFile = new ListFile(
         listPath,
+        (text) => {
+          const { hashes, problems } = parseInfoHashList(text);
+          return { entries: hashes, problems };
+        },
         (hashes) => this.core.access.replace(hashes),
         (line) => console.error(line),
       );
     }
+    if (this.config.private && this.config.keys !== 'redis') {
+      this.keysFile = new ListFile(
+        this.config.keys,
+        (text) => {
+          const { keys, problems } = parsePasskeyList(text);
+          return { entries: keys, problems };
+        },
+        (keys) => this.core.passkeys.replace(keys),
+        (line) => console.error(line),
+      );
+    }
     this.http = new HttpTransport(this.core, this.config, { nodeMajor });
+    if (this.config.private) this.http.addRoute(accountsRoute(this.core, this.config.statsToken));
     if (this.config.ws) {
-      const ws = new WsTransport(new WebRtcCore(this.config, this.store, this.core.events, this.core), wsPingMs);
+      const ws = new WsTransport(
+        new WebRtcCore(this.config, this.store, this.core.events, this.core),
+        wsPingMs,
+        this.config.private,
+      );
       this.ws = ws;
       this.http.onUpgrade((req, socket, head) => ws.handleUpgrade(req, socket, head));
     }
@@ -108,6 +133,7 @@ export class Tracker {
     await this.store.ready?.(STORE_READY_WAIT_MS).catch(() => undefined);
     await this.ws?.start();
     this.listFile?.watch();
+    this.keysFile?.watch();
     const http = await listenAnyAddress(this.config.host, (host) => this.http.listen(host, this.config.port));
     let udp: AddressInfo | undefined;
     if (this.udp && !this.udpElsewhere) {
@@ -176,6 +202,7 @@ export class Tracker {
     await this.store.ready?.(STORE_READY_WAIT_MS).catch(() => undefined);
     await this.ws?.start();
     this.listFile?.watch();
+    this.keysFile?.watch();
     if (server) {
       server.on('request', (req, res) => this.handleRequest(req, res));
       server.on('upgrade', (req, socket, head) => this.handleUpgrade(req, socket, head));
@@ -197,6 +224,7 @@ export class Tracker {
   async close(): Promise<void> {
     this.stats?.close();
     this.listFile?.close();
+    this.keysFile?.close();
     // WebSockets first: an open one would hold the HTTP server's close, and its peers leave the store.
     await this.ws?.close();
     await this.http.close();
@@ -211,16 +239,22 @@ export function createTracker(options: TrackerOptions = {}): Tracker {
 
 function announceUrls(config: Readonly<TrackerConfig>, http: AddressInfo, udp?: AddressInfo): string[] {
   if (config.announceUrl) return [config.announceUrl];
-  return [...urlsFor('http', http), ...(udp ? urlsFor('udp', udp) : []), ...(config.ws ? urlsFor('ws', http) : [])];
+  // A private tracker's members each put their own passkey where the placeholder is.
+  const path = config.private ? '/announce/<passkey>' : '/announce';
+  return [
+    ...urlsFor('http', http, path),
+    ...(udp ? urlsFor('udp', udp, path) : []),
+    ...(config.ws ? urlsFor('ws', http, path) : []),
+  ];
 }
 
-function urlsFor(scheme: 'http' | 'udp' | 'ws', bound: AddressInfo): string[] {
+function urlsFor(scheme: 'http' | 'udp' | 'ws', bound: AddressInfo, path: string): string[] {
   const port = bound.port;
   const host = bound.address;
   if (host === '::' || host === '0.0.0.0') {
-    const urls = [`${scheme}://127.0.0.1:${port}/announce`];
-    if (host === '::') urls.push(`${scheme}://[::1]:${port}/announce`);
+    const urls = [`${scheme}://127.0.0.1:${port}${path}`];
+    if (host === '::') urls.push(`${scheme}://[::1]:${port}${path}`);
     return urls;
   }
-  return [bound.family === 'IPv6' ? `${scheme}://[${host}]:${port}/announce` : `${scheme}://${host}:${port}/announce`];
+  return [bound.family === 'IPv6' ? `${scheme}://[${host}]:${port}${path}` : `${scheme}://${host}:${port}${path}`];
 }

@@ -1,11 +1,13 @@
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
-import { parseInfoHashList } from '../protocol/info-hash-list.js';
 
 /** How often the list file is checked for changes (fs.watchFile polls; it also sees a file replaced by a rename). */
 const POLL_MS = 2000;
 
+/** A list file's text → its entries, and `line N: why` for each line skipped (never the line's text: it may be a secret). */
+export type ListParser = (text: string) => { entries: ReadonlySet<string>; problems: string[] };
+
 /**
- * An allow or deny list kept in a file: read at start (a file that cannot be
+ * A list kept in a file (an allow or deny list, the passkeys): read at start (a file that cannot be
  * read is an error then), and again on SIGHUP and whenever the file changes
  * (within POLL_MS). Each read is parsed whole before it replaces the list; a
  * read that fails later keeps the list in force and is logged.
@@ -16,7 +18,8 @@ export class ListFile {
 
   constructor(
     private readonly path: string,
-    private readonly apply: (hashes: ReadonlySet<string>) => void,
+    private readonly parse: ListParser,
+    private readonly apply: (entries: ReadonlySet<string>) => void,
     private readonly log: (line: string) => void,
   ) {
     this.read();
@@ -47,9 +50,9 @@ export class ListFile {
   }
 
   private read(): void {
-    const { hashes, problems } = parseInfoHashList(readFileSync(this.path, 'utf8'));
+    const { entries, problems } = this.parse(readFileSync(this.path, 'utf8'));
     for (const problem of problems.slice(0, 20)) this.log(`bitstorm: ${this.path} ${problem}`);
     if (problems.length > 20) this.log(`bitstorm: ${this.path}: ${problems.length - 20} more lines skipped`);
-    this.apply(hashes);
+    this.apply(entries);
   }
 }

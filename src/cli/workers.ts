@@ -133,9 +133,9 @@ export function runPrimary(config: Readonly<TrackerConfig>): Promise<void> {
     log('bitstorm: SIGTERM, stopping workers');
     stop(0);
   });
-  // SIGHUP re-reads the allow or deny list: each worker keeps its own copy
-  // (without a list, SIGHUP keeps its default meaning and ends the tracker).
-  if (config.allowList || config.denyList) {
+  // SIGHUP re-reads the allow or deny list and the keys file: each worker keeps its
+  // own copy (without a file, SIGHUP keeps its default meaning and ends the tracker).
+  if (config.allowList || config.denyList || (config.private && config.keys !== 'redis')) {
     process.on('SIGHUP', () => {
       for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGHUP');
     });

@@ -24,6 +24,10 @@ export interface TrackerConfig {
   clientAllow: readonly string[];
   /** Peer-id prefixes refused. */
   clientDeny: readonly string[];
+  /** A private tracker: every announce and scrape carries a member's passkey. */
+  private: boolean;
+  /** The members' passkeys: a file, or 'redis' for a Redis set shared by every node ('' = none). */
+  keys: string;
   /** Milliseconds a client may take to send a whole request. */
   requestTimeout: number;
   /**
@@ -79,6 +83,8 @@ export const DEFAULTS: Readonly<TrackerConfig> = Object.freeze({
   allowList: '',
   denyList: '',
   clientAllow: [],
+  private: false,
+  keys: '',
   clientDeny: [],
   requestTimeout: 10_000,
   httpFastPath: true,
@@ -138,6 +144,17 @@ export const OPTIONS: readonly OptionSpec[] = [
     key: 'clientDeny',
     kind: 'list',
     help: 'comma-separated peer-id prefixes whose clients are refused',
+    defaultText: 'none',
+  },
+  {
+    key: 'private',
+    kind: 'bool',
+    help: 'private tracker: announces and scrapes need a passkey in the URL (/announce/<passkey>); needs --keys and --stats-token',
+  },
+  {
+    key: 'keys',
+    kind: 'string',
+    help: 'the passkeys of --private: a file (one per line; re-read on change and SIGHUP), or "redis" for the Redis set <prefix>passkeys',
     defaultText: 'none',
   },
   {
@@ -312,6 +329,16 @@ export function validateConfig(input: TrackerConfig): Readonly<TrackerConfig> {
   if (c.minInterval > c.interval) throw new ConfigError('--min-interval must not exceed --interval');
   if (c.peerTtl < c.interval) throw new ConfigError('--peer-ttl must be at least --interval, or live peers expire');
   if (c.allowList && c.denyList) throw new ConfigError('--allow-list and --deny-list cannot be used together');
+  if (c.private && !c.keys) throw new ConfigError('--private needs --keys (a file of passkeys, or redis)');
+  if (c.keys && !c.private) throw new ConfigError('--keys is for a private tracker: add --private');
+  if (c.private && !c.statsToken) {
+    throw new ConfigError(
+      '--private needs --stats-token: it guards the accounts (/accounts.json) and the stats, which list info hashes',
+    );
+  }
+  if (c.keys === 'redis' && !c.redisUrl && c.redisCluster.length === 0) {
+    throw new ConfigError('--keys redis needs --redis-url or --redis-cluster');
+  }
   if (c.wsPeerTtl < c.wsInterval) {
     throw new ConfigError('--ws-peer-ttl must be at least --ws-interval, or live WebSocket peers expire');
   }

@@ -2,9 +2,11 @@ import type { TrackerConfig } from '../config/options.js';
 import { PolicyError, ProtocolError, StoreError, TrackerError } from '../errors.js';
 import { type ParsedAddress, packEndpoint, parseIp } from '../protocol/compact.js';
 import type { AnnounceParams, AnnounceReply, RequestContext, ScrapeEntry, Transport } from '../protocol/types.js';
+import type { Account } from '../store/account-store.js';
 import type { StoreAnnounce, SwarmStore } from '../store/swarm-store.js';
 import { ClientRules } from './client-rules.js';
 import { TrackerEvents } from './events.js';
+import { Passkeys } from './passkeys.js';
 import { TorrentAccess } from './torrent-access.js';
 
 /** The most torrents a full scrape returns (it is off by default). */
@@ -21,14 +23,54 @@ export class TrackerCore {
   readonly access: TorrentAccess;
   /** Which clients may announce (--client-allow / --client-deny). */
   readonly clients: ClientRules;
+  /** Members of a private tracker (--private, --keys); tracker.ts keeps a keys file current. */
+  readonly passkeys: Passkeys;
 
   constructor(
     readonly config: Readonly<TrackerConfig>,
     /** Private: transports reach the store only through the core's operations. */
     private readonly store: SwarmStore,
+    now: () => number = Date.now,
   ) {
     this.access = new TorrentAccess(config.allowList ? 'allow' : config.denyList ? 'deny' : 'off');
     this.clients = new ClientRules(config.clientAllow, config.clientDeny);
+    this.passkeys = new Passkeys(
+      !config.private ? 'off' : config.keys === 'redis' ? 'store' : 'file',
+      store.passkeys,
+      now,
+    );
+  }
+
+  /**
+   * A private tracker's accounting of one announce (any transport): the
+   * passkey's uploaded/downloaded deltas and completions (store/account-store.ts).
+   * Nothing on a public tracker.
+   */
+  async account(
+    passkey: string | undefined,
+    announce: {
+      infoHash: Buffer;
+      peerId: Buffer;
+      event: AnnounceParams['event'];
+      uploaded: number;
+      downloaded: number;
+    },
+  ): Promise<void> {
+    if (!this.passkeys.required || passkey === undefined) return;
+    try {
+      await this.store.accounts.record({ passkey, ...announce });
+    } catch (err) {
+      throw asStoreError(err);
+    }
+  }
+
+  /** The accounts of the given passkeys (the operator's accounts endpoint). */
+  async accounts(passkeys: readonly string[]): Promise<Account[]> {
+    try {
+      return await this.store.accounts.read(passkeys);
+    } catch (err) {
+      throw asStoreError(err);
+    }
   }
 
   /**
@@ -58,6 +100,8 @@ export class TrackerCore {
 
   private async doAnnounce(params: AnnounceParams, ctx: RequestContext): Promise<AnnounceReply> {
     const { config } = this;
+    // First, so that a stranger learns nothing of which torrents or clients are allowed.
+    if (this.passkeys.required) await this.passkeys.verify(ctx.passkey);
     this.checkAccess(params.infoHash, params.peerId);
     // --max-numwant caps the default too, so lowering the cap alone is enough.
     const asked = params.numWant === undefined || params.numWant < 0 ? config.defaultNumwant : params.numWant;
@@ -110,7 +154,8 @@ export class TrackerCore {
     };
     let result: Awaited<ReturnType<SwarmStore['announce']>>;
     try {
-      result = await this.store.announce(request);
+      // The accounting runs beside the announce: a private tracker's announce waits for both.
+      [result] = await Promise.all([this.store.announce(request), this.account(ctx.passkey, params)]);
     } catch (err) {
       throw asStoreError(err);
     }
@@ -131,8 +176,9 @@ export class TrackerCore {
   }
 
   /** Counts for the given hashes; with none, a full scrape if the operator enabled it. */
-  async scrape(infoHashes: readonly Buffer[], transport: Transport): Promise<ScrapeEntry[]> {
+  async scrape(infoHashes: readonly Buffer[], transport: Transport, passkey?: string): Promise<ScrapeEntry[]> {
     try {
+      if (this.passkeys.required) await this.passkeys.verify(passkey);
       const entries = await this.doScrape(infoHashes);
       this.events.emit('scrape', { transport, hashes: entries.length });
       return entries;

@@ -33,28 +33,33 @@ export class WebRtcCore {
     private readonly store: SwarmStore,
     private readonly events: TrackerEvents,
     /** The BitTorrent core: its access list and client rules apply here too. */
-    private readonly core: Pick<TrackerCore, 'checkAccess' | 'access'>,
+    private readonly core: Pick<TrackerCore, 'checkAccess' | 'access' | 'passkeys' | 'account'>,
   ) {}
 
-  async announce(params: WsAnnounce, node: string): Promise<WebRtcAnnounceOutcome> {
+  /** `passkey`: the one in the socket's path (`/announce/<passkey>`), for a private tracker. */
+  async announce(params: WsAnnounce, node: string, passkey?: string): Promise<WebRtcAnnounceOutcome> {
     try {
+      if (this.core.passkeys.required) await this.core.passkeys.verify(passkey);
       this.core.checkAccess(params.infoHash, params.peerId);
       // Offers beyond numwant, --max-numwant or the relay cap are not relayed;
       // stopped and completed announces carry none worth relaying.
       const relayable = params.event === 'stopped' ? 0 : params.offers.length;
       const targets = Math.min(relayable, params.numWant ?? relayable, this.config.maxNumwant, MAX_OFFERS_RELAYED);
-      const result = await this.store.webrtc
-        .announce({
-          infoHash: params.infoHash,
-          peerId: params.peerId,
-          event: params.event,
-          seeder: params.seeder,
-          node,
-          targets,
-        })
-        .catch((err: unknown) => {
-          throw asStoreError(err);
-        });
+      const [result] = await Promise.all([
+        this.store.webrtc
+          .announce({
+            infoHash: params.infoHash,
+            peerId: params.peerId,
+            event: params.event,
+            seeder: params.seeder,
+            node,
+            targets,
+          })
+          .catch((err: unknown) => {
+            throw asStoreError(err);
+          }),
+        this.core.account(passkey, params),
+      ]);
       this.events.emit('announce', { transport: 'ws', event: params.event, family: 4 });
       return {
         interval: this.config.wsInterval,
@@ -88,8 +93,9 @@ export class WebRtcCore {
   }
 
   /** Counts of the WebRTC swarms; a full scrape (no hashes) only with --full-scrape. */
-  async scrape(infoHashes: readonly Buffer[]): Promise<ScrapeEntry[]> {
+  async scrape(infoHashes: readonly Buffer[], passkey?: string): Promise<ScrapeEntry[]> {
     try {
+      if (this.core.passkeys.required) await this.core.passkeys.verify(passkey);
       if (infoHashes.length === 0) {
         throw new PolicyError(
           'full_scrape_disabled',

@@ -9,6 +9,8 @@
  * differently.
  */
 
+import { isPasskeyBytes } from './passkey.js';
+
 export type TrackerRoute = 'announce' | 'scrape';
 
 export interface TrackerRequestHead {
@@ -17,6 +19,8 @@ export interface TrackerRequestHead {
   query: string;
   /** HTTP/1.1 without `Connection: close`, or HTTP/1.0 with `Connection: keep-alive`. */
   keepAlive: boolean;
+  /** `/announce/<passkey>`, `/scrape/<passkey>` (only with HeadLimits.passkeys); undefined otherwise. */
+  passkey: string | undefined;
   /** Header values as node:http reports them (trimmed, repeats joined with `, `); only these two are kept. */
   forwardedFor: string | undefined;
   realIp: string | undefined;
@@ -49,6 +53,8 @@ export interface HeadLimits {
   maxTarget: number;
   /** Largest head served here, blank line included (the full server answers 431 past its limit). */
   maxHead: number;
+  /** A private tracker: `/announce/<passkey>` and `/scrape/<passkey>` are served here too (protocol/passkey.ts). */
+  passkeys?: boolean;
 }
 
 /** Parses the request head starting at `start`. Heads over the limits are `'other'`. */
@@ -77,8 +83,15 @@ export function parseTrackerRequestHead(buf: Buffer, start: number, limits: Head
     if (c === 0x3f /* ? */ && question < 0) question = i;
   }
   if (question < 0 || question + 1 === versionAt) return OTHER; // no query: the landing page, a full scrape…
-  const route = routeOf(buf, targetStart, question);
-  if (route === undefined) return OTHER;
+  let route = routeOf(buf, targetStart, question);
+  let passkey: string | undefined;
+  if (route === undefined) {
+    if (!limits.passkeys) return OTHER;
+    const keyed = keyedRouteOf(buf, targetStart, question);
+    if (keyed === undefined) return OTHER;
+    route = keyed.route;
+    passkey = keyed.passkey;
+  }
 
   // Header lines up to the blank line. The last header's CR is at headEnd.
   let sawHost = false;
@@ -145,6 +158,7 @@ export function parseTrackerRequestHead(buf: Buffer, start: number, limits: Head
   return {
     route,
     query: buf.toString('latin1', question + 1, versionAt),
+    passkey,
     keepAlive: close ? false : minor === 1 || keepAliveToken,
     forwardedFor,
     realIp,
@@ -179,6 +193,19 @@ function routeOf(buf: Buffer, start: number, end: number): TrackerRoute | undefi
   if (startsWithAt(buf, start, end, ANNOUNCE))
     return suffixOk(buf, start + ANNOUNCE.length, end) ? 'announce' : undefined;
   if (startsWithAt(buf, start, end, SCRAPE)) return suffixOk(buf, start + SCRAPE.length, end) ? 'scrape' : undefined;
+  return undefined;
+}
+
+/** `/announce/<passkey>`, `/scrape/<passkey>`: the route and the key, when the key is well-formed. */
+function keyedRouteOf(buf: Buffer, start: number, end: number): { route: TrackerRoute; passkey: string } | undefined {
+  for (const [lit, route] of [
+    [ANNOUNCE, 'announce'],
+    [SCRAPE, 'scrape'],
+  ] as const) {
+    const keyAt = start + lit.length + 1;
+    if (!startsWithAt(buf, start, end, lit) || buf[keyAt - 1] !== 0x2f /* / */) continue;
+    return isPasskeyBytes(buf, keyAt, end) ? { route, passkey: buf.toString('latin1', keyAt, end) } : undefined;
+  }
   return undefined;
 }
 

@@ -46,6 +46,8 @@ export interface RequestContext {
   withPeerIds: boolean;
   /** The most peers the transport's reply can carry (UDP: one datagram), on top of --max-numwant. */
   maxPeers?: number;
+  /** The passkey the request's URL carried (`/announce/<passkey>`; BEP 41 URL data over UDP). */
+  passkey?: string | undefined;
 }
 
 export interface AnnounceReply {

@@ -54,10 +54,10 @@ export const UDP_OPTION_URL_DATA = 0x2;
 export interface UdpAnnounceParams extends AnnounceParams {
   /**
    * BEP 41 URLData: the concatenated path and query of the tracker URL the
-   * client was given (`/announce?passkey=…`), raw bytes; empty when the client
-   * sent none. Parsed for access control (passkeys), which is not built yet:
-   * nothing reads it today. The core sees it only because the handler passes
-   * this object on whole (a copy without it would cost an allocation).
+   * client was given (`/announce/<passkey>`), raw bytes; empty when the client
+   * sent none. A private tracker reads the passkey from it (protocol/passkey.ts);
+   * the core sees it only because the handler passes this object on whole (a
+   * copy without it would cost an allocation).
    */
   urlData: Buffer;
 }

@@ -33,6 +33,9 @@ export interface WsAnnounce {
   seeder: boolean;
   /** Undefined when not sent. */
   numWant: number | undefined;
+  /** Running totals in bytes (0 when not sent): a private tracker's accounting reads them. */
+  uploaded: number;
+  downloaded: number;
   /** At most MAX_PARSED_OFFERS; the core caps further. */
   offers: WsOffer[];
 }
@@ -114,8 +117,8 @@ function parseAnnounce(m: Record<string, unknown>): WsAnnounce {
   }
   const left = optionalNumber(m.left, 'left');
   const numWant = optionalNumber(m.numwant, 'numwant');
-  optionalNumber(m.uploaded, 'uploaded');
-  optionalNumber(m.downloaded, 'downloaded');
+  const uploaded = optionalNumber(m.uploaded, 'uploaded') ?? 0;
+  const downloaded = optionalNumber(m.downloaded, 'downloaded') ?? 0;
   const offers: WsOffer[] = [];
   if (m.offers !== undefined && m.offers !== null) {
     if (!Array.isArray(m.offers)) throw new ProtocolError('malformed_message', 'offers must be a list');
@@ -137,6 +140,8 @@ function parseAnnounce(m: Record<string, unknown>): WsAnnounce {
     event,
     seeder: left === 0,
     numWant,
+    uploaded,
+    downloaded,
     offers,
   };
 }

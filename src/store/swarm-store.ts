@@ -1,4 +1,5 @@
 import type { AnnounceEvent } from '../protocol/types.js';
+import type { AccountStore, StoredPasskeys } from './account-store.js';
 import type { WebRtcStore } from './webrtc-store.js';
 
 /**
@@ -112,6 +113,10 @@ export interface SwarmStore {
   readonly kind: string;
   /** The WebSocket tracker's swarms, kept apart from these (webrtc-store.ts). */
   readonly webrtc: WebRtcStore;
+  /** Per-passkey accounting of a private tracker (account-store.ts). */
+  readonly accounts: AccountStore;
+  /** Passkeys kept in the store (`--keys redis`); absent where the store is not shared. */
+  readonly passkeys?: StoredPasskeys;
   announce(request: StoreAnnounce): Promise<StoreAnnounceResult>;
   /** Counts for each hash, in order; unknown torrents give zeros. */
   scrape(infoHashes: readonly Buffer[]): Promise<SwarmCounts[]>;

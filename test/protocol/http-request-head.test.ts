@@ -25,6 +25,7 @@ describe('HTTP request head (fast path)', () => {
     assert.deepEqual(a, {
       route: 'announce',
       query: 'info_hash=%01&port=1',
+      passkey: undefined,
       keepAlive: true,
       forwardedFor: undefined,
       realIp: undefined,

@@ -11,6 +11,7 @@ import {
   type TorrentScan,
   type TorrentSummary,
 } from '../swarm-store.js';
+import { MemoryAccounts } from './accounts.js';
 import { COMPLETED, HAS_KEY, HAS4, HAS6, PeerTable } from './peer-table.js';
 import { samplePeers } from './sampler.js';
 import { MemoryWebRtcSwarms } from './webrtc-swarms.js';
@@ -43,6 +44,7 @@ const SWEEP_SLICE = 10_000;
 export class MemoryStore implements SwarmStore {
   readonly kind = 'memory';
   readonly webrtc: MemoryWebRtcSwarms;
+  readonly accounts: MemoryAccounts;
   private readonly swarms = new Map<string, Swarm>();
   /**
    * Downloaded counts of torrents whose last peer left, by info hash, in the
@@ -71,6 +73,7 @@ export class MemoryStore implements SwarmStore {
     this.retiredMax = options.retiredMax ?? 100_000;
     this.now = options.now;
     this.webrtc = new MemoryWebRtcSwarms({ ttlMs: options.webrtcTtlMs ?? DEFAULT_WEBRTC_TTL_MS, now: options.now });
+    this.accounts = new MemoryAccounts({ ttlMs: options.peerTtlMs, now: options.now });
     if (options.backgroundSweep !== false) {
       this.timer = setInterval(() => this.sweep(SWEEP_SLICE), SWEEP_TICK_MS);
       this.timer.unref();

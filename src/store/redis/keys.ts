@@ -50,3 +50,18 @@ export function webrtcIndexKey(prefix: string): string {
 export function nodeChannel(prefix: string, node: string): string {
   return `${prefix}ws-node:${node}`;
 }
+
+/**
+ * The accounting of one passkey (scripts/account.lua): the account hash `a`
+ * and the peers' baselines `p`, under the passkey as hash tag (a passkey is
+ * made of A-Z, a-z, 0-9, - and _, so it cannot hold a brace).
+ */
+export function accountKeys(prefix: string, passkey: string): [string, string] {
+  const base = `${prefix}account:{${passkey}}`;
+  return [base, `${base}:p`];
+}
+
+/** The set of passkeys with `--keys redis`. */
+export function passkeySetKey(prefix: string): string {
+  return `${prefix}passkeys`;
+}

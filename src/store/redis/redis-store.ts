@@ -11,6 +11,7 @@ import {
   type TorrentScan,
   type TorrentSummary,
 } from '../swarm-store.js';
+import { RedisAccounts, RedisPasskeys } from './accounts.js';
 import { AnnounceBatcher, type Batched, packAnnounces } from './announce-batch.js';
 import { type AnnounceReply, announceResult } from './announce-reply.js';
 import { type RedisArg, RedisConnection } from './connection.js';
@@ -81,6 +82,8 @@ export class RedisStore implements SwarmStore {
   readonly prefix: string;
   readonly connection: RedisConnection;
   readonly webrtc: RedisWebRtcSwarms;
+  readonly accounts: RedisAccounts;
+  readonly passkeys: RedisPasskeys;
   private readonly channels: NodeChannels;
   private readonly scripts: Scripts;
   private readonly ttl: number;
@@ -123,6 +126,11 @@ export class RedisStore implements SwarmStore {
       downloadedTtlMs: this.downloadedTtl,
       now: this.now,
     });
+    this.accounts = new RedisAccounts(this.connection, this.scripts.account, this.prefix, {
+      ttlMs: this.ttl,
+      now: this.now,
+    });
+    this.passkeys = new RedisPasskeys(this.connection, this.prefix);
     const cluster = this.kind === 'redis-cluster';
     this.counter = new TorrentCounter(this.connection, this.scripts.count, this.prefix, cluster);
     this.index = new TorrentIndex(

@@ -26,6 +26,8 @@ export interface Scripts {
   readonly peers: Script;
   /** One announce to a WebRTC swarm (webrtc.lua, which stands alone). */
   readonly webrtc: Script;
+  /** One announce's accounting for a passkey (account.lua, which stands alone). */
+  readonly account: Script;
 }
 
 let loaded: Scripts | undefined;
@@ -45,6 +47,7 @@ export function redisScripts(): Scripts {
     count: script('count'),
     peers: script('peers'),
     webrtc: script('webrtc', false),
+    account: script('account', false),
   };
   return loaded;
 }

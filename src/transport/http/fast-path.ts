@@ -62,6 +62,8 @@ export interface FastPathOptions {
   maxHeaderSize: number;
   /** Longest request target served here (node:http answers 414 past it). */
   maxUrlLength: number;
+  /** A private tracker: `/announce/<passkey>` and `/scrape/<passkey>` are served here too. */
+  passkeys?: boolean;
 }
 
 /** A head arriving in more reads than this goes to node:http, whose parser is incremental. */
@@ -112,7 +114,11 @@ export class HttpFastPath {
     readonly io: TcpInternals,
   ) {
     // Within node:http's limits the answer would not differ; at the edges node:http decides.
-    this.limits = { maxTarget: options.maxUrlLength, maxHead: options.maxHeaderSize };
+    this.limits = {
+      maxTarget: options.maxUrlLength,
+      maxHead: options.maxHeaderSize,
+      passkeys: options.passkeys ?? false,
+    };
     this.headKeepAlive = `\r\nConnection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(options.keepAliveTimeout / 1000)}\r\n\r\n`;
     // Runs after node:http's own 'connection' listener has set the socket up.
     server.on('connection', (socket: Socket) => {

@@ -7,6 +7,7 @@ import { StoreError, TrackerError } from '../../errors.js';
 import { encodeFailure, encodeHttpAnnounce, parseHttpAnnounce } from '../../protocol/http-announce.js';
 import type { TrackerRequestHead } from '../../protocol/http-request-head.js';
 import { encodeHttpScrape, parseHttpScrape } from '../../protocol/http-scrape.js';
+import { routeWithPasskey } from '../../protocol/passkey.js';
 import { parseQuery } from '../../protocol/query.js';
 import { ClientAddressResolver } from '../client-address.js';
 import { bencodeHeaders } from './bencode-response.js';
@@ -97,6 +98,7 @@ export class HttpTransport {
         keepAliveTimeout: KEEP_ALIVE_TIMEOUT,
         maxHeaderSize: MAX_HEADER_SIZE,
         maxUrlLength: MAX_URL_LENGTH,
+        passkeys: config.private,
       },
       config.httpFastPath,
       options.nodeMajor ?? nodeMajor(),
@@ -187,27 +189,36 @@ export class HttpTransport {
         return void this.scrape(res, query);
       case '/':
         return sendHtml(req, res, 200, landingPage(this.config));
-      default:
-        return sendStatus(res, 404, 'Not Found');
     }
+    // A private tracker's URLs carry the member's passkey: /announce/<passkey>, /scrape/<passkey>.
+    const keyed = this.config.private ? routeWithPasskey(path) : undefined;
+    if (keyed?.passkey === undefined) return sendStatus(res, 404, 'Not Found');
+    if (keyed.route === 'scrape') return void this.scrape(res, query, keyed.passkey);
+    if (query === '') return sendHtml(req, res, 200, landingPage(this.config));
+    return void this.announce(req, res, query, keyed.passkey);
   }
 
-  private async announce(req: IncomingMessage, res: ServerResponse, query: string): Promise<void> {
-    sendBencode(res, await this.announceBody(query, req.socket.remoteAddress, req.headers));
+  private async announce(
+    req: IncomingMessage,
+    res: ServerResponse,
+    query: string,
+    passkey: string | undefined = undefined,
+  ): Promise<void> {
+    sendBencode(res, await this.announceBody(query, req.socket.remoteAddress, req.headers, passkey));
   }
 
-  private async scrape(res: ServerResponse, query: string): Promise<void> {
-    sendBencode(res, await this.scrapeBody(query));
+  private async scrape(res: ServerResponse, query: string, passkey: string | undefined = undefined): Promise<void> {
+    sendBencode(res, await this.scrapeBody(query, passkey));
   }
 
   /** The fast path's requests: the same bodies as through node:http. */
   private answerFast(head: TrackerRequestHead, remoteAddress: string | undefined): Promise<Buffer> {
-    if (head.route === 'scrape') return this.scrapeBody(head.query);
+    if (head.route === 'scrape') return this.scrapeBody(head.query, head.passkey);
     let headers = NO_HEADERS;
     if (head.forwardedFor !== undefined || head.realIp !== undefined) {
       headers = { 'x-forwarded-for': head.forwardedFor, 'x-real-ip': head.realIp };
     }
-    return this.announceBody(head.query, remoteAddress, headers);
+    return this.announceBody(head.query, remoteAddress, headers, head.passkey);
   }
 
   /** The bencoded answer to an announce, a `failure reason` included. */
@@ -215,6 +226,7 @@ export class HttpTransport {
     query: string,
     remoteAddress: string | undefined,
     headers: Record<string, string | string[] | undefined>,
+    passkey: string | undefined,
   ): Promise<Buffer> {
     try {
       const address = this.resolver.resolve(remoteAddress, headers);
@@ -228,6 +240,7 @@ export class HttpTransport {
         address,
         families: 'both',
         withPeerIds: !compact && !noPeerId,
+        passkey,
       });
       return encodeHttpAnnounce(reply, compact, noPeerId);
     } catch (err) {
@@ -235,10 +248,10 @@ export class HttpTransport {
     }
   }
 
-  private async scrapeBody(query: string): Promise<Buffer> {
+  private async scrapeBody(query: string, passkey: string | undefined): Promise<Buffer> {
     try {
       const hashes = parseHttpScrape(parseQuery(query));
-      return encodeHttpScrape((await this.core.scrape(hashes, 'http')).filter((e) => !e.refused));
+      return encodeHttpScrape((await this.core.scrape(hashes, 'http', passkey)).filter((e) => !e.refused));
     } catch (err) {
       return this.failure(err);
     }

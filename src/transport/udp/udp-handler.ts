@@ -2,6 +2,7 @@ import type { TrackerCore } from '../../core/tracker.js';
 import { type ErrorCode, PolicyError, ProtocolError, StoreError, TrackerError } from '../../errors.js';
 import { type ParsedAddress, parseIp } from '../../protocol/compact.js';
 import { type ConnectionIds, mapIpv4 } from '../../protocol/connection-id.js';
+import { passkeyFromUrlData } from '../../protocol/passkey.js';
 import type { AnnounceReply, RequestContext, ScrapeEntry } from '../../protocol/types.js';
 import {
   encodeUdpAnnounce,
@@ -201,6 +202,7 @@ export class UdpHandler {
       families: 'source',
       withPeerIds: false,
       maxPeers: cap,
+      passkey: this.core.passkeys.required ? passkeyFromUrlData(params.urlData) : undefined,
     };
     this.core.announce(params, ctx).then(
       (reply: AnnounceReply) => {

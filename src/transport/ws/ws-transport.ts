@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { RelayedMessage, WebRtcCore } from '../../core/webrtc.js';
 import { PolicyError, StoreError, TrackerError } from '../../errors.js';
+import { routeWithPasskey } from '../../protocol/passkey.js';
 import {
   encodeWsAnnounceReply,
   encodeWsAnswer,
@@ -48,6 +49,8 @@ interface PeerSocket {
   closed: boolean;
   /** The (torrent, peer id) pairs this socket announced, by peerKey. */
   peers: Map<string, PeerEntry>;
+  /** A private tracker's member key, from the upgrade's path (`/announce/<passkey>`). */
+  passkey: string | undefined;
 }
 
 export interface WsCounters {
@@ -88,6 +91,8 @@ export class WsTransport {
     private readonly core: WebRtcCore,
     /** How often sockets are pinged (tests shorten it). */
     private readonly pingEveryMs = PING_EVERY_MS,
+    /** A private tracker: sockets on `/announce/<passkey>` are accepted too. */
+    private readonly passkeys = false,
   ) {
     this.server = new WebSocketServer({
       noServer: true,
@@ -115,12 +120,14 @@ export class WsTransport {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q >= 0 ? url.slice(0, q) : url;
-    if (!PATHS.has(path)) {
+    // A private tracker's members connect to /announce/<passkey> (checked at each announce, as on HTTP).
+    const keyed = this.passkeys && !PATHS.has(path) ? routeWithPasskey(path) : undefined;
+    if (!PATHS.has(path) && (keyed?.route !== 'announce' || keyed.passkey === undefined)) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
     socket.on('error', () => socket.destroy());
-    this.server.handleUpgrade(req, socket, head, (ws) => this.accept(ws));
+    this.server.handleUpgrade(req, socket, head, (ws) => this.accept(ws, keyed?.passkey));
   }
 
   /** Closes every socket (their peers leave the store), stops relaying. */
@@ -137,8 +144,8 @@ export class WsTransport {
     this.unsubscribe = undefined;
   }
 
-  private accept(ws: WebSocket): void {
-    const peer: PeerSocket = { ws, alive: true, closed: false, peers: new Map() };
+  private accept(ws: WebSocket, passkey: string | undefined): void {
+    const peer: PeerSocket = { ws, alive: true, closed: false, peers: new Map(), passkey };
     this.sockets.add(peer);
     ws.on('pong', () => {
       peer.alive = true;
@@ -176,7 +183,7 @@ export class WsTransport {
       if (req.event !== 'stopped' && !peer.peers.has(key) && peer.peers.size >= MAX_TORRENTS_PER_SOCKET) {
         throw new PolicyError('too_many_torrents', `at most ${MAX_TORRENTS_PER_SOCKET} torrents per WebSocket`);
       }
-      const outcome = await this.core.announce(req, this.node);
+      const outcome = await this.core.announce(req, this.node, peer.passkey);
       if (req.event === 'stopped') {
         this.forget(peer, key);
       } else if (peer.closed) {
@@ -218,7 +225,7 @@ export class WsTransport {
 
   private async scrape(peer: PeerSocket, req: WsScrape): Promise<void> {
     try {
-      this.send(peer, encodeWsScrape(await this.core.scrape(req.infoHashes)));
+      this.send(peer, encodeWsScrape(await this.core.scrape(req.infoHashes, peer.passkey)));
     } catch (err) {
       this.sendFailure(peer, err, 'scrape', req.infoHashes.length === 1 ? req.infoHashes[0] : undefined);
     }
