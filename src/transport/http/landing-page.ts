@@ -10,7 +10,7 @@ const escapeHtml = (s: string): string =>
  * module handles that before the transport's own routes.
  */
 export function landingPage(config: Readonly<TrackerConfig>): string {
-  const url = config.announceUrl || '/announce';
+  const url = config.announceUrl || (config.private ? '/announce/<your passkey>' : '/announce');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
