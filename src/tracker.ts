@@ -72,7 +72,7 @@ export class Tracker {
     this.store = store ?? createStore(this.config, clock);
     this.core = new TrackerCore(this.config, this.store, clock);
     const listPath = this.config.allowList || this.config.denyList;
-    if (listPath) {
+    if (listPath && listPath !== 'redis') {
       // Read now: a list that cannot be read stops the start (an allow list would refuse everything).
       this.listFile = new ListFile(
         listPath,

@@ -135,7 +135,8 @@ export function runPrimary(config: Readonly<TrackerConfig>): Promise<void> {
   });
   // SIGHUP re-reads the allow or deny list and the keys file: each worker keeps its
   // own copy (without a file, SIGHUP keeps its default meaning and ends the tracker).
-  if (config.allowList || config.denyList || (config.private && config.keys !== 'redis')) {
+  const listFile = (config.allowList || config.denyList) && (config.allowList || config.denyList) !== 'redis';
+  if (listFile || (config.private && config.keys !== 'redis')) {
     process.on('SIGHUP', () => {
       for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGHUP');
     });

@@ -125,13 +125,13 @@ export const OPTIONS: readonly OptionSpec[] = [
   {
     key: 'allowList',
     kind: 'string',
-    help: 'file of info hashes (hex, base32 or magnet links, one per line): only these are tracked; re-read on change and SIGHUP',
+    help: 'file of info hashes (hex, base32 or magnet links, one per line): only these are tracked; re-read on change and SIGHUP; "redis" for the Redis set <prefix>allow-list',
     defaultText: 'none',
   },
   {
     key: 'denyList',
     kind: 'string',
-    help: 'file of info hashes that are refused; re-read on change and SIGHUP',
+    help: 'file of info hashes that are refused; re-read on change and SIGHUP; "redis" for the Redis set <prefix>deny-list',
     defaultText: 'none',
   },
   {
@@ -336,8 +336,13 @@ export function validateConfig(input: TrackerConfig): Readonly<TrackerConfig> {
       '--private needs --stats-token: it guards the accounts (/accounts.json) and the stats, which list info hashes',
     );
   }
-  if (c.keys === 'redis' && !c.redisUrl && c.redisCluster.length === 0) {
-    throw new ConfigError('--keys redis needs --redis-url or --redis-cluster');
+  const redis = c.redisUrl !== '' || c.redisCluster.length > 0;
+  for (const [flag, value] of [
+    ['--keys', c.keys],
+    ['--allow-list', c.allowList],
+    ['--deny-list', c.denyList],
+  ] as const) {
+    if (value === 'redis' && !redis) throw new ConfigError(`${flag} redis needs --redis-url or --redis-cluster`);
   }
   if (c.wsPeerTtl < c.wsInterval) {
     throw new ConfigError('--ws-peer-ttl must be at least --ws-interval, or live WebSocket peers expire');

@@ -7,6 +7,7 @@ import type { StoreAnnounce, SwarmStore } from '../store/swarm-store.js';
 import { ClientRules } from './client-rules.js';
 import { TrackerEvents } from './events.js';
 import { Passkeys } from './passkeys.js';
+import { SharedSetCache } from './shared-set-cache.js';
 import { TorrentAccess } from './torrent-access.js';
 
 /** The most torrents a full scrape returns (it is off by default). */
@@ -32,12 +33,19 @@ export class TrackerCore {
     private readonly store: SwarmStore,
     now: () => number = Date.now,
   ) {
-    this.access = new TorrentAccess(config.allowList ? 'allow' : config.denyList ? 'deny' : 'off');
+    const stored = (name: string): SharedSetCache => {
+      if (!store.sharedSet) throw new Error(`this store cannot keep the ${name} (use the Redis store)`);
+      return new SharedSetCache(store.sharedSet(name), now);
+    };
+    const list = config.allowList || config.denyList;
+    this.access = new TorrentAccess(
+      config.allowList ? 'allow' : config.denyList ? 'deny' : 'off',
+      list === 'redis' ? stored(config.allowList ? 'allow-list' : 'deny-list') : undefined,
+    );
     this.clients = new ClientRules(config.clientAllow, config.clientDeny);
     this.passkeys = new Passkeys(
       !config.private ? 'off' : config.keys === 'redis' ? 'store' : 'file',
-      store.passkeys,
-      now,
+      config.private && config.keys === 'redis' ? stored('passkeys') : undefined,
     );
   }
 
@@ -78,13 +86,14 @@ export class TrackerCore {
    * rules do not: the one check for every transport (the WebSocket core calls
    * it too) and every store.
    */
-  checkAccess(infoHash: Buffer, peerId: Buffer): void {
-    if (!this.access.allows(infoHash)) {
-      throw new PolicyError('torrent_not_allowed', 'torrent not allowed on this tracker');
-    }
+  checkAccess(infoHash: Buffer, peerId: Buffer): void | Promise<void> {
     if (!this.clients.allows(peerId)) {
       throw new PolicyError('client_not_allowed', 'client not allowed on this tracker');
     }
+    const allowed = this.access.allows(infoHash);
+    // Synchronous unless the list is kept in the store and this torrent was not asked about lately.
+    if (typeof allowed !== 'boolean') return allowed.then(refuseUnless);
+    refuseUnless(allowed);
   }
 
   async announce(params: AnnounceParams, ctx: RequestContext): Promise<AnnounceReply> {
@@ -102,7 +111,8 @@ export class TrackerCore {
     const { config } = this;
     // First, so that a stranger learns nothing of which torrents or clients are allowed.
     if (this.passkeys.required) await this.passkeys.verify(ctx.passkey);
-    this.checkAccess(params.infoHash, params.peerId);
+    const access = this.checkAccess(params.infoHash, params.peerId);
+    if (access) await access;
     // --max-numwant caps the default too, so lowering the cap alone is enough.
     const asked = params.numWant === undefined || params.numWant < 0 ? config.defaultNumwant : params.numWant;
     const numWant = Math.min(asked, config.maxNumwant, ctx.maxPeers ?? config.maxNumwant);
@@ -154,8 +164,10 @@ export class TrackerCore {
     };
     let result: Awaited<ReturnType<SwarmStore['announce']>>;
     try {
-      // The accounting runs beside the announce: a private tracker's announce waits for both.
-      [result] = await Promise.all([this.store.announce(request), this.account(ctx.passkey, params)]);
+      // A private tracker's accounting runs beside the announce, which waits for both.
+      result = this.passkeys.required
+        ? (await Promise.all([this.store.announce(request), this.account(ctx.passkey, params)]))[0]
+        : await this.store.announce(request);
     } catch (err) {
       throw asStoreError(err);
     }
@@ -201,11 +213,12 @@ export class TrackerCore {
         }
         // A refused torrent is reported as unknown (zeros) and marked, so a transport
         // whose reply is a dictionary leaves it out; UDP's reply is positional.
-        const allowed = infoHashes.filter((h) => this.access.allows(h));
+        const verdicts = await this.access.allowsEach(infoHashes);
+        const allowed = infoHashes.filter((_, i) => verdicts[i]);
         const counts = allowed.length > 0 ? await this.store.scrape(allowed) : [];
         let next = 0;
-        return infoHashes.map((infoHash) =>
-          this.access.allows(infoHash)
+        return infoHashes.map((infoHash, i) =>
+          verdicts[i]
             ? { infoHash, ...(counts[next++] ?? { complete: 0, incomplete: 0, downloaded: 0 }) }
             : { infoHash, complete: 0, incomplete: 0, downloaded: 0, refused: true },
         );
@@ -216,7 +229,10 @@ export class TrackerCore {
       let cursor = '0';
       do {
         const page = await this.store.scanTorrents(cursor, 1000);
-        for (const t of page.torrents) if (this.access.allows(t.infoHash)) entries.push(t);
+        const verdicts = await this.access.allowsEach(page.torrents.map((t) => t.infoHash));
+        page.torrents.forEach((t, i) => {
+          if (verdicts[i]) entries.push(t);
+        });
         cursor = page.cursor;
       } while (cursor !== '0' && entries.length < FULL_SCRAPE_LIMIT);
       return entries.slice(0, FULL_SCRAPE_LIMIT);
@@ -229,6 +245,10 @@ export class TrackerCore {
     const code = err instanceof TrackerError ? err.code : 'internal';
     this.events.emit('failure', { transport, code });
   }
+}
+
+function refuseUnless(allowed: boolean): void {
+  if (!allowed) throw new PolicyError('torrent_not_allowed', 'torrent not allowed on this tracker');
 }
 
 function asStoreError(err: unknown): StoreError {

@@ -40,26 +40,28 @@ export class WebRtcCore {
   async announce(params: WsAnnounce, node: string, passkey?: string): Promise<WebRtcAnnounceOutcome> {
     try {
       if (this.core.passkeys.required) await this.core.passkeys.verify(passkey);
-      this.core.checkAccess(params.infoHash, params.peerId);
+      const access = this.core.checkAccess(params.infoHash, params.peerId);
+      if (access) await access;
       // Offers beyond numwant, --max-numwant or the relay cap are not relayed;
       // stopped and completed announces carry none worth relaying.
       const relayable = params.event === 'stopped' ? 0 : params.offers.length;
       const targets = Math.min(relayable, params.numWant ?? relayable, this.config.maxNumwant, MAX_OFFERS_RELAYED);
-      const [result] = await Promise.all([
-        this.store.webrtc
-          .announce({
-            infoHash: params.infoHash,
-            peerId: params.peerId,
-            event: params.event,
-            seeder: params.seeder,
-            node,
-            targets,
-          })
-          .catch((err: unknown) => {
-            throw asStoreError(err);
-          }),
-        this.core.account(passkey, params),
-      ]);
+      const announced = this.store.webrtc
+        .announce({
+          infoHash: params.infoHash,
+          peerId: params.peerId,
+          event: params.event,
+          seeder: params.seeder,
+          node,
+          targets,
+        })
+        .catch((err: unknown) => {
+          throw asStoreError(err);
+        });
+      // A private tracker's accounting runs beside the announce, which waits for both.
+      const result = this.core.passkeys.required
+        ? (await Promise.all([announced, this.core.account(passkey, params)]))[0]
+        : await announced;
       this.events.emit('announce', { transport: 'ws', event: params.event, family: 4 });
       return {
         interval: this.config.wsInterval,
@@ -108,7 +110,8 @@ export class WebRtcCore {
           `at most ${this.config.maxScrapeHashes} info_hash per scrape, got ${infoHashes.length}`,
         );
       }
-      const allowed = infoHashes.filter((h) => this.core.access.allows(h));
+      const verdicts = await this.core.access.allowsEach(infoHashes);
+      const allowed = infoHashes.filter((_, i) => verdicts[i]);
       const counts = await this.store.webrtc.scrape(allowed).catch((err: unknown) => {
         throw asStoreError(err);
       });

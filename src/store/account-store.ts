@@ -72,14 +72,3 @@ export function accountDelta(previous: number, current: number, elapsedMs: numbe
 export function emptyAccount(passkey: string): Account {
   return { passkey, uploaded: 0, downloaded: 0, completed: 0, announces: 0, lastAnnounce: 0 };
 }
-
-/**
- * Passkeys kept in the store (`--keys redis`), so every tracker node and the
- * members' web application share one list. Only stores shared between
- * processes offer it.
- */
-export interface StoredPasskeys {
-  has(passkey: string): Promise<boolean>;
-  /** Pages through the keys (for the accounts endpoint): cursor '0' starts; done when '0' comes back. */
-  scan(cursor: string, count: number): Promise<{ cursor: string; passkeys: string[] }>;
-}

@@ -1,5 +1,5 @@
 import type { AnnounceEvent } from '../protocol/types.js';
-import type { AccountStore, StoredPasskeys } from './account-store.js';
+import type { AccountStore } from './account-store.js';
 import type { WebRtcStore } from './webrtc-store.js';
 
 /**
@@ -108,6 +108,13 @@ export interface TorrentScan {
   torrents: TorrentSummary[];
 }
 
+/** A set kept in the store (SwarmStore.sharedSet). */
+export interface SharedSet {
+  has(member: string): Promise<boolean>;
+  /** Pages through the members: cursor '0' starts; done when '0' comes back. */
+  scan(cursor: string, count: number): Promise<{ cursor: string; members: string[] }>;
+}
+
 export interface SwarmStore {
   /** 'memory', 'redis', 'redis-cluster': shown on the stats page. */
   readonly kind: string;
@@ -115,8 +122,13 @@ export interface SwarmStore {
   readonly webrtc: WebRtcStore;
   /** Per-passkey accounting of a private tracker (account-store.ts). */
   readonly accounts: AccountStore;
-  /** Passkeys kept in the store (`--keys redis`); absent where the store is not shared. */
-  readonly passkeys?: StoredPasskeys;
+  /**
+   * A set of strings kept in the store under `name` (the passkeys of
+   * `--keys redis`, the info hashes of `--allow-list redis`), so every tracker
+   * node and an operator's application share it. Only stores shared between
+   * processes offer it.
+   */
+  sharedSet?(name: string): SharedSet;
   announce(request: StoreAnnounce): Promise<StoreAnnounceResult>;
   /** Counts for each hash, in order; unknown torrents give zeros. */
   scrape(infoHashes: readonly Buffer[]): Promise<SwarmCounts[]>;

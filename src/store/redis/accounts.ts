@@ -5,10 +5,9 @@ import {
   type AccountStoreOptions,
   MAX_BYTES_PER_SECOND,
   MIN_ELAPSED_MS,
-  type StoredPasskeys,
 } from '../account-store.js';
 import type { RedisConnection } from './connection.js';
-import { accountKeys, passkeySetKey } from './keys.js';
+import { accountKeys } from './keys.js';
 import type { Script } from './scripts.js';
 
 /** Per-passkey accounting in Redis (scripts/account.lua has the layout), shared by every tracker node. */
@@ -50,32 +49,5 @@ export class RedisAccounts implements AccountStore {
         return { passkey, uploaded: n(0), downloaded: n(1), completed: n(2), announces: n(3), lastAnnounce: n(4) };
       }),
     );
-  }
-}
-
-/** The passkeys of `--keys redis`: a Redis set a web application changes with SADD and SREM. */
-export class RedisPasskeys implements StoredPasskeys {
-  private readonly key: string;
-
-  constructor(
-    private readonly connection: RedisConnection,
-    prefix: string,
-  ) {
-    this.key = passkeySetKey(prefix);
-  }
-
-  async has(passkey: string): Promise<boolean> {
-    return (await this.connection.command<number>(this.key, ['SISMEMBER', this.key, passkey])) === 1;
-  }
-
-  async scan(cursor: string, count: number): Promise<{ cursor: string; passkeys: string[] }> {
-    const [next, members] = await this.connection.command<[Buffer, Buffer[]]>(this.key, [
-      'SSCAN',
-      this.key,
-      cursor,
-      'COUNT',
-      String(count),
-    ]);
-    return { cursor: next.toString(), passkeys: members.map((m) => m.toString('latin1')) };
   }
 }

@@ -61,7 +61,7 @@ export function accountKeys(prefix: string, passkey: string): [string, string] {
   return [base, `${base}:p`];
 }
 
-/** The set of passkeys with `--keys redis`. */
-export function passkeySetKey(prefix: string): string {
-  return `${prefix}passkeys`;
+/** A set an operator's application keeps (`passkeys`, `allow-list`, `deny-list`): RedisSharedSet. */
+export function sharedSetKey(prefix: string, name: string): string {
+  return `${prefix}${name}`;
 }

@@ -11,13 +11,14 @@ import {
   type TorrentScan,
   type TorrentSummary,
 } from '../swarm-store.js';
-import { RedisAccounts, RedisPasskeys } from './accounts.js';
+import { RedisAccounts } from './accounts.js';
 import { AnnounceBatcher, type Batched, packAnnounces } from './announce-batch.js';
 import { type AnnounceReply, announceResult } from './announce-reply.js';
 import { type RedisArg, RedisConnection } from './connection.js';
-import { secretKey, torrentKeys } from './keys.js';
+import { secretKey, sharedSetKey, torrentKeys } from './keys.js';
 import { NodeChannels } from './node-channels.js';
 import { redisScripts, type Scripts } from './scripts.js';
+import { RedisSharedSet } from './shared-set.js';
 import { TorrentCounter } from './torrent-counts.js';
 import { type IndexPage, TorrentIndex } from './torrent-index.js';
 import { SharedTotals } from './totals.js';
@@ -83,7 +84,6 @@ export class RedisStore implements SwarmStore {
   readonly connection: RedisConnection;
   readonly webrtc: RedisWebRtcSwarms;
   readonly accounts: RedisAccounts;
-  readonly passkeys: RedisPasskeys;
   private readonly channels: NodeChannels;
   private readonly scripts: Scripts;
   private readonly ttl: number;
@@ -130,7 +130,6 @@ export class RedisStore implements SwarmStore {
       ttlMs: this.ttl,
       now: this.now,
     });
-    this.passkeys = new RedisPasskeys(this.connection, this.prefix);
     const cluster = this.kind === 'redis-cluster';
     this.counter = new TorrentCounter(this.connection, this.scripts.count, this.prefix, cluster);
     this.index = new TorrentIndex(
@@ -272,6 +271,10 @@ export class RedisStore implements SwarmStore {
   }
 
   /** SET NX: the first process to ask creates the secret, every other one reads the same. */
+  sharedSet(name: string): RedisSharedSet {
+    return new RedisSharedSet(this.connection, sharedSetKey(this.prefix, name));
+  }
+
   async sharedSecret(name: string, bytes: number): Promise<Buffer> {
     const key = secretKey(this.prefix, name);
     await this.connection.command(key, ['SET', key, randomBytes(bytes), 'NX']);

@@ -66,7 +66,8 @@ redis.call('HSET', accountKey, 'last', int(now))
 if event == 'stopped' then
   redis.call('HDEL', peersKey, field)
 else
-  redis.call('HSET', peersKey, field, int(uploaded) .. ' ' .. int(downloaded) .. ' ' .. int(now) .. ' ' .. (counted and '1' or '0'))
+  local baseline = int(uploaded) .. ' ' .. int(downloaded) .. ' ' .. int(now) .. ' ' .. (counted and '1' or '0')
+  redis.call('HSET', peersKey, field, baseline)
   redis.call('PEXPIRE', peersKey, ttl)
 end
 
