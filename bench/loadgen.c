@@ -21,6 +21,7 @@
  * Usage: loadgen --mode udp|http|http-ka --port P --file W [--host 127.0.0.1]
  *          [--concurrency 64] [--duration 10] [--warmup 0] [--once]
  *          [--start 0] [--end N] [--max N] [--numwant 50] [--timeout-ms 2000]
+ *          [--path /announce/<passkey>]   (UDP: sent as BEP 41 URL data)
  * Prints "START" and "END" lines around the measured window (the bench samples
  * /proc CPU counters on them), then one JSON line with the results.
  */
@@ -98,6 +99,8 @@ static int once = 0;
 static uint64_t start_at = 0, end_at = 0, max_requests = 0;
 static int numwant = 50;
 static int timeout_ms = 2000;
+/* Announce path: "/announce", or "/announce/<passkey>" for a private tracker (UDP: sent as BEP 41 URL data). */
+static const char *path = "/announce";
 
 static uint32_t n_torrents, n_clients, n_records, n_ips;
 static uint8_t *hashes;
@@ -258,7 +261,7 @@ static void udp_start(int s) {
 static void udp_send_announce(int s, const uint8_t *conn_id) {
   slot_t *sl = &slots[s];
   const record_t *r = sl->rec;
-  uint8_t pkt[98];
+  uint8_t pkt[98 + 2 * 3 + 300];
   memcpy(pkt, conn_id, 8);
   put32(pkt + 8, 1);
   put32(pkt + 12, tid_of(s));
@@ -274,8 +277,23 @@ static void udp_send_announce(int s, const uint8_t *conn_id) {
   uint16_t p = (uint16_t)client_port(r->client);
   pkt[96] = p >> 8;
   pkt[97] = p & 0xff;
+  size_t len = 98;
+  if (strcmp(path, "/announce") != 0) {
+    /* BEP 41 URLData options of at most 255 bytes each, then EndOfOptions. */
+    size_t left = strlen(path), at = 0;
+    while (left > 0 && len + 2 + 255 + 1 <= sizeof pkt) {
+      size_t chunk = left < 255 ? left : 255;
+      pkt[len++] = 2;
+      pkt[len++] = (uint8_t)chunk;
+      memcpy(pkt + len, path + at, chunk);
+      len += chunk;
+      at += chunk;
+      left -= chunk;
+    }
+    pkt[len++] = 0;
+  }
   sl->state = 2;
-  if (sendto(udp_fds[sl->ip], pkt, 98, 0, (struct sockaddr *)&target, sizeof target) < 0 && errno != EAGAIN)
+  if (sendto(udp_fds[sl->ip], pkt, len, 0, (struct sockaddr *)&target, sizeof target) < 0 && errno != EAGAIN)
     record_error(E_CONNECT, strerror(errno));
 }
 
@@ -339,10 +357,10 @@ static size_t build_request(char *out, size_t cap, const record_t *r, int keepal
   peer_id(r->client, pid);
   static const char *events[] = {"", "&event=completed", "&event=started", "&event=stopped"};
   int n = snprintf(out, cap,
-                   "GET /announce?info_hash=%s&peer_id=%.20s&port=%d&uploaded=0&downloaded=%d&left=%d%s"
+                   "GET %s?info_hash=%s&peer_id=%.20s&port=%d&uploaded=0&downloaded=%d&left=%d%s"
                    "&compact=1&numwant=%d&key=%x HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: bitstorm-bench/1\r\n"
                    "Accept-Encoding: gzip\r\nConnection: %s\r\n\r\n",
-                   ih, pid, client_port(r->client), r->seeder ? 1000000 : 0, r->seeder ? 0 : 1000000,
+                   path, ih, pid, client_port(r->client), r->seeder ? 1000000 : 0, r->seeder ? 0 : 1000000,
                    events[r->event & 3], numwant, r->client, host, port, keepalive ? "keep-alive" : "close");
   return (size_t)n;
 }
@@ -595,6 +613,7 @@ static void parse_args(int argc, char **argv) {
     else if (!strcmp(a, "--max")) max_requests = strtoull(v, NULL, 10);
     else if (!strcmp(a, "--numwant")) numwant = atoi(v);
     else if (!strcmp(a, "--timeout-ms")) timeout_ms = atoi(v);
+    else if (!strcmp(a, "--path")) path = v;
     else {
       fprintf(stderr, "unknown option %s\n", a);
       exit(2);

@@ -27,6 +27,8 @@ export interface LoadOptions {
   max?: number;
   numwant?: number;
   timeoutMs?: number;
+  /** Announce path (default /announce): /announce/<passkey> for a private tracker (UDP: BEP 41 URL data). */
+  path?: string;
   /** Processes whose CPU is charged to the tracker (tracker tree, redis-server). */
   pids: () => number[];
   /** Extra processes measured separately (redis-server). */
@@ -84,6 +86,7 @@ export function runLoad(o: LoadOptions): Promise<LoadResult> {
   if (o.end !== undefined) args.push('--end', String(o.end));
   if (o.max !== undefined) args.push('--max', String(o.max));
   if (o.once) args.push('--once');
+  if (o.path) args.push('--path', o.path);
   return new Promise((resolve, reject) => {
     const child = spawn(o.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     // Hard bound: the generator stops by itself; this only catches a hang.

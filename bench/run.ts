@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runLayersBench } from './layers.js';
 import { buildLoadgen, type LoadResult, type Mode, runLoad } from './loadgen.js';
 import { loadAverage, machineInfo } from './machine.js';
 import { rssBytes } from './proc.js';
@@ -47,6 +48,8 @@ interface Settings {
   wsWindow: number | undefined;
   wsOffers: number | undefined;
   wsIdle: number | undefined;
+  /** Only the cost of each access-control layer (bench/layers.ts). */
+  layers: boolean;
 }
 
 const HELP = `Usage: npm run bench -- [options]
@@ -77,6 +80,9 @@ const HELP = `Usage: npm run bench -- [options]
   --cpu-prof DIR       write V8 CPU profiles of the BitStorm processes to DIR
                        (open in Chrome DevTools; profiling slows them, so use for finding hot spots only)
   --node-args "A B"    extra node flags for the BitStorm processes (e.g. --perf-basic-prof)
+  --layers             instead of the comparison: BitStorm (memory store) with each access-control layer
+                       on in turn (a 1M-hash allow list, passkeys with accounting, the rate limiter),
+                       tracker CPU per UDP and HTTP announce against the plain run (bench/layers.ts)
   --soak S [--http] [--redis] [--tracker opentracker]
                        instead of the comparison: BitStorm alone under a steady 2,000 announces/s for
                        S seconds, p50/p99/max and RSS per 10-s window and the trend (bench/soak.ts;
@@ -107,6 +113,7 @@ function parseArgs(argv: string[]): Settings {
         wsWindow: undefined,
         wsOffers: undefined,
         wsIdle: undefined,
+        layers: false,
       }
     : {
         quick,
@@ -129,6 +136,7 @@ function parseArgs(argv: string[]): Settings {
         wsWindow: undefined,
         wsOffers: undefined,
         wsIdle: undefined,
+        layers: false,
       };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -137,6 +145,10 @@ function parseArgs(argv: string[]): Settings {
     if (a === '--help' || a === '-h') {
       console.log(HELP);
       process.exit(0);
+    }
+    if (a === '--layers') {
+      s.layers = true;
+      continue;
     }
     if (a === '--no-memory') {
       s.memoryPoints = [];
@@ -383,6 +395,29 @@ async function main(): Promise<void> {
     },
     join(work, 'load.bin'),
   );
+  if (s.layers) {
+    const table = await runLayersBench({
+      repoRoot,
+      loadgenBin,
+      work,
+      workload: loadW,
+      duration: s.duration,
+      warmup: s.warmup,
+      concurrency: s.concurrency,
+      quick: s.quick,
+      extraLayers: [],
+      log,
+    });
+    const date = new Date().toISOString().slice(0, 10);
+    const report = `# Access-control layers, ${date}\n\n${machineLine()}\n\n\`npm run bench -- --layers\`: BitStorm on the memory store, ${loadW.prefill.toLocaleString('en')} stored peers, ${s.concurrency} announces in flight, ${s.duration} s per load.\n\n${table}\n`;
+    console.log(report);
+    const out =
+      s.out ?? (s.quick ? join(benchDir, 'results', `${date}-layers-quick.md.tmp`) : freshResultFile(date, '-layers'));
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, report);
+    log(`written to ${out}`);
+    return;
+  }
   const maxPoint = s.memoryPoints.at(-1) ?? 0;
   // Clients are in 3 torrents on average: enough clients for the largest memory point.
   const memW =
