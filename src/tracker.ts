@@ -6,6 +6,8 @@ import { ListFile } from './access/list-file.js';
 import { DEFAULTS, type TrackerConfig, validateConfig } from './config/options.js';
 import { TrackerCore } from './core/tracker.js';
 import { WebRtcCore } from './core/webrtc.js';
+import { boundPort, listenMetrics, type MetricsText, serveMetrics } from './metrics/metrics-http.js';
+import { TrackerMetrics } from './metrics/tracker-metrics.js';
 import { parseInfoHashList } from './protocol/info-hash-list.js';
 import { parsePasskeyList } from './protocol/passkey.js';
 import { StatsService } from './stats/stats-service.js';
@@ -35,6 +37,13 @@ export interface TrackerOptions extends Partial<TrackerConfig> {
   nodeMajor?: number;
   /** How often WebSocket clients are pinged, a silent one dropped at the next ping (tests); 30 s by default. */
   wsPingMs?: number;
+  /**
+   * Where /metrics gets its text: this process' registry by default; under
+   * --workers the CLI passes the primary's aggregate of every worker.
+   */
+  metricsText?: MetricsText;
+  /** false: another process serves --metrics-port (the primary under --workers). Default true. */
+  serveMetricsPort?: boolean;
 }
 
 export interface ListenInfo {
@@ -57,6 +66,11 @@ export class Tracker {
   readonly udp: UdpTransport | undefined;
   /** The statistics pages and counters; undefined with --stats off. */
   readonly stats: StatsService | undefined;
+  /** Prometheus metrics; undefined with --metrics off. */
+  readonly metrics: TrackerMetrics | undefined;
+  private readonly metricsText: MetricsText | undefined;
+  private readonly serveMetricsPort: boolean;
+  private metricsServer: Server | undefined;
   private listenInfo: ListenInfo | undefined;
   /** The allow or deny list's file, followed while the tracker runs. */
   private readonly listFile: ListFile | undefined;
@@ -66,7 +80,7 @@ export class Tracker {
   private udpElsewhere: boolean;
 
   constructor(options: TrackerOptions = {}) {
-    const { store, now, serveUdp, nodeMajor, wsPingMs, ...rest } = options;
+    const { store, now, serveUdp, nodeMajor, wsPingMs, metricsText, serveMetricsPort, ...rest } = options;
     this.config = validateConfig({ ...DEFAULTS, ...rest } as TrackerConfig);
     const clock = now ?? Date.now;
     this.store = store ?? createStore(this.config, clock);
@@ -124,6 +138,20 @@ export class Tracker {
       });
       this.http.addRoute(this.stats.route);
     }
+    this.serveMetricsPort = serveMetricsPort ?? true;
+    if (this.config.metrics) {
+      const metrics = new TrackerMetrics({
+        events: this.core.events,
+        store: this.store,
+        udpConnects: () => (this.listenInfo?.udp ? this.udp?.counters.connects : undefined),
+        wsSockets: () => this.ws?.counters.sockets,
+        now: clock,
+      });
+      this.metrics = metrics;
+      this.metricsText =
+        metricsText ?? (async () => ({ text: await metrics.text(), contentType: metrics.contentType }));
+      if (this.config.metricsPort === 0) this.http.addRoute(serveMetrics(this.metricsText));
+    }
   }
 
   /** Binds the configured host and port. `::` falls back to 0.0.0.0 where IPv6 is unavailable. */
@@ -134,6 +162,12 @@ export class Tracker {
     await this.ws?.start();
     this.listFile?.watch();
     this.keysFile?.watch();
+    if (this.metricsText && this.config.metricsPort > 0 && this.serveMetricsPort) {
+      const text = this.metricsText;
+      this.metricsServer = await listenAnyAddress(this.config.host, (host) =>
+        listenMetrics(host, this.config.metricsPort, text),
+      );
+    }
     const http = await listenAnyAddress(this.config.host, (host) => this.http.listen(host, this.config.port));
     let udp: AddressInfo | undefined;
     if (this.udp && !this.udpElsewhere) {
@@ -186,6 +220,11 @@ export class Tracker {
     }
   }
 
+  /** The --metrics-port server's port (tests, and --metrics-port 0 is not allowed: 0 means the HTTP port). */
+  get metricsPort(): number | undefined {
+    return this.metricsServer ? boundPort(this.metricsServer) : undefined;
+  }
+
   get address(): ListenInfo | undefined {
     return this.listenInfo;
   }
@@ -223,6 +262,12 @@ export class Tracker {
   /** Stops accepting, finishes in-flight requests, closes the store. */
   async close(): Promise<void> {
     this.stats?.close();
+    this.metrics?.close();
+    const metricsServer = this.metricsServer;
+    if (metricsServer) {
+      metricsServer.closeAllConnections();
+      await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
+    }
     this.listFile?.close();
     this.keysFile?.close();
     // WebSockets first: an open one would hold the HTTP server's close, and its peers leave the store.

@@ -2,7 +2,7 @@ import cluster from 'node:cluster';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, helpText, loadConfig } from '../config/options.js';
 import { createTracker } from '../tracker.js';
-import { READY_MESSAGE, runPrimary, SERVE_UDP_MESSAGE, servesUdp, shouldFork } from './workers.js';
+import { READY_MESSAGE, runPrimary, SERVE_UDP_MESSAGE, servesUdp, shouldFork, workerMetrics } from './workers.js';
 
 /** `bitstorm [options]`: exit 2 on a bad command line, 0 after a clean shutdown. */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
@@ -23,7 +23,19 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   const { config } = loaded;
   // --workers N > 1: this process only supervises; each worker runs main() again and serves.
   if (shouldFork(config)) return runPrimary(config);
-  const tracker = createTracker({ ...config, serveUdp: servesUdp(env) });
+  // Under --workers, /metrics reports every worker: the primary merges them (cli/workers.ts).
+  let fromPrimary: (() => Promise<{ text: string; contentType: string }>) | undefined;
+  const tracker = createTracker({
+    ...config,
+    serveUdp: servesUdp(env),
+    ...(cluster.isWorker
+      ? {
+          metricsText: () => (fromPrimary ? fromPrimary() : Promise.reject(new Error('starting'))),
+          serveMetricsPort: false,
+        }
+      : {}),
+  });
+  if (cluster.isWorker && tracker.metrics) fromPrimary = workerMetrics(tracker.metrics.registry);
   const info = await tracker.listen();
   const log = (line: string): void => {
     if (!config.quiet) console.log(line);
@@ -37,6 +49,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     log(`bitstorm: UDP tracker listening on ${udpWhere}:${udp.port}`);
   };
   if (info.udp) logUdp(info.udp);
+  if (tracker.metricsPort !== undefined) log(`bitstorm: metrics on port ${tracker.metricsPort}`);
   for (const url of info.announceUrls) log(`bitstorm: announce URL ${url}`);
   if (cluster.isWorker) {
     // The worker that held UDP died: this one takes the socket over (cli/workers.ts).

@@ -1,5 +1,8 @@
 import cluster, { type Worker } from 'node:cluster';
+import { AggregatorRegistry, type PrometheusContentType, type Registry } from 'prom-client';
 import type { TrackerConfig } from '../config/options.js';
+import { listenMetrics } from '../metrics/metrics-http.js';
+import { listenAnyAddress } from '../transport/any-address.js';
 
 /** How long the primary waits for workers to finish after SIGINT/SIGTERM before killing them. */
 const STOP_GRACE_MS = 10_000;
@@ -64,6 +67,8 @@ export function runPrimary(config: Readonly<TrackerConfig>): Promise<void> {
   const indexOf = new WeakMap<Worker, number>();
   /** The worker that holds the UDP socket (or was told to open it). */
   let udpHolder: Worker | undefined;
+  /** Collects and merges every worker's metrics (prom-client's cluster support). */
+  const aggregator = config.metrics ? new AggregatorRegistry<PrometheusContentType>() : undefined;
 
   // Workers accept connections themselves from the shared listening socket
   // (SCHED_NONE) instead of the primary accepting each one and passing it over
@@ -79,7 +84,9 @@ export function runPrimary(config: Readonly<TrackerConfig>): Promise<void> {
     if (udp) udpHolder = worker;
     // Not 'listening': that comes with the first port (HTTP), before UDP may fail.
     worker.on('message', (message: unknown) => {
-      if ((message as { bitstorm?: unknown } | null)?.bitstorm === READY_MESSAGE.bitstorm) served.add(worker);
+      const kind = (message as { bitstorm?: unknown } | null)?.bitstorm;
+      if (kind === READY_MESSAGE.bitstorm) served.add(worker);
+      if (kind === METRICS_REQUEST && aggregator) answerMetrics(worker, aggregator, (message as { id: number }).id);
     });
   };
 
@@ -144,5 +151,64 @@ export function runPrimary(config: Readonly<TrackerConfig>): Promise<void> {
 
   log(`bitstorm: primary ${process.pid} starting ${config.workers} workers`);
   for (let i = 0; i < config.workers; i++) fork(i, i === 0);
+  if (aggregator && config.metricsPort > 0) {
+    const registry = aggregator;
+    return listenAnyAddress(config.host, (host) =>
+      listenMetrics(host, config.metricsPort, async () => ({
+        text: await registry.clusterMetrics(),
+        contentType: registry.contentType,
+      })),
+    ).then(
+      () => log(`bitstorm: metrics of all workers on port ${config.metricsPort}`),
+      (err: unknown) => {
+        console.error(`bitstorm: --metrics-port ${config.metricsPort}: ${(err as Error).message}`);
+        stop(1);
+      },
+    );
+  }
   return Promise.resolve();
+}
+
+/** A worker asks the primary for every worker's metrics, merged (its /metrics on the HTTP port). */
+export const METRICS_REQUEST = 'metrics?';
+export const METRICS_REPLY = 'metrics!';
+
+function answerMetrics(worker: Worker, aggregator: AggregatorRegistry<PrometheusContentType>, id: number): void {
+  aggregator.clusterMetrics().then(
+    (text: string) => worker.send({ bitstorm: METRICS_REPLY, id, text, contentType: aggregator.contentType }),
+    (err: unknown) => worker.send({ bitstorm: METRICS_REPLY, id, error: (err as Error).message }),
+  );
+}
+
+/**
+ * In a worker: the merged metrics of every worker, from the primary. Also makes
+ * this worker answer the primary's collection requests with `registry`.
+ */
+export function workerMetrics(registry: Registry): () => Promise<{ text: string; contentType: string }> {
+  AggregatorRegistry.setRegistries([registry]);
+  // The constructor installs prom-client's listener that answers the primary.
+  new AggregatorRegistry();
+  let next = 0;
+  const waiting = new Map<number, (reply: { text?: string; contentType?: string; error?: string }) => void>();
+  process.on('message', (message: unknown) => {
+    const m = message as { bitstorm?: unknown; id?: number } | null;
+    if (m?.bitstorm !== METRICS_REPLY || m.id === undefined) return;
+    waiting.get(m.id)?.(m as { text?: string; contentType?: string; error?: string });
+    waiting.delete(m.id);
+  });
+  return () =>
+    new Promise((resolve, reject) => {
+      const id = next++;
+      // prom-client gives up on a silent worker after 5 s; this bounds the wait for the primary.
+      const timer = setTimeout(() => {
+        waiting.delete(id);
+        reject(new Error('the primary did not answer within 6 s'));
+      }, 6000);
+      waiting.set(id, (reply) => {
+        clearTimeout(timer);
+        if (reply.error !== undefined || reply.text === undefined) reject(new Error(reply.error ?? 'no metrics'));
+        else resolve({ text: reply.text, contentType: reply.contentType ?? 'text/plain' });
+      });
+      process.send?.({ bitstorm: METRICS_REQUEST, id });
+    });
 }

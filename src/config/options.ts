@@ -53,6 +53,10 @@ export interface TrackerConfig {
   stats: boolean;
   statsToken: string;
   statsPeers: boolean;
+  /** Serve Prometheus metrics (`/metrics`). */
+  metrics: boolean;
+  /** Serve /metrics on this port instead of the HTTP port (0: on the HTTP port). */
+  metricsPort: number;
   quiet: boolean;
 }
 
@@ -102,6 +106,8 @@ export const DEFAULTS: Readonly<TrackerConfig> = Object.freeze({
   stats: true,
   statsToken: '',
   statsPeers: false,
+  metrics: true,
+  metricsPort: 0,
   quiet: false,
 });
 
@@ -235,6 +241,15 @@ export const OPTIONS: readonly OptionSpec[] = [
     defaultText: 'none',
   },
   { key: 'statsPeers', kind: 'bool', help: 'show peer addresses in the per-torrent statistics view' },
+  { key: 'metrics', kind: 'on-off', help: 'serve Prometheus metrics at /metrics' },
+  {
+    key: 'metricsPort',
+    kind: 'int',
+    min: 0,
+    max: 65535,
+    help: 'serve /metrics on this port (on --host) instead of the HTTP port, so it need not be public',
+    defaultText: 'the HTTP port',
+  },
   { key: 'quiet', kind: 'bool', help: 'log nothing but errors' },
 ];
 

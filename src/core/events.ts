@@ -5,8 +5,9 @@ import type { AnnounceEvent, Transport } from '../protocol/types.js';
  * A plain listener array rather than EventEmitter: emit is on every announce.
  */
 export interface TrackerEventMap {
-  announce: { transport: Transport; event: AnnounceEvent; family: 4 | 6 };
-  scrape: { transport: Transport; hashes: number };
+  /** `ms`: the core's time for the announce, store included; `storeMs`: the store's part (metrics). */
+  announce: { transport: Transport; event: AnnounceEvent; family: 4 | 6; ms?: number; storeMs?: number };
+  scrape: { transport: Transport; hashes: number; ms?: number };
   /** A request refused: `code` is the error's stable code. */
   failure: { transport: Transport; code: string };
 }

@@ -97,9 +97,17 @@ export class TrackerCore {
   }
 
   async announce(params: AnnounceParams, ctx: RequestContext): Promise<AnnounceReply> {
+    const started = performance.now();
+    const timing = { storeMs: 0 };
     try {
-      const reply = await this.doAnnounce(params, ctx);
-      this.events.emit('announce', { transport: ctx.transport, event: params.event, family: ctx.address.family });
+      const reply = await this.doAnnounce(params, ctx, timing);
+      this.events.emit('announce', {
+        transport: ctx.transport,
+        event: params.event,
+        family: ctx.address.family,
+        ms: performance.now() - started,
+        storeMs: timing.storeMs,
+      });
       return reply;
     } catch (err) {
       this.reportFailure(ctx.transport, err);
@@ -107,7 +115,11 @@ export class TrackerCore {
     }
   }
 
-  private async doAnnounce(params: AnnounceParams, ctx: RequestContext): Promise<AnnounceReply> {
+  private async doAnnounce(
+    params: AnnounceParams,
+    ctx: RequestContext,
+    timing: { storeMs: number },
+  ): Promise<AnnounceReply> {
     const { config } = this;
     // First, so that a stranger learns nothing of which torrents or clients are allowed.
     if (this.passkeys.required) await this.passkeys.verify(ctx.passkey);
@@ -163,6 +175,7 @@ export class TrackerCore {
       withPeerIds: ctx.withPeerIds,
     };
     let result: Awaited<ReturnType<SwarmStore['announce']>>;
+    const storeStarted = performance.now();
     try {
       // A private tracker's accounting runs beside the announce, which waits for both.
       result = this.passkeys.required
@@ -170,6 +183,8 @@ export class TrackerCore {
         : await this.store.announce(request);
     } catch (err) {
       throw asStoreError(err);
+    } finally {
+      timing.storeMs = performance.now() - storeStarted;
     }
     if (result.status === 'key-mismatch') {
       throw new PolicyError('key_mismatch', 'this peer_id is registered from another address with another key');
@@ -189,10 +204,11 @@ export class TrackerCore {
 
   /** Counts for the given hashes; with none, a full scrape if the operator enabled it. */
   async scrape(infoHashes: readonly Buffer[], transport: Transport, passkey?: string): Promise<ScrapeEntry[]> {
+    const started = performance.now();
     try {
       if (this.passkeys.required) await this.passkeys.verify(passkey);
       const entries = await this.doScrape(infoHashes);
-      this.events.emit('scrape', { transport, hashes: entries.length });
+      this.events.emit('scrape', { transport, hashes: entries.length, ms: performance.now() - started });
       return entries;
     } catch (err) {
       this.reportFailure(transport, err);
@@ -241,7 +257,8 @@ export class TrackerCore {
     }
   }
 
-  private reportFailure(transport: Transport, err: unknown): void {
+  /** A refusal for the counters and metrics; transports call it for requests refused before they reached the core (a parse error). */
+  reportFailure(transport: Transport, err: unknown): void {
     const code = err instanceof TrackerError ? err.code : 'internal';
     this.events.emit('failure', { transport, code });
   }

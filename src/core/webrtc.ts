@@ -38,6 +38,7 @@ export class WebRtcCore {
 
   /** `passkey`: the one in the socket's path (`/announce/<passkey>`), for a private tracker. */
   async announce(params: WsAnnounce, node: string, passkey?: string): Promise<WebRtcAnnounceOutcome> {
+    const started = performance.now();
     try {
       if (this.core.passkeys.required) await this.core.passkeys.verify(passkey);
       const access = this.core.checkAccess(params.infoHash, params.peerId);
@@ -46,6 +47,7 @@ export class WebRtcCore {
       // stopped and completed announces carry none worth relaying.
       const relayable = params.event === 'stopped' ? 0 : params.offers.length;
       const targets = Math.min(relayable, params.numWant ?? relayable, this.config.maxNumwant, MAX_OFFERS_RELAYED);
+      const storeStarted = performance.now();
       const announced = this.store.webrtc
         .announce({
           infoHash: params.infoHash,
@@ -62,7 +64,14 @@ export class WebRtcCore {
       const result = this.core.passkeys.required
         ? (await Promise.all([announced, this.core.account(passkey, params)]))[0]
         : await announced;
-      this.events.emit('announce', { transport: 'ws', event: params.event, family: 4 });
+      const now = performance.now();
+      this.events.emit('announce', {
+        transport: 'ws',
+        event: params.event,
+        family: 4,
+        ms: now - started,
+        storeMs: now - storeStarted,
+      });
       return {
         interval: this.config.wsInterval,
         complete: result.complete,

@@ -150,7 +150,15 @@ export interface SwarmStore {
    * must work without it being called (failing fast until it is ready).
    */
   ready?(timeoutMs: number): Promise<void>;
+  /** Whether the store answers now, and how many outages it had (metrics, /readyz); a store always up may leave it out. */
+  health?(): StoreHealth;
   close(): Promise<void>;
+}
+
+export interface StoreHealth {
+  up: boolean;
+  /** Outages since start (each counted once, when it begins). */
+  outages: number;
 }
 
 export interface StoreOptions {

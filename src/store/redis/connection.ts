@@ -75,6 +75,8 @@ export class RedisConnection {
   private readonly timeout: number;
   private readonly log: (line: string) => void;
   private down = false;
+  /** Outages since start, each counted when it begins (metrics). */
+  outages = 0;
   private closed = false;
   private lastErrorLog = 0;
   private readonly waiters: (() => void)[] = [];
@@ -267,8 +269,14 @@ export class RedisConnection {
   private outage(err: unknown): void {
     if (this.closed || this.down) return;
     this.down = true;
+    this.outages++;
     const message = err instanceof Error ? err.message : String(err);
     this.log(`bitstorm: Redis unavailable (${message}); answering "retry" until it is back`);
+  }
+
+  /** Connected and not in an outage: commands are being answered. */
+  get up(): boolean {
+    return this.isReady && !this.down && !this.closed;
   }
 
   private recovered(): void {

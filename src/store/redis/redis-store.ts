@@ -4,6 +4,7 @@ import {
   type StoreAnnounce,
   type StoreAnnounceResult,
   type StoredPeer,
+  type StoreHealth,
   type StoreOptions,
   type SwarmCounts,
   type SwarmStore,
@@ -271,6 +272,10 @@ export class RedisStore implements SwarmStore {
   }
 
   /** SET NX: the first process to ask creates the secret, every other one reads the same. */
+  health(): StoreHealth {
+    return { up: this.connection.up, outages: this.connection.outages };
+  }
+
   sharedSet(name: string): RedisSharedSet {
     return new RedisSharedSet(this.connection, sharedSetKey(this.prefix, name));
   }

@@ -228,13 +228,22 @@ export class HttpTransport {
     headers: Record<string, string | string[] | undefined>,
     passkey: string | undefined,
   ): Promise<Buffer> {
+    let address: ReturnType<ClientAddressResolver['resolve']>;
+    let parsed: ReturnType<typeof parseHttpAnnounce>;
     try {
-      const address = this.resolver.resolve(remoteAddress, headers);
+      address = this.resolver.resolve(remoteAddress, headers);
       // Only when the socket's peer address is gone (the client reset the
       // connection): nobody is left to read the answer, and it is not our error
       // to log (a client could flood the log with resets).
       if (!address) return encodeFailure('client address unavailable');
-      const { params, compact, noPeerId } = parseHttpAnnounce(parseQuery(query));
+      parsed = parseHttpAnnounce(parseQuery(query));
+    } catch (err) {
+      // Refused before the core saw it: counted here (the core counts its own refusals).
+      this.core.reportFailure('http', err);
+      return this.failure(err);
+    }
+    try {
+      const { params, compact, noPeerId } = parsed;
       const reply = await this.core.announce(params, {
         transport: 'http',
         address,
@@ -249,8 +258,14 @@ export class HttpTransport {
   }
 
   private async scrapeBody(query: string, passkey: string | undefined): Promise<Buffer> {
+    let hashes: Buffer[];
     try {
-      const hashes = parseHttpScrape(parseQuery(query));
+      hashes = parseHttpScrape(parseQuery(query));
+    } catch (err) {
+      this.core.reportFailure('http', err);
+      return this.failure(err);
+    }
+    try {
       return encodeHttpScrape((await this.core.scrape(hashes, 'http', passkey)).filter((e) => !e.refused));
     } catch (err) {
       return this.failure(err);

@@ -176,6 +176,7 @@ export class UdpHandler {
         return;
       }
       counters.errors.badConnectionId++;
+      this.core.reportFailure('udp', BAD_CONNECTION_ID);
       this.send(reply, port, address);
       return;
     }
@@ -183,7 +184,7 @@ export class UdpHandler {
     // The parsers refuse oversize requests (protocol/udp.ts, one check for both).
     if (action === UDP_ACTION_ANNOUNCE) return this.announce(packet, transactionId, source, port, address);
     if (action === UDP_ACTION_SCRAPE) return this.scrape(packet, transactionId, port, address);
-    this.fail(transactionId, unknownUdpAction(action), port, address);
+    this.refuse(transactionId, unknownUdpAction(action), port, address);
   }
 
   private announce(packet: Buffer, transactionId: number, source: ParsedAddress, port: number, address: string): void {
@@ -191,7 +192,7 @@ export class UdpHandler {
     try {
       params = parseUdpAnnounce(packet);
     } catch (err) {
-      return this.fail(transactionId, err, port, address);
+      return this.refuse(transactionId, err, port, address);
     }
     // The reply carries peers of the request's family only, and must fit one
     // unfragmented datagram (see UDP_MAX_PEERS_V4/V6).
@@ -236,7 +237,7 @@ export class UdpHandler {
     try {
       hashes = parseUdpScrape(packet);
     } catch (err) {
-      return this.fail(transactionId, err, port, address);
+      return this.refuse(transactionId, err, port, address);
     }
     this.core.scrape(hashes, 'udp').then(
       (entries: ScrapeEntry[]) => {
@@ -251,6 +252,12 @@ export class UdpHandler {
       },
       (err: unknown) => this.fail(transactionId, err, port, address),
     );
+  }
+
+  /** A request refused before it reached the core: counted there too, then answered as by fail(). */
+  private refuse(transactionId: number, err: unknown, port: number, address: string): void {
+    this.core.reportFailure('udp', err);
+    this.fail(transactionId, err, port, address);
   }
 
   /** Turns an error into an error packet (the source is verified here). */
