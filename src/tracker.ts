@@ -14,6 +14,7 @@ import { StatsService } from './stats/stats-service.js';
 import { createStore } from './store/create-store.js';
 import type { SwarmStore } from './store/swarm-store.js';
 import { listenAnyAddress } from './transport/any-address.js';
+import { healthRoute } from './transport/http/health-route.js';
 import { HttpTransport } from './transport/http/http-transport.js';
 import { UdpTransport } from './transport/udp/udp-transport.js';
 import { WsTransport } from './transport/ws/ws-transport.js';
@@ -71,6 +72,8 @@ export class Tracker {
   private readonly metricsText: MetricsText | undefined;
   private readonly serveMetricsPort: boolean;
   private metricsServer: Server | undefined;
+  /** close() has begun: /readyz answers 503 so a load balancer stops sending requests. */
+  private closing = false;
   private listenInfo: ListenInfo | undefined;
   /** The allow or deny list's file, followed while the tracker runs. */
   private readonly listFile: ListFile | undefined;
@@ -110,6 +113,7 @@ export class Tracker {
       );
     }
     this.http = new HttpTransport(this.core, this.config, { nodeMajor });
+    this.http.addRoute(healthRoute({ store: () => this.store.health?.(), closing: () => this.closing }));
     if (this.config.private) this.http.addRoute(accountsRoute(this.core, this.config.statsToken));
     if (this.config.ws) {
       const ws = new WsTransport(
@@ -261,6 +265,7 @@ export class Tracker {
 
   /** Stops accepting, finishes in-flight requests, closes the store. */
   async close(): Promise<void> {
+    this.closing = true;
     this.stats?.close();
     this.metrics?.close();
     const metricsServer = this.metricsServer;
