@@ -125,3 +125,117 @@ export function siphash24(key: Uint32Array, data: Uint8Array, offset: number, le
   out[0] = (v0l ^ v1l ^ v2l ^ v3l) >>> 0;
   out[1] = (v0h ^ v1h ^ v2h ^ v3h) >>> 0;
 }
+
+/**
+ * SipHash-1-3 of exactly 20 bytes, data[offset, offset+20) (a peer id), under
+ * the 128-bit key k0l, k0h, k1l, k1h (little-endian 32-bit words, as for
+ * siphash24; int32 or uint32 alike). Returns the low 32 bits of the 64-bit
+ * result. Used by the memory store's peer index (peer-table.ts says why).
+ *
+ * SipHash-1-3 (one round per block, three at finalization) is the variant
+ * hash tables use: Rust's standard HashMap, CPython's str/bytes hash since
+ * 3.11, the Linux kernel's hsiphash on 64-bit machines. An index slot is not a
+ * MAC: nothing is forged by predicting one, so the 2-4 margin buys little, and
+ * 1-3 costs 6 SipRounds on a 20-byte input instead of 10. Checked against
+ * OpenSSL's SipHash with c-rounds 1, d-rounds 3.
+ *
+ * Unlike siphash24, the 64-bit additions carry without a comparison: the
+ * carry out of `a + b` (as uint32) is the top bit of `(a & b) | ((a | b) &
+ * ~sum)`. A comparison (`sum > 0xffffffff ? 1 : 0`, or an unsigned `<` of the
+ * int32 halves) compiles to a conditional jump, and random carries mispredict
+ * half of them. Measured with 2M hashes of random ids (Node 20, 2-core VM,
+ * best of 5): 48 ns a hash with the bit carry, about 105 ns with comparisons,
+ * 37 ns with the round written out six times (not worth six copies of it);
+ * FNV-1a over the same 20 bytes takes 12 ns.
+ */
+export function siphash13Id(
+  k0l: number,
+  k0h: number,
+  k1l: number,
+  k1h: number,
+  data: Uint8Array,
+  offset: number,
+): number {
+  // "somepseudorandomlygeneratedbytes", as in siphash24, in int32 arithmetic.
+  let v0l = k0l ^ 0x70736575;
+  let v0h = k0h ^ 0x736f6d65;
+  let v1l = k1l ^ 0x6e646f6d;
+  let v1h = k1h ^ 0x646f7261;
+  let v2l = k0l ^ 0x6e657261;
+  let v2h = k0h ^ 0x6c796765;
+  let v3l = k1l ^ 0x79746573;
+  let v3h = k1h ^ 0x74656462;
+  let ml = 0;
+  let mh = 0;
+  let t = 0;
+  // Rounds 0-2 compress one 8-byte block each (the third holds bytes 16-19
+  // and the length, 20, in its top byte); rounds 3-5 are the finalization.
+  for (let round = 0; round < 6; round++) {
+    if (round < 3) {
+      const p = offset + 8 * round;
+      ml =
+        (data[p] as number) |
+        ((data[p + 1] as number) << 8) |
+        ((data[p + 2] as number) << 16) |
+        ((data[p + 3] as number) << 24);
+      mh =
+        round === 2
+          ? 20 << 24
+          : (data[p + 4] as number) |
+            ((data[p + 5] as number) << 8) |
+            ((data[p + 6] as number) << 16) |
+            ((data[p + 7] as number) << 24);
+      v3l ^= ml;
+      v3h ^= mh;
+    } else if (round === 3) {
+      v2l ^= 0xff;
+    }
+    // SipRound. v0 += v1; v1 <<<= 13; v1 ^= v0; v0 <<<= 32
+    t = (v0l + v1l) | 0;
+    v0h = (v0h + v1h + (((v0l & v1l) | ((v0l | v1l) & ~t)) >>> 31)) | 0;
+    v0l = t;
+    t = v1l;
+    v1l = (v1l << 13) | (v1h >>> 19);
+    v1h = (v1h << 13) | (t >>> 19);
+    v1l ^= v0l;
+    v1h ^= v0h;
+    t = v0l;
+    v0l = v0h;
+    v0h = t;
+    // v2 += v3; v3 <<<= 16; v3 ^= v2
+    t = (v2l + v3l) | 0;
+    v2h = (v2h + v3h + (((v2l & v3l) | ((v2l | v3l) & ~t)) >>> 31)) | 0;
+    v2l = t;
+    t = v3l;
+    v3l = (v3l << 16) | (v3h >>> 16);
+    v3h = (v3h << 16) | (t >>> 16);
+    v3l ^= v2l;
+    v3h ^= v2h;
+    // v0 += v3; v3 <<<= 21; v3 ^= v0
+    t = (v0l + v3l) | 0;
+    v0h = (v0h + v3h + (((v0l & v3l) | ((v0l | v3l) & ~t)) >>> 31)) | 0;
+    v0l = t;
+    t = v3l;
+    v3l = (v3l << 21) | (v3h >>> 11);
+    v3h = (v3h << 21) | (t >>> 11);
+    v3l ^= v0l;
+    v3h ^= v0h;
+    // v2 += v1; v1 <<<= 17; v1 ^= v2; v2 <<<= 32
+    t = (v2l + v1l) | 0;
+    v2h = (v2h + v1h + (((v2l & v1l) | ((v2l | v1l) & ~t)) >>> 31)) | 0;
+    v2l = t;
+    t = v1l;
+    v1l = (v1l << 17) | (v1h >>> 15);
+    v1h = (v1h << 17) | (t >>> 15);
+    v1l ^= v2l;
+    v1h ^= v2h;
+    t = v2l;
+    v2l = v2h;
+    v2h = t;
+    if (round < 3) {
+      v0l ^= ml;
+      v0h ^= mh;
+    }
+  }
+  return (v0l ^ v1l ^ v2l ^ v3l) >>> 0;
+}

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { siphash24 } from '../../src/protocol/siphash.js';
+import { siphash13Id, siphash24 } from '../../src/protocol/siphash.js';
 
 /** SipHash-2-4 of bytes 00 01 02 … (n-1) under key 00…0f, as little-endian hex: the reference vectors. */
 const VECTORS: [number, string][] = [
@@ -38,5 +38,36 @@ describe('SipHash-2-4', () => {
     siphash24(key, data, 2, 11, a);
     siphash24(key, Buffer.from('hello world'), 0, 11, b);
     assert.deepEqual([...a], [...b]);
+  });
+});
+
+/**
+ * SipHash-1-3 of 20-byte messages as [key, message, result], all hex, the result
+ * little-endian: computed with `openssl mac -macopt hexkey:KEY -macopt size:8
+ * -macopt c-rounds:1 -macopt d-rounds:3 -in MESSAGE SIPHASH` (OpenSSL 3.0).
+ */
+const VECTORS_13: [string, string, string][] = [
+  ['000102030405060708090a0b0c0d0e0f', '000102030405060708090a0b0c0d0e0f10111213', '40e0cca6462fdcc0'],
+  ['000102030405060708090a0b0c0d0e0f', '2d7142343635302d000000000000000000000000', '20a9b26016a4599d'],
+  ['b056190378f45db04b28773e9670208e', '9775c7ed16482240c53a7a23447749458ba03868', '5fe7c37eae184a9f'],
+  ['af95553339f7207ca863dfcfe528fdc0', '04552db7ceb517dd4cd66c2bacefb6f1c5700639', 'cfcd47bada2d40c1'],
+  ['993a82cb981ec5bad7f16073e1c1d7e2', '603b480a254c19133e7dc6cf7b5f14fe021e560c', 'bbff23a22477c2e4'],
+];
+
+describe('SipHash-1-3 of a 20-byte id', () => {
+  it('gives the low 32 bits of OpenSSL SipHash-1-3', () => {
+    for (const [keyHex, messageHex, resultHex] of VECTORS_13) {
+      const key = Buffer.from(keyHex, 'hex');
+      const words = [0, 4, 8, 12].map((i) => key.readUInt32LE(i)) as [number, number, number, number];
+      const expected = Buffer.from(resultHex, 'hex').readUInt32LE(0);
+      const message = Buffer.from(messageHex, 'hex');
+      assert.equal(siphash13Id(...words, message, 0), expected, `key ${keyHex}, message ${messageHex}`);
+      // Key words as int32 (how PeerTable keeps them) hash the same.
+      const signed = words.map((w) => w | 0) as [number, number, number, number];
+      assert.equal(siphash13Id(...signed, message, 0), expected);
+      // An id inside a larger buffer.
+      const padded = Buffer.concat([Buffer.from('xyz'), message, Buffer.from('!')]);
+      assert.equal(siphash13Id(...words, padded, 3), expected);
+    }
   });
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
+import { siphash13Id } from '../../src/protocol/siphash.js';
 import { HAS4, PeerTable } from '../../src/store/memory/peer-table.js';
 
 /** A small deterministic PRNG so a failure reproduces. */
@@ -13,14 +14,17 @@ function rng(seed: number): () => number {
 
 function id(n: number): Buffer {
   const b = Buffer.alloc(20);
-  // Few distinct bytes, so many ids share index home positions (long probe runs).
   b.writeUInt16BE(n, 18);
   return b;
 }
 
-it('peer table: random inserts, moves, removals and expiry agree with a Map model', () => {
+/**
+ * Random inserts, moves, removals and expiry of peers `id(0)`..`id(599)`,
+ * checked against a Map. Returns the table's longest probe seen at the checks.
+ */
+function agreesWithModel(table: PeerTable, id: (n: number) => Buffer): number {
+  let longestProbe = 0;
   const random = rng(42);
-  const table = new PeerTable();
   const model = new Map<number, { seeder: boolean; seen: number; port: number }>();
   for (let step = 0; step < 20_000; step++) {
     const n = Math.floor(random() * 600);
@@ -61,8 +65,31 @@ it('peer table: random inserts, moves, removals and expiry agree with a Map mode
         if (v.seeder) seeders++;
       }
       assert.equal(table.seeders, seeders);
+      longestProbe = Math.max(longestProbe, table.longestProbe());
     }
   }
+  return longestProbe;
+}
+
+it('peer table: random inserts, moves, removals and expiry agree with a Map model', () => {
+  agreesWithModel(new PeerTable(), id);
+});
+
+it('peer table: the model still agrees when ids crowd the index (long probe runs, wrapping the end)', () => {
+  // With a known index key, ids can be picked whose hashes all end in eight
+  // 1 bits: in an index of 256 entries or more, every home is one of a few
+  // positions, the last of them the index's last. Runs of over a hundred
+  // entries, one wrapping past the end, which backward-shift deletion and
+  // slot moves must keep findable.
+  const key: [number, number, number, number] = [0x01234567, 0x89abcdef, 0xfedcba98, 0x76543210];
+  const crowded: Buffer[] = [];
+  for (let n = 0; crowded.length < 600; n++) {
+    const candidate = Buffer.alloc(20);
+    candidate.writeUInt32BE(n, 16);
+    if ((siphash13Id(...key, candidate, 0) & 0xff) === 0xff) crowded.push(candidate);
+  }
+  const longest = agreesWithModel(new PeerTable(2, key), (n) => crowded[n] as Buffer);
+  assert.ok(longest >= 50, `longest probe ${longest}`);
 });
 
 it('peer table: last-seen times survive a clock that runs past the 32-bit offset range, and steps back', () => {
@@ -91,4 +118,66 @@ it('peer table: last-seen times survive a clock that runs past the 32-bit offset
   assert.equal(table.count, 2);
   assert.equal(table.oldest, now - 1);
   assert.equal(table.find(id(2)), -1);
+});
+
+const FNV_PRIME = 0x01000193;
+
+/** FNV-1a (32-bit) of bytes[0, length): the classic unkeyed hash of hash tables. */
+function fnv1a(bytes: Uint8Array, length: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < length; i++) h = Math.imul(h ^ (bytes[i] as number), FNV_PRIME);
+  return h >>> 0;
+}
+
+/**
+ * `count` distinct client-like ids whose FNV-1a hashes share their low 16
+ * bits, so an index hashed with FNV-1a would give them all one home position
+ * (any index of up to 65,536 entries). Cheap to find, as an attacker would:
+ * the last step is h = (h19 ^ lastByte) * PRIME, and multiplying by the odd
+ * PRIME is a bijection mod 2^16, so h ends in `target` exactly when h19 ^
+ * lastByte ends in target * PRIME^-1. The last byte sets the low 8 of those
+ * bits, so one prefix in 256 can be completed.
+ */
+function fnvCollidingIds(count: number, target: number): Buffer[] {
+  // PRIME^-1 mod 2^32 by Newton's iteration (each step doubles the correct low bits).
+  let inverse = FNV_PRIME;
+  for (let i = 0; i < 5; i++) inverse = Math.imul(inverse, 2 - Math.imul(FNV_PRIME, inverse));
+  const want = Math.imul(target, inverse) & 0xffff;
+  const ids: Buffer[] = [];
+  const candidate = Buffer.alloc(20);
+  candidate.write('-qB4650-', 'latin1');
+  for (let n = 0; ids.length < count; n++) {
+    candidate.writeUInt32BE(n, 12);
+    const h19 = fnv1a(candidate, 19);
+    if (((h19 ^ want) & 0xff00) !== 0) continue;
+    candidate[19] = (h19 ^ want) & 0xff;
+    ids.push(Buffer.from(candidate));
+  }
+  return ids;
+}
+
+it('peer table: ids crafted to collide under an unkeyed hash do not make long probe runs', () => {
+  const N = 5000;
+  const ids = fnvCollidingIds(N, 0x5eed);
+  for (const crafted of ids) assert.equal(fnv1a(crafted, 20) & 0xffff, 0x5eed);
+  assert.equal(new Set(ids.map((b) => b.toString('hex'))).size, N);
+  // Under FNV-1a all N would share a home: the index's longest probe would be
+  // N + 1, and every announce of a new peer would read it whole. With the
+  // keyed hash they are as good as random ids. At 5,000 peers the index has
+  // 8,192 entries, 61% full (the highest load the index reaches is 2/3). For
+  // random hashes at such loads the longest probe was 28 to 121 over 2,000
+  // keys, its tail falling about tenfold every 25 entries: 300 is out of
+  // chance's reach, and far below N.
+  const table = new PeerTable();
+  let longest = 0;
+  ids.forEach((crafted, i) => {
+    table.insert(crafted, i % 3 === 0, 1);
+    if (i % 250 === 249) longest = Math.max(longest, table.longestProbe());
+  });
+  assert.ok(longest <= 300, `longest probe ${longest} with ${N} crafted ids`);
+  // Still a working table: every id found, and removing half keeps it so.
+  for (const crafted of ids) assert.ok(table.find(crafted) >= 0);
+  for (let i = 0; i < N; i += 2) table.remove(table.find(ids[i] as Buffer));
+  for (let i = 0; i < N; i++) assert.equal(table.find(ids[i] as Buffer) >= 0, i % 2 === 1);
+  assert.ok(table.longestProbe() <= 300);
 });

@@ -45,6 +45,19 @@ export class MemoryStore implements SwarmStore {
   readonly kind = 'memory';
   readonly webrtc: MemoryWebRtcSwarms;
   readonly accounts: MemoryAccounts;
+  /**
+   * By info hash as a 20-character latin1 string. Clients choose info hashes,
+   * so this map must not let them pick colliding keys: its hash is V8's string
+   * hash, seeded at random in each process (Node rehashes its startup
+   * snapshot under a fresh seed: V8's --rehash-snapshot, and --hash-seed=0,
+   * "random", both the defaults). A 20-character key is never hashed as an
+   * array index (those hash to their value, whatever the seed). That hash is
+   * weaker than a PeerTable index's SipHash (on Node 20, Jenkins'
+   * one-at-a-time started from a 32-bit seed), but we know of no way to find
+   * its collisions without the seed, which never leaves the process. The same
+   * holds for `retired`, for the WebRTC swarms' maps (webrtc-swarms.ts) and
+   * for the accounts' maps (accounts.ts).
+   */
   private readonly swarms = new Map<string, Swarm>();
   /**
    * Downloaded counts of torrents whose last peer left, by info hash, in the

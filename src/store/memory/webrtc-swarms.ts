@@ -27,6 +27,11 @@ interface Peer {
 
 /** One torrent's WebRTC peers: a map by id, and a dense list for O(1) random draws. */
 class Swarm {
+  /**
+   * By the client-chosen 20-character peer id (latin1): V8's per-process
+   * random string-hash seed is what keeps clients from choosing ids that
+   * collide in it, as for the torrent maps (memory-store.ts says more).
+   */
   readonly peers = new Map<string, Peer>();
   readonly list: Peer[] = [];
   seeders = 0;
@@ -61,6 +66,7 @@ class Swarm {
  * with the memory store there is no other node).
  */
 export class MemoryWebRtcSwarms implements WebRtcStore {
+  /** By info hash (latin1), seeded by V8 like the peer maps. */
   private readonly swarms = new Map<string, Swarm>();
   private readonly subscribers = new Map<string, (message: RelayedMessage) => void>();
   private readonly ttl: number;
