@@ -4,6 +4,12 @@ import { ConfigError, helpText, loadConfig } from '../config/options.js';
 import { createTracker } from '../tracker.js';
 import { READY_MESSAGE, runPrimary, SERVE_UDP_MESSAGE, servesUdp, shouldFork, workerMetrics } from './workers.js';
 
+/**
+ * How long SIGINT/SIGTERM may take: stop accepting, answer what is in flight,
+ * close the store. Below the primary's grace for its workers (cli/workers.ts).
+ */
+const SHUTDOWN_GRACE_MS = 8000;
+
 /** `bitstorm [options]`: exit 2 on a bad command line, 0 after a clean shutdown. */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
   let loaded: ReturnType<typeof loadConfig>;
@@ -67,6 +73,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     if (stopping) return;
     stopping = true;
     log(`bitstorm: ${signal}, shutting down`);
+    // Bounded: a close that hangs (a client that never finishes, a store that never answers) ends in exit 1.
+    setTimeout(() => {
+      console.error(`bitstorm: shutdown took more than ${SHUTDOWN_GRACE_MS / 1000} s; exiting`);
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS).unref();
     tracker.close().then(
       () => process.exit(0),
       (err) => {
