@@ -19,6 +19,7 @@ command -v chromium >/dev/null || need_pkgs+=(chromium)
 command -v opentracker >/dev/null || need_pkgs+=(opentracker)
 command -v luacheck >/dev/null || need_pkgs+=(lua-check)
 command -v prometheus >/dev/null || need_pkgs+=(prometheus)
+command -v systemd-analyze >/dev/null || need_pkgs+=(systemd)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "test: installing ${need_pkgs[*]}"
