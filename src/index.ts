@@ -1,5 +1,6 @@
 /** Library entry point: `import { createTracker } from 'bitstorm'`. */
-export { ConfigError, DEFAULTS, loadConfig, type TrackerConfig } from './config/options.js';
+export { loadConfig } from './config/load-config.js';
+export { ConfigError, DEFAULTS, type TrackerConfig } from './config/options.js';
 export { TrackerCore } from './core/tracker.js';
 export { PolicyError, ProtocolError, StoreError, TrackerError } from './errors.js';
 export type { AnnounceEvent, AnnounceParams, AnnounceReply, RequestContext, ScrapeEntry } from './protocol/types.js';

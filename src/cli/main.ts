@@ -1,6 +1,8 @@
 import cluster from 'node:cluster';
 import type { AddressInfo } from 'node:net';
-import { ConfigError, helpText, loadConfig } from '../config/options.js';
+import { configToToml } from '../config/config-file.js';
+import { loadConfig } from '../config/load-config.js';
+import { ConfigError, helpText } from '../config/options.js';
 import { createTracker } from '../tracker.js';
 import { READY_MESSAGE, runPrimary, SERVE_UDP_MESSAGE, servesUdp, shouldFork, workerMetrics } from './workers.js';
 
@@ -12,9 +14,11 @@ const SHUTDOWN_GRACE_MS = 8000;
 
 /** `bitstorm [options]`: exit 2 on a bad command line, 0 after a clean shutdown. */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
+  // `bitstorm print-config [options]`: the effective configuration as a TOML file --config accepts.
+  const printConfig = argv[0] === 'print-config';
   let loaded: ReturnType<typeof loadConfig>;
   try {
-    loaded = loadConfig(argv, env);
+    loaded = loadConfig(printConfig ? argv.slice(1) : argv, env);
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`bitstorm: ${err.message}`);
@@ -24,6 +28,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   }
   if (loaded.help) {
     console.log(helpText());
+    return;
+  }
+  if (printConfig) {
+    process.stdout.write(configToToml(loaded.config));
     return;
   }
   const { config } = loaded;

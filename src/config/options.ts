@@ -62,7 +62,7 @@ export interface TrackerConfig {
 
 type Kind = 'int' | 'string' | 'bool' | 'list' | 'udp-port' | 'on-off' | 'on-off-force';
 
-interface OptionSpec {
+export interface OptionSpec {
   key: keyof TrackerConfig;
   kind: Kind;
   help: string;
@@ -265,7 +265,7 @@ export function envName(key: string): string {
   return `BITSTORM_${flagName(key).replace(/-/g, '_').toUpperCase()}`;
 }
 
-function parseValue(spec: OptionSpec, raw: string, source: string): TrackerConfig[keyof TrackerConfig] {
+export function parseValue(spec: OptionSpec, raw: string, source: string): TrackerConfig[keyof TrackerConfig] {
   switch (spec.kind) {
     case 'int': {
       if (!/^-?[0-9]+$/.test(raw)) throw new ConfigError(`${source}: expected a whole number, got "${raw}"`);
@@ -304,42 +304,10 @@ function parseValue(spec: OptionSpec, raw: string, source: string): TrackerConfi
   }
 }
 
-export interface LoadedConfig {
-  config: Readonly<TrackerConfig>;
-  help: boolean;
-}
-
-/** Builds the configuration from the environment and argv (without node and script). */
-export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = {}): LoadedConfig {
-  const values: Record<string, unknown> = { ...DEFAULTS };
-  for (const spec of OPTIONS) {
-    const raw = env[envName(spec.key)];
-    if (raw !== undefined && raw !== '') values[spec.key] = parseValue(spec, raw, envName(spec.key));
-  }
-  let help = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (arg === '--help' || arg === '-h') {
-      help = true;
-      continue;
-    }
-    if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument "${arg}" (see --help)`);
-    const eq = arg.indexOf('=');
-    const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
-    const spec = OPTIONS.find((o) => flagName(o.key) === name);
-    if (!spec) throw new ConfigError(`unknown option --${name} (see --help)`);
-    let raw: string;
-    if (eq >= 0) raw = arg.slice(eq + 1);
-    else if (spec.kind === 'bool' && (argv[i + 1] === undefined || argv[i + 1]?.startsWith('--'))) raw = 'true';
-    else if (argv[i + 1] !== undefined) raw = argv[++i] as string;
-    else throw new ConfigError(`--${name} needs a value`);
-    values[spec.key] = parseValue(spec, raw, `--${name}`);
-  }
-  return { config: validateConfig(values as unknown as TrackerConfig), help };
-}
-
 /** Cross-field checks; returns a frozen copy. Also used for library callers' options. */
 export function validateConfig(input: TrackerConfig): Readonly<TrackerConfig> {
+  // Library callers pass values, not text: each is checked against its schema entry as a flag would be.
+  for (const spec of OPTIONS) checkValue(spec, input[spec.key]);
   const c = { ...input, trustProxy: [...input.trustProxy], redisCluster: [...input.redisCluster] };
   if (c.minInterval > c.interval) throw new ConfigError('--min-interval must not exceed --interval');
   if (c.peerTtl < c.interval) throw new ConfigError('--peer-ttl must be at least --interval, or live peers expire');
@@ -381,6 +349,46 @@ export function validateConfig(input: TrackerConfig): Readonly<TrackerConfig> {
   return Object.freeze(c);
 }
 
+/** A value of the right kind and range for its option (what parseValue guarantees for text). */
+function checkValue(spec: OptionSpec, value: unknown): void {
+  const name = `${flagName(spec.key)} (${spec.key})`;
+  const fail = (expected: string): never => {
+    throw new ConfigError(`${name}: expected ${expected}, got ${JSON.stringify(value)}`);
+  };
+  switch (spec.kind) {
+    case 'int':
+      if (typeof value !== 'number' || !Number.isInteger(value)) fail('a whole number');
+      if (
+        (spec.min !== undefined && (value as number) < spec.min) ||
+        (spec.max !== undefined && (value as number) > spec.max)
+      ) {
+        fail(`a number between ${spec.min} and ${spec.max}`);
+      }
+      return;
+    case 'bool':
+    case 'on-off':
+      if (typeof value !== 'boolean') fail('true or false');
+      return;
+    case 'on-off-force':
+      if (typeof value !== 'boolean' && value !== 'force') fail("true, false or 'force'");
+      return;
+    case 'list':
+      if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) fail('a list of strings');
+      return;
+    case 'udp-port':
+      if (
+        value !== 'off' &&
+        value !== 'same' &&
+        !(Number.isInteger(value) && (value as number) >= 0 && (value as number) <= 65535)
+      ) {
+        fail("a port, 'same' or 'off'");
+      }
+      return;
+    default:
+      if (typeof value !== 'string') fail('a string');
+  }
+}
+
 function isAddressOrCidr(text: string): boolean {
   const [ip, bits, extra] = text.split('/');
   if (extra !== undefined || ip === undefined) return false;
@@ -394,9 +402,13 @@ function isAddressOrCidr(text: string): boolean {
 export function helpText(): string {
   const lines = [
     'Usage: bitstorm [options]',
+    '       bitstorm print-config [options]   print the effective configuration as a TOML file for --config',
     '',
-    'Every option can also be set as BITSTORM_<OPTION> in the environment.',
+    'Every option can also be set as BITSTORM_<OPTION> in the environment, or in a',
+    'TOML file (--config FILE, or BITSTORM_CONFIG) keyed by the flag names;',
+    'defaults < file < environment < flags.',
     '',
+    `  ${'--config <file>'.padEnd(30)} read options from a TOML file (bitstorm print-config writes one)`,
   ];
   for (const spec of OPTIONS) {
     const flag = `--${flagName(spec.key)}${spec.kind === 'bool' ? '' : ' <value>'}`;
