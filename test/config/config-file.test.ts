@@ -68,7 +68,10 @@ describe('the config file', () => {
     const table = file('e.toml', 'port = 7000\n[redis]\nurl = "redis://x"\n');
     assert.throws(() => loadConfig(['--config', table]), /e\.toml:2: redis: unknown option/);
     const optionTable = file('e2.toml', '[port]\nx = 1\n');
-    assert.throws(() => loadConfig(['--config', optionTable]), /e2\.toml:1: port: expected a string, number or boolean/);
+    assert.throws(
+      () => loadConfig(['--config', optionTable]),
+      /e2\.toml:1: port: expected a string, number or boolean/,
+    );
     const broken = file('f.toml', 'port = = 1\n');
     assert.throws(() => loadConfig(['--config', broken]), /f\.toml:1:\d+: not valid TOML/);
     assert.throws(() => loadConfig(['--config', join(dir, 'missing.toml')]), /--config .*missing\.toml/);
