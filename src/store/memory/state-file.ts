@@ -67,7 +67,7 @@ export class StateEncoder {
 
   constructor(
     savedAt: number,
-    private readonly chunkBytes = 1 << 20,
+    private readonly chunkBytes = 1 << 18,
   ) {
     this.chunk = Buffer.allocUnsafe(Math.max(chunkBytes, 256));
     this.chunk.write(STATE_MAGIC, 0, 'latin1');
