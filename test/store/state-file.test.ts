@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -304,6 +304,17 @@ describe('memory store state file', () => {
     await store.announce(storeAnnounce({ infoHash: hash(1), peerId: id(1), ipv4: ep4(1) }));
     await assert.rejects(store.saveState(), /ENOENT/);
     await assert.rejects(store.close(), /ENOENT/);
+  });
+
+  it('a save whose rename fails removes its temporary file', async () => {
+    // The target is a directory: the temporary file is written, the rename over it fails.
+    const target = join(dir, 'a-directory');
+    mkdirSync(target);
+    const store = open(target, T0, { log: () => {} });
+    await store.announce(storeAnnounce({ infoHash: hash(1), peerId: id(1), ipv4: ep4(1) }));
+    await assert.rejects(store.saveState());
+    assert.ok(!existsSync(tempPathFor(target)), 'no temporary file left behind');
+    await assert.rejects(store.close());
   });
 
   it('--state-file is refused with Redis', () => {
