@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { configToToml } from '../config/config-file.js';
 import { loadConfig } from '../config/load-config.js';
 import { ConfigError, helpText } from '../config/options.js';
+import { MemoryStore } from '../store/memory/memory-store.js';
 import { createTracker } from '../tracker.js';
 import { READY_MESSAGE, runPrimary, SERVE_UDP_MESSAGE, servesUdp, shouldFork, workerMetrics } from './workers.js';
 
@@ -56,6 +57,13 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   };
   const where = info.http.family === 'IPv6' ? `[${info.http.address}]` : info.http.address;
   log(`bitstorm: HTTP tracker listening on ${where}:${info.http.port} (store: ${tracker.store.kind})`);
+  const restored = tracker.store instanceof MemoryStore ? tracker.store.restored : undefined;
+  if (restored) {
+    log(
+      `bitstorm: state file ${config.stateFile}: ${restored.torrents} torrents, ${restored.peers} peers back` +
+        ` (${restored.expired} expired while down) in ${Math.round(restored.ms)} ms`,
+    );
+  }
   const { path, reason } = tracker.http.path;
   log(`bitstorm: HTTP announces and scrapes served by ${path === 'fast' ? 'the fast path' : 'node:http'}: ${reason}`);
   const logUdp = (udp: AddressInfo): void => {

@@ -45,6 +45,10 @@ export interface TrackerConfig {
   wsInterval: number;
   /** Seconds a WebSocket peer is kept after its last announce (a socket that closes removes its peers at once). */
   wsPeerTtl: number;
+  /** The memory store's swarms are kept in this file across restarts ('' = none). */
+  stateFile: string;
+  /** Seconds between saves of the state file (it is also saved on shutdown). */
+  stateInterval: number;
   redisUrl: string;
   redisCluster: readonly string[];
   redisPrefix: string;
@@ -98,6 +102,8 @@ export const DEFAULTS: Readonly<TrackerConfig> = Object.freeze({
   ws: true,
   wsInterval: 120,
   wsPeerTtl: 300,
+  stateFile: '',
+  stateInterval: 300,
   redisUrl: '',
   redisCluster: [],
   redisPrefix: 'bitstorm:',
@@ -210,6 +216,19 @@ export const OPTIONS: readonly OptionSpec[] = [
     min: 10,
     max: 86400,
     help: 'seconds a WebSocket peer is kept after its last announce if its socket dies silently',
+  },
+  {
+    key: 'stateFile',
+    kind: 'string',
+    help: 'memory store: keep the swarms in this file across restarts (loaded at start, saved on shutdown and every --state-interval)',
+    defaultText: 'none',
+  },
+  {
+    key: 'stateInterval',
+    kind: 'int',
+    min: 1,
+    max: 86400,
+    help: 'seconds between saves of --state-file (a crash loses at most this much)',
   },
   {
     key: 'redisUrl',
@@ -337,6 +356,11 @@ export function validateConfig(input: TrackerConfig): Readonly<TrackerConfig> {
     if (!/^rediss?:\/\//.test(url)) throw new ConfigError(`--redis-cluster: "${url}" must start with redis://`);
   }
   if (c.redisUrl && c.redisCluster.length > 0) throw new ConfigError('use either --redis-url or --redis-cluster');
+  if (c.stateFile && redis) {
+    throw new ConfigError(
+      '--state-file is for the memory store; with --redis-url or --redis-cluster, Redis keeps the swarms',
+    );
+  }
   if (c.workers > 1 && !c.redisUrl && c.redisCluster.length === 0) {
     throw new ConfigError('--workers > 1 needs --redis-url or --redis-cluster: workers share swarms through Redis');
   }

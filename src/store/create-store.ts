@@ -16,5 +16,8 @@ export function createStore(config: Readonly<TrackerConfig>, now: () => number):
       commandTimeoutMs: config.redisTimeout,
     });
   }
-  return new MemoryStore(options);
+  return new MemoryStore({
+    ...options,
+    ...(config.stateFile ? { stateFile: config.stateFile, stateIntervalMs: config.stateInterval * 1000 } : {}),
+  });
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import {
   DEFAULT_WEBRTC_TTL_MS,
   type StoreAnnounce,
@@ -14,6 +15,8 @@ import {
 import { MemoryAccounts } from './accounts.js';
 import { COMPLETED, HAS_KEY, HAS4, HAS6, PeerTable } from './peer-table.js';
 import { samplePeers } from './sampler.js';
+import { decodeState, StateEncoder } from './state-file.js';
+import { readStateBytes, writeFileAtomically } from './state-file-io.js';
 import { MemoryWebRtcSwarms } from './webrtc-swarms.js';
 
 /**
@@ -29,13 +32,53 @@ import { MemoryWebRtcSwarms } from './webrtc-swarms.js';
  * walks the rest in bounded slices so idle tables release their memory.
  */
 class Swarm {
-  readonly peers = new PeerTable();
+  readonly peers: PeerTable;
   downloaded = 0;
   /** Epoch ms of the last announce that was not a stop. */
   lastAnnounce = 0;
   /** floor(lastAnnounce / 1000): the torrent map is ordered by it. */
   second = 0;
+  /** The state file save that wrote this swarm last (a save walks the live map, where a re-announced swarm comes round again). */
+  savedIn = 0;
+
+  /** `capacity`: the peers a state file brings back, so loading does not grow the table step by step. */
+  constructor(capacity?: number) {
+    this.peers = new PeerTable(capacity);
+  }
 }
+
+/** What a start got back from the state file. */
+export interface StateRestored {
+  torrents: number;
+  peers: number;
+  /** Peers in the file whose TTL ran out while the tracker was down. */
+  expired: number;
+  retired: number;
+  bytes: number;
+  ms: number;
+}
+
+/** What one save of the state file wrote. */
+export interface StateSaved {
+  torrents: number;
+  peers: number;
+  bytes: number;
+  ms: number;
+}
+
+export interface MemoryStoreOptions extends StoreOptions {
+  backgroundSweep?: boolean;
+  downloadedTtlMs?: number;
+  retiredMax?: number;
+  /** --state-file: swarms are loaded from it at start and written to it by close() and every `stateIntervalMs`. */
+  stateFile?: string;
+  /** Between periodic saves of the state file; default 300 s. */
+  stateIntervalMs?: number;
+  /** Where problems with the state file are reported (one line each); console.error by default. */
+  log?: (line: string) => void;
+}
+
+const DEFAULT_STATE_INTERVAL_MS = 300_000;
 
 const EMPTY = Buffer.alloc(0);
 const SWEEP_TICK_MS = 1000;
@@ -79,8 +122,16 @@ export class MemoryStore implements SwarmStore {
   private scanState: { position: number; iterator: Iterator<[string, Swarm]> } | undefined;
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly counts = { peers: 0, seeders: 0, peers4: 0, peers6: 0, downloaded: 0 };
+  private readonly stateFile: string | undefined;
+  private readonly stateTimer: NodeJS.Timeout | undefined;
+  /** The save under way or queued last: saves run one after another. */
+  private saving: Promise<StateSaved> | undefined;
+  private saveEpoch = 0;
+  private readonly log: (line: string) => void;
+  /** What the state file gave back at start; undefined without --state-file, or when there was no usable file. */
+  readonly restored: StateRestored | undefined;
 
-  constructor(options: StoreOptions & { backgroundSweep?: boolean; downloadedTtlMs?: number; retiredMax?: number }) {
+  constructor(options: MemoryStoreOptions) {
     this.ttl = options.peerTtlMs;
     this.downloadedTtl = Math.max(options.downloadedTtlMs ?? 30 * 86_400_000, this.ttl);
     this.retiredMax = options.retiredMax ?? 100_000;
@@ -90,6 +141,20 @@ export class MemoryStore implements SwarmStore {
     if (options.backgroundSweep !== false) {
       this.timer = setInterval(() => this.sweep(SWEEP_SLICE), SWEEP_TICK_MS);
       this.timer.unref();
+    }
+    this.log = options.log ?? ((line) => console.error(line));
+    this.stateFile = options.stateFile || undefined;
+    if (this.stateFile) {
+      // Synchronous: the tracker serves nothing before its swarms are back.
+      this.restored = this.restoreState(this.stateFile);
+      const file = this.stateFile;
+      this.stateTimer = setInterval(() => {
+        if (this.saving) return; // a slow disk: let the running save finish rather than queue another
+        this.saveState().catch((err: unknown) => {
+          this.log(`bitstorm: state file ${file} not saved (${(err as Error).message})`);
+        });
+      }, options.stateIntervalMs ?? DEFAULT_STATE_INTERVAL_MS);
+      this.stateTimer.unref();
     }
   }
 
@@ -257,8 +322,166 @@ export class MemoryStore implements SwarmStore {
     return secret;
   }
 
+  /** Stops the timers; with a state file, saves the swarms (and rejects if that fails: they would be lost). */
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    if (this.stateTimer) clearInterval(this.stateTimer);
+    if (this.stateFile) await this.saveState();
+  }
+
+  /**
+   * Writes every swarm and retired count to the state file, atomically
+   * (state-file-io.ts). Saves run one at a time: a call during a save starts
+   * after it. The walk yields to the event loop after each chunk of about
+   * 256 KiB (some 7,000 peers; a few ms), so announces are served during a save.
+   */
+  saveState(): Promise<StateSaved> {
+    const path = this.stateFile;
+    if (!path) return Promise.reject(new Error('the memory store has no state file'));
+    const previous = this.saving;
+    const run = (previous ? previous.catch(() => undefined) : Promise.resolve()).then(() => this.writeState(path));
+    this.saving = run;
+    const clear = (): void => {
+      if (this.saving === run) this.saving = undefined;
+    };
+    run.then(clear, clear);
+    return run;
+  }
+
+  private async writeState(path: string): Promise<StateSaved> {
+    const started = performance.now();
+    const encoder = new StateEncoder(this.now());
+    const tally = { torrents: 0, peers: 0 };
+    const bytes = await writeFileAtomically(path, this.stateChunks(encoder, tally));
+    return { ...tally, bytes, ms: performance.now() - started };
+  }
+
+  /**
+   * The file's chunks. The map is walked live across the writes: a torrent is
+   * encoded whole between two chunks, so it is never seen half changed; one
+   * re-inserted at the map's end by an announce meanwhile comes round again
+   * and is skipped; one created meanwhile is written too.
+   */
+  private *stateChunks(encoder: StateEncoder, tally: { torrents: number; peers: number }): Generator<Buffer> {
+    const epoch = ++this.saveEpoch;
+    for (const [key, swarm] of this.swarms) {
+      if (swarm.savedIn === epoch) continue;
+      swarm.savedIn = epoch;
+      encoder.torrent(key, swarm.downloaded, swarm.lastAnnounce, swarm.peers);
+      tally.torrents++;
+      tally.peers += swarm.peers.count;
+      yield* encoder.take();
+    }
+    for (const [key, r] of this.retired) {
+      encoder.retired(key, r.downloaded, r.at);
+      yield* encoder.take();
+    }
+    yield* encoder.finish();
+  }
+
+  /**
+   * Loads the state file into the (empty) store. A missing file is a first
+   * start; any other problem is one log line and an empty store: a tracker
+   * that lost its swarms still serves, and clients re-announce within an
+   * interval.
+   */
+  private restoreState(path: string): StateRestored | undefined {
+    const started = performance.now();
+    try {
+      const bytes = readStateBytes(path);
+      if (bytes === undefined) return undefined;
+      return { ...this.restore(bytes, this.now()), bytes: bytes.length, ms: performance.now() - started };
+    } catch (err) {
+      this.swarms.clear();
+      this.retired.clear();
+      const c = this.counts;
+      c.peers = c.seeders = c.peers4 = c.peers6 = c.downloaded = 0;
+      this.log(`bitstorm: state file ${path} ignored, starting empty: ${(err as Error).message}`);
+      return undefined;
+    }
+  }
+
+  /**
+   * Rebuilds the swarms through PeerTable's own API (so each index is built
+   * under its table's key), leaving out peers whose TTL ran out while the
+   * tracker was down, and retiring torrents left empty.
+   */
+  private restore(bytes: Buffer, now: number): Omit<StateRestored, 'bytes' | 'ms'> {
+    const cutoff = now - this.ttl;
+    // By info hash, in file order; a torrent written twice (dropped and created again during a save) keeps its later record.
+    const loaded = new Map<string, Swarm>();
+    const retired: Array<[string, number, number]> = [];
+    let swarm = new Swarm();
+    let expired = 0;
+    decodeState(bytes, {
+      torrent: (infoHash, downloaded, lastAnnounce, peers) => {
+        swarm = new Swarm(Math.max(2, peers));
+        swarm.downloaded = downloaded;
+        swarm.lastAnnounce = lastAnnounce;
+        swarm.second = Math.floor(lastAnnounce / 1000);
+        const key = infoHash.toString('latin1');
+        loaded.delete(key);
+        loaded.set(key, swarm);
+      },
+      peer: (peer) => {
+        const table = swarm.peers;
+        if (peer.lastSeen <= cutoff) {
+          expired++;
+          return;
+        }
+        if (table.find(peer.id) >= 0) return; // only a hand-made file repeats an id
+        const slot = table.insert(peer.id, peer.seeder, peer.lastSeen);
+        if (peer.ep4) table.setEndpoint4(slot, peer.ep4);
+        if (peer.ep6) table.setEndpoint6(slot, peer.ep6);
+        if (peer.key !== undefined) table.setKey(slot, peer.key);
+        if (peer.completed) table.setFlag(slot, COMPLETED);
+      },
+      retired: (infoHash, downloaded, at) => retired.push([infoHash.toString('latin1'), downloaded, at]),
+    });
+
+    // The map is kept ordered by second (dropExpiredSwarms relies on it); a
+    // file written while announces moved torrents may be slightly out of order.
+    let entries: Iterable<[string, Swarm]> = loaded;
+    let last = Number.NEGATIVE_INFINITY;
+    for (const s of loaded.values()) {
+      if (s.second < last) {
+        entries = [...loaded].sort((a, b) => a[1].second - b[1].second);
+        break;
+      }
+      last = s.second;
+    }
+    let peers = 0;
+    const emptied: Swarm[] = [];
+    const emptiedKeys: string[] = [];
+    for (const [key, s] of entries) {
+      if (s.peers.count === 0) {
+        emptiedKeys.push(key);
+        emptied.push(s);
+        continue;
+      }
+      this.swarms.set(key, s);
+      const t = s.peers;
+      const c = this.counts;
+      c.peers += t.count;
+      c.seeders += t.seeders;
+      c.peers4 += t.count4;
+      c.peers6 += t.count6;
+      c.downloaded += s.downloaded;
+      peers += t.count;
+    }
+    // Retired counts in retirement order: the file's, then the torrents that emptied while the tracker was down.
+    for (const [key, downloaded, at] of retired) this.retire(key, downloaded, at, now);
+    for (let i = 0; i < emptied.length; i++) {
+      const s = emptied[i] as Swarm;
+      this.retire(emptiedKeys[i] as string, s.downloaded, s.lastAnnounce, now);
+    }
+    return { torrents: this.swarms.size, peers, expired, retired: this.retired.size };
+  }
+
+  /** Keeps a loaded downloaded count unless its torrent is live or its TTL is past. */
+  private retire(key: string, downloaded: number, at: number, now: number): void {
+    if (downloaded <= 0 || at + this.downloadedTtl <= now || this.swarms.has(key)) return;
+    this.keepRetired(key, downloaded, at);
   }
 
   /**
@@ -318,13 +541,17 @@ export class MemoryStore implements SwarmStore {
   private dropSwarm(key: string, swarm: Swarm): void {
     this.counts.downloaded -= swarm.downloaded;
     this.swarms.delete(key);
-    if (swarm.downloaded > 0 && this.retiredMax > 0) {
-      if (this.retired.size >= this.retiredMax) {
-        const oldest = this.retired.keys().next();
-        if (!oldest.done) this.retired.delete(oldest.value);
-      }
-      this.retired.set(key, { downloaded: swarm.downloaded, at: swarm.lastAnnounce });
+    if (swarm.downloaded > 0) this.keepRetired(key, swarm.downloaded, swarm.lastAnnounce);
+  }
+
+  private keepRetired(key: string, downloaded: number, at: number): void {
+    if (this.retiredMax <= 0) return;
+    this.retired.delete(key); // re-set moves it to the end, the newest place
+    if (this.retired.size >= this.retiredMax) {
+      const oldest = this.retired.keys().next();
+      if (!oldest.done) this.retired.delete(oldest.value);
     }
+    this.retired.set(key, { downloaded, at });
   }
 
   private retiredDownloaded(key: string, now: number): number {
