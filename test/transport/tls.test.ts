@@ -232,6 +232,11 @@ describe('TLS (--tls-cert, --tls-key)', () => {
         wss.ws.terminate();
       }
 
+      // The stats page's magnet links name the scheme the page came by.
+      const page = await httpsGet(port, '/stats', [first.pem], false);
+      assert.equal(page.status, 200);
+      assert.ok(page.body.toString().includes(`https://127.0.0.1:${port}/announce`), 'the page shows an https:// URL');
+
       // A client that does not trust the certificate is refused by its own TLS check.
       await assert.rejects(httpsGet(port, `/announce?${query(1, 3)}`, [second.pem], false), /self[- ]signed|verify/i);
     } finally {
