@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,7 +14,9 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { ConfigError } from '../../src/config/options.js';
 import { type DecodedDict, decodeBencode } from '../../src/protocol/bencode.js';
 import { createTracker, type Tracker } from '../../src/tracker.js';
+import { freePort } from '../helpers/free-port.js';
 import { announceQuery, makeId } from '../helpers/http-tracker-client.js';
+import { type RedisServerHandle, startRedisServer } from '../helpers/redis-server.js';
 
 /**
  * --tls-cert/--tls-key: HTTPS and WSS on the HTTP port through node:https,
@@ -311,6 +313,57 @@ describe('TLS (--tls-cert, --tls-key)', () => {
       await tracker.close();
     }
     assert.equal(process.listenerCount('SIGHUP'), hupBefore, 'close() removes the SIGHUP listener');
+  });
+
+  it('with --workers 2, SIGHUP to the primary reloads the certificate in every worker', async () => {
+    install(first);
+    const redis: RedisServerHandle = await startRedisServer();
+    const port = await freePort();
+    let output = '';
+    const child: ChildProcess = spawn(
+      process.execPath,
+      [
+        bin,
+        ...['--workers', '2', '--redis-url', redis.url, '--host', '127.0.0.1', '--port', String(port)],
+        ...['--udp-port', 'off', '--tls-cert', live.cert, '--tls-key', live.key],
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    child.stdout?.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    const count = (re: RegExp): number => (output.match(re) ?? []).length;
+    const waitFor = async (ok: () => boolean, ms: number, what: string): Promise<void> => {
+      const deadline = Date.now() + ms;
+      while (!ok()) {
+        if (Date.now() > deadline || child.exitCode !== null)
+          throw new Error(`${what}: not within ${ms} ms\n${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    };
+    try {
+      await waitFor(() => count(/HTTPS tracker listening/g) >= 2, 20_000, 'both workers listening');
+      assert.equal(count(/announce URL https:\/\//g), 2, output);
+      install(second);
+      child.kill('SIGHUP');
+      await waitFor(() => count(/TLS certificate reloaded/g) >= 2, 10_000, 'both workers reloaded');
+      assert.equal(child.exitCode, null, 'the primary survives SIGHUP');
+      // Whichever worker accepts a new connection shows the new certificate.
+      for (let i = 0; i < 6; i++)
+        assert.equal(await servedFingerprint(port, [first.pem, second.pem]), second.fingerprint);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      await redis.stop();
+    }
   });
 
   it('refuses one option without the other, and stops the start on files it cannot use', () => {
