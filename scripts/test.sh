@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 # System programs the suites use. Real parts, not mocks: a redis-server the
 # harness starts on a free port, Chromium for the stats page, real BitTorrent
 # clients for the end-to-end suite, opentracker for the benchmark smoke run,
-# luacheck for the Redis store's Lua scripts, Prometheus to scrape the metrics.
+# luacheck for the Redis store's Lua scripts, Prometheus to scrape the metrics,
+# openssl to make the TLS tests' certificates and curl as a real HTTPS client.
 need_pkgs=()
 command -v redis-server >/dev/null || need_pkgs+=(redis-server)
 command -v redis-cli >/dev/null || need_pkgs+=(redis-tools)
@@ -20,6 +21,8 @@ command -v opentracker >/dev/null || need_pkgs+=(opentracker)
 command -v luacheck >/dev/null || need_pkgs+=(lua-check)
 command -v prometheus >/dev/null || need_pkgs+=(prometheus)
 command -v systemd-analyze >/dev/null || need_pkgs+=(systemd)
+command -v openssl >/dev/null || need_pkgs+=(openssl)
+command -v curl >/dev/null || need_pkgs+=(curl)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "test: installing ${need_pkgs[*]}"

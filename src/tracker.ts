@@ -81,6 +81,18 @@ export class Tracker {
   private readonly keysFile: ListFile | undefined;
   /** UDP is answered by another process on the configured port (serveUdp false, until serveUdp()). */
   private udpElsewhere: boolean;
+  /**
+   * SIGHUP with TLS on: serve the certificate files as they are now. Installed
+   * by listen() and removed by close(), so a process embedding several trackers
+   * (or the tests) keeps node's default SIGHUP action once none listens.
+   */
+  private readonly onHupTls = (): void => {
+    const result = this.http.reloadTls();
+    if (!result.ok)
+      console.error(`bitstorm: TLS certificate not reloaded (SIGHUP): ${result.why}; the previous one stays`);
+    else if (!this.config.quiet) console.log(`bitstorm: TLS certificate reloaded from ${this.config.tlsCert} (SIGHUP)`);
+  };
+  private hupInstalled = false;
 
   constructor(options: TrackerOptions = {}) {
     const { store, now, serveUdp, nodeMajor, wsPingMs, metricsText, serveMetricsPort, ...rest } = options;
@@ -173,11 +185,16 @@ export class Tracker {
       );
     }
     const http = await listenAnyAddress(this.config.host, (host) => this.http.listen(host, this.config.port));
+    if (this.http.tls && !this.hupInstalled) {
+      this.hupInstalled = true;
+      process.on('SIGHUP', this.onHupTls);
+    }
     let udp: AddressInfo | undefined;
     if (this.udp && !this.udpElsewhere) {
       try {
         udp = await this.listenUdp(this.udp, http);
       } catch (err) {
+        this.removeHup();
         await this.http.close();
         throw err;
       }
@@ -263,9 +280,16 @@ export class Tracker {
     socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   }
 
+  private removeHup(): void {
+    if (!this.hupInstalled) return;
+    this.hupInstalled = false;
+    process.off('SIGHUP', this.onHupTls);
+  }
+
   /** Stops accepting, finishes in-flight requests, closes the store. */
   async close(): Promise<void> {
     this.closing = true;
+    this.removeHup();
     this.stats?.close();
     this.metrics?.close();
     const metricsServer = this.metricsServer;
@@ -291,14 +315,16 @@ function announceUrls(config: Readonly<TrackerConfig>, http: AddressInfo, udp?: 
   if (config.announceUrl) return [config.announceUrl];
   // A private tracker's members each put their own passkey where the placeholder is.
   const path = config.private ? '/announce/<passkey>' : '/announce';
+  // With TLS the HTTP port speaks only TLS: plain http:// and ws:// URLs would not work there.
+  const tls = config.tlsCert !== '';
   return [
-    ...urlsFor('http', http, path),
+    ...urlsFor(tls ? 'https' : 'http', http, path),
     ...(udp ? urlsFor('udp', udp, path) : []),
-    ...(config.ws ? urlsFor('ws', http, path) : []),
+    ...(config.ws ? urlsFor(tls ? 'wss' : 'ws', http, path) : []),
   ];
 }
 
-function urlsFor(scheme: 'http' | 'udp' | 'ws', bound: AddressInfo, path: string): string[] {
+function urlsFor(scheme: 'http' | 'https' | 'udp' | 'ws' | 'wss', bound: AddressInfo, path: string): string[] {
   const port = bound.port;
   const host = bound.address;
   if (host === '::' || host === '0.0.0.0') {

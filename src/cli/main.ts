@@ -56,7 +56,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     if (!config.quiet) console.log(line);
   };
   const where = info.http.family === 'IPv6' ? `[${info.http.address}]` : info.http.address;
-  log(`bitstorm: HTTP tracker listening on ${where}:${info.http.port} (store: ${tracker.store.kind})`);
+  const tls = tracker.http.tls !== undefined;
+  const proto = tls ? 'HTTPS' : 'HTTP';
+  log(`bitstorm: ${proto} tracker listening on ${where}:${info.http.port} (store: ${tracker.store.kind})`);
   const restored = tracker.store instanceof MemoryStore ? tracker.store.restored : undefined;
   if (restored) {
     log(
@@ -65,7 +67,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     );
   }
   const { path, reason } = tracker.http.path;
-  log(`bitstorm: HTTP announces and scrapes served by ${path === 'fast' ? 'the fast path' : 'node:http'}: ${reason}`);
+  const server = path === 'fast' ? 'the fast path' : tls ? 'node:https' : 'node:http';
+  log(`bitstorm: ${proto} announces and scrapes served by ${server}: ${reason}`);
   const logUdp = (udp: AddressInfo): void => {
     const udpWhere = udp.family === 'IPv6' ? `[${udp.address}]` : udp.address;
     log(`bitstorm: UDP tracker listening on ${udpWhere}:${udp.port}`);

@@ -140,10 +140,11 @@ export function runPrimary(config: Readonly<TrackerConfig>): Promise<void> {
     log('bitstorm: SIGTERM, stopping workers');
     stop(0);
   });
-  // SIGHUP re-reads the allow or deny list and the keys file: each worker keeps its
-  // own copy (without a file, SIGHUP keeps its default meaning and ends the tracker).
+  // SIGHUP re-reads the allow or deny list, the keys file and the TLS certificate:
+  // each worker keeps its own copy and its own HTTPS server (without any of them,
+  // SIGHUP keeps its default meaning and ends the tracker).
   const listFile = (config.allowList || config.denyList) && (config.allowList || config.denyList) !== 'redis';
-  if (listFile || (config.private && config.keys !== 'redis')) {
+  if (listFile || (config.private && config.keys !== 'redis') || config.tlsCert !== '') {
     process.on('SIGHUP', () => {
       for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGHUP');
     });

@@ -36,6 +36,10 @@ export interface TrackerConfig {
    * on any major whose internals fit, false never.
    */
   httpFastPath: boolean | 'force';
+  /** PEM certificate (chain) file: serve HTTPS and WSS on the HTTP port ('' = plain HTTP). Needs tlsKey. */
+  tlsCert: string;
+  /** PEM private key file of tlsCert. */
+  tlsKey: string;
   announceUrl: string;
   udpPort: number | 'off' | 'same';
   udpSecret: string;
@@ -96,6 +100,8 @@ export const DEFAULTS: Readonly<TrackerConfig> = Object.freeze({
   clientDeny: [],
   requestTimeout: 10_000,
   httpFastPath: true,
+  tlsCert: '',
+  tlsKey: '',
   announceUrl: '',
   udpPort: 'same',
   udpSecret: '',
@@ -180,6 +186,18 @@ export const OPTIONS: readonly OptionSpec[] = [
     key: 'httpFastPath',
     kind: 'on-off-force',
     help: 'answer plain HTTP announces and scrapes on raw sockets, bypassing node:http, on the Node majors it is tested on ("off": all through node:http; "force": also on untested majors)',
+  },
+  {
+    key: 'tlsCert',
+    kind: 'string',
+    help: 'PEM certificate (chain) file: serve HTTPS and WSS on the HTTP port with node:https (turns the HTTP fast path off; UDP stays plain); re-read with --tls-key on SIGHUP; needs --tls-key',
+    defaultText: 'none (plain HTTP)',
+  },
+  {
+    key: 'tlsKey',
+    kind: 'string',
+    help: 'PEM private key file of --tls-cert',
+    defaultText: 'none',
   },
   {
     key: 'announceUrl',
@@ -367,6 +385,10 @@ export function validateConfig(input: TrackerConfig): Readonly<TrackerConfig> {
   for (const entry of c.trustProxy) {
     if (!isAddressOrCidr(entry)) throw new ConfigError(`--trust-proxy: "${entry}" is not an address or CIDR`);
   }
+  // One without the other would serve plain HTTP where the operator asked for TLS: refuse it.
+  if (c.tlsCert && !c.tlsKey)
+    throw new ConfigError('--tls-cert needs --tls-key (the PEM private key of the certificate)');
+  if (c.tlsKey && !c.tlsCert) throw new ConfigError('--tls-key needs --tls-cert (the PEM certificate of the key)');
   if (c.announceUrl && !/^(https?|udp):\/\//.test(c.announceUrl)) {
     throw new ConfigError('--announce-url must be an http://, https:// or udp:// URL');
   }

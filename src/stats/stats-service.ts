@@ -236,12 +236,14 @@ export class StatsService {
 
   /**
    * For magnet links: --announce-url when set; otherwise the host the browser
-   * used (it reached the tracker that way; behind a TLS proxy set --announce-url).
+   * used (it reached the tracker that way, with TLS when --tls-cert or an
+   * embedding https server served the page; behind a TLS proxy set --announce-url).
    */
   private announceUrl(req: IncomingMessage): string {
     if (this.config.announceUrl) return this.config.announceUrl;
     const host = req.headers.host;
-    if (host && HOST_HEADER.test(host)) return `http://${host}/announce`;
+    const scheme = (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
+    if (host && HOST_HEADER.test(host)) return `${scheme}://${host}/announce`;
     return this.options.announceUrls()[0] ?? '/announce';
   }
 }

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TrackerConfig } from '../../config/options.js';
@@ -15,6 +16,7 @@ import { HttpFastPath, type HttpPath } from './fast-path.js';
 import { landingPage } from './landing-page.js';
 import { sendHtml, sendStatus } from './responses.js';
 import { nodeMajor } from './tcp-handles.js';
+import { TlsCertificates } from './tls-context.js';
 
 /** Longest request target we read (a 100-hash scrape is about 6 KB); longer gets 414. */
 export const MAX_URL_LENGTH = 8192;
@@ -42,7 +44,10 @@ export interface HttpTransportOptions {
 
 /** HTTP announce and scrape: bytes → protocol parser → core → encoder → bytes. */
 export class HttpTransport {
+  /** node:http's server, or node:https' with --tls-cert (its API is node:http's on TLS sockets). */
   readonly server: Server;
+  /** The certificate served with --tls-cert/--tls-key (read at construction; reloadTls() replaces it). */
+  readonly tls: TlsCertificates | undefined;
   private readonly resolver: ClientAddressResolver;
   private readonly routes: HttpRoute[] = [];
   /** Serves plain announce/scrape requests from raw bytes; everything else reaches `server` unchanged. */
@@ -57,15 +62,26 @@ export class HttpTransport {
     options: HttpTransportOptions = {},
   ) {
     this.resolver = new ClientAddressResolver(config.trustProxy);
-    this.server = createServer(
-      {
-        maxHeaderSize: MAX_HEADER_SIZE,
-        requestTimeout: config.requestTimeout,
-        // Node checks the timeouts above on this period (30 s by default).
-        connectionsCheckingInterval: Math.min(1000, config.requestTimeout / 2),
-      },
-      (req, res) => this.handle(req, res),
-    );
+    const httpOptions = {
+      maxHeaderSize: MAX_HEADER_SIZE,
+      requestTimeout: config.requestTimeout,
+      // Node checks the timeouts above on this period (30 s by default).
+      connectionsCheckingInterval: Math.min(1000, config.requestTimeout / 2),
+    };
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void => this.handle(req, res);
+    this.tls = config.tlsCert ? new TlsCertificates(config.tlsCert, config.tlsKey) : undefined;
+    this.server = this.tls
+      ? // node:https' server is node:http's on TLS sockets; the cast names the API both share.
+        (createHttpsServer(
+          {
+            ...httpOptions,
+            ...this.tls.current,
+            // The handshake is part of sending a request: the same bound (node's default is 120 s).
+            handshakeTimeout: config.requestTimeout,
+          },
+          onRequest,
+        ) as unknown as Server)
+      : createServer(httpOptions, onRequest);
     // A tracker request has no body to wait for: answer at once instead of
     // sending `100 Continue`, which node:http writes straight to the socket and
     // so, on a pipelined connection, into the middle of an earlier answer.
@@ -80,7 +96,10 @@ export class HttpTransport {
     this.server.headersTimeout = Math.min(config.requestTimeout, 60_000);
     this.server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT;
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-      if (!socket.writable) return void socket.destroy();
+      // node:https reports failed TLS handshakes here too: no HTTP answer can reach
+      // such a client (it would be plaintext inside a TLS stream that never began).
+      const httpError = err.code?.startsWith('HPE_') === true || err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+      if (!socket.writable || (this.tls && !httpError)) return void socket.destroy();
       const status =
         err.code === 'HPE_HEADER_OVERFLOW'
           ? '431 Request Header Fields Too Large'
@@ -90,6 +109,13 @@ export class HttpTransport {
       // Destroy after the answer is flushed: a half-closed socket could be held open by the client.
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
     });
+    if (this.tls) {
+      // The fast path parses the bytes of raw TCP handles; under TLS they are ciphertext.
+      this.fastPath = undefined;
+      this.fastPathReason =
+        'TLS is on (--tls-cert): the fast path reads raw TCP bytes and cannot decrypt TLS, so node:https serves everything';
+      return;
+    }
     const { fastPath, reason } = HttpFastPath.create(
       this.server,
       (head, remote) => this.answerFast(head, remote),
@@ -142,6 +168,16 @@ export class HttpTransport {
         resolve(this.server.address() as AddressInfo);
       });
     });
+  }
+
+  /**
+   * Serves the certificate and key files as they are now to new connections
+   * (open ones keep theirs); if they cannot be used, the pair in force stays
+   * and the answer says why. Plain HTTP: nothing to reload.
+   */
+  reloadTls(): { ok: true } | { ok: false; why: string } {
+    if (!this.tls) return { ok: false, why: 'TLS is off' };
+    return this.tls.reload(this.server as unknown as HttpsServer);
   }
 
   /** Stops accepting, lets in-flight requests finish (up to `graceMs`), then closes what is left. */
