@@ -21,6 +21,8 @@ export const ERROR_CODES = [
   'torrent_not_allowed',
   'client_not_allowed',
   'unknown_passkey',
+  // A source (IPv4 address, IPv6 /64) past --rate-limit.
+  'rate_limited',
   'store_unavailable',
   // UDP (BEP 15): a packet that does not parse, is too large, names no known
   // action, or carries a connection id we did not issue (or that expired).
@@ -36,11 +38,17 @@ export const ERROR_CODES = [
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+/** Minutes a client is told to wait (BEP 31 `retry in`) when waiting helps: the store is back, the budget refilled. */
+export const RETRY_IN_MINUTES = 1;
+
 export class TrackerError extends Error {
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string) {
+  /** BEP 31 `retry in` (minutes) for the failure reason, when trying again later will work. */
+  readonly retryIn: number | undefined;
+  constructor(code: ErrorCode, message: string, retryIn?: number) {
     super(message);
     this.code = code;
+    this.retryIn = retryIn;
     this.name = new.target.name;
   }
 }
@@ -51,10 +59,22 @@ export class ProtocolError extends TrackerError {}
 /** A well-formed request refused by policy. */
 export class PolicyError extends TrackerError {}
 
+/**
+ * A source past its request budget (--rate-limit). One instance serves every
+ * refusal (see RATE_LIMITED): a flood must not cost a stack trace per request.
+ */
+export class RateLimitError extends PolicyError {
+  constructor() {
+    super('rate_limited', 'too many requests from your address', RETRY_IN_MINUTES);
+  }
+}
+
+export const RATE_LIMITED = new RateLimitError();
+
 /** The store could not serve the request; clients should retry (BEP 31 `retry in`). */
 export class StoreError extends TrackerError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super('store_unavailable', message);
+    super('store_unavailable', message, RETRY_IN_MINUTES);
     if (options?.cause !== undefined) this.cause = options.cause;
   }
 }

@@ -53,6 +53,14 @@ export interface TrackerConfig {
   stateFile: string;
   /** Seconds between saves of the state file (it is also saved on shutdown). */
   stateInterval: number;
+  /** Announces and scrapes a second per source (IPv4 address, IPv6 /64), over every transport together. */
+  rateLimit: number | 'off';
+  /** Announces and scrapes a source may make at once before --rate-limit holds it back. */
+  rateBurst: number;
+  /** Invalid UDP connection ids a source may send a minute before it is ignored. */
+  udpBadIdLimit: number | 'off';
+  /** Seconds such a source is ignored. */
+  udpBadIdIgnore: number;
   redisUrl: string;
   redisCluster: readonly string[];
   redisPrefix: string;
@@ -68,7 +76,7 @@ export interface TrackerConfig {
   quiet: boolean;
 }
 
-type Kind = 'int' | 'string' | 'bool' | 'list' | 'udp-port' | 'on-off' | 'on-off-force';
+type Kind = 'int' | 'int-or-off' | 'string' | 'bool' | 'list' | 'udp-port' | 'on-off' | 'on-off-force';
 
 export interface OptionSpec {
   key: keyof TrackerConfig;
@@ -110,6 +118,10 @@ export const DEFAULTS: Readonly<TrackerConfig> = Object.freeze({
   wsPeerTtl: 300,
   stateFile: '',
   stateInterval: 300,
+  rateLimit: 20,
+  rateBurst: 1000,
+  udpBadIdLimit: 60,
+  udpBadIdIgnore: 60,
   redisUrl: '',
   redisCluster: [],
   redisPrefix: 'bitstorm:',
@@ -176,6 +188,20 @@ export const OPTIONS: readonly OptionSpec[] = [
     defaultText: 'none',
   },
   {
+    key: 'rateLimit',
+    kind: 'int-or-off',
+    min: 1,
+    max: 1_000_000,
+    help: 'announces and scrapes a second per IPv4 address or IPv6 /64, over HTTP, UDP and WebSocket together, or off',
+  },
+  {
+    key: 'rateBurst',
+    kind: 'int',
+    min: 1,
+    max: 1_000_000,
+    help: 'announces and scrapes a source may make at once before --rate-limit holds it back',
+  },
+  {
     key: 'requestTimeout',
     kind: 'int',
     min: 100,
@@ -215,6 +241,20 @@ export const OPTIONS: readonly OptionSpec[] = [
     kind: 'string',
     help: 'secret for UDP connection ids (shared through Redis when empty)',
     defaultText: 'random',
+  },
+  {
+    key: 'udpBadIdLimit',
+    kind: 'int-or-off',
+    min: 1,
+    max: 1_000_000,
+    help: 'invalid UDP connection ids a source may send a minute before its packets with invalid ids go unanswered, or off',
+  },
+  {
+    key: 'udpBadIdIgnore',
+    kind: 'int',
+    min: 1,
+    max: 86400,
+    help: 'seconds a source past --udp-bad-id-limit gets no answer to its packets with invalid connection ids',
   },
   {
     key: 'ws',
@@ -304,8 +344,13 @@ export function envName(key: string): string {
 
 export function parseValue(spec: OptionSpec, raw: string, source: string): TrackerConfig[keyof TrackerConfig] {
   switch (spec.kind) {
-    case 'int': {
-      if (!/^-?[0-9]+$/.test(raw)) throw new ConfigError(`${source}: expected a whole number, got "${raw}"`);
+    case 'int':
+    case 'int-or-off': {
+      const orOff = spec.kind === 'int-or-off';
+      if (orOff && /^off$/i.test(raw)) return 'off';
+      if (!/^-?[0-9]+$/.test(raw)) {
+        throw new ConfigError(`${source}: expected a whole number${orOff ? ' or off' : ''}, got "${raw}"`);
+      }
       const n = Number(raw);
       if ((spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) {
         throw new ConfigError(`${source}: must be between ${spec.min} and ${spec.max}, got ${n}`);
@@ -402,6 +447,16 @@ function checkValue(spec: OptionSpec, value: unknown): void {
     throw new ConfigError(`${name}: expected ${expected}, got ${JSON.stringify(value)}`);
   };
   switch (spec.kind) {
+    case 'int-or-off':
+      if (value === 'off') return;
+      if (typeof value !== 'number' || !Number.isInteger(value)) fail("a whole number or 'off'");
+      if (
+        (spec.min !== undefined && (value as number) < spec.min) ||
+        (spec.max !== undefined && (value as number) > spec.max)
+      ) {
+        fail(`a number between ${spec.min} and ${spec.max}, or 'off'`);
+      }
+      return;
     case 'int':
       if (typeof value !== 'number' || !Number.isInteger(value)) fail('a whole number');
       if (

@@ -1,5 +1,5 @@
 import type { TrackerConfig } from '../config/options.js';
-import { PolicyError, ProtocolError, StoreError, TrackerError } from '../errors.js';
+import { PolicyError, ProtocolError, RATE_LIMITED, StoreError, TrackerError } from '../errors.js';
 import { type ParsedAddress, packEndpoint, parseIp } from '../protocol/compact.js';
 import type { AnnounceParams, AnnounceReply, RequestContext, ScrapeEntry, Transport } from '../protocol/types.js';
 import type { Account } from '../store/account-store.js';
@@ -7,6 +7,7 @@ import type { StoreAnnounce, SwarmStore } from '../store/swarm-store.js';
 import { ClientRules } from './client-rules.js';
 import { TrackerEvents } from './events.js';
 import { Passkeys } from './passkeys.js';
+import { RateLimiter } from './rate-limiter.js';
 import { SharedSetCache } from './shared-set-cache.js';
 import { TorrentAccess } from './torrent-access.js';
 
@@ -26,11 +27,14 @@ export class TrackerCore {
   readonly clients: ClientRules;
   /** Members of a private tracker (--private, --keys); tracker.ts keeps a keys file current. */
   readonly passkeys: Passkeys;
+  /** Per-source budgets (--rate-limit, --udp-bad-id-limit); undefined when both are off. */
+  readonly limiter: RateLimiter | undefined;
 
   constructor(
     readonly config: Readonly<TrackerConfig>,
     /** Private: transports reach the store only through the core's operations. */
     private readonly store: SwarmStore,
+    /** Clock in ms: the shared-set caches, the rate limits (tests inject one). */
     now: () => number = Date.now,
   ) {
     const stored = (name: string): SharedSetCache => {
@@ -47,6 +51,15 @@ export class TrackerCore {
       !config.private ? 'off' : config.keys === 'redis' ? 'store' : 'file',
       config.private && config.keys === 'redis' ? stored('passkeys') : undefined,
     );
+    if (config.rateLimit !== 'off' || config.udpBadIdLimit !== 'off') {
+      this.limiter = new RateLimiter({
+        rate: config.rateLimit === 'off' ? 0 : config.rateLimit,
+        burst: config.rateBurst,
+        badIdLimit: config.udpBadIdLimit === 'off' ? 0 : config.udpBadIdLimit,
+        badIdIgnoreMs: config.udpBadIdIgnore * 1000,
+        now,
+      });
+    }
   }
 
   /**
@@ -79,6 +92,30 @@ export class TrackerCore {
     } catch (err) {
       throw asStoreError(err);
     }
+  }
+
+  /**
+   * Charges one announce or scrape (any request a transport will answer) to
+   * its source, the address the transport resolved (HTTP: after
+   * --trust-proxy; UDP: only once the connection id proved it). False: the
+   * source is past --rate-limit; the transport answers RATE_LIMITED (a
+   * `failure reason` with `retry in`) or, over UDP, drops the packet. The one
+   * budget for every transport. Announcing before `min interval` is not
+   * refused: it costs one request like any other (docs/access.md).
+   */
+  admit(address: ParsedAddress, transport: Transport): boolean {
+    if (this.limiter === undefined || this.limiter.take(address)) return true;
+    this.reportFailure(transport, RATE_LIMITED);
+    return false;
+  }
+
+  /**
+   * A UDP packet from `address` carried a connection id we did not issue.
+   * False: the source sent too many (--udp-bad-id-limit) and is ignored for
+   * now; the transport drops the packet unanswered.
+   */
+  admitBadConnectionId(address: ParsedAddress): boolean {
+    return this.limiter === undefined || this.limiter.takeBadId(address);
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { TrackerConfig } from '../config/options.js';
 import { PolicyError, ProtocolError, StoreError, TrackerError } from '../errors.js';
+import type { ParsedAddress } from '../protocol/compact.js';
 import type { ScrapeEntry } from '../protocol/types.js';
 import type { WsAnnounce } from '../protocol/ws-messages.js';
 import type { SwarmStore } from '../store/swarm-store.js';
@@ -32,9 +33,18 @@ export class WebRtcCore {
     private readonly config: Readonly<TrackerConfig>,
     private readonly store: SwarmStore,
     private readonly events: TrackerEvents,
-    /** The BitTorrent core: its access list and client rules apply here too. */
-    private readonly core: Pick<TrackerCore, 'checkAccess' | 'access' | 'passkeys' | 'account'>,
+    /** The BitTorrent core: its access list, client rules, passkeys and per-source budgets apply here too. */
+    private readonly core: Pick<TrackerCore, 'checkAccess' | 'access' | 'passkeys' | 'account' | 'admit'>,
   ) {}
+
+  /**
+   * Charges one frame to the client's source: the same budget as its HTTP and
+   * UDP requests (--rate-limit). False: past it (the transport answers with
+   * RATE_LIMITED).
+   */
+  admit(address: ParsedAddress): boolean {
+    return this.core.admit(address, 'ws');
+  }
 
   /** `passkey`: the one in the socket's path (`/announce/<passkey>`), for a private tracker. */
   async announce(params: WsAnnounce, node: string, passkey?: string): Promise<WebRtcAnnounceOutcome> {

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { DEFAULTS, type TrackerConfig } from '../../src/config/options.js';
 import { BYTES_PER_SLOT, RateLimiter, type RateLimiterOptions, sourceKey } from '../../src/core/rate-limiter.js';
+import { TrackerCore } from '../../src/core/tracker.js';
 import { type ParsedAddress, parseIp } from '../../src/protocol/compact.js';
+import { MemoryStore } from '../../src/store/memory/memory-store.js';
 
 /** The limiter's budgets over an injected clock: nothing here waits for time to pass. */
 
@@ -157,5 +160,32 @@ describe('rate limiter: a table of fixed size', () => {
     for (const a of limited) assert.equal(takeMany(l, a, 3), 3);
     for (let i = 0; i < 1000; i++) l.take(ip(`10.0.${i >> 8}.${i & 255}`));
     for (const a of limited) assert.equal(l.take(a), false, 'still refused');
+  });
+});
+
+describe('core: admit()', () => {
+  function core(over: Partial<TrackerConfig>, now: () => number): TrackerCore {
+    const config: Readonly<TrackerConfig> = Object.freeze({ ...DEFAULTS, ...over });
+    const store = new MemoryStore({ peerTtlMs: 60_000, now: Date.now, backgroundSweep: false });
+    return new TrackerCore(config, store, now);
+  }
+
+  it('charges every transport to one budget per source, and counts refusals as rate_limited', () => {
+    const c = core({ rateLimit: 1, rateBurst: 3 }, () => 0);
+    const failures: string[] = [];
+    c.events.on('failure', (f) => failures.push(`${f.transport} ${f.code}`));
+    const a = ip('192.0.2.50');
+    assert.deepEqual(
+      (['http', 'udp', 'ws', 'http'] as const).map((t) => c.admit(a, t)),
+      [true, true, true, false],
+    );
+    assert.deepEqual(failures, ['http rate_limited']);
+  });
+
+  it('creates no table with --rate-limit off and --udp-bad-id-limit off', () => {
+    const c = core({ rateLimit: 'off', udpBadIdLimit: 'off' }, () => 0);
+    assert.equal(c.limiter, undefined);
+    assert.equal(c.admit(ip('192.0.2.51'), 'http'), true);
+    assert.equal(c.admitBadConnectionId(ip('192.0.2.51')), true);
   });
 });

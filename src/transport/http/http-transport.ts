@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TrackerConfig } from '../../config/options.js';
 import type { TrackerCore } from '../../core/tracker.js';
-import { StoreError, TrackerError } from '../../errors.js';
+import { RATE_LIMITED, TrackerError } from '../../errors.js';
 import { encodeFailure, encodeHttpAnnounce, parseHttpAnnounce } from '../../protocol/http-announce.js';
 import type { TrackerRequestHead } from '../../protocol/http-request-head.js';
 import { encodeHttpScrape, parseHttpScrape } from '../../protocol/http-scrape.js';
@@ -22,8 +22,8 @@ import { TlsCertificates } from './tls-context.js';
 export const MAX_URL_LENGTH = 8192;
 /** Request line plus headers; Node answers 431 past this. */
 export const MAX_HEADER_SIZE = 16384;
-/** Minutes a client should wait after a storage failure (BEP 31 `retry in`). */
-const STORE_RETRY_MINUTES = 1;
+/** The answer to a source past --rate-limit, encoded once: a flood of them must cost as little as possible. */
+const RATE_LIMITED_BODY = encodeFailure(RATE_LIMITED.message, RATE_LIMITED.retryIn);
 /** Idle time before a keep-alive connection is closed (node:http's keepAliveTimeout, and the fast path's). */
 const KEEP_ALIVE_TIMEOUT = 5_000;
 const NO_HEADERS: Record<string, string | undefined> = {};
@@ -222,14 +222,14 @@ export class HttpTransport {
         return void this.announce(req, res, query);
       case '/scrape':
       case '/scrape.php':
-        return void this.scrape(res, query);
+        return void this.scrape(req, res, query);
       case '/':
         return sendHtml(req, res, 200, landingPage(this.config));
     }
     // A private tracker's URLs carry the member's passkey: /announce/<passkey>, /scrape/<passkey>.
     const keyed = this.config.private ? routeWithPasskey(path) : undefined;
     if (keyed?.passkey === undefined) return sendStatus(res, 404, 'Not Found');
-    if (keyed.route === 'scrape') return void this.scrape(res, query, keyed.passkey);
+    if (keyed.route === 'scrape') return void this.scrape(req, res, query, keyed.passkey);
     if (query === '') return sendHtml(req, res, 200, landingPage(this.config));
     return void this.announce(req, res, query, keyed.passkey);
   }
@@ -243,17 +243,22 @@ export class HttpTransport {
     sendBencode(res, await this.announceBody(query, req.socket.remoteAddress, req.headers, passkey));
   }
 
-  private async scrape(res: ServerResponse, query: string, passkey: string | undefined = undefined): Promise<void> {
-    sendBencode(res, await this.scrapeBody(query, passkey));
+  private async scrape(
+    req: IncomingMessage,
+    res: ServerResponse,
+    query: string,
+    passkey: string | undefined = undefined,
+  ): Promise<void> {
+    sendBencode(res, await this.scrapeBody(query, req.socket.remoteAddress, req.headers, passkey));
   }
 
   /** The fast path's requests: the same bodies as through node:http. */
   private answerFast(head: TrackerRequestHead, remoteAddress: string | undefined): Promise<Buffer> {
-    if (head.route === 'scrape') return this.scrapeBody(head.query, head.passkey);
     let headers = NO_HEADERS;
     if (head.forwardedFor !== undefined || head.realIp !== undefined) {
       headers = { 'x-forwarded-for': head.forwardedFor, 'x-real-ip': head.realIp };
     }
+    if (head.route === 'scrape') return this.scrapeBody(head.query, remoteAddress, headers, head.passkey);
     return this.announceBody(head.query, remoteAddress, headers, head.passkey);
   }
 
@@ -272,6 +277,8 @@ export class HttpTransport {
       // connection): nobody is left to read the answer, and it is not our error
       // to log (a client could flood the log with resets).
       if (!address) return encodeFailure('client address unavailable');
+      // Charged before any parsing: a malformed request costs us too.
+      if (!this.core.admit(address, 'http')) return RATE_LIMITED_BODY;
       parsed = parseHttpAnnounce(parseQuery(query));
     } catch (err) {
       // Refused before the core saw it: counted here (the core counts its own refusals).
@@ -293,9 +300,17 @@ export class HttpTransport {
     }
   }
 
-  private async scrapeBody(query: string, passkey: string | undefined): Promise<Buffer> {
+  private async scrapeBody(
+    query: string,
+    remoteAddress: string | undefined,
+    headers: Record<string, string | string[] | undefined>,
+    passkey: string | undefined,
+  ): Promise<Buffer> {
     let hashes: Buffer[];
     try {
+      const address = this.resolver.resolve(remoteAddress, headers);
+      if (!address) return encodeFailure('client address unavailable');
+      if (!this.core.admit(address, 'http')) return RATE_LIMITED_BODY;
       hashes = parseHttpScrape(parseQuery(query));
     } catch (err) {
       this.core.reportFailure('http', err);
@@ -308,10 +323,9 @@ export class HttpTransport {
     }
   }
 
-  /** Tracker-level failures are HTTP 200 with a `failure reason`, as clients expect. */
+  /** Tracker-level failures are HTTP 200 with a `failure reason` (and `retry in` when waiting helps), as clients expect. */
   private failure(err: unknown): Buffer {
-    if (err instanceof StoreError) return encodeFailure(err.message, STORE_RETRY_MINUTES);
-    if (err instanceof TrackerError) return encodeFailure(err.message);
+    if (err instanceof TrackerError) return encodeFailure(err.message, err.retryIn);
     console.error('bitstorm: internal error', err);
     return encodeFailure('internal tracker error');
   }

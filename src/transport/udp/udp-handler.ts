@@ -45,7 +45,11 @@ export type UdpDropKind =
   /** The kernel refused a reply (e.g. send buffer full). */
   | 'sendFailed'
   /** Received before the connection-id secret could be loaded from the store. */
-  | 'notReady';
+  | 'notReady'
+  /** Verified, but its source is past --rate-limit: dropped, never answered (docs/access.md). */
+  | 'rateLimited'
+  /** A bad connection id from a source past --udp-bad-id-limit: not answered while it is ignored. */
+  | 'ignored';
 
 /**
  * UDP-level counters, read by the stats page (`tracker.udp.counters`). Plain
@@ -81,7 +85,16 @@ export function createUdpCounters(): UdpCounters {
       storeUnavailable: 0,
       internal: 0,
     },
-    dropped: { short: 0, badMagic: 0, unverified: 0, badSource: 0, sendFailed: 0, notReady: 0 },
+    dropped: {
+      short: 0,
+      badMagic: 0,
+      unverified: 0,
+      badSource: 0,
+      sendFailed: 0,
+      notReady: 0,
+      rateLimited: 0,
+      ignored: 0,
+    },
   };
 }
 
@@ -121,8 +134,14 @@ const KIND_OF: Partial<Record<ErrorCode, UdpErrorKind>> = {
  *     the last two minutes. If not, the source is unverified: we answer with an
  *     error only when it is strictly smaller than the request (so we never
  *     amplify, and two trackers cannot be made to bounce errors at each other
- *     forever), else drop.
- *  4. verified: oversize, malformed, unknown action and refused requests get an
+ *     forever), and the source has not sent too many bad ids lately
+ *     (--udp-bad-id-limit), else drop.
+ *  4. verified: the request is charged to its source's budget (--rate-limit);
+ *     past it, drop: never answer more than the request, and an error packet
+ *     would be work for a flood. Only verified packets are charged: an
+ *     unverified source address may be forged, and must not spend the budget
+ *     of the host it names.
+ *  5. oversize, malformed, unknown action and refused requests get an
  *     error packet (each error a code of the catalogue in errors.ts); announce
  *     and scrape go to the core.
  */
@@ -170,6 +189,13 @@ export class UdpHandler {
     }
 
     if (!this.ids.verify(packet, 0, ip16, port)) {
+      // The source may be forged, so being ignored only costs it our error
+      // packets, never the answers to its verified requests: a forger cannot
+      // get a real client ignored.
+      if (!this.core.admitBadConnectionId(source)) {
+        counters.dropped.ignored++;
+        return;
+      }
       const reply = encodeUdpError(transactionId, BAD_CONNECTION_ID.message, packet.length - 1);
       if (reply === undefined) {
         counters.dropped.unverified++;
@@ -181,6 +207,10 @@ export class UdpHandler {
       return;
     }
 
+    if (!this.core.admit(source, 'udp')) {
+      counters.dropped.rateLimited++;
+      return;
+    }
     // The parsers refuse oversize requests (protocol/udp.ts, one check for both).
     if (action === UDP_ACTION_ANNOUNCE) return this.announce(packet, transactionId, source, port, address);
     if (action === UDP_ACTION_SCRAPE) return this.scrape(packet, transactionId, port, address);

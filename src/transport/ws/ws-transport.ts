@@ -3,7 +3,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { RelayedMessage, WebRtcCore } from '../../core/webrtc.js';
-import { PolicyError, StoreError, TrackerError } from '../../errors.js';
+import { PolicyError, RATE_LIMITED, TrackerError } from '../../errors.js';
+import type { ParsedAddress } from '../../protocol/compact.js';
 import { routeWithPasskey } from '../../protocol/passkey.js';
 import {
   encodeWsAnnounceReply,
@@ -17,6 +18,7 @@ import {
   WsProtocolError,
   type WsScrape,
 } from '../../protocol/ws-messages.js';
+import { ClientAddressResolver } from '../client-address.js';
 
 /**
  * Largest frame accepted (ws closes the socket with 1009 past it). An announce
@@ -34,8 +36,6 @@ const MAX_BUFFERED_BYTES = 1024 * 1024;
 export const MAX_TORRENTS_PER_SOCKET = 1000;
 /** Paths the upgrade is accepted on (bittorrent-tracker accepts any; clients use /announce or /). */
 const PATHS = new Set(['/', '/announce']);
-/** Minutes a client should wait after a storage failure, as on HTTP. */
-const STORE_RETRY_MINUTES = 1;
 
 interface PeerEntry {
   infoHash: Buffer;
@@ -44,6 +44,8 @@ interface PeerEntry {
 
 interface PeerSocket {
   ws: WebSocket;
+  /** The client's address (after --trust-proxy): its frames are charged to it (--rate-limit). */
+  address: ParsedAddress;
   /** Answered the last ping. */
   alive: boolean;
   closed: boolean;
@@ -62,6 +64,15 @@ export interface WsCounters {
   undeliverable: number;
   /** Sockets dropped for not answering pings or not reading. */
   dropped: number;
+}
+
+export interface WsTransportOptions {
+  /** How often sockets are pinged (tests shorten it); PING_EVERY_MS by default. */
+  pingEveryMs?: number;
+  /** --trust-proxy: whose X-Forwarded-For / X-Real-IP names the client (a TLS proxy in front, as wss:// needs). */
+  trustProxy?: readonly string[];
+  /** A private tracker: sockets on `/announce/<passkey>` are accepted too. */
+  passkeys?: boolean;
 }
 
 function peerKey(infoHash: Buffer, peerId: Buffer): string {
@@ -86,14 +97,17 @@ export class WsTransport {
   private pinger: NodeJS.Timeout | undefined;
   private unsubscribe: (() => Promise<void>) | undefined;
   private readonly leaving = new Set<Promise<void>>();
+  private readonly pingEveryMs: number;
+  private readonly passkeys: boolean;
+  private readonly resolver: ClientAddressResolver;
 
   constructor(
     private readonly core: WebRtcCore,
-    /** How often sockets are pinged (tests shorten it). */
-    private readonly pingEveryMs = PING_EVERY_MS,
-    /** A private tracker: sockets on `/announce/<passkey>` are accepted too. */
-    private readonly passkeys = false,
+    options: WsTransportOptions = {},
   ) {
+    this.pingEveryMs = options.pingEveryMs ?? PING_EVERY_MS;
+    this.passkeys = options.passkeys ?? false;
+    this.resolver = new ClientAddressResolver(options.trustProxy ?? []);
     this.server = new WebSocketServer({
       noServer: true,
       maxPayload: MAX_FRAME_BYTES,
@@ -127,7 +141,10 @@ export class WsTransport {
       return;
     }
     socket.on('error', () => socket.destroy());
-    this.server.handleUpgrade(req, socket, head, (ws) => this.accept(ws, keyed?.passkey));
+    // The client's address, as HTTP resolves it (after --trust-proxy): its frames are charged to it.
+    const address = this.resolver.resolve(req.socket.remoteAddress, req.headers);
+    if (address === undefined) return void socket.destroy(); // reset already
+    this.server.handleUpgrade(req, socket, head, (ws) => this.accept(ws, address, keyed?.passkey));
   }
 
   /** Closes every socket (their peers leave the store), stops relaying. */
@@ -144,8 +161,15 @@ export class WsTransport {
     this.unsubscribe = undefined;
   }
 
-  private accept(ws: WebSocket, passkey: string | undefined): void {
-    const peer: PeerSocket = { ws, alive: true, closed: false, peers: new Map(), passkey };
+  private accept(ws: WebSocket, address: ParsedAddress, passkey: string | undefined): void {
+    const peer: PeerSocket = {
+      ws,
+      address,
+      alive: true,
+      closed: false,
+      peers: new Map(),
+      passkey,
+    };
     this.sockets.add(peer);
     ws.on('pong', () => {
       peer.alive = true;
@@ -157,7 +181,15 @@ export class WsTransport {
   }
 
   private onMessage(peer: PeerSocket, data: Buffer, isBinary: boolean): void {
+    // Every frame costs one request of the source's budget (--rate-limit):
+    // answers (each may cost a store lookup and a relay) and frames that do
+    // not parse (each cost its parse) included. Parsed anyway, so that the
+    // failure names the action and info_hash (WebTorrent ignores a failure
+    // without them); an answer gets no reply, so past the budget it is
+    // dropped, as an undeliverable one is.
+    const admitted = this.core.admit(peer.address);
     if (isBinary) {
+      if (!admitted) return this.rateLimited(peer, undefined, undefined);
       const err = new WsProtocolError('malformed_message', 'binary frames are not accepted; send JSON text');
       this.core.reportFailure(err);
       return this.send(peer, encodeWsFailure(err.message, undefined, undefined));
@@ -166,15 +198,26 @@ export class WsTransport {
     try {
       request = parseWsMessage(data.toString('utf8'));
     } catch (err) {
+      const known = err instanceof WsProtocolError ? err : undefined;
+      if (!admitted) return this.rateLimited(peer, known?.action, known?.infoHash);
       this.core.reportFailure(err);
-      if (err instanceof WsProtocolError)
-        return this.send(peer, encodeWsFailure(err.message, err.action, err.infoHash));
+      if (known) return this.send(peer, encodeWsFailure(known.message, known.action, known.infoHash));
       // Not thrown on: this runs in a socket's event handler, where a throw would end the process.
       return this.sendFailure(peer, err, 'announce', undefined);
+    }
+    if (!admitted) {
+      if (request.action === 'answer') return;
+      const hash = request.action === 'announce' ? request.infoHash : request.infoHashes[0];
+      return this.rateLimited(peer, request.action, hash?.toString('latin1'));
     }
     if (request.action === 'announce') void this.announce(peer, request);
     else if (request.action === 'answer') void this.answer(request);
     else void this.scrape(peer, request);
+  }
+
+  /** The answer to a frame past the source's budget: a failure with `retry in`, as over HTTP. */
+  private rateLimited(peer: PeerSocket, action: string | undefined, infoHash: string | undefined): void {
+    this.send(peer, encodeWsFailure(RATE_LIMITED.message, action, infoHash, RATE_LIMITED.retryIn));
   }
 
   private async announce(peer: PeerSocket, req: WsAnnounce): Promise<void> {
@@ -261,9 +304,7 @@ export class WsTransport {
 
   private sendFailure(peer: PeerSocket, err: unknown, action: string, infoHash: Buffer | undefined): void {
     const hash = infoHash?.toString('latin1');
-    if (err instanceof StoreError)
-      return this.send(peer, encodeWsFailure(err.message, action, hash, STORE_RETRY_MINUTES));
-    if (err instanceof TrackerError) return this.send(peer, encodeWsFailure(err.message, action, hash));
+    if (err instanceof TrackerError) return this.send(peer, encodeWsFailure(err.message, action, hash, err.retryIn));
     console.error('bitstorm: internal error', err);
     this.send(peer, encodeWsFailure('internal tracker error', action, hash));
   }
