@@ -237,8 +237,9 @@ export async function startBitstorm(opts: BitstormOptions): Promise<TrackerHandl
     '--quiet',
     // The load comes from one address (127.0.0.1) at tens of thousands of
     // requests a second: the per-source limits would refuse nearly all of it.
-    // They are off here, and only here (docs/benchmarks.md).
-    ...['--rate-limit', 'off', '--udp-bad-id-limit', 'off'],
+    // They are off here, and only here; the total --http-max-connections
+    // keeps its default (docs/benchmarks.md).
+    ...['--rate-limit', 'off', '--udp-bad-id-limit', 'off', '--http-max-connections-per-ip', 'off'],
   ];
   if (redis) args.push('--redis-url', `redis://127.0.0.1:${redis.port}`, '--redis-prefix', 'bench:');
   if (opts.workers > 1) args.push('--workers', String(opts.workers));

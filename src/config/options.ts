@@ -61,6 +61,10 @@ export interface TrackerConfig {
   udpBadIdLimit: number | 'off';
   /** Seconds such a source is ignored. */
   udpBadIdIgnore: number;
+  /** Open TCP connections on the HTTP port per process, WebSockets included. */
+  httpMaxConnections: number | 'off';
+  /** Open HTTP connections per source, WebSockets not included; trusted proxies are not limited. */
+  httpMaxConnectionsPerIp: number | 'off';
   redisUrl: string;
   redisCluster: readonly string[];
   redisPrefix: string;
@@ -122,6 +126,8 @@ export const DEFAULTS: Readonly<TrackerConfig> = Object.freeze({
   rateBurst: 1000,
   udpBadIdLimit: 60,
   udpBadIdIgnore: 60,
+  httpMaxConnections: 50_000,
+  httpMaxConnectionsPerIp: 100,
   redisUrl: '',
   redisCluster: [],
   redisPrefix: 'bitstorm:',
@@ -224,6 +230,20 @@ export const OPTIONS: readonly OptionSpec[] = [
     kind: 'string',
     help: 'PEM private key file of --tls-cert',
     defaultText: 'none',
+  },
+  {
+    key: 'httpMaxConnections',
+    kind: 'int-or-off',
+    min: 1,
+    max: 10_000_000,
+    help: 'open TCP connections on the HTTP port, WebSockets included (per process), or off',
+  },
+  {
+    key: 'httpMaxConnectionsPerIp',
+    kind: 'int-or-off',
+    min: 1,
+    max: 10_000_000,
+    help: 'open HTTP connections (WebSockets not included) per IPv4 address or IPv6 /64; trusted proxies are not limited; or off',
   },
   {
     key: 'announceUrl',

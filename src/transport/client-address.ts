@@ -47,6 +47,15 @@ export class ClientAddressResolver {
     return peer;
   }
 
+  /**
+   * A reverse proxy the operator trusts (--trust-proxy): its connections carry
+   * many clients, so per-address connection caps do not count them (the
+   * clients behind it are counted by the address it reports, where it can be).
+   */
+  isTrustedProxy(address: ParsedAddress): boolean {
+    return this.trusted !== undefined && this.isTrusted(address);
+  }
+
   private isTrusted(address: ParsedAddress): boolean {
     return this.trusted?.check(formatIp(address), address.family === 4 ? 'ipv4' : 'ipv6') ?? false;
   }

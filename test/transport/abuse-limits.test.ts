@@ -1,9 +1,14 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
+import WebSocket from 'ws';
 import { type DecodedDict, decodeBencode } from '../../src/protocol/bencode.js';
 import { encodeUdpAnnounceRequest, parseUdpReply } from '../../src/protocol/udp-client-codec.js';
 import { createTracker, type Tracker, type TrackerOptions } from '../../src/tracker.js';
 import { announceQuery, encodeBytes, httpGet, makeId } from '../helpers/http-tracker-client.js';
+import { selfSignedCert } from '../helpers/self-signed.js';
 import { wsConnect, wsId } from '../helpers/ws-client.js';
 import { UdpTrackerClient } from './udp-client.js';
 import { asAnnounce, asError, freshHash } from './udp-suite.js';
@@ -34,6 +39,22 @@ async function until(check: () => boolean, what: string, ms = 5000): Promise<voi
     if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** Waits until the HTTP server holds `n` connections (the server's side of a close can trail the client's). */
+async function untilConnections(tracker: Tracker, n: number): Promise<void> {
+  let count = -1;
+  const poll = (): void => {
+    tracker.http.server.getConnections((err, c) => {
+      if (!err) count = c;
+    });
+  };
+  poll();
+  await until(() => {
+    if (count === n) return true;
+    poll();
+    return false;
+  }, `${n} open connection(s)`);
 }
 
 let peers = 0;
@@ -90,6 +111,115 @@ for (const httpFastPath of ['force', false] as const) {
     });
   });
 }
+
+/** A raw connection kept open; `closed` turns true when the server closes it. */
+function openConnection(port: number, localAddress: string): Promise<{ socket: Socket; closed: () => boolean }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port, host: '127.0.0.1', localAddress });
+    let closed = false;
+    socket.on('close', () => (closed = true));
+    socket.on('data', () => undefined);
+    socket.on('error', () => undefined);
+    socket.once('error', reject);
+    socket.on('connect', () => {
+      open.push({ close: () => void socket.destroy() });
+      resolve({ socket, closed: () => closed });
+    });
+  });
+}
+
+const ANNOUNCE_REQUEST = (n: number): string =>
+  `GET /announce?${announceQuery({ infoHash: Buffer.alloc(20, 0x62), peerId: makeId('-CC0001-', n), port: 6881 })} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n`;
+
+/** Sends one announce on the connection and resolves with what came back before the server closed it. */
+function roundTrip(c: { socket: Socket; closed: () => boolean }, n: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => reject(new Error('no answer within 5 s')), 5000);
+    c.socket.on('data', (d: Buffer) => chunks.push(d));
+    c.socket.once('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks).toString('latin1'));
+    });
+    c.socket.write(ANNOUNCE_REQUEST(n));
+  });
+}
+
+for (const httpFastPath of ['force', false] as const) {
+  describe(`HTTP connection caps (${httpFastPath ? 'fast path' : 'node:http'})`, () => {
+    it('closes a connection past --http-max-connections-per-ip at once, and serves other addresses', async () => {
+      const { tracker, port } = await start({ httpFastPath, httpMaxConnectionsPerIp: 2, udpPort: 'off' });
+      assert.equal(tracker.http.path.path, httpFastPath ? 'fast' : 'node:http');
+      const a = await openConnection(port, '127.0.0.1');
+      const b = await openConnection(port, '127.0.0.1');
+      const third = await openConnection(port, '127.0.0.1');
+      await until(third.closed, 'the third connection from 127.0.0.1 to be closed');
+      assert.equal(tracker.http.caps.refused, 1);
+      // Another address has its own count.
+      const elsewhere = await openConnection(port, '127.0.0.2');
+      assert.match(await roundTrip(elsewhere, 1), /^HTTP\/1\.1 200 OK/);
+      // The two held ones are served; once one is closed, its place is free again.
+      assert.match(await roundTrip(a, 2), /^HTTP\/1\.1 200 OK/);
+      await untilConnections(tracker, 1); // the server's side of `a` (and `elsewhere`) closed too: only b is left
+      const again = await openConnection(port, '127.0.0.1');
+      assert.match(await roundTrip(again, 3), /^HTTP\/1\.1 200 OK/);
+      assert.equal(tracker.http.caps.refused, 1);
+      b.socket.destroy();
+      await until(() => tracker.http.caps.sources === 0, 'every count given back');
+    });
+
+    it('hands a connection that becomes a WebSocket to the WebSocket count, and does not count a trusted proxy', async () => {
+      const { tracker, port } = await start({
+        httpFastPath,
+        httpMaxConnectionsPerIp: 1,
+        trustProxy: ['127.0.0.2'],
+        udpPort: 'off',
+      });
+      const ws = await wsConnect(`ws://127.0.0.1:${port}/announce`);
+      open.push({ close: () => ws.close() });
+      assert.equal(tracker.http.caps.sources, 0, 'the WebSocket left the HTTP count');
+      const held = await openConnection(port, '127.0.0.1');
+      assert.match(await roundTrip(held, 4), /^HTTP\/1\.1 200 OK/, 'one HTTP connection next to the WebSocket');
+      // A trusted proxy carries many clients: its connections are not capped.
+      const proxied = await Promise.all([1, 2, 3].map(() => openConnection(port, '127.0.0.2')));
+      const answers = await Promise.all(proxied.map((c, i) => roundTrip(c, 10 + i)));
+      for (const answer of answers) assert.match(answer, /^HTTP\/1\.1 200 OK/);
+      assert.equal(tracker.http.caps.refused, 0);
+    });
+  });
+}
+
+describe('HTTP connection caps over TLS (--tls-cert)', () => {
+  it('counts a connection once its handshake is done, and hands a wss:// socket to the WebSocket count', async () => {
+    const { cert, key, pem } = selfSignedCert();
+    const { tracker, port } = await start({ tlsCert: cert, tlsKey: key, httpMaxConnectionsPerIp: 1, udpPort: 'off' });
+    const ws = new WebSocket(`wss://127.0.0.1:${port}/announce`, { ca: [pem], handshakeTimeout: 10_000 });
+    open.push({ close: () => ws.terminate() });
+    await once(ws, 'open');
+    assert.equal(tracker.http.caps.sources, 0, 'the WebSocket left the HTTP count');
+    // One TLS connection held open (handshake done, no request) fills the source's one place.
+    const held = tlsConnect({ host: '127.0.0.1', port, ca: [pem], servername: 'localhost' });
+    open.push({ close: () => void held.destroy() });
+    await once(held, 'secureConnect');
+    await until(() => tracker.http.caps.sources === 1, 'the held connection counted');
+    const second = tlsConnect({ host: '127.0.0.1', port, ca: [pem], servername: 'localhost' });
+    second.on('error', () => undefined);
+    open.push({ close: () => void second.destroy() });
+    await once(second, 'close');
+    assert.equal(tracker.http.caps.refused, 1);
+    held.destroy();
+    await until(() => tracker.http.caps.sources === 0, 'the held connection given back');
+  });
+});
+
+describe('HTTP total connections', () => {
+  it('--http-max-connections is the server’s maxConnections (off: none)', async () => {
+    const capped = await start({ httpMaxConnections: 3, udpPort: 'off', ws: false });
+    assert.equal(capped.tracker.http.server.maxConnections, 3);
+    const uncapped = await start({ httpMaxConnections: 'off', udpPort: 'off', ws: false });
+    assert.ok(!(uncapped.tracker.http.server.maxConnections > 0));
+  });
+});
 
 describe('UDP limits', () => {
   async function client(port: number, host = '127.0.0.1'): Promise<UdpTrackerClient> {

@@ -64,6 +64,14 @@ export interface FastPathOptions {
   maxUrlLength: number;
   /** A private tracker: `/announce/<passkey>` and `/scrape/<passkey>` are served here too. */
   passkeys?: boolean;
+  /**
+   * Decides on a new connection by its TCP peer's address
+   * (--http-max-connections-per-ip): how to release its place, or undefined
+   * to close it at once. Every connection is admitted without it.
+   */
+  admit?: (remoteAddress: string | undefined) => (() => void) | undefined;
+  /** A connection handed over to node:net becomes `socket`: its place (from admit) goes with it. */
+  adopt?: (socket: Socket, release: () => void) => void;
 }
 
 /** A head arriving in more reads than this goes to node:http, whose parser is incremental. */
@@ -105,6 +113,14 @@ export class HttpFastPath {
   private accepted: AcceptedHandles | undefined;
   /** Bytes to put back into the Socket node:net is about to emit for a handed-over handle. */
   private handingOver: Buffer | undefined;
+  /** The handed-over connection's place among its source's connections (admit), for the Socket. */
+  private handingOverRelease: (() => void) | undefined;
+  /**
+   * True while a handle is being given to node:net, which emits it as a new
+   * Socket on the server's 'connection' event within that call: listeners
+   * that count connections know it was counted already.
+   */
+  inHandOver = false;
   private whenEmpty: (() => void) | undefined;
 
   constructor(
@@ -123,7 +139,11 @@ export class HttpFastPath {
     // Runs after node:http's own 'connection' listener has set the socket up.
     server.on('connection', (socket: Socket) => {
       const rest = this.handingOver;
+      const release = this.handingOverRelease;
       this.handingOver = undefined;
+      this.handingOverRelease = undefined;
+      // Adopted first: the unshift can parse the bytes and emit their request (an upgrade) at once.
+      if (release !== undefined) options.adopt?.(socket, release);
       if (rest !== undefined && rest.length > 0) socket.unshift(rest);
     });
   }
@@ -171,7 +191,19 @@ export class HttpFastPath {
 
   private accept(handle: TcpHandle): void {
     const conn = new FastConnection(this, handle);
+    const admit = this.options.admit;
+    if (admit !== undefined) {
+      const release = admit(conn.remoteAddress());
+      if (release === undefined) {
+        // Its source is at its cap: closed before a byte is read (the client sees a reset or a close).
+        handle.close();
+        this.accepted?.release();
+        return;
+      }
+      conn.release = release;
+    }
     if (handle.readStart() !== 0) {
+      conn.release?.();
       handle.close();
       this.accepted?.release();
       return;
@@ -189,13 +221,24 @@ export class HttpFastPath {
     this.remove(conn);
     conn.handle.readStop();
     this.handingOver = rest;
-    accepted.giveBack(conn.handle); // its place in the server's connection count goes along
-    this.handingOver = undefined;
+    this.handingOverRelease = conn.release;
+    this.inHandOver = true;
+    try {
+      accepted.giveBack(conn.handle); // its place in the server's connection count goes along
+    } finally {
+      // Not taken by a Socket (node:net closed the handle instead): nothing holds the place any more.
+      const untaken = this.handingOverRelease;
+      this.inHandOver = false;
+      this.handingOver = undefined;
+      this.handingOverRelease = undefined;
+      untaken?.();
+    }
   }
 
-  /** A connection was closed: it leaves the fast path and the server's connection count. */
+  /** A connection was closed: it leaves the fast path, the server's connection count and its source's. */
   forget(conn: FastConnection): void {
     this.remove(conn);
+    conn.release?.();
     this.accepted?.release();
   }
 
@@ -273,6 +316,8 @@ class FastConnection {
   /** Nagle is off (set once, at the first pipelined request). */
   private noDelay = false;
   private peer: string | undefined | null = null;
+  /** Gives back its place among its source's connections (FastPathOptions.admit). */
+  release: (() => void) | undefined;
   deadline: number;
 
   constructor(
@@ -379,7 +424,7 @@ class FastConnection {
   }
 
   /** The TCP peer's address (one getpeername per connection). */
-  private remoteAddress(): string | undefined {
+  remoteAddress(): string | undefined {
     if (this.peer === null) {
       const out: { address?: string } = {};
       this.peer = this.handle.getpeername(out) === 0 ? out.address : undefined;

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TrackerConfig } from '../../config/options.js';
 import type { TrackerCore } from '../../core/tracker.js';
@@ -12,6 +12,7 @@ import { routeWithPasskey } from '../../protocol/passkey.js';
 import { parseQuery } from '../../protocol/query.js';
 import { ClientAddressResolver } from '../client-address.js';
 import { bencodeHeaders } from './bencode-response.js';
+import { ConnectionCaps } from './connection-caps.js';
 import { HttpFastPath, type HttpPath } from './fast-path.js';
 import { landingPage } from './landing-page.js';
 import { sendHtml, sendStatus } from './responses.js';
@@ -24,6 +25,8 @@ export const MAX_URL_LENGTH = 8192;
 export const MAX_HEADER_SIZE = 16384;
 /** The answer to a source past --rate-limit, encoded once: a flood of them must cost as little as possible. */
 const RATE_LIMITED_BODY = encodeFailure(RATE_LIMITED.message, RATE_LIMITED.retryIn);
+/** At most one log line per this many ms about accept errors (EMFILE under a connection flood). */
+const ACCEPT_ERROR_LOG_MS = 60_000;
 /** Idle time before a keep-alive connection is closed (node:http's keepAliveTimeout, and the fast path's). */
 const KEEP_ALIVE_TIMEOUT = 5_000;
 const NO_HEADERS: Record<string, string | undefined> = {};
@@ -49,12 +52,15 @@ export class HttpTransport {
   /** The certificate served with --tls-cert/--tls-key (read at construction; reloadTls() replaces it). */
   readonly tls: TlsCertificates | undefined;
   private readonly resolver: ClientAddressResolver;
+  /** --http-max-connections-per-ip (the total is the server's maxConnections). */
+  readonly caps: ConnectionCaps;
   private readonly routes: HttpRoute[] = [];
   /** Serves plain announce/scrape requests from raw bytes; everything else reaches `server` unchanged. */
   private readonly fastPath: HttpFastPath | undefined;
   private fastPathServes = false;
   private upgradeHandler: UpgradeHandler | undefined;
   private fastPathReason: string;
+  private acceptErrorLogged = 0;
 
   constructor(
     private readonly core: TrackerCore,
@@ -62,6 +68,7 @@ export class HttpTransport {
     options: HttpTransportOptions = {},
   ) {
     this.resolver = new ClientAddressResolver(config.trustProxy);
+    this.caps = new ConnectionCaps(config.httpMaxConnectionsPerIp, this.resolver);
     const httpOptions = {
       maxHeaderSize: MAX_HEADER_SIZE,
       requestTimeout: config.requestTimeout,
@@ -88,8 +95,27 @@ export class HttpTransport {
     this.server.on('checkContinue', (req, res) => this.handle(req, res));
     // Upgrades reach node:http on both paths (the fast path hands them over).
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      if (this.upgradeHandler) return this.upgradeHandler(req, socket, head);
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      if (this.upgradeHandler) {
+        // A WebSocket from here on: counted by the WebSocket transport's cap, not this one.
+        this.caps.upgraded(socket as Socket);
+        return this.upgradeHandler(req, socket, head);
+      }
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n', () => socket.destroy());
+    });
+    // --http-max-connections: node:net closes a connection past it at accept
+    // (the fast path leaves those to node:net too), before any byte is read.
+    if (config.httpMaxConnections !== 'off') this.server.maxConnections = config.httpMaxConnections;
+    // --http-max-connections-per-ip for the connections node:net wraps itself
+    // (fast path off, or not serving); the fast path admits its own, and hands
+    // them over with their place counted (adopt below). Under TLS, a
+    // connection is counted once its handshake is done ('secureConnection'):
+    // the TLS socket is the one an upgrade then names (a handshake under way
+    // is bounded by handshakeTimeout, and counts in the total only).
+    this.server.on(this.tls ? 'secureConnection' : 'connection', (socket: Socket) => {
+      if (!this.caps.on || this.fastPath?.inHandOver) return;
+      const release = this.caps.admit(socket.remoteAddress);
+      if (release === undefined) return void socket.destroy();
+      this.caps.track(socket, release);
     });
     // Slow clients cannot hold a socket: headers and the whole request are bounded,
     // and idle keep-alive connections are closed after a few seconds.
@@ -125,6 +151,10 @@ export class HttpTransport {
         maxHeaderSize: MAX_HEADER_SIZE,
         maxUrlLength: MAX_URL_LENGTH,
         passkeys: config.private,
+        ...(this.caps.on && {
+          admit: (remoteAddress: string | undefined) => this.caps.admit(remoteAddress),
+          adopt: (socket: Socket, release: () => void) => this.caps.track(socket, release),
+        }),
       },
       config.httpFastPath,
       options.nodeMajor ?? nodeMajor(),
@@ -160,6 +190,14 @@ export class HttpTransport {
       this.server.once('error', onError);
       this.server.listen({ host, port, ipv6Only: false }, () => {
         this.server.off('error', onError);
+        // Once listening, node:net reports accept failures as 'error' events,
+        // and one unheard would end the process. Out of file descriptors
+        // (EMFILE, a flood past a too high --http-max-connections) libuv
+        // mostly drops the pending connections itself; what it reports is
+        // logged, and the server keeps serving.
+        if (this.server.listenerCount('error') === 0) {
+          this.server.on('error', (err: NodeJS.ErrnoException) => this.acceptError(err));
+        }
         if (this.fastPath) {
           this.fastPathServes = this.fastPath.start();
           if (!this.fastPathServes)
@@ -178,6 +216,15 @@ export class HttpTransport {
   reloadTls(): { ok: true } | { ok: false; why: string } {
     if (!this.tls) return { ok: false, why: 'TLS is off' };
     return this.tls.reload(this.server as unknown as HttpsServer);
+  }
+
+  private acceptError(err: NodeJS.ErrnoException): void {
+    const now = Date.now();
+    if (now - this.acceptErrorLogged < ACCEPT_ERROR_LOG_MS) return;
+    this.acceptErrorLogged = now;
+    console.error(
+      `bitstorm: HTTP server: ${err.code ?? err.message} (once a minute at most; lower --http-max-connections below the open-files limit)`,
+    );
   }
 
   /** Stops accepting, lets in-flight requests finish (up to `graceMs`), then closes what is left. */
