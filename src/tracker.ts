@@ -128,10 +128,14 @@ export class Tracker {
     this.http.addRoute(healthRoute({ store: () => this.store.health?.(), closing: () => this.closing }));
     if (this.config.private) this.http.addRoute(accountsRoute(this.core, this.config.statsToken));
     if (this.config.ws) {
+      const { wsMaxSocketsPerIp, wsIdleTimeout, trustProxy } = this.config;
       const ws = new WsTransport(new WebRtcCore(this.config, this.store, this.core.events, this.core), {
         pingEveryMs: wsPingMs,
         passkeys: this.config.private,
-        trustProxy: this.config.trustProxy,
+        maxSocketsPerSource: wsMaxSocketsPerIp,
+        idleTimeoutMs: wsIdleTimeout === 'off' ? 'off' : wsIdleTimeout * 1000,
+        trustProxy,
+        now: clock,
       });
       this.ws = ws;
       this.http.onUpgrade((req, socket, head) => ws.handleUpgrade(req, socket, head));

@@ -53,6 +53,10 @@ export interface TrackerConfig {
   stateFile: string;
   /** Seconds between saves of the state file (it is also saved on shutdown). */
   stateInterval: number;
+  /** Seconds a WebSocket may stay open without announcing before it is closed. */
+  wsIdleTimeout: number | 'off';
+  /** Open WebSockets per source (an IPv4 address or an IPv6 /64). */
+  wsMaxSocketsPerIp: number | 'off';
   /** Announces and scrapes a second per source (IPv4 address, IPv6 /64), over every transport together. */
   rateLimit: number | 'off';
   /** Announces and scrapes a source may make at once before --rate-limit holds it back. */
@@ -122,6 +126,8 @@ export const DEFAULTS: Readonly<TrackerConfig> = Object.freeze({
   wsPeerTtl: 300,
   stateFile: '',
   stateInterval: 300,
+  wsIdleTimeout: 600,
+  wsMaxSocketsPerIp: 100,
   rateLimit: 20,
   rateBurst: 1000,
   udpBadIdLimit: 60,
@@ -309,6 +315,20 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'seconds between saves of --state-file (a crash loses at most this much)',
   },
   {
+    key: 'wsIdleTimeout',
+    kind: 'int-or-off',
+    min: 60,
+    max: 86400,
+    help: 'seconds a WebSocket may stay open without announcing before it is closed (at least twice --ws-interval), or off',
+  },
+  {
+    key: 'wsMaxSocketsPerIp',
+    kind: 'int-or-off',
+    min: 1,
+    max: 1_000_000,
+    help: 'open WebSockets per IPv4 address or IPv6 /64 (behind a proxy: per X-Forwarded-For address, with --trust-proxy), or off',
+  },
+  {
     key: 'redisUrl',
     kind: 'string',
     help: 'redis://[user:pass@]host:port[/db] to keep swarms in Redis',
@@ -431,6 +451,11 @@ export function validateConfig(input: TrackerConfig): Readonly<TrackerConfig> {
   }
   if (c.wsPeerTtl < c.wsInterval) {
     throw new ConfigError('--ws-peer-ttl must be at least --ws-interval, or live WebSocket peers expire');
+  }
+  if (c.wsIdleTimeout !== 'off' && c.wsIdleTimeout < 2 * c.wsInterval) {
+    throw new ConfigError(
+      '--ws-idle-timeout must be at least twice --ws-interval, or clients that announce are closed',
+    );
   }
   if (c.redisUrl && !/^rediss?:\/\//.test(c.redisUrl)) {
     throw new ConfigError('--redis-url must start with redis:// or rediss://');

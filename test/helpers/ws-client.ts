@@ -14,8 +14,11 @@ export interface WsTestClient {
   close(): void;
 }
 
-export async function wsConnect(url: string): Promise<WsTestClient> {
-  const ws = new WebSocket(url);
+export async function wsConnect(
+  url: string,
+  options: { headers?: Record<string, string> } = {},
+): Promise<WsTestClient> {
+  const ws = new WebSocket(url, options);
   const messages: Record<string, unknown>[] = [];
   const waiters = new Set<() => void>();
   ws.on('message', (data) => {

@@ -290,6 +290,29 @@ describe('UDP limits', () => {
   });
 });
 
+/** A WebSocket upgrade request by hand; resolves with everything the server sent before it closed. */
+function rawUpgrade(port: number, forwardedFor: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error('the server did not close within 5 s'));
+    }, 5000);
+    socket.on('data', (d: Buffer) => chunks.push(d));
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks).toString('latin1'));
+    });
+    socket.write(
+      'GET /announce HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n' +
+        `X-Forwarded-For: ${forwardedFor}\r\n\r\n`,
+    );
+  });
+}
+
 describe('WebSocket limits', () => {
   it('answers frames past the budget with a failure and retry in, echoing action and info_hash', async () => {
     const { port } = await start({ rateLimit: 1, rateBurst: 2, udpPort: 'off' });
@@ -308,5 +331,47 @@ describe('WebSocket limits', () => {
     });
     await c.next((m) => m.action === 'scrape', 'the scrape within the burst');
     assert.equal(c.messages.filter((m) => m.complete !== undefined && m.action === 'announce').length, 1);
+  });
+
+  it('refuses a socket past --ws-max-sockets-per-ip with 429, per X-Forwarded-For address behind a trusted proxy', async () => {
+    const { tracker, port } = await start({ wsMaxSocketsPerIp: 2, trustProxy: ['127.0.0.1'], udpPort: 'off' });
+    const url = `ws://127.0.0.1:${port}/announce`;
+    const as = (address: string) => wsConnect(url, { headers: { 'x-forwarded-for': address } });
+    const first = await as('198.51.100.10');
+    const second = await as('198.51.100.10');
+    open.push({ close: () => first.close() }, { close: () => second.close() });
+    await assert.rejects(as('198.51.100.10'), /Unexpected server response: 429/);
+    // The refusal as bytes: a whole HTTP answer, then the server closes.
+    const raw = await rawUpgrade(port, '198.51.100.10');
+    const [head, body] = raw.split('\r\n\r\n');
+    assert.match(head ?? '', /^HTTP\/1\.1 429 Too Many Requests\r\n/);
+    assert.equal(body, 'too many WebSockets from your address\n');
+    assert.match(head ?? '', new RegExp(`Content-Length: ${Buffer.byteLength(body ?? '')}`));
+    const elsewhere = await as('198.51.100.11');
+    open.push({ close: () => elsewhere.close() });
+    assert.equal(tracker.ws?.counters.refused, 2);
+    // A socket that closes frees its place.
+    first.close();
+    await first.closed();
+    await until(() => tracker.ws?.counters.sockets === 2, 'the closed socket to be gone');
+    const replacement = await as('198.51.100.10');
+    open.push({ close: () => replacement.close() });
+    assert.equal(tracker.ws?.counters.refused, 2);
+  });
+
+  it('closes a socket that has not announced within --ws-idle-timeout, and keeps one that has', async () => {
+    const { tracker, port, clock } = await start({ wsIdleTimeout: 240, wsPingMs: 50, udpPort: 'off' });
+    const url = `ws://127.0.0.1:${port}/announce`;
+    const active = await wsConnect(url);
+    const idle = await wsConnect(url);
+    open.push({ close: () => active.close() }, { close: () => idle.close() });
+    clock.now += 200_000;
+    const h = wsId('-WI-', 1);
+    active.send({ action: 'announce', info_hash: h, peer_id: wsId('-WA-', 1), left: 1 });
+    await active.next((m) => m.complete !== undefined, 'the announce reply');
+    clock.now += 41_000; // idle: 241 s since it opened; active: 41 s since its announce
+    assert.equal(await idle.closed(), 1000);
+    assert.equal(tracker.ws?.counters.idleClosed, 1);
+    assert.equal(active.ws.readyState, WebSocket.OPEN, 'checked in the same round, and kept');
   });
 });

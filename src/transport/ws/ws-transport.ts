@@ -19,6 +19,7 @@ import {
   type WsScrape,
 } from '../../protocol/ws-messages.js';
 import { ClientAddressResolver } from '../client-address.js';
+import { SourceCounts } from '../source-counts.js';
 
 /**
  * Largest frame accepted (ws closes the socket with 1009 past it). An announce
@@ -36,6 +37,9 @@ const MAX_BUFFERED_BYTES = 1024 * 1024;
 export const MAX_TORRENTS_PER_SOCKET = 1000;
 /** Paths the upgrade is accepted on (bittorrent-tracker accepts any; clients use /announce or /). */
 const PATHS = new Set(['/', '/announce']);
+/** The answer to an upgrade from a source at --ws-max-sockets-per-ip. */
+const TOO_MANY_SOCKETS_BODY = 'too many WebSockets from your address\n';
+const TOO_MANY_SOCKETS = `HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${TOO_MANY_SOCKETS_BODY.length}\r\n\r\n${TOO_MANY_SOCKETS_BODY}`;
 
 interface PeerEntry {
   infoHash: Buffer;
@@ -46,6 +50,8 @@ interface PeerSocket {
   ws: WebSocket;
   /** The client's address (after --trust-proxy): its frames are charged to it (--rate-limit). */
   address: ParsedAddress;
+  /** When it last announced (the options' clock): idle sockets are closed (--ws-idle-timeout). */
+  lastAnnounce: number;
   /** Answered the last ping. */
   alive: boolean;
   closed: boolean;
@@ -64,13 +70,23 @@ export interface WsCounters {
   undeliverable: number;
   /** Sockets dropped for not answering pings or not reading. */
   dropped: number;
+  /** Sockets closed for not announcing within --ws-idle-timeout. */
+  idleClosed: number;
+  /** Upgrades refused with 429: their address had --ws-max-sockets-per-ip open already. */
+  refused: number;
 }
 
 export interface WsTransportOptions {
   /** How often sockets are pinged (tests shorten it); PING_EVERY_MS by default. */
   pingEveryMs?: number;
+  /** --ws-max-sockets-per-ip: open sockets per source; 'off' by default. */
+  maxSocketsPerSource?: number | 'off';
+  /** --ws-idle-timeout in ms: a socket that has not announced for this long is closed at the next ping round; off by default. */
+  idleTimeoutMs?: number | 'off';
   /** --trust-proxy: whose X-Forwarded-For / X-Real-IP names the client (a TLS proxy in front, as wss:// needs). */
   trustProxy?: readonly string[];
+  /** Clock in ms for the idle timeout (tests inject one). */
+  now?: () => number;
   /** A private tracker: sockets on `/announce/<passkey>` are accepted too. */
   passkeys?: boolean;
 }
@@ -89,7 +105,7 @@ function peerKey(infoHash: Buffer, peerId: Buffer): string {
 export class WsTransport {
   /** This process' id among the tracker nodes sharing a store. */
   readonly node = randomBytes(8).toString('hex');
-  private readonly tally = { relayed: 0, undeliverable: 0, dropped: 0 };
+  private readonly tally = { relayed: 0, undeliverable: 0, dropped: 0, idleClosed: 0 };
   private readonly server: WebSocketServer;
   private readonly sockets = new Set<PeerSocket>();
   /** Sockets by peerKey of the peers they announced. */
@@ -99,7 +115,11 @@ export class WsTransport {
   private readonly leaving = new Set<Promise<void>>();
   private readonly pingEveryMs: number;
   private readonly passkeys: boolean;
+  private readonly idleTimeoutMs: number | 'off';
   private readonly resolver: ClientAddressResolver;
+  /** Open sockets per source (--ws-max-sockets-per-ip), from the upgrade until the TCP socket closes. */
+  private readonly perSource: SourceCounts;
+  private readonly now: () => number;
 
   constructor(
     private readonly core: WebRtcCore,
@@ -107,7 +127,10 @@ export class WsTransport {
   ) {
     this.pingEveryMs = options.pingEveryMs ?? PING_EVERY_MS;
     this.passkeys = options.passkeys ?? false;
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 'off';
     this.resolver = new ClientAddressResolver(options.trustProxy ?? []);
+    this.perSource = new SourceCounts(options.maxSocketsPerSource ?? 'off');
+    this.now = options.now ?? Date.now;
     this.server = new WebSocketServer({
       noServer: true,
       maxPayload: MAX_FRAME_BYTES,
@@ -118,7 +141,7 @@ export class WsTransport {
 
   /** For the stats: open sockets are counted off the socket set, not kept beside it. */
   get counters(): WsCounters {
-    return { sockets: this.sockets.size, ...this.tally };
+    return { sockets: this.sockets.size, ...this.tally, refused: this.perSource.refused };
   }
 
   /** Starts receiving relayed messages and pinging sockets. */
@@ -134,17 +157,30 @@ export class WsTransport {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q >= 0 ? url.slice(0, q) : url;
+    socket.on('error', () => socket.destroy());
     // A private tracker's members connect to /announce/<passkey> (checked at each announce, as on HTTP).
     const keyed = this.passkeys && !PATHS.has(path) ? routeWithPasskey(path) : undefined;
     if (!PATHS.has(path) && (keyed?.route !== 'announce' || keyed.passkey === undefined)) {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      // Destroyed once written: an HTTP server's sockets stay half-open until the client ends, and it may not.
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n', () => socket.destroy());
       return;
     }
-    socket.on('error', () => socket.destroy());
-    // The client's address, as HTTP resolves it (after --trust-proxy): its frames are charged to it.
     const address = this.resolver.resolve(req.socket.remoteAddress, req.headers);
     if (address === undefined) return void socket.destroy(); // reset already
+    const release = this.perSource.acquire(address);
+    if (release === undefined) {
+      // Refused before the handshake: no WebSocket, no frame, no memory beyond the answer.
+      socket.end(TOO_MANY_SOCKETS, () => socket.destroy());
+      return;
+    }
+    // Released when the TCP socket closes, whatever happens on the way (a failed handshake too).
+    socket.once('close', release);
     this.server.handleUpgrade(req, socket, head, (ws) => this.accept(ws, address, keyed?.passkey));
+  }
+
+  /** Sources with sockets open (tests: nothing is left behind). */
+  get sourcesWithSockets(): number {
+    return this.perSource.sources;
   }
 
   /** Closes every socket (their peers leave the store), stops relaying. */
@@ -165,6 +201,7 @@ export class WsTransport {
     const peer: PeerSocket = {
       ws,
       address,
+      lastAnnounce: this.now(),
       alive: true,
       closed: false,
       peers: new Map(),
@@ -210,8 +247,10 @@ export class WsTransport {
       const hash = request.action === 'announce' ? request.infoHash : request.infoHashes[0];
       return this.rateLimited(peer, request.action, hash?.toString('latin1'));
     }
-    if (request.action === 'announce') void this.announce(peer, request);
-    else if (request.action === 'answer') void this.answer(request);
+    if (request.action === 'announce') {
+      peer.lastAnnounce = this.now();
+      void this.announce(peer, request);
+    } else if (request.action === 'answer') void this.answer(request);
     else void this.scrape(peer, request);
   }
 
@@ -335,10 +374,20 @@ export class WsTransport {
   }
 
   private ping(): void {
+    const idleSince = this.idleTimeoutMs === 'off' ? Number.NEGATIVE_INFINITY : this.now() - this.idleTimeoutMs;
     for (const peer of this.sockets) {
+      // Closing already (idle, below): ws destroys it if the close handshake does not finish.
+      if (peer.ws.readyState !== peer.ws.OPEN) continue;
       if (!peer.alive) {
         this.tally.dropped++;
         peer.ws.terminate();
+        continue;
+      }
+      if (peer.lastAnnounce < idleSince) {
+        // Alive (it answers pings) but announces nothing: it holds a socket
+        // for no swarm. Closed politely; a client with torrents reconnects.
+        this.tally.idleClosed++;
+        peer.ws.close(1000, 'idle');
         continue;
       }
       peer.alive = false;
