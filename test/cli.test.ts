@@ -72,10 +72,16 @@ describe('bitstorm CLI', () => {
       '--allow-ip-param',
       '--http-fast-path <value>',
       '"force": also on untested majors) (default: on; BITSTORM_HTTP_FAST_PATH)',
+      '--rate-limit <value>',
+      'or off (default: 20; BITSTORM_RATE_LIMIT)',
+      '--ws-max-sockets-per-ip <value>',
+      '--http-max-connections-per-ip <value>',
+      '--udp-bad-id-limit <value>',
     ]) {
       assert.ok(r.stdout.includes(text), `help mentions ${text}`);
     }
     assert.equal(run(['--http-fast-path', 'force', '--help']).status, 0, '"force" is a value of --http-fast-path');
+    assert.equal(run(['--rate-limit', 'off', '--help']).status, 0, '"off" is a value of --rate-limit');
   });
 
   it('refuses unknown options and invalid values with exit code 2', () => {
@@ -87,6 +93,9 @@ describe('bitstorm CLI', () => {
       [['--trust-proxy', 'not-a-cidr'], /not an address or CIDR/],
       [['--workers', '2'], /--workers > 1 needs --redis-url/],
       [['--http-fast-path', 'maybe'], /--http-fast-path: expected on, off or force, got "maybe"/],
+      [['--rate-limit', 'fast'], /--rate-limit: expected a whole number or off, got "fast"/],
+      [['--rate-burst', 'off'], /--rate-burst: expected a whole number, got "off"/],
+      [['--ws-idle-timeout', '200'], /--ws-idle-timeout must be at least twice --ws-interval/],
       [['stray'], /unexpected argument/],
     ] as const) {
       const r = run([...args]);
