@@ -16,6 +16,9 @@ import type { Workload } from './workload.js';
  *   (UDP: BEP 41 URL data), so each announce is also accounted;
  * - extra layers given by `extraLayers` (the rate limiter, set so nothing is refused).
  *
+ * bench/trackers.ts starts BitStorm with the per-source limits off (the
+ * generator's few addresses would hit them); a layer's flags come after and win.
+ *
  * Each layer gets a fresh tracker, the workload's prefill, then the UDP and
  * HTTP (one connection per announce) loads; the figure is the tracker's CPU
  * per answered announce over the measured window, and its ratio to plain's.
