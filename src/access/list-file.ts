@@ -1,20 +1,28 @@
-import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+import { readFileSync, type Stats, stat, statSync } from 'node:fs';
 
-/** How often the list file is checked for changes (fs.watchFile polls; it also sees a file replaced by a rename). */
+/** How often the list file is checked for changes (a stat; it also sees a file replaced by a rename). */
 const POLL_MS = 2000;
 
 /** A list file's text → its entries, and `line N: why` for each line skipped (never the line's text: it may be a secret). */
 export type ListParser = (text: string) => { entries: ReadonlySet<string>; problems: string[] };
 
 /**
- * A list kept in a file (an allow or deny list, the passkeys): read at start (a file that cannot be
- * read is an error then), and again on SIGHUP and whenever the file changes
- * (within POLL_MS). Each read is parsed whole before it replaces the list; a
- * read that fails later keeps the list in force and is logged.
+ * A list kept in a file (an allow or deny list, the passkeys): read at start
+ * (a file that cannot be read is an error then), and again on SIGHUP and
+ * whenever the file changes (within POLL_MS). Each read is parsed whole before
+ * it replaces the list; a read that fails later keeps the list in force and is
+ * logged.
+ *
+ * Changes are found by comparing the file's stat with the one taken when it
+ * was last read, not poll with poll (fs.watchFile): its first poll could come
+ * after a change made right after the read, which would then never be seen.
  */
 export class ListFile {
   private readonly onHup = (): void => this.reload('SIGHUP');
-  private watching = false;
+  private timer: NodeJS.Timeout | undefined;
+  /** The file's stat when it was last read (undefined: it could not be stat'ed). */
+  private readStat: Stats | undefined;
+  private polling = false;
 
   constructor(
     private readonly path: string,
@@ -27,18 +35,29 @@ export class ListFile {
 
   /** Starts following the file (and SIGHUP). */
   watch(): void {
-    if (this.watching) return;
-    this.watching = true;
-    watchFile(this.path, { interval: POLL_MS, persistent: false }, (now, before) => {
-      if (now.mtimeMs !== before.mtimeMs || now.size !== before.size || now.ino !== before.ino) this.reload('change');
-    });
+    if (this.timer) return;
+    this.timer = setInterval(() => this.poll(), POLL_MS);
+    this.timer.unref();
     process.on('SIGHUP', this.onHup);
   }
 
   close(): void {
-    this.watching = false;
-    unwatchFile(this.path);
+    clearInterval(this.timer);
+    this.timer = undefined;
     process.off('SIGHUP', this.onHup);
+  }
+
+  private poll(): void {
+    if (this.polling) return;
+    this.polling = true;
+    stat(this.path, (err, now) => {
+      this.polling = false;
+      if (err || !this.timer) return; // gone: the list stays until the file is back (or SIGHUP says why)
+      const before = this.readStat;
+      if (!before || now.mtimeMs !== before.mtimeMs || now.size !== before.size || now.ino !== before.ino) {
+        this.reload('change');
+      }
+    });
   }
 
   private reload(why: string): void {
@@ -50,7 +69,10 @@ export class ListFile {
   }
 
   private read(): void {
+    // Stat first: a change between the stat and the read is then seen at the next poll.
+    const before = statSync(this.path);
     const { entries, problems } = this.parse(readFileSync(this.path, 'utf8'));
+    this.readStat = before;
     for (const problem of problems.slice(0, 20)) this.log(`bitstorm: ${this.path} ${problem}`);
     if (problems.length > 20) this.log(`bitstorm: ${this.path}: ${problems.length - 20} more lines skipped`);
     this.apply(entries);
