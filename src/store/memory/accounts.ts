@@ -53,13 +53,18 @@ export class MemoryAccounts implements AccountStore {
     if (a.event === 'stopped') {
       peers.delete(id);
       if (peers.size === 0) this.baselines.delete(a.passkey);
+      return;
+    }
+    const completed = completedBefore || a.event === 'completed';
+    const kept = peers.get(id);
+    if (kept) {
+      // Updated in place: a new object per announce would be old-generation garbage for the GC.
+      kept.uploaded = a.uploaded;
+      kept.downloaded = a.downloaded;
+      kept.seen = now;
+      kept.completed = completed;
     } else {
-      peers.set(id, {
-        uploaded: a.uploaded,
-        downloaded: a.downloaded,
-        seen: now,
-        completed: completedBefore || a.event === 'completed',
-      });
+      peers.set(id, { uploaded: a.uploaded, downloaded: a.downloaded, seen: now, completed });
     }
   }
 
