@@ -51,6 +51,28 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       : {}),
   });
   if (cluster.isWorker && tracker.metrics) fromPrimary = workerMetrics(tracker.metrics.registry);
+  // Installed before listening: a signal that comes while the tracker starts (or
+  // right after its first log line) closes it too, instead of killing it unsaved.
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    if (!config.quiet) console.log(`bitstorm: ${signal}, shutting down`);
+    // Bounded: a close that hangs (a client that never finishes, a store that never answers) ends in exit 1.
+    setTimeout(() => {
+      console.error(`bitstorm: shutdown took more than ${SHUTDOWN_GRACE_MS / 1000} s; exiting`);
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS).unref();
+    tracker.close().then(
+      () => process.exit(0),
+      (err) => {
+        console.error('bitstorm: error during shutdown', err);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
   const info = await tracker.listen();
   const log = (line: string): void => {
     if (!config.quiet) console.log(line);
@@ -86,25 +108,4 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     });
     process.send?.(READY_MESSAGE);
   }
-
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    log(`bitstorm: ${signal}, shutting down`);
-    // Bounded: a close that hangs (a client that never finishes, a store that never answers) ends in exit 1.
-    setTimeout(() => {
-      console.error(`bitstorm: shutdown took more than ${SHUTDOWN_GRACE_MS / 1000} s; exiting`);
-      process.exit(1);
-    }, SHUTDOWN_GRACE_MS).unref();
-    tracker.close().then(
-      () => process.exit(0),
-      (err) => {
-        console.error('bitstorm: error during shutdown', err);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
 }
