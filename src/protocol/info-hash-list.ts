@@ -1,3 +1,5 @@
+import { parseListText } from './list-text.js';
+
 /**
  * The text of an allow or deny list (`--allow-list PATH`, `--deny-list PATH`):
  * one info hash per line, as 40 hex digits, 32 base32 characters (as in
@@ -17,17 +19,12 @@ export interface InfoHashList {
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
 export function parseInfoHashList(text: string): InfoHashList {
-  const hashes = new Set<string>();
-  const problems: string[] = [];
-  const lines = text.split(/\r?\n/);
-  for (let i = 0; i < lines.length; i++) {
-    const line = (lines[i] as string).replace(/#.*$/, '').trim();
-    if (line === '') continue;
-    const hash = infoHashOf(line);
-    if (hash) hashes.add(hash.toString('latin1'));
-    else problems.push(`line ${i + 1}: not an info hash (40 hex digits, 32 base32 characters or a magnet link)`);
-  }
-  return { hashes, problems };
+  const { entries, problems } = parseListText(
+    text,
+    (line) => infoHashOf(line)?.toString('latin1'),
+    'an info hash (40 hex digits, 32 base32 characters or a magnet link)',
+  );
+  return { hashes: entries, problems };
 }
 
 /** One entry → 20 bytes, or undefined. */

@@ -1,3 +1,5 @@
+import { parseListText } from './list-text.js';
+
 /**
  * Passkeys of a private tracker (`--private`): the secret each member's
  * announce URL carries, `/announce/<passkey>` and `/scrape/<passkey>` (HTTP
@@ -76,17 +78,10 @@ export interface PasskeyList {
 
 /** The keys file (`--keys PATH`): one passkey per line; `#` starts a comment; blank lines are skipped. */
 export function parsePasskeyList(text: string): PasskeyList {
-  const keys = new Set<string>();
-  const problems: string[] = [];
-  const lines = text.split(/\r?\n/);
-  for (let i = 0; i < lines.length; i++) {
-    const line = (lines[i] as string).replace(/#.*$/, '').trim();
-    if (line === '') continue;
-    if (isPasskey(line)) keys.add(line);
-    else
-      problems.push(
-        `line ${i + 1}: not a passkey (${PASSKEY_MIN}–${PASSKEY_MAX} characters of A-Z, a-z, 0-9, - and _)`,
-      );
-  }
-  return { keys, problems };
+  const { entries, problems } = parseListText(
+    text,
+    (line) => (isPasskey(line) ? line : undefined),
+    `a passkey (${PASSKEY_MIN}–${PASSKEY_MAX} characters of A-Z, a-z, 0-9, - and _)`,
+  );
+  return { keys: entries, problems };
 }
