@@ -19,12 +19,17 @@ import type { Workload } from './workload.js';
  * bench/trackers.ts starts BitStorm with the per-source limits off (the
  * generator's few addresses would hit them); a layer's flags come after and win.
  *
- * Each layer gets a fresh tracker, the workload's prefill, then the UDP and
- * HTTP (one connection per announce) loads; the figure is the tracker's CPU
- * per answered announce over the measured window, and its ratio to plain's.
+ * Each layer gets its own tracker and the workload's prefill; then, for each
+ * of `rounds` rounds, the UDP and the HTTP (one connection per announce)
+ * loads visit every layer in turn. The figure is the tracker's CPU per
+ * answered announce over the measured window, the median of the rounds, and
+ * its ratio to plain's; every round's figure is listed under the table, as
+ * single runs on a shared 2-core machine differ by tens of percent.
  */
 
 export interface Layer {
+  /** For `--only` (plain, allow, passkeys, rate). */
+  id: string;
   name: string;
   args: string[];
   /** Announce path the generator uses (default /announce). */
@@ -41,6 +46,12 @@ export interface LayersOptions {
   concurrency: number;
   quick: boolean;
   extraLayers: Layer[];
+  /** Layer ids to run (default all); plain always runs, as the others' reference. */
+  only: string[] | undefined;
+  /** Measured loads per layer and transport, taking turns; the table shows the median. */
+  rounds: number;
+  /** Extra node flags for BitStorm (e.g. --cpu-prof). */
+  nodeArgs: string[];
   log: (line: string) => void;
 }
 
@@ -57,36 +68,48 @@ export async function runLayersBench(o: LayersOptions): Promise<string> {
   writeFileSync(keysFile, `${PASSKEY}\n`);
 
   const layers: Layer[] = [
-    { name: 'plain', args: [] },
-    { name: `allow list (${listSize.toLocaleString('en')} hashes)`, args: ['--allow-list', allowFile] },
+    { id: 'plain', name: 'plain', args: [] },
+    { id: 'allow', name: `allow list (${listSize.toLocaleString('en')} hashes)`, args: ['--allow-list', allowFile] },
     {
+      id: 'passkeys',
       name: 'passkeys + accounting',
       args: ['--private', '--keys', keysFile, '--stats-token', 'bench-token'],
       path: `/announce/${PASSKEY}`,
     },
     ...o.extraLayers,
-  ];
+  ].filter((l) => l.id === 'plain' || !o.only || o.only.includes(l.id));
   const modes: Mode[] = ['udp', 'http'];
   const rows: { layer: string; mode: Mode; r: LoadResult }[] = [];
-  for (const layer of layers) {
-    let t: TrackerHandle;
-    try {
-      t = await startBitstorm({ repoRoot: o.repoRoot, redis: false, workers: 1, extraArgs: layer.args });
-    } catch (err) {
-      o.log(`layers: ${layer.name} did not start: ${(err as Error).message}`);
-      continue;
+  const trackers: { layer: Layer; t: TrackerHandle }[] = [];
+  try {
+    // Every layer's tracker runs at once (each idle while another is measured),
+    // so the rounds can take turns: drift on a shared machine then lands on
+    // every layer alike instead of on whichever ran last.
+    for (const layer of layers) {
+      try {
+        const t = await startBitstorm({
+          repoRoot: o.repoRoot,
+          redis: false,
+          workers: 1,
+          nodeArgs: o.nodeArgs,
+          extraArgs: layer.args,
+        });
+        trackers.push({ layer, t });
+      } catch (err) {
+        o.log(`layers: ${layer.name} did not start: ${(err as Error).message}`);
+      }
     }
-    try {
-      const w = o.workload;
-      const base = {
-        binary: o.loadgenBin,
-        file: w.file,
-        port: t.port,
-        pids: () => t.trackerPids(),
-        ...(layer.path ? { path: layer.path } : {}),
-      };
+    const w = o.workload;
+    const base = (layer: Layer, t: TrackerHandle) => ({
+      binary: o.loadgenBin,
+      file: w.file,
+      port: t.port,
+      pids: () => t.trackerPids(),
+      ...(layer.path ? { path: layer.path } : {}),
+    });
+    for (const { layer, t } of trackers) {
       const pre = await runLoad({
-        ...base,
+        ...base(layer, t),
         mode: 'udp',
         concurrency: 128,
         duration: o.quick ? 20 : 300,
@@ -99,42 +122,69 @@ export async function runLayersBench(o: LayersOptions): Promise<string> {
       o.log(
         `layers: ${layer.name}: prefill ${pre.ok} ok, ${pre.errors} errors${pre.first_error ? ` (${pre.first_error})` : ''}`,
       );
-      const steady = w.total - w.prefill;
-      for (let i = 0; i < modes.length; i++) {
-        const mode = modes[i] as Mode;
-        const r = await runLoad({
-          ...base,
-          mode,
-          concurrency: o.concurrency,
-          duration: o.duration,
-          warmup: o.warmup,
-          start: w.prefill + Math.floor((steady * i) / modes.length),
-          end: w.prefill + Math.floor((steady * (i + 1)) / modes.length),
-          numwant: 50,
-          timeoutMs: 2000,
-        });
-        rows.push({ layer: layer.name, mode, r });
-        o.log(
-          `layers: ${layer.name} ${mode}: ${Math.round(r.rate)}/s, ${(r.cpuUs / Math.max(1, r.ok)).toFixed(1)} µs CPU/announce, ${r.errors} errors${r.first_error ? ` (${r.first_error})` : ''}`,
-        );
-      }
-    } finally {
-      await t.stop();
     }
+    // Each (round, mode) announces its own slice of the steady records, the same slice in every layer.
+    const steady = w.total - w.prefill;
+    const slices = o.rounds * modes.length;
+    for (let round = 0; round < o.rounds; round++) {
+      for (let m = 0; m < modes.length; m++) {
+        const mode = modes[m] as Mode;
+        const slice = round * modes.length + m;
+        for (const { layer, t } of trackers) {
+          const r = await runLoad({
+            ...base(layer, t),
+            mode,
+            concurrency: o.concurrency,
+            duration: o.duration,
+            warmup: o.warmup,
+            start: w.prefill + Math.floor((steady * slice) / slices),
+            end: w.prefill + Math.floor((steady * (slice + 1)) / slices),
+            numwant: 50,
+            timeoutMs: 2000,
+          });
+          rows.push({ layer: layer.name, mode, r });
+          o.log(
+            `layers: round ${round + 1}, ${layer.name} ${mode}: ${Math.round(r.rate)}/s, ${cpu(r).toFixed(1)} µs CPU/announce, ${r.errors} errors${r.first_error ? ` (${r.first_error})` : ''}`,
+          );
+        }
+      }
+    }
+  } finally {
+    await Promise.all(trackers.map(({ t }) => t.stop()));
   }
 
-  const cpu = (r: LoadResult): number => r.cpuUs / Math.max(1, r.ok);
-  const plain = (mode: Mode) => rows.find((x) => x.layer === 'plain' && x.mode === mode);
+  /** The round with the median CPU per announce of a layer and mode (the rate and errors of that same round). */
+  const median = (layer: string, mode: Mode): LoadResult | undefined => {
+    const runs = rows.filter((x) => x.layer === layer && x.mode === mode).map((x) => x.r);
+    runs.sort((a, b) => cpu(a) - cpu(b));
+    return runs[Math.floor((runs.length - 1) / 2)];
+  };
   const out = [
     '| layer | transport | announces/s | tracker CPU µs/announce | vs plain | errors |',
     '|---|---|--:|--:|--:|--:|',
   ];
-  for (const { layer, mode, r } of rows) {
-    const p = plain(mode);
-    const ratio = p ? `${((cpu(r) / cpu(p.r) - 1) * 100).toFixed(1)} %` : '–';
-    out.push(
-      `| ${layer} | ${mode === 'http' ? 'HTTP, one connection per announce' : 'UDP'} | ${Math.round(r.rate).toLocaleString('en')} | ${cpu(r).toFixed(1)} | ${layer === 'plain' ? '' : ratio.startsWith('-') ? ratio : `+${ratio}`} | ${r.errors} |`,
-    );
+  const plainName = (layers[0] as Layer).name;
+  for (const { layer } of trackers) {
+    for (const mode of modes) {
+      const r = median(layer.name, mode);
+      const p = median(plainName, mode);
+      if (!r) continue;
+      const ratio = p ? `${((cpu(r) / cpu(p) - 1) * 100).toFixed(1)} %` : '–';
+      out.push(
+        `| ${layer.name} | ${mode === 'http' ? 'HTTP, one connection per announce' : 'UDP'} | ${Math.round(r.rate).toLocaleString('en')} | ${cpu(r).toFixed(1)} | ${layer.id === 'plain' ? '' : ratio.startsWith('-') ? ratio : `+${ratio}`} | ${r.errors} |`,
+      );
+    }
   }
+  const spread = trackers.flatMap(({ layer }) =>
+    modes.map((mode) => {
+      const all = rows.filter((x) => x.layer === layer.name && x.mode === mode).map((x) => cpu(x.r).toFixed(1));
+      return `${layer.id} ${mode}: ${all.join(', ')}`;
+    }),
+  );
+  out.push('', `CPU µs/announce of each round (the table shows the median): ${spread.join('; ')}.`);
   return out.join('\n');
+}
+
+function cpu(r: LoadResult): number {
+  return r.cpuUs / Math.max(1, r.ok);
 }

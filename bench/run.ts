@@ -50,6 +50,8 @@ interface Settings {
   wsIdle: number | undefined;
   /** Only the cost of each access-control layer (bench/layers.ts). */
   layers: boolean;
+  /** --layers: measured rounds per layer and transport. */
+  rounds: number;
 }
 
 const HELP = `Usage: npm run bench -- [options]
@@ -82,7 +84,9 @@ const HELP = `Usage: npm run bench -- [options]
   --node-args "A B"    extra node flags for the BitStorm processes (e.g. --perf-basic-prof)
   --layers             instead of the comparison: BitStorm (memory store) with each access-control layer
                        on in turn (a 1M-hash allow list, passkeys with accounting, the rate limiter),
-                       tracker CPU per UDP and HTTP announce against the plain run (bench/layers.ts)
+                       tracker CPU per UDP and HTTP announce against the plain run (bench/layers.ts);
+                       --only picks layers (allow, passkeys, rate; plain always runs); --rounds N
+                       measured rounds, the layers taking turns, median shown (default 3; --quick 1)
   --soak S [--http] [--redis] [--tracker opentracker]
                        instead of the comparison: BitStorm alone under a steady 2,000 announces/s for
                        S seconds, p50/p99/max and RSS per 10-s window and the trend (bench/soak.ts;
@@ -114,6 +118,7 @@ function parseArgs(argv: string[]): Settings {
         wsOffers: undefined,
         wsIdle: undefined,
         layers: false,
+        rounds: quick ? 1 : 3,
       }
     : {
         quick,
@@ -137,6 +142,7 @@ function parseArgs(argv: string[]): Settings {
         wsOffers: undefined,
         wsIdle: undefined,
         layers: false,
+        rounds: quick ? 1 : 3,
       };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -190,7 +196,10 @@ function parseArgs(argv: string[]): Settings {
         .filter((n) => n > 0);
     else if (a === '--out') s.out = v;
     else if (a === '--cpu-prof') s.cpuProf = resolve(v);
-    else if (a === '--node-args') s.nodeArgs = v.split(/\s+/).filter(Boolean);
+    else if (a === '--rounds') {
+      s.rounds = Number(v);
+      if (!Number.isInteger(s.rounds) || s.rounds < 1) throw new Error('--rounds is a positive integer');
+    } else if (a === '--node-args') s.nodeArgs = v.split(/\s+/).filter(Boolean);
     else throw new Error(`unknown option ${a} (see --help)`);
   }
   return s;
@@ -405,9 +414,13 @@ async function main(): Promise<void> {
       warmup: s.warmup,
       concurrency: s.concurrency,
       quick: s.quick,
+      only: s.only,
+      rounds: s.rounds,
+      nodeArgs,
       // The limiter on, set so that nothing is refused: its cost, not its refusals.
       extraLayers: [
         {
+          id: 'rate',
           name: 'rate limiter (per source, never reached)',
           args: ['--rate-limit', '1000000', '--rate-burst', '1000000', '--udp-bad-id-limit', '60'],
         },
