@@ -78,3 +78,14 @@ export class StoreError extends TrackerError {
     if (options?.cause !== undefined) this.cause = options.cause;
   }
 }
+
+/** What a store's failure becomes for the client: the StoreError itself, or one that keeps the failure as its cause. */
+export function asStoreError(err: unknown): StoreError {
+  if (err instanceof StoreError) return err;
+  return new StoreError('tracker storage is unavailable, retry later', { cause: err });
+}
+
+/** A promise's rejection handler that rejects with asStoreError(err). */
+export function rethrowAsStoreError(err: unknown): never {
+  throw asStoreError(err);
+}

@@ -1,5 +1,6 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { PolicyError } from '../errors.js';
+import { PASSKEY_MAX } from '../protocol/passkey.js';
 import { siphash24 } from '../protocol/siphash.js';
 import type { SharedSetCache } from './shared-set-cache.js';
 
@@ -14,7 +15,7 @@ import type { SharedSetCache } from './shared-set-cache.js';
  * secret (a keyed digest: without the secret, a guess's digest says nothing
  * about the real key's), never compared as text, so the time a lookup takes
  * says nothing about how close a guess was; a key found under that digest is
- * then compared with timingSafeEqual. SipHash, not SHA-256: it is the check of
+ * then compared byte by byte without an early exit (constantTimeEqual). SipHash, not SHA-256: it is the check of
  * every announce of a private tracker, and costs a tenth as much. (With `--keys redis`
  * Redis looks the key up in its own hash table, whose timing reveals as
  * little.) Keys never reach a log line whole (protocol/passkey.ts: maskPasskey).
@@ -24,6 +25,7 @@ export class Passkeys {
   private digests: ReadonlyMap<number, readonly Buffer[]> = new Map();
   private readonly secret = new Uint32Array(randomBytes(16).buffer);
   private readonly out = new Uint32Array(2);
+  private readonly scratch = Buffer.alloc(PASSKEY_MAX);
   /** The file's keys, sorted (for the accounts endpoint). */
   private sorted: readonly string[] = [];
   constructor(
@@ -43,7 +45,7 @@ export class Passkeys {
     const digests = new Map<number, Buffer[]>();
     for (const key of keys) {
       const bytes = Buffer.from(key, 'latin1');
-      const d = this.digest(bytes);
+      const d = this.digest(bytes, bytes.length);
       const same = digests.get(d);
       if (same) same.push(bytes);
       else digests.set(d, [bytes]);
@@ -52,12 +54,21 @@ export class Passkeys {
     this.sorted = [...keys].sort();
   }
 
-  /** Resolves when `passkey` is a member's; throws PolicyError `unknown_passkey` otherwise (StoreError if the store is down). */
-  async verify(passkey: string | undefined): Promise<void> {
+  /**
+   * Returns when `passkey` is a member's; throws PolicyError `unknown_passkey`
+   * otherwise. Synchronous for a keys file; with `--keys redis` a promise
+   * unless this node asked the store about the key lately (then a StoreError
+   * when the store is down).
+   */
+  verify(passkey: string | undefined): void | Promise<void> {
     if (this.mode === 'off') return;
-    if (passkey === undefined || !(await this.has(passkey))) {
-      throw new PolicyError('unknown_passkey', 'unknown passkey');
+    if (passkey === undefined) throw UNKNOWN();
+    if (this.mode === 'store') {
+      const found = (this.stored as SharedSetCache).has(passkey);
+      if (typeof found !== 'boolean') return found.then(refuseUnless);
+      return refuseUnless(found);
     }
+    refuseUnless(this.fileHas(passkey));
   }
 
   /** The members' keys, a page at a time (cursor '0' starts; '0' back means done). */
@@ -72,19 +83,39 @@ export class Passkeys {
     return { cursor: next >= this.sorted.length ? '0' : String(next), passkeys: page };
   }
 
-  private async has(passkey: string): Promise<boolean> {
-    if (this.mode === 'store') return (this.stored as SharedSetCache).has(passkey);
-    const bytes = Buffer.from(passkey, 'latin1');
-    const candidates = this.digests.get(this.digest(bytes));
+  private fileHas(passkey: string): boolean {
+    const length = passkey.length;
+    if (length > PASSKEY_MAX) return false;
+    // Into a buffer kept for it: no allocation per announce.
+    const bytes = this.scratch;
+    bytes.write(passkey, 0, length, 'latin1');
+    const candidates = this.digests.get(this.digest(bytes, length));
     if (!candidates) return false;
     let found = false;
-    for (const key of candidates) if (key.length === bytes.length && timingSafeEqual(key, bytes)) found = true;
+    for (const key of candidates) if (key.length === length && constantTimeEqual(key, bytes, length)) found = true;
     return found;
   }
 
   /** 53 bits of the key's SipHash-2-4 under this process' secret (a Map key without an allocation). */
-  private digest(bytes: Buffer): number {
-    siphash24(this.secret, bytes, 0, bytes.length, this.out);
+  private digest(bytes: Buffer, length: number): number {
+    siphash24(this.secret, bytes, 0, length, this.out);
     return (this.out[0] as number) * 0x200000 + ((this.out[1] as number) & 0x1fffff);
   }
+}
+
+const UNKNOWN = (): PolicyError => new PolicyError('unknown_passkey', 'unknown passkey');
+
+function refuseUnless(found: boolean): void {
+  if (!found) throw UNKNOWN();
+}
+
+/**
+ * Whether the first `length` bytes of `a` and `b` are equal, in a time that
+ * depends on `length` only: every byte is looked at and no branch depends on
+ * them (what crypto.timingSafeEqual does, without a subarray per call).
+ */
+function constantTimeEqual(a: Uint8Array, b: Uint8Array, length: number): boolean {
+  let diff = 0;
+  for (let i = 0; i < length; i++) diff |= (a[i] as number) ^ (b[i] as number);
+  return diff === 0;
 }

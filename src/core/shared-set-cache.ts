@@ -1,4 +1,4 @@
-import { StoreError } from '../errors.js';
+import { asStoreError } from '../errors.js';
 import type { SharedSet } from '../store/swarm-store.js';
 
 /** An answer of the store is trusted this long: a change made there applies on every node within it. */
@@ -33,9 +33,7 @@ export class SharedSetCache {
     try {
       found = await this.set.has(member);
     } catch (err) {
-      throw err instanceof StoreError
-        ? err
-        : new StoreError('tracker storage is unavailable, retry later', { cause: err });
+      throw asStoreError(err);
     }
     this.cache.delete(member);
     if (this.cache.size >= MAX_CACHED) {

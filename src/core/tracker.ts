@@ -1,8 +1,15 @@
 import type { TrackerConfig } from '../config/options.js';
-import { PolicyError, ProtocolError, RATE_LIMITED, StoreError, TrackerError } from '../errors.js';
+import {
+  asStoreError,
+  PolicyError,
+  ProtocolError,
+  RATE_LIMITED,
+  rethrowAsStoreError,
+  TrackerError,
+} from '../errors.js';
 import { type ParsedAddress, packEndpoint, parseIp } from '../protocol/compact.js';
 import type { AnnounceParams, AnnounceReply, RequestContext, ScrapeEntry, Transport } from '../protocol/types.js';
-import type { Account } from '../store/account-store.js';
+import type { Account, AccountAnnounce } from '../store/account-store.js';
 import type { StoreAnnounce, SwarmStore } from '../store/swarm-store.js';
 import { ClientRules } from './client-rules.js';
 import { TrackerEvents } from './events.js';
@@ -65,21 +72,15 @@ export class TrackerCore {
   /**
    * A private tracker's accounting of one announce (any transport): the
    * passkey's uploaded/downloaded deltas and completions (store/account-store.ts).
-   * Nothing on a public tracker.
+   * Nothing on a public tracker. `announce` is the request's AnnounceParams as
+   * they are (no copy per announce).
    */
-  async account(
-    passkey: string | undefined,
-    announce: {
-      infoHash: Buffer;
-      peerId: Buffer;
-      event: AnnounceParams['event'];
-      uploaded: number;
-      downloaded: number;
-    },
-  ): Promise<void> {
+  account(passkey: string | undefined, announce: AccountAnnounce): void | Promise<void> {
     if (!this.passkeys.required || passkey === undefined) return;
     try {
-      await this.store.accounts.record({ passkey, ...announce });
+      // Synchronous on the memory store: no promise, no allocation per announce.
+      const recorded = this.store.accounts.record(passkey, announce);
+      if (recorded) return recorded.catch(rethrowAsStoreError);
     } catch (err) {
       throw asStoreError(err);
     }
@@ -159,7 +160,10 @@ export class TrackerCore {
   ): Promise<AnnounceReply> {
     const { config } = this;
     // First, so that a stranger learns nothing of which torrents or clients are allowed.
-    if (this.passkeys.required) await this.passkeys.verify(ctx.passkey);
+    if (this.passkeys.required) {
+      const verified = this.passkeys.verify(ctx.passkey);
+      if (verified) await verified;
+    }
     const access = this.checkAccess(params.infoHash, params.peerId);
     if (access) await access;
     // --max-numwant caps the default too, so lowering the cap alone is enough.
@@ -215,8 +219,9 @@ export class TrackerCore {
     const storeStarted = performance.now();
     try {
       // A private tracker's accounting runs beside the announce, which waits for both.
-      result = this.passkeys.required
-        ? (await Promise.all([this.store.announce(request), this.account(ctx.passkey, params)]))[0]
+      const accounted = this.account(ctx.passkey, params);
+      result = accounted
+        ? (await Promise.all([this.store.announce(request), accounted]))[0]
         : await this.store.announce(request);
     } catch (err) {
       throw asStoreError(err);
@@ -303,11 +308,6 @@ export class TrackerCore {
 
 function refuseUnless(allowed: boolean): void {
   if (!allowed) throw new PolicyError('torrent_not_allowed', 'torrent not allowed on this tracker');
-}
-
-function asStoreError(err: unknown): StoreError {
-  if (err instanceof StoreError) return err;
-  return new StoreError('tracker storage is unavailable, retry later', { cause: err });
 }
 
 /** Unspecified and multicast addresses can never be a peer. */

@@ -1,5 +1,5 @@
 import type { TrackerConfig } from '../config/options.js';
-import { PolicyError, ProtocolError, StoreError, TrackerError } from '../errors.js';
+import { asStoreError, PolicyError, ProtocolError, TrackerError } from '../errors.js';
 import type { ParsedAddress } from '../protocol/compact.js';
 import type { ScrapeEntry } from '../protocol/types.js';
 import type { WsAnnounce } from '../protocol/ws-messages.js';
@@ -149,9 +149,4 @@ export class WebRtcCore {
   reportFailure(err: unknown): void {
     this.events.emit('failure', { transport: 'ws', code: err instanceof TrackerError ? err.code : 'internal' });
   }
-}
-
-function asStoreError(err: unknown): StoreError {
-  if (err instanceof StoreError) return err;
-  return new StoreError('tracker storage is unavailable, retry later', { cause: err });
 }

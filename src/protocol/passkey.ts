@@ -60,10 +60,15 @@ export function routeWithPasskey(path: string): { route: KeyedRoute; passkey: st
 export function passkeyFromUrlData(urlData: Uint8Array): string | undefined {
   let end = urlData.indexOf(0x3f /* ? */);
   if (end < 0) end = urlData.length;
-  const path = Buffer.from(urlData.buffer, urlData.byteOffset, end).toString('latin1');
-  const found = routeWithPasskey(path);
-  return found?.route === 'announce' ? found.passkey : undefined;
+  // Read off the bytes: one string per announce (the key), none for the path around it.
+  const keyAt = ANNOUNCE_PREFIX.length;
+  if (end <= keyAt) return undefined;
+  for (let i = 0; i < keyAt; i++) if (urlData[i] !== ANNOUNCE_PREFIX[i]) return undefined;
+  if (!isPasskeyBytes(urlData, keyAt, end)) return undefined;
+  return Buffer.from(urlData.buffer, urlData.byteOffset, urlData.byteLength).toString('latin1', keyAt, end);
 }
+
+const ANNOUNCE_PREFIX = Buffer.from('/announce/', 'latin1');
 
 /** What of a key may appear in a log line: its first four characters. */
 export function maskPasskey(key: string): string {

@@ -21,8 +21,8 @@ import type { AnnounceEvent } from '../protocol/types.js';
  * - Every announce adds one to `announces` and sets `lastAnnounce`.
  */
 
+/** What an announce tells the accounting (AnnounceParams has these fields, so the core passes it as is). */
 export interface AccountAnnounce {
-  passkey: string;
   infoHash: Buffer;
   peerId: Buffer;
   event: AnnounceEvent;
@@ -42,7 +42,8 @@ export interface Account {
 }
 
 export interface AccountStore {
-  record(announce: AccountAnnounce): Promise<void>;
+  /** Records one announce under `passkey`; a store that works in process memory does it synchronously. */
+  record(passkey: string, announce: AccountAnnounce): void | Promise<void>;
   /** Accounts in the order asked; a key never seen gives zeros. */
   read(passkeys: readonly string[]): Promise<Account[]>;
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { OTHER, parseTrackerRequestHead, type TrackerRequestHead } from '../../src/protocol/http-request-head.js';
 import { maskPasskey, parsePasskeyList, passkeyFromUrlData, routeWithPasskey } from '../../src/protocol/passkey.js';
 
@@ -23,6 +24,30 @@ describe('passkeys in URLs', () => {
     assert.equal(passkeyFromUrlData(Buffer.from('/announce?passkey=x')), undefined);
     assert.equal(passkeyFromUrlData(Buffer.from(`/scrape/${KEY}`)), undefined);
     assert.equal(passkeyFromUrlData(Buffer.alloc(0)), undefined);
+    // Read off a slice of a larger packet, as the UDP codec hands it over.
+    const packet = Buffer.from(`xxxx/announce/${KEY}?a`);
+    assert.equal(passkeyFromUrlData(packet.subarray(4)), KEY);
+    for (const bad of [
+      '/announce/',
+      '/announce/short',
+      `/announce/${KEY}/x`,
+      `/announce.php/${KEY}`,
+      `/Announce/${KEY}`,
+    ]) {
+      assert.equal(passkeyFromUrlData(Buffer.from(bad)), undefined, bad);
+    }
+  });
+
+  it('reads the same key from URL data as from an HTTP path (any bytes)', () => {
+    const piece = fc.constantFrom('/announce', '/announce/', '/scrape/', KEY, 'k', '?', '/', '.php', '%41', '\u00e9');
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 6 }), fc.uint8Array({ maxLength: 8 }), (pieces, noise) => {
+        const data = Buffer.concat([Buffer.from(pieces.join(''), 'latin1'), noise]);
+        const q = data.indexOf(0x3f);
+        const found = routeWithPasskey(data.subarray(0, q < 0 ? data.length : q).toString('latin1'));
+        assert.equal(passkeyFromUrlData(data), found?.route === 'announce' ? found.passkey : undefined);
+      }),
+    );
   });
 
   it('parses a keys file without ever echoing a line, and masks keys for logs', () => {

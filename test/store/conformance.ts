@@ -388,14 +388,13 @@ export function runStoreConformance(name: string, makeStore: StoreFactory): void
 
     describe('per-passkey accounting (account-store.ts)', () => {
       const KEY = 'member-key-0001';
-      const acct = (n: number, event: AccountAnnounce['event'], uploaded: number, downloaded: number, key = KEY) => ({
-        passkey: key,
-        infoHash: hash(200),
-        peerId: peerId(n),
-        event,
-        uploaded,
-        downloaded,
-      });
+      const acct = (
+        n: number,
+        event: AccountAnnounce['event'],
+        uploaded: number,
+        downloaded: number,
+        key = KEY,
+      ): [string, AccountAnnounce] => [key, { infoHash: hash(200), peerId: peerId(n), event, uploaded, downloaded }];
       const totals = async (store: SwarmStore, key = KEY) => {
         const [a] = await store.accounts.read([key]);
         return [a?.uploaded, a?.downloaded, a?.completed, a?.announces];
@@ -403,17 +402,17 @@ export function runStoreConformance(name: string, makeStore: StoreFactory): void
 
       it("adds the deltas between a peer's announces, not the totals", async () => {
         const { store, advance } = await harness();
-        await store.accounts.record(acct(1, 'started', 0, 0));
+        await store.accounts.record(...acct(1, 'started', 0, 0));
         advance(60_000);
-        await store.accounts.record(acct(1, 'update', 1000, 5000));
+        await store.accounts.record(...acct(1, 'update', 1000, 5000));
         advance(60_000);
-        await store.accounts.record(acct(1, 'update', 3000, 5000));
+        await store.accounts.record(...acct(1, 'update', 3000, 5000));
         assert.deepEqual(await totals(store), [3000, 5000, 0, 3]);
         // Another peer of the same key, and another key, are kept apart.
-        await store.accounts.record(acct(2, 'update', 7777, 7777));
+        await store.accounts.record(...acct(2, 'update', 7777, 7777));
         advance(60_000);
-        await store.accounts.record(acct(2, 'stopped', 7778, 7787));
-        await store.accounts.record(acct(1, 'update', 99, 99, 'other-key-0001'));
+        await store.accounts.record(...acct(2, 'stopped', 7778, 7787));
+        await store.accounts.record(...acct(1, 'update', 99, 99, 'other-key-0001'));
         assert.deepEqual(await totals(store), [3001, 5010, 0, 5]);
         assert.deepEqual(await totals(store, 'other-key-0001'), [0, 0, 0, 1]);
         const [never] = await store.accounts.read(['never-seen-key']);
@@ -429,35 +428,35 @@ export function runStoreConformance(name: string, makeStore: StoreFactory): void
 
       it('ignores negative and absurd deltas, but moves the baseline on', async () => {
         const { store, advance } = await harness();
-        await store.accounts.record(acct(1, 'update', 10_000, 10_000));
+        await store.accounts.record(...acct(1, 'update', 10_000, 10_000));
         advance(10_000);
         // The client restarted its counters without a started event.
-        await store.accounts.record(acct(1, 'update', 100, 100));
+        await store.accounts.record(...acct(1, 'update', 100, 100));
         assert.deepEqual(await totals(store), [0, 0, 0, 2]);
         advance(10_000);
-        await store.accounts.record(acct(1, 'update', 600, 100));
+        await store.accounts.record(...acct(1, 'update', 600, 100));
         assert.deepEqual(await totals(store), [500, 0, 0, 3]);
         // 10 s later, a claim of 1 PB uploaded: far beyond 10 Gbit/s.
         advance(10_000);
-        await store.accounts.record(acct(1, 'update', 1e15, 100));
+        await store.accounts.record(...acct(1, 'update', 1e15, 100));
         assert.deepEqual(await totals(store), [500, 0, 0, 4]);
         advance(10_000);
-        await store.accounts.record(acct(1, 'update', 1e15 + 1000, 100));
+        await store.accounts.record(...acct(1, 'update', 1e15 + 1000, 100));
         assert.deepEqual(await totals(store), [1500, 0, 0, 5]);
       });
 
       it('counts a completion once per baseline; stopped and expiry forget the baseline', async () => {
         const { store, advance } = await harness();
-        await store.accounts.record(acct(1, 'started', 0, 0));
-        await store.accounts.record(acct(1, 'completed', 0, 100));
-        await store.accounts.record(acct(1, 'completed', 0, 100));
+        await store.accounts.record(...acct(1, 'started', 0, 0));
+        await store.accounts.record(...acct(1, 'completed', 0, 100));
+        await store.accounts.record(...acct(1, 'completed', 0, 100));
         assert.deepEqual((await totals(store)).slice(0, 3), [0, 100, 1]);
-        await store.accounts.record(acct(1, 'stopped', 0, 100));
+        await store.accounts.record(...acct(1, 'stopped', 0, 100));
         // After a stop the next announce is a new baseline: its totals are not added.
-        await store.accounts.record(acct(1, 'update', 50, 500));
+        await store.accounts.record(...acct(1, 'update', 50, 500));
         assert.deepEqual((await totals(store)).slice(0, 3), [0, 100, 1]);
         advance(TTL_MS + 1);
-        await store.accounts.record(acct(1, 'update', 80, 900));
+        await store.accounts.record(...acct(1, 'update', 80, 900));
         assert.deepEqual(await totals(store), [0, 100, 1, 6]);
         const [a] = await store.accounts.read([KEY]);
         assert.equal(a?.lastAnnounce, 1_700_000_000_000 + TTL_MS + 1);

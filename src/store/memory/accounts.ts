@@ -6,78 +6,73 @@ import {
   accountDelta,
   emptyAccount,
 } from '../account-store.js';
-
-interface Baseline {
-  uploaded: number;
-  downloaded: number;
-  seen: number;
-  completed: boolean;
-}
+import { BaselineTable } from './baseline-table.js';
 
 /** Forgotten baselines are swept at most this often (one pass over all of them). */
 const SWEEP_EVERY_MS = 60_000;
 
-/** Per-passkey accounting in process memory (account-store.ts has the rules). */
+/**
+ * Per-passkey accounting in process memory (account-store.ts has the rules).
+ * Synchronous: an announce's accounting is done when record() returns.
+ */
 export class MemoryAccounts implements AccountStore {
-  private readonly accounts = new Map<string, Account>();
-  /** Baselines by passkey, then by info hash + peer id (latin1). */
-  private readonly baselines = new Map<string, Map<string, Baseline>>();
+  /** Accounts by number; `numbers` maps a passkey to its number. Members are few, so these are plain objects. */
+  private readonly accounts: Account[] = [];
+  private readonly numbers = new Map<string, number>();
+  private readonly baselines = new BaselineTable();
   private lastSweep = 0;
 
   constructor(private readonly options: AccountStoreOptions) {}
 
-  async record(a: AccountAnnounce): Promise<void> {
+  record(passkey: string, a: AccountAnnounce): void {
     const now = this.options.now();
     this.sweepIfDue(now);
-    let account = this.accounts.get(a.passkey);
-    if (!account) {
-      account = emptyAccount(a.passkey);
-      this.accounts.set(a.passkey, account);
+    let number = this.numbers.get(passkey);
+    if (number === undefined) {
+      number = this.accounts.length;
+      this.numbers.set(passkey, number);
+      this.accounts.push(emptyAccount(passkey));
     }
-    let peers = this.baselines.get(a.passkey);
-    if (!peers) {
-      peers = new Map();
-      this.baselines.set(a.passkey, peers);
+    const account = this.accounts[number] as Account;
+    const table = this.baselines;
+    let slot = table.find(number, a.infoHash, a.peerId);
+    const elapsed = slot < 0 ? 0 : now - (table.seen[slot] as number);
+    // A baseline older than the TTL is as good as forgotten (the sweep has not reached it yet).
+    const known = slot >= 0 && elapsed <= this.options.ttlMs && a.event !== 'started';
+    if (known) {
+      account.uploaded += accountDelta(table.uploaded[slot] as number, a.uploaded, elapsed);
+      account.downloaded += accountDelta(table.downloaded[slot] as number, a.downloaded, elapsed);
     }
-    const id = a.infoHash.toString('latin1') + a.peerId.toString('latin1');
-    let base = peers.get(id);
-    if (base && now - base.seen > this.options.ttlMs) base = undefined;
-    if (base && a.event !== 'started') {
-      account.uploaded += accountDelta(base.uploaded, a.uploaded, now - base.seen);
-      account.downloaded += accountDelta(base.downloaded, a.downloaded, now - base.seen);
-    }
-    const completedBefore = base !== undefined && a.event !== 'started' && base.completed;
+    const completedBefore = known && table.completed[slot] === 1;
     if (a.event === 'completed' && !completedBefore) account.completed++;
     account.announces++;
     account.lastAnnounce = now;
     if (a.event === 'stopped') {
-      peers.delete(id);
-      if (peers.size === 0) this.baselines.delete(a.passkey);
+      if (slot >= 0) table.remove(slot);
       return;
     }
-    const completed = completedBefore || a.event === 'completed';
-    const kept = peers.get(id);
-    if (kept) {
-      // Updated in place: a new object per announce would be old-generation garbage for the GC.
-      kept.uploaded = a.uploaded;
-      kept.downloaded = a.downloaded;
-      kept.seen = now;
-      kept.completed = completed;
-    } else {
-      peers.set(id, { uploaded: a.uploaded, downloaded: a.downloaded, seen: now, completed });
-    }
+    if (slot < 0) slot = table.insert(number, a.infoHash, a.peerId);
+    table.uploaded[slot] = a.uploaded;
+    table.downloaded[slot] = a.downloaded;
+    table.seen[slot] = now;
+    table.completed[slot] = completedBefore || a.event === 'completed' ? 1 : 0;
   }
 
   async read(passkeys: readonly string[]): Promise<Account[]> {
-    return passkeys.map((key) => ({ ...(this.accounts.get(key) ?? emptyAccount(key)) }));
+    return passkeys.map((key) => {
+      const number = this.numbers.get(key);
+      return { ...(number === undefined ? emptyAccount(key) : (this.accounts[number] as Account)) };
+    });
+  }
+
+  /** Baselines held (for tests). */
+  get baselineCount(): number {
+    return this.baselines.size;
   }
 
   private sweepIfDue(now: number): void {
     if (now - this.lastSweep < SWEEP_EVERY_MS) return;
     this.lastSweep = now;
-    for (const [key, peers] of this.baselines) {
-      for (const [id, base] of peers) if (now - base.seen > this.options.ttlMs) peers.delete(id);
-      if (peers.size === 0) this.baselines.delete(key);
-    }
+    this.baselines.removeOlderThan(now - this.options.ttlMs);
   }
 }

@@ -19,8 +19,8 @@ export class RedisAccounts implements AccountStore {
     private readonly options: AccountStoreOptions,
   ) {}
 
-  async record(a: AccountAnnounce): Promise<void> {
-    await this.connection.evalScript(this.script, accountKeys(this.prefix, a.passkey), [
+  async record(passkey: string, a: AccountAnnounce): Promise<void> {
+    await this.connection.evalScript(this.script, accountKeys(this.prefix, passkey), [
       String(this.options.now()),
       String(this.options.ttlMs),
       Buffer.concat([a.infoHash, a.peerId]),
