@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
+import { smallTableChunks } from '../../src/store/memory/peer-table.js';
 import type { StoreAnnounce } from '../../src/store/swarm-store.js';
 import { storeAnnounce } from '../helpers/store-announce.js';
 import { runStoreConformance } from './conformance.js';
@@ -36,6 +37,44 @@ it('memory store: the sweep releases expired swarms in bounded slices', async ()
   assert.equal(totals.torrents, 0);
   assert.equal(totals.peers, 0);
   assert.equal(totals.peers4, 0);
+  await store.close();
+});
+
+it('memory store: small swarms share slab chunks, and every way a swarm goes gives its chunk back', async () => {
+  let clock = 1_000_000;
+  const store = new MemoryStore({ peerTtlMs: 1000, now: () => clock, backgroundSweep: false });
+  const announce = (torrent: number, peer: number, event: StoreAnnounce['event'] = 'update') =>
+    store.announce({
+      event,
+      seeder: false,
+      ipv4: Buffer.from([127, 0, 0, 1, 0x1a, 0xe1]),
+      ipv6: null,
+      key: undefined,
+      numWant: 0,
+      want4: true,
+      want6: true,
+      withPeerIds: false,
+      infoHash: Buffer.alloc(20, torrent),
+      peerId: Buffer.alloc(20, peer),
+    });
+  const before = smallTableChunks().inUse;
+  for (let t = 0; t < 30; t++) await announce(t, 1);
+  // Torrent 0 grows past the small sizes (2, then 4 peers) and back down.
+  for (let p = 2; p <= 8; p++) await announce(0, p);
+  assert.equal(smallTableChunks().inUse - before, 29, 'one chunk per one-peer swarm; the big one has its own buffer');
+  // A stop empties a swarm; expiry (found by the sweep or by totals) empties the rest.
+  await announce(1, 1, 'stopped');
+  assert.equal(smallTableChunks().inUse - before, 28);
+  clock += 1000;
+  store.sweep(5);
+  await store.totals();
+  store.sweep();
+  assert.equal(store.heldTorrents, 0);
+  assert.equal(smallTableChunks().inUse - before, 0);
+  // A chunk handed out again starts empty.
+  await announce(40, 9);
+  const [counts] = await store.scrape([Buffer.alloc(20, 40)]);
+  assert.deepEqual(counts, { complete: 0, incomplete: 1, downloaded: 0 });
   await store.close();
 });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { siphash13Id } from '../../src/protocol/siphash.js';
-import { HAS4, PeerTable } from '../../src/store/memory/peer-table.js';
+import { HAS4, PeerTable, smallTableChunks } from '../../src/store/memory/peer-table.js';
 
 /** A small deterministic PRNG so a failure reproduces. */
 function rng(seed: number): () => number {
@@ -180,4 +180,59 @@ it('peer table: ids crafted to collide under an unkeyed hash do not make long pr
   for (let i = 0; i < N; i += 2) table.remove(table.find(ids[i] as Buffer));
   for (let i = 0; i < N; i++) assert.equal(table.find(ids[i] as Buffer) >= 0, i % 2 === 1);
   assert.ok(table.longestProbe() <= 300);
+});
+
+it('peer table: small tables sharing slab chunks keep to their own chunk through growth, shrink and release', () => {
+  // Many small tables, interleaved, each checked against its own model: a
+  // table that wrote outside its chunk would corrupt a neighbour's peers.
+  const random = rng(7);
+  const tables: PeerTable[] = [];
+  const models: Map<number, { seeder: boolean; seen: number; port: number }>[] = [];
+  for (let t = 0; t < 300; t++) {
+    tables.push(new PeerTable());
+    models.push(new Map());
+  }
+  const before = smallTableChunks().inUse;
+  for (let step = 1; step <= 30_000; step++) {
+    const t = Math.floor(random() * tables.length);
+    const table = tables[t] as PeerTable;
+    const model = models[t] as Map<number, { seeder: boolean; seen: number; port: number }>;
+    // Ids 0..6: a table lives at 0 to 7 peers, so in a 2-slot chunk, a 4-slot chunk or a buffer of its own.
+    const n = Math.floor(random() * 7);
+    const op = random();
+    const slot = table.find(id(n));
+    assert.equal(slot >= 0, model.has(n), `step ${step}: table ${t} find(${n})`);
+    if (op < 0.55) {
+      const seeder = random() < 0.4;
+      const s = slot >= 0 ? table.setSeeder(slot, seeder) : table.insert(id(n), seeder, step);
+      table.touch(s, step);
+      const port = Math.floor(random() * 65535) + 1;
+      table.setEndpoint4(s, Buffer.from([10, t & 255, t >> 8, n, port >> 8, port & 0xff]));
+      model.set(n, { seeder, seen: step, port });
+    } else if (op < 0.98) {
+      if (slot >= 0) table.remove(slot);
+      model.delete(n);
+    } else {
+      // The swarm is dropped; a new one takes its place (and maybe its chunk).
+      table.release();
+      tables[t] = new PeerTable();
+      model.clear();
+    }
+  }
+  for (let t = 0; t < tables.length; t++) {
+    const table = tables[t] as PeerTable;
+    const model = models[t] as Map<number, { seeder: boolean; seen: number; port: number }>;
+    assert.equal(table.count, model.size, `table ${t}`);
+    for (const [k, v] of model) {
+      const s = table.find(id(k));
+      assert.ok(s >= 0, `table ${t}: peer ${k} is found`);
+      assert.equal(table.isSeeder(s), v.seeder);
+      assert.equal(table.lastSeen(s), v.seen);
+      const ep = Buffer.alloc(6);
+      table.copyEndpoint4(s, ep, 0);
+      assert.deepEqual([...ep], [10, t & 255, t >> 8, k, v.port >> 8, v.port & 0xff]);
+    }
+  }
+  for (const table of tables) table.release();
+  assert.ok(smallTableChunks().inUse <= before, 'every chunk given back');
 });

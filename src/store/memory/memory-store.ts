@@ -392,6 +392,7 @@ export class MemoryStore implements SwarmStore {
       if (bytes === undefined) return undefined;
       return { ...this.restore(bytes, this.now()), bytes: bytes.length, ms: performance.now() - started };
     } catch (err) {
+      for (const swarm of this.swarms.values()) swarm.peers.release();
       this.swarms.clear();
       this.retired.clear();
       const c = this.counts;
@@ -411,33 +412,41 @@ export class MemoryStore implements SwarmStore {
     // By info hash, in file order; a torrent written twice (dropped and created again during a save) keeps its later record.
     const loaded = new Map<string, Swarm>();
     const retired: Array<[string, number, number]> = [];
-    let swarm = new Swarm();
+    let swarm: Swarm | undefined;
     let expired = 0;
-    decodeState(bytes, {
-      torrent: (infoHash, downloaded, lastAnnounce, peers) => {
-        swarm = new Swarm(Math.max(2, peers));
-        swarm.downloaded = downloaded;
-        swarm.lastAnnounce = lastAnnounce;
-        swarm.second = Math.floor(lastAnnounce / 1000);
-        const key = infoHash.toString('latin1');
-        loaded.delete(key);
-        loaded.set(key, swarm);
-      },
-      peer: (peer) => {
-        const table = swarm.peers;
-        if (peer.lastSeen <= cutoff) {
-          expired++;
-          return;
-        }
-        if (table.find(peer.id) >= 0) return; // only a hand-made file repeats an id
-        const slot = table.insert(peer.id, peer.seeder, peer.lastSeen);
-        if (peer.ep4) table.setEndpoint4(slot, peer.ep4);
-        if (peer.ep6) table.setEndpoint6(slot, peer.ep6);
-        if (peer.key !== undefined) table.setKey(slot, peer.key);
-        if (peer.completed) table.setFlag(slot, COMPLETED);
-      },
-      retired: (infoHash, downloaded, at) => retired.push([infoHash.toString('latin1'), downloaded, at]),
-    });
+    try {
+      decodeState(bytes, {
+        torrent: (infoHash, downloaded, lastAnnounce, peers) => {
+          swarm = new Swarm(Math.max(2, peers));
+          swarm.downloaded = downloaded;
+          swarm.lastAnnounce = lastAnnounce;
+          swarm.second = Math.floor(lastAnnounce / 1000);
+          const key = infoHash.toString('latin1');
+          loaded.get(key)?.peers.release();
+          loaded.delete(key);
+          loaded.set(key, swarm);
+        },
+        peer: (peer) => {
+          if (!swarm) throw new Error('a peer before any torrent');
+          const table = swarm.peers;
+          if (peer.lastSeen <= cutoff) {
+            expired++;
+            return;
+          }
+          if (table.find(peer.id) >= 0) return; // only a hand-made file repeats an id
+          const slot = table.insert(peer.id, peer.seeder, peer.lastSeen);
+          if (peer.ep4) table.setEndpoint4(slot, peer.ep4);
+          if (peer.ep6) table.setEndpoint6(slot, peer.ep6);
+          if (peer.key !== undefined) table.setKey(slot, peer.key);
+          if (peer.completed) table.setFlag(slot, COMPLETED);
+        },
+        retired: (infoHash, downloaded, at) => retired.push([infoHash.toString('latin1'), downloaded, at]),
+      });
+    } catch (err) {
+      // Small tables hold slab chunks, which only release() gives back.
+      for (const s of loaded.values()) s.peers.release();
+      throw err;
+    }
 
     // The map is kept ordered by second (dropExpiredSwarms relies on it); a
     // file written while announces moved torrents may be slightly out of order.
@@ -457,6 +466,7 @@ export class MemoryStore implements SwarmStore {
       if (s.peers.count === 0) {
         emptiedKeys.push(key);
         emptied.push(s);
+        s.peers.release();
         continue;
       }
       this.swarms.set(key, s);
@@ -541,6 +551,7 @@ export class MemoryStore implements SwarmStore {
   private dropSwarm(key: string, swarm: Swarm): void {
     this.counts.downloaded -= swarm.downloaded;
     this.swarms.delete(key);
+    swarm.peers.release();
     if (swarm.downloaded > 0) this.keepRetired(key, swarm.downloaded, swarm.lastAnnounce);
   }
 

@@ -20,6 +20,7 @@
 
 import { randomFillSync } from 'node:crypto';
 import { siphash13Id } from '../../protocol/siphash.js';
+import { ChunkPool } from './slab-chunks.js';
 
 const ID_SIZE = 20;
 const EP4_SIZE = 6;
@@ -69,15 +70,21 @@ export class PeerTable {
   oldest = Number.POSITIVE_INFINITY;
   private capacity = 0;
   /**
-   * One buffer per table (one ArrayBuffer and two views cost far less than an
+   * One region per table (one buffer and two views cost far less than an
    * array per field: small swarms are the majority), laid out as
    *   u32: seen[capacity] | keys[capacity] | index[indexSize]
    *   u8:  ids[capacity * 20] | ep4[capacity * 6] | flags[capacity]
-   * with the u8 regions after the u32 ones.
+   * with the u8 regions after the u32 ones. A small table's region is a chunk
+   * of a shared slab (slab-chunks.ts: an ArrayBuffer of its own would cost
+   * several times its data); a larger one has an ArrayBuffer to itself. The
+   * offsets below are positions in `u32` / `u8`, wherever the region starts.
    */
   private u32: Uint32Array = EMPTY_U32;
   /** The same buffer as bytes. */
   private u8: Uint8Array = EMPTY_U8;
+  /** The slab chunk holding the region (SMALL_POOLS), or -1 for a buffer of its own. */
+  private chunk = -1;
+  private seenAt = 0;
   private keysAt = 0;
   private indexAt = 0;
   private idsAt = 0;
@@ -190,7 +197,7 @@ export class PeerTable {
   }
 
   lastSeen(slot: number): number {
-    return this.base + (this.u32[slot] as number);
+    return this.base + (this.u32[this.seenAt + slot] as number);
   }
 
   touch(slot: number, now: number): void {
@@ -201,7 +208,7 @@ export class PeerTable {
       offset = now - this.base;
     }
     // Clocks stepping back more than 24.8 days clamp to the oldest representable time.
-    this.u32[slot] = offset > 0 ? offset : 0;
+    this.u32[this.seenAt + slot] = offset > 0 ? offset : 0;
   }
 
   setEndpoint4(slot: number, endpoint: Uint8Array): void {
@@ -260,7 +267,7 @@ export class PeerTable {
     let oldest = Number.POSITIVE_INFINITY;
     const rel = cutoff - this.base; // compare offsets: no float per peer
     for (let slot = this.count - 1; slot >= 0; slot--) {
-      const seen = this.u32[slot] as number;
+      const seen = this.u32[this.seenAt + slot] as number;
       if (seen <= rel) {
         // Removing fills `slot` from a higher slot (already visited), so walking down visits each peer once.
         this.remove(slot);
@@ -275,7 +282,8 @@ export class PeerTable {
 
   /** Approximate bytes held (for memory accounting in tests and benches). */
   get bytes(): number {
-    return this.u8.byteLength + (this.ep6?.byteLength ?? 0);
+    const own = this.chunk < 0 ? this.u8.byteLength : (poolFor(this.capacity)?.chunkBytes ?? 0);
+    return own + (this.ep6?.byteLength ?? 0);
   }
 
   /**
@@ -306,24 +314,52 @@ export class PeerTable {
   private rebase(now: number): void {
     const shift = now - BASE_OFFSET - this.base;
     for (let slot = 0; slot < this.count; slot++) {
-      const seen = (this.u32[slot] as number) - shift;
-      this.u32[slot] = seen > 0 ? seen : 0;
+      const at = this.seenAt + slot;
+      const seen = (this.u32[at] as number) - shift;
+      this.u32[at] = seen > 0 ? seen : 0;
     }
     this.base += shift;
   }
 
-  /** Points the views and offsets at a fresh zeroed buffer for `capacity` slots (the index empty). */
+  /**
+   * Gives back a slab chunk: the owner calls it when it drops the table (a
+   * chunk is not reclaimed by the garbage collector). The table is empty and
+   * usable afterwards.
+   */
+  release(): void {
+    if (this.chunk >= 0) (poolFor(this.capacity) as ChunkPool).free(this.chunk);
+    this.chunk = -1;
+    this.u32 = EMPTY_U32;
+    this.u8 = EMPTY_U8;
+    this.ep6 = null;
+    this.capacity = this.count = this.seeders = this.count4 = this.count6 = 0;
+    this.oldest = Number.POSITIVE_INFINITY;
+  }
+
+  /** Points the views and offsets at a fresh zeroed region for `capacity` slots (the index empty). */
   private allocate(capacity: number): void {
     const indexSize = indexSizeFor(capacity);
     const words = 2 * capacity + indexSize;
-    const buffer = new ArrayBuffer(words * 4 + capacity * (ID_SIZE + EP4_SIZE + 1));
-    this.u32 = new Uint32Array(buffer, 0, words);
-    this.u8 = new Uint8Array(buffer);
+    const pool = poolFor(capacity);
+    let wordsAt = 0;
+    if (pool) {
+      this.chunk = pool.take();
+      const slab = pool.slabOf(this.chunk);
+      this.u32 = slab.u32;
+      this.u8 = slab.u8;
+      wordsAt = pool.byteOffset(this.chunk) / 4;
+    } else {
+      const buffer = new ArrayBuffer(regionBytes(capacity));
+      this.chunk = -1;
+      this.u32 = new Uint32Array(buffer, 0, words);
+      this.u8 = new Uint8Array(buffer);
+    }
     this.capacity = capacity;
-    this.keysAt = capacity;
-    this.indexAt = 2 * capacity;
+    this.seenAt = wordsAt;
+    this.keysAt = wordsAt + capacity;
+    this.indexAt = wordsAt + 2 * capacity;
     this.mask = indexSize - 1;
-    this.idsAt = words * 4;
+    this.idsAt = (wordsAt + words) * 4;
     this.ep4At = this.idsAt + capacity * ID_SIZE;
     this.flagsAt = this.ep4At + capacity * EP4_SIZE;
   }
@@ -331,10 +367,10 @@ export class PeerTable {
   private grow(): void {
     // x1.5 while small (few steps), x1.25 once big: the slack of a big table is
     // what costs memory, and the extra copies are amortised over many inserts.
-    const { u32, u8, keysAt, idsAt, ep4At, flagsAt, count: n } = this;
-    const step = this.capacity >= 1024 ? this.capacity >> 2 : this.capacity >> 1;
-    this.allocate(this.capacity + Math.max(2, step));
-    this.u32.set(u32.subarray(0, n), 0);
+    const { u32, u8, seenAt, keysAt, idsAt, ep4At, flagsAt, count: n, chunk, capacity } = this;
+    const step = capacity >= 1024 ? capacity >> 2 : capacity >> 1;
+    this.allocate(capacity + Math.max(2, step));
+    this.u32.set(u32.subarray(seenAt, seenAt + n), this.seenAt);
     this.u32.set(u32.subarray(keysAt, keysAt + n), this.keysAt);
     this.u8.set(u8.subarray(idsAt, idsAt + n * ID_SIZE), this.idsAt);
     this.u8.set(u8.subarray(ep4At, ep4At + n * EP4_SIZE), this.ep4At);
@@ -345,6 +381,8 @@ export class PeerTable {
       this.ep6 = ep6;
     }
     for (let slot = 0; slot < n; slot++) this.indexInsert(slot);
+    // After the copies: the old region may be the chunk handed out next.
+    if (chunk >= 0) (poolFor(capacity) as ChunkPool).free(chunk);
   }
 
   private indexInsert(slot: number): void {
@@ -419,7 +457,7 @@ export class PeerTable {
     swapBytes(u8, this.ep4At + a * EP4_SIZE, this.ep4At + b * EP4_SIZE, EP4_SIZE);
     swapBytes(u8, this.flagsAt + a, this.flagsAt + b, 1);
     if (this.ep6) swapBytes(this.ep6, a * EP6_SIZE, b * EP6_SIZE, EP6_SIZE);
-    swapWords(u32, a, b);
+    swapWords(u32, this.seenAt + a, this.seenAt + b);
     swapWords(u32, this.keysAt + a, this.keysAt + b);
     u32[this.indexAt + pa] = b + 1;
     u32[this.indexAt + pb] = a + 1;
@@ -433,7 +471,7 @@ export class PeerTable {
     u8.copyWithin(this.ep4At + to * EP4_SIZE, this.ep4At + from * EP4_SIZE, this.ep4At + (from + 1) * EP4_SIZE);
     u8[this.flagsAt + to] = u8[this.flagsAt + from] as number;
     if (this.ep6) this.ep6.copyWithin(to * EP6_SIZE, from * EP6_SIZE, from * EP6_SIZE + EP6_SIZE);
-    u32[to] = u32[from] as number;
+    u32[this.seenAt + to] = u32[this.seenAt + from] as number;
     u32[this.keysAt + to] = u32[this.keysAt + from] as number;
     u32[this.indexAt + p] = to + 1;
   }
@@ -443,6 +481,43 @@ function swapWords(a: Uint32Array, i: number, j: number): void {
   const t = a[i] as number;
   a[i] = a[j] as number;
   a[j] = t;
+}
+
+/** Bytes of a table's region for `capacity` slots (the layout above). */
+function regionBytes(capacity: number): number {
+  return (2 * capacity + indexSizeFor(capacity)) * 4 + capacity * (ID_SIZE + EP4_SIZE + 1);
+}
+
+/**
+ * Slab chunks for the capacities of small tables: 2 (a new table) and 4 (its
+ * first growth), 88 and 172 bytes. Larger tables have a buffer of their own,
+ * where its fixed cost is small beside the data.
+ */
+const SMALL_POOLS: readonly (ChunkPool | undefined)[] = [
+  undefined,
+  undefined,
+  new ChunkPool(align4(regionBytes(2))),
+  undefined,
+  new ChunkPool(align4(regionBytes(4))),
+];
+
+function poolFor(capacity: number): ChunkPool | undefined {
+  return SMALL_POOLS[capacity];
+}
+
+function align4(n: number): number {
+  return (n + 3) & ~3;
+}
+
+/** Slab chunks in use and slab bytes held, for tests and diagnostics. */
+export function smallTableChunks(): { inUse: number; bytes: number } {
+  let inUse = 0;
+  let bytes = 0;
+  for (const pool of SMALL_POOLS) {
+    inUse += pool?.inUse ?? 0;
+    bytes += pool?.bytes ?? 0;
+  }
+  return { inUse, bytes };
 }
 
 /** A power of two at least 1.5 times the capacity: probe runs stay short (load ≤ 2/3). */
