@@ -179,7 +179,11 @@ export class MemoryStore implements SwarmStore {
       }
     }
     const table = swarm.peers;
-    const before = this.snapshot(table);
+    // The table's counts before this announce (numbers, not an array: no garbage per announce).
+    const count = table.count;
+    const seeders = table.seeders;
+    const count4 = table.count4;
+    const count6 = table.count6;
     this.prune(swarm, now);
     let slot = table.find(req.peerId);
 
@@ -187,14 +191,14 @@ export class MemoryStore implements SwarmStore {
       const same =
         (req.ipv4 !== null && table.sameIp4(slot, req.ipv4)) || (req.ipv6 !== null && table.sameIp6(slot, req.ipv6));
       if (!same) {
-        this.account(table, before);
+        this.account(table, count, seeders, count4, count6);
         return result(swarm, 'key-mismatch');
       }
     }
 
     if (req.event === 'stopped') {
       if (slot >= 0) table.remove(slot);
-      this.account(table, before);
+      this.account(table, count, seeders, count4, count6);
       if (table.count === 0) this.dropSwarm(hashKey, swarm);
       return result(swarm, 'ok');
     }
@@ -212,7 +216,7 @@ export class MemoryStore implements SwarmStore {
       swarm.downloaded++;
       this.counts.downloaded++;
     }
-    this.account(table, before);
+    this.account(table, count, seeders, count4, count6);
 
     swarm.lastAnnounce = now;
     const second = Math.floor(now / 1000);
@@ -528,9 +532,13 @@ export class MemoryStore implements SwarmStore {
       if (swarm.second * 1000 + this.ttl > now || dropped >= max) break;
       if (swarm.lastAnnounce + this.ttl > now) continue; // same second, still live
       dropped++;
-      const before = this.snapshot(swarm.peers);
-      swarm.peers.removeSeenBefore(Number.POSITIVE_INFINITY);
-      this.account(swarm.peers, before);
+      const t = swarm.peers;
+      const count = t.count;
+      const seeders = t.seeders;
+      const count4 = t.count4;
+      const count6 = t.count6;
+      t.removeSeenBefore(Number.POSITIVE_INFINITY);
+      this.account(t, count, seeders, count4, count6);
       this.dropSwarm(key, swarm);
     }
     return dropped;
@@ -543,9 +551,14 @@ export class MemoryStore implements SwarmStore {
   }
 
   private pruneCounted(swarm: Swarm, now: number): void {
-    const before = this.snapshot(swarm.peers);
+    const t = swarm.peers;
+    if (t.oldest > now - this.ttl) return; // nothing can have expired (prune's own test)
+    const count = t.count;
+    const seeders = t.seeders;
+    const count4 = t.count4;
+    const count6 = t.count6;
     this.prune(swarm, now);
-    this.account(swarm.peers, before);
+    this.account(t, count, seeders, count4, count6);
   }
 
   private dropSwarm(key: string, swarm: Swarm): void {
@@ -579,17 +592,13 @@ export class MemoryStore implements SwarmStore {
     }
   }
 
-  private snapshot(table: PeerTable): [number, number, number, number] {
-    return [table.count, table.seeders, table.count4, table.count6];
-  }
-
-  /** Moves the global totals by what happened to one table since `before`. */
-  private account(table: PeerTable, before: [number, number, number, number]): void {
+  /** Moves the global totals by what happened to one table since it held these counts. */
+  private account(table: PeerTable, count: number, seeders: number, count4: number, count6: number): void {
     const c = this.counts;
-    c.peers += table.count - before[0];
-    c.seeders += table.seeders - before[1];
-    c.peers4 += table.count4 - before[2];
-    c.peers6 += table.count6 - before[3];
+    c.peers += table.count - count;
+    c.seeders += table.seeders - seeders;
+    c.peers4 += table.count4 - count4;
+    c.peers6 += table.count6 - count6;
   }
 }
 
