@@ -1,5 +1,5 @@
 import type { SwarmStore } from '../store/swarm-store.js';
-import { TorrentSnapshot } from './torrent-snapshot.js';
+import { type ScannedRows, type SnapshotQuery, TorrentSnapshot, type TorrentTable } from './torrent-snapshot.js';
 
 /**
  * Holds the current TorrentSnapshot and rebuilds it when it is older than
@@ -16,6 +16,8 @@ const INLINE_BUILD_MS = 50;
 export class SnapshotCache {
   private current: TorrentSnapshot | undefined;
   private building: Promise<TorrentSnapshot> | undefined;
+  /** The running build's rows once its scan is done (before its sorts). */
+  private scanned: Promise<ScannedRows> | undefined;
   private notBefore = 0;
   /** The last rebuild's failure, cleared by the next success (shown on the page). */
   lastError: Error | undefined;
@@ -37,10 +39,28 @@ export class SnapshotCache {
     return current;
   }
 
+  /**
+   * What answers the table request `q`: the snapshot as get() gives it, or,
+   * before the first snapshot exists, the first build's scanned rows as soon
+   * as its scan is done (ScannedRows: a page near the top in one pass), so the
+   * first visitor of a large tracker does not wait for every column's sort.
+   */
+  async forQuery(q: SnapshotQuery): Promise<TorrentTable> {
+    if (this.current) return this.get();
+    const building = this.refresh();
+    const scanned = this.scanned as Promise<ScannedRows>;
+    const preview = scanned.then((rows): TorrentTable | Promise<TorrentTable> => (rows.canAnswer(q) ? rows : building));
+    return Promise.race<TorrentTable>([building, preview]);
+  }
+
   /** Rebuilds now (joining a rebuild already running) and resolves with the new snapshot. */
   refresh(): Promise<TorrentSnapshot> {
     if (this.building) return this.building;
-    const building = TorrentSnapshot.build(this.store, this.now).then(
+    let scannedNow: (rows: ScannedRows) => void = () => {};
+    this.scanned = new Promise((resolve) => {
+      scannedNow = resolve;
+    });
+    const building = TorrentSnapshot.build(this.store, this.now, undefined, scannedNow).then(
       (snapshot) => {
         this.current = snapshot;
         this.lastError = undefined;
@@ -56,6 +76,7 @@ export class SnapshotCache {
     this.building = building;
     const clear = () => {
       this.building = undefined;
+      this.scanned = undefined; // it holds the scanned rows
     };
     building.then(clear, clear);
     return building;

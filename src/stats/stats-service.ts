@@ -190,7 +190,7 @@ export class StatsService {
 
   private async table(params: URLSearchParams): Promise<Record<string, unknown>> {
     const request = parseTableRequest(params);
-    const snapshot = await this.snapshots.get();
+    const snapshot = await this.snapshots.forQuery(request);
     const page = snapshot.query(request);
     return {
       draw: request.draw,

@@ -48,7 +48,7 @@ export const MAX_ROWS = 2 ** 24;
 const MAX_KEY = 0xffffffff;
 const MAX_CACHED_RANGES = 8;
 
-export class TorrentSnapshot {
+export class TorrentSnapshot implements TorrentTable {
   /** Epoch ms when the scan started (rows are at least this fresh). */
   readonly builtAt: number;
   /** Milliseconds the scan and sorts took. */
@@ -81,7 +81,13 @@ export class TorrentSnapshot {
    * Scans the whole store in pages. Between pages and between sorts it yields to
    * the event loop, so announces keep being served while a large snapshot builds.
    */
-  static async build(store: SwarmStore, now: () => number, pageSize = 1000): Promise<TorrentSnapshot> {
+  static async build(
+    store: SwarmStore,
+    now: () => number,
+    pageSize = 1000,
+    /** Called once the store is scanned, before the sorts: the rows can already answer a page (ScannedRows). */
+    onScanned?: (rows: ScannedRows) => void,
+  ): Promise<TorrentSnapshot> {
     const started = now();
     const t0 = performance.now();
     const acc = new Accumulator();
@@ -97,6 +103,7 @@ export class TorrentSnapshot {
       }
       await yieldToEventLoop();
     } while (cursor !== '0');
+    onScanned?.(new ScannedRows(acc, started, truncated));
     const snapshot = await TorrentSnapshot.fromAccumulator(acc, started, truncated);
     snapshot.buildMs = performance.now() - t0;
     return snapshot;
@@ -251,6 +258,100 @@ export class TorrentSnapshot {
     }
     return 0;
   }
+}
+
+/** Pages of the stats table, from a snapshot or from rows not yet sorted. */
+export interface TorrentTable {
+  readonly builtAt: number;
+  readonly truncated: boolean;
+  readonly size: number;
+  query(q: SnapshotQuery): SnapshotPage;
+}
+
+/** Past this many rows (start + length) a preview does not answer: the caller waits for the snapshot. */
+export const PREVIEW_MAX_ROWS = 1000;
+
+/**
+ * The scanned rows of a snapshot being built, before its sorts: they answer
+ * one page in a single pass (keeping the best `start + length` rows), so the
+ * first request to a tracker of a million torrents is answered once the store
+ * is scanned instead of after every column is sorted. Same order as
+ * TorrentSnapshot.query (ties in hash order, reversed for `desc`); a torrent
+ * the scan returned twice may appear twice, and `size` counts both.
+ */
+export class ScannedRows implements TorrentTable {
+  readonly size: number;
+
+  constructor(
+    private readonly acc: Accumulator,
+    readonly builtAt: number,
+    readonly truncated: boolean,
+  ) {
+    this.size = Math.min(acc.length, MAX_ROWS);
+  }
+
+  /** Whether this can answer `q` (a page near the top); otherwise wait for the snapshot. */
+  canAnswer(q: SnapshotQuery): boolean {
+    return q.start + q.length <= PREVIEW_MAX_ROWS;
+  }
+
+  query(q: SnapshotQuery): SnapshotPage {
+    if (q.prefix === null) return { recordsFiltered: 0, rows: [] };
+    const want = q.start + q.length;
+    const sign = q.dir === 'asc' ? 1 : -1;
+    const values = q.column === 0 ? undefined : this.columnOf(q.column);
+    const { hashes } = this.acc;
+    // Negative when row a comes before row b in the requested order
+    // (buf.compare(target, …) orders buf's range against target's).
+    const before = (a: number, b: number): number => {
+      const byValue = values ? (values[a] as number) - (values[b] as number) : 0;
+      return sign * (byValue !== 0 ? byValue : hashes.compare(hashes, b * 20, b * 20 + 20, a * 20, a * 20 + 20));
+    };
+    const best: number[] = [];
+    let matches = 0;
+    for (let i = 0; i < this.size; i++) {
+      if (q.prefix !== '' && !hashHasPrefix(hashes, i * 20, q.prefix)) continue;
+      matches++;
+      if (want <= 0) continue;
+      if (best.length === want && before(i, best[want - 1] as number) >= 0) continue;
+      // Insertion into a short sorted list: most rows fail the test above.
+      let at = best.length === want ? want - 1 : best.length;
+      if (best.length < want) best.push(i);
+      while (at > 0 && before(i, best[at - 1] as number) < 0) {
+        best[at] = best[at - 1] as number;
+        at--;
+      }
+      best[at] = i;
+    }
+    const rows = best.slice(q.start).map((i) => this.row(i));
+    return { recordsFiltered: matches, rows };
+  }
+
+  private columnOf(column: number): Float64Array {
+    const { seeders, leechers, completed, lastAnnounce } = this.acc;
+    return [seeders, leechers, completed, lastAnnounce][column - 1] as Float64Array;
+  }
+
+  private row(i: number): TorrentRow {
+    const { acc } = this;
+    return {
+      infoHash: acc.hashes.toString('hex', i * 20, i * 20 + 20),
+      seeders: acc.seeders[i] as number,
+      leechers: acc.leechers[i] as number,
+      completed: acc.completed[i] as number,
+      lastAnnounce: acc.lastAnnounce[i] as number,
+    };
+  }
+}
+
+/** Whether the 20-byte hash at `offset` starts with the hex digits of `prefix` (lowercase). */
+function hashHasPrefix(hashes: Buffer, offset: number, prefix: string): boolean {
+  for (let n = 0; n < prefix.length; n++) {
+    const byte = hashes[offset + (n >> 1)] as number;
+    const nibble = n & 1 ? byte & 15 : byte >> 4;
+    if (nibble !== Number.parseInt(prefix[n] as string, 16)) return false;
+  }
+  return true;
 }
 
 /** Growable columns filled while scanning, so the scan holds no per-torrent objects. */

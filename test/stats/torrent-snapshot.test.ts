@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { BadRequest, parseTableRequest, searchPrefix } from '../../src/stats/datatables-request.js';
-import { COLUMNS, type TorrentRow, TorrentSnapshot } from '../../src/stats/torrent-snapshot.js';
-import type { TorrentSummary } from '../../src/store/swarm-store.js';
+import { COLUMNS, type ScannedRows, type TorrentRow, TorrentSnapshot } from '../../src/stats/torrent-snapshot.js';
+import type { SwarmStore, TorrentSummary } from '../../src/store/swarm-store.js';
 
 /** Deterministic pseudo-random summaries with plenty of ties in every column. */
 function summaries(n: number, seed = 1): TorrentSummary[] {
@@ -151,4 +151,47 @@ test('search text becomes an info-hash prefix', () => {
   assert.equal(searchPrefix('magnet:?xt=urn:btih:ABCDEF&tr=x'), 'abcdef');
   assert.equal(searchPrefix('xyz'), null);
   assert.equal(searchPrefix('a'.repeat(41)), null);
+});
+
+test('before its sorts, a build answers a page near the top from the scanned rows, as the snapshot will', async () => {
+  const all = summaries(3000, 5);
+  // A store of these torrents as far as a scan goes (the build reads nothing else).
+  const store = {
+    scanTorrents: async (cursor: string, count: number) => {
+      const from = Number(cursor);
+      const torrents = all.slice(from, from + count);
+      return { cursor: from + count >= all.length ? '0' : String(from + count), torrents };
+    },
+  } as unknown as SwarmStore;
+  let scanned: ScannedRows | undefined;
+  const snap = await TorrentSnapshot.build(
+    store,
+    () => 1,
+    700,
+    (rows) => {
+      scanned = rows;
+    },
+  );
+  assert.ok(scanned, 'the scan was reported before the build finished');
+  assert.equal(scanned.size, 3000);
+  for (const prefix of ['', 'a', '3f', 'ffffff']) {
+    for (let column = 0; column < COLUMNS.length; column++) {
+      for (const dir of ['asc', 'desc'] as const) {
+        for (const [start, length] of [
+          [0, 10],
+          [7, 25],
+          [990, 10],
+        ] as const) {
+          const q = { start, length, column, dir, prefix };
+          assert.ok(scanned.canAnswer(q));
+          assert.deepEqual(scanned.query(q), snap.query(q), JSON.stringify(q));
+        }
+      }
+    }
+  }
+  assert.equal(scanned.canAnswer({ start: 995, length: 10, column: 1, dir: 'desc', prefix: '' }), false);
+  assert.deepEqual(scanned.query({ start: 0, length: 10, column: 1, dir: 'desc', prefix: null }), {
+    recordsFiltered: 0,
+    rows: [],
+  });
 });
