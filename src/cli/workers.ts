@@ -83,7 +83,10 @@ export function runPrimary(config: Readonly<TrackerConfig>, logger: Logger): Pro
     // Not 'listening': that comes with the first port (HTTP), before UDP may fail.
     worker.on('message', (message: unknown) => {
       const kind = (message as { bitstorm?: unknown } | null)?.bitstorm;
-      if (kind === READY_MESSAGE.bitstorm) served.add(worker);
+      if (kind === READY_MESSAGE.bitstorm) {
+        served.add(worker);
+        logger.debug({ workerIndex: index, workerPid: worker.process.pid }, `worker ${index} ready`);
+      }
       if (kind === METRICS_REQUEST && aggregator) answerMetrics(worker, aggregator, (message as { id: number }).id);
     });
   };
