@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -33,7 +33,10 @@ interface Run {
  * SIGTERM, and returns everything it wrote. Readiness is polled over HTTP, not
  * read from the log: some runs here are to log nothing at all.
  */
-async function runUntilServing(args: string[]): Promise<Run> {
+async function runUntilServing(
+  args: string[],
+  whileServing?: (child: ChildProcess, output: () => string) => Promise<void>,
+): Promise<Run> {
   const port = await freePort({ udp: true });
   const child = spawn(process.execPath, [bin, '--host', '127.0.0.1', '--port', String(port), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -57,7 +60,11 @@ async function runUntilServing(args: string[]): Promise<Run> {
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  child.kill('SIGTERM');
+  try {
+    await whileServing?.(child, () => stdout + stderr);
+  } finally {
+    child.kill('SIGTERM');
+  }
   const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
   const code = await exited;
   clearTimeout(killer);
@@ -79,8 +86,10 @@ function jsonLines(text: string): Record<string, unknown>[] {
 }
 
 /** An allow list with one bad line: reading it logs a warning (and, at info, how many entries it holds). */
+let lists = 0;
 function listWithABadLine(): string {
-  const file = join(dir, 'allow.txt');
+  // A file per run: the tests run two at a time, and one rewrites and removes its list.
+  const file = join(dir, `${++lists}-allow.txt`);
   writeFileSync(file, `${'ab'.repeat(20)}\nnot a hash\n`);
   return file;
 }
@@ -151,6 +160,32 @@ describe('CLI logs', { concurrency: 2 }, () => {
       );
       assert.match(lines[0]?.msg as string, /allow\.txt line 2: /);
     }
+  });
+
+  it('SIGHUP: says what it reloaded, with the counts, and why not when it could not', async () => {
+    const list = listWithABadLine();
+    const waitFor = async (output: () => string, re: RegExp): Promise<void> => {
+      for (const deadline = Date.now() + 5000; !re.test(output()); ) {
+        if (Date.now() > deadline) throw new Error(`no ${re} within 5 s:\n${output()}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    };
+    const run = await runUntilServing(['--log-format', 'json', '--allow-list', list], async (child, output) => {
+      writeFileSync(list, `${'ab'.repeat(20)}\n${'cd'.repeat(20)}\n${'ef'.repeat(20)}\n`);
+      child.kill('SIGHUP');
+      await waitFor(output, /reloaded \(SIGHUP\)/);
+      // A file that cannot be read keeps the list in force, and says so.
+      rmSync(list);
+      child.kill('SIGHUP');
+      await waitFor(output, /not reloaded/);
+    });
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    const reloaded = jsonLines(run.stdout).find((l) => l.why === 'SIGHUP');
+    assert.equal(reloaded?.msg, `allow list reloaded (SIGHUP) from ${list}: 3 entries (was 1)`);
+    assert.deepEqual([reloaded?.entries, reloaded?.was, reloaded?.level], [3, 1, 'info']);
+    const failed = jsonLines(run.stderr).filter((l) => l.level === 'error');
+    assert.equal(failed.length, 1, run.stderr);
+    assert.match(failed[0]?.msg as string, /not reloaded \(SIGHUP\): .*ENOENT.*the previous list stays/);
   });
 
   it('refuses an unknown level or format (exit 2), naming the values it takes', async () => {
