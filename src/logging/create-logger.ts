@@ -30,8 +30,8 @@ export function resolveFormat(format: LogFormat): 'json' | 'pretty' {
  */
 export function createLogger(options: CreateLoggerOptions): Logger & { child(bindings: object): Logger } {
   const format = resolveFormat(options.format);
-  const out = options.out ?? (format === 'json' ? destination({ dest: 1, sync: true }) : process.stdout);
-  const err = options.err ?? (format === 'json' ? destination({ dest: 2, sync: true }) : process.stderr);
+  const out = options.out ?? standardStream(format, 1);
+  const err = options.err ?? standardStream(format, 2);
   const wrap = (sink: { write(text: string): unknown }) =>
     format === 'pretty' ? { write: (line: string) => sink.write(prettyLine(line)) } : sink;
   const streams = multistream(
@@ -52,4 +52,17 @@ export function createLogger(options: CreateLoggerOptions): Logger & { child(bin
     },
     streams,
   );
+}
+
+/**
+ * Standard output or error for the logger. A write that fails (the reader of
+ * a pipe went away: `bitstorm | head`, a log collector restarting) must not
+ * take the tracker down, as console.log's did not: the error is dropped, and
+ * so are the lines until the stream works again.
+ */
+function standardStream(format: 'json' | 'pretty', fd: 1 | 2): { write(text: string): unknown } {
+  const stream: NodeJS.EventEmitter & { write(text: string): unknown } =
+    format === 'json' ? destination({ dest: fd, sync: true }) : fd === 1 ? process.stdout : process.stderr;
+  if (stream.listenerCount('error') === 0) stream.on('error', () => undefined);
+  return stream;
 }
