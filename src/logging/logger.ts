@@ -47,7 +47,7 @@ export function lineSink(logger: Logger, level: LogLevel, fields?: object): (lin
 
 /** How long a cause stays quiet after its line (ErrorOnce). */
 const QUIET_MS = 60_000;
-/** Causes remembered at once; past it the memory is cleared (a flood of distinct causes still logs, bounded by it). */
+/** Distinct causes remembered; past it, new ones share one cause per site (memory stays bounded). */
 const MAX_CAUSES = 1000;
 
 /**
@@ -66,14 +66,16 @@ export class ErrorOnce {
   ) {}
 
   error(site: string, err: unknown, msg: string): void {
-    const cause = `${site}\n${err instanceof Error ? err.message : String(err)}`;
+    let cause = `${site}\n${err instanceof Error ? err.message : String(err)}`;
+    // Past MAX_CAUSES distinct messages (an error text that varies per request),
+    // new ones share one cause per site: still a line a minute, not a flood.
+    if (this.last.size >= MAX_CAUSES && !this.last.has(cause)) cause = `${site}\n*`;
     const now = this.now();
     const seen = this.last.get(cause);
     if (seen && now - seen.at < QUIET_MS) {
       seen.suppressed++;
       return;
     }
-    if (this.last.size >= MAX_CAUSES) this.last.clear();
     this.last.set(cause, { at: now, suppressed: 0 });
     const fields: Record<string, unknown> = { err, site };
     if (seen && seen.suppressed > 0) fields.suppressed = seen.suppressed;

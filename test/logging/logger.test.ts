@@ -124,3 +124,12 @@ describe('prettyLine', () => {
     );
   });
 });
+
+describe('ErrorOnce with error texts that vary per request', () => {
+  it('keeps at most 1,000 causes; the rest share one per site, so a flood is still a line a minute', () => {
+    const logger = captureLogger();
+    const errors = new ErrorOnce(logger, () => 0);
+    for (let i = 0; i < 5000; i++) errors.error('http', new Error(`bad ${i}`), 'internal error (HTTP)');
+    assert.equal(logger.lines.length, 1001);
+  });
+});
