@@ -3,9 +3,11 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { accountsRoute } from './access/accounts-route.js';
 import { ListFile } from './access/list-file.js';
-import { DEFAULTS, type TrackerConfig, validateConfig } from './config/options.js';
+import { DEFAULTS, effectiveLogLevel, type TrackerConfig, validateConfig } from './config/options.js';
 import { TrackerCore } from './core/tracker.js';
 import { WebRtcCore } from './core/webrtc.js';
+import { createLogger } from './logging/create-logger.js';
+import type { Logger } from './logging/logger.js';
 import { boundPort, listenMetrics, type MetricsText, serveMetrics } from './metrics/metrics-http.js';
 import { TrackerMetrics } from './metrics/tracker-metrics.js';
 import { parseInfoHashList } from './protocol/info-hash-list.js';
@@ -45,6 +47,12 @@ export interface TrackerOptions extends Partial<TrackerConfig> {
   metricsText?: MetricsText;
   /** false: another process serves --metrics-port (the primary under --workers). Default true. */
   serveMetricsPort?: boolean;
+  /**
+   * Where the tracker logs (logging/logger.ts; a pino logger fits). By default
+   * a pino logger of its own with --log-level/--quiet and --log-format: errors
+   * and warnings on standard error, the rest on standard output.
+   */
+  logger?: Logger;
 }
 
 export interface ListenInfo {
@@ -69,6 +77,8 @@ export class Tracker {
   readonly stats: StatsService | undefined;
   /** Prometheus metrics; undefined with --metrics off. */
   readonly metrics: TrackerMetrics | undefined;
+  /** What it logs through (the `logger` option, or its own). */
+  readonly logger: Logger;
   private readonly metricsText: MetricsText | undefined;
   private readonly serveMetricsPort: boolean;
   private metricsServer: Server | undefined;
@@ -88,17 +98,22 @@ export class Tracker {
    */
   private readonly onHupTls = (): void => {
     const result = this.http.reloadTls();
-    if (!result.ok)
-      console.error(`bitstorm: TLS certificate not reloaded (SIGHUP): ${result.why}; the previous one stays`);
-    else if (!this.config.quiet) console.log(`bitstorm: TLS certificate reloaded from ${this.config.tlsCert} (SIGHUP)`);
+    const fields = { cert: this.config.tlsCert, key: this.config.tlsKey };
+    if (!result.ok) {
+      this.logger.error(
+        { ...fields, error: result.why },
+        `TLS certificate not reloaded (SIGHUP): ${result.why}; the previous one stays`,
+      );
+    } else this.logger.info(fields, `TLS certificate reloaded from ${this.config.tlsCert} (SIGHUP)`);
   };
   private hupInstalled = false;
 
   constructor(options: TrackerOptions = {}) {
-    const { store, now, serveUdp, nodeMajor, wsPingMs, metricsText, serveMetricsPort, ...rest } = options;
+    const { store, now, serveUdp, nodeMajor, wsPingMs, metricsText, serveMetricsPort, logger, ...rest } = options;
     this.config = validateConfig({ ...DEFAULTS, ...rest } as TrackerConfig);
+    this.logger = logger ?? createLogger({ level: effectiveLogLevel(this.config), format: this.config.logFormat });
     const clock = now ?? Date.now;
-    this.store = store ?? createStore(this.config, clock);
+    this.store = store ?? createStore(this.config, clock, this.logger);
     this.core = new TrackerCore(this.config, this.store, clock);
     const listPath = this.config.allowList || this.config.denyList;
     if (listPath && listPath !== 'redis') {
@@ -110,7 +125,8 @@ export class Tracker {
           return { entries: hashes, problems };
         },
         (hashes) => this.core.access.replace(hashes),
-        (line) => console.error(line),
+        this.logger,
+        this.config.allowList ? 'allow list' : 'deny list',
       );
     }
     if (this.config.private && this.config.keys !== 'redis') {
@@ -121,16 +137,18 @@ export class Tracker {
           return { entries: keys, problems };
         },
         (keys) => this.core.passkeys.replace(keys),
-        (line) => console.error(line),
+        this.logger,
+        'keys',
       );
     }
-    this.http = new HttpTransport(this.core, this.config, { nodeMajor });
+    this.http = new HttpTransport(this.core, this.config, { nodeMajor, logger: this.logger });
     this.http.addRoute(healthRoute({ store: () => this.store.health?.(), closing: () => this.closing }));
-    if (this.config.private) this.http.addRoute(accountsRoute(this.core, this.config.statsToken));
+    if (this.config.private) this.http.addRoute(accountsRoute(this.core, this.config.statsToken, this.logger));
     if (this.config.ws) {
       const { wsMaxSocketsPerIp, wsIdleTimeout, trustProxy } = this.config;
       const ws = new WsTransport(new WebRtcCore(this.config, this.store, this.core.events, this.core), {
         pingEveryMs: wsPingMs,
+        logger: this.logger,
         passkeys: this.config.private,
         maxSocketsPerSource: wsMaxSocketsPerIp,
         idleTimeoutMs: wsIdleTimeout === 'off' ? 'off' : wsIdleTimeout * 1000,
@@ -146,11 +164,13 @@ export class Tracker {
         ? undefined
         : new UdpTransport(this.core, this.config, {
             now: clock,
+            logger: this.logger,
             sharedSecret: (name, bytes) => this.store.sharedSecret(name, bytes),
           });
     if (this.config.stats) {
       this.stats = new StatsService(this.config, this.store, this.core.events, {
         now: clock,
+        logger: this.logger,
         announceUrls: () => this.listenInfo?.announceUrls ?? [],
         udpCounters: () => (this.listenInfo?.udp ? this.udp?.counters : undefined),
         httpPath: () => this.http.path.path,

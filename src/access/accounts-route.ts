@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TrackerCore } from '../core/tracker.js';
 import { StoreError } from '../errors.js';
+import { ErrorOnce, type Logger, stderrLogger } from '../logging/logger.js';
 import { isPasskey } from '../protocol/passkey.js';
 import { StatsAuth } from '../stats/stats-auth.js';
 import type { HttpRoute } from '../transport/http/http-transport.js';
@@ -21,8 +22,9 @@ const MAX_PAGE = 10_000;
  * - otherwise every member's, a page at a time: `?cursor=C&count=N`, starting
  *   at cursor 0; the reply's `cursor` is "0" after the last page.
  */
-export function accountsRoute(core: TrackerCore, token: string): HttpRoute {
+export function accountsRoute(core: TrackerCore, token: string, logger: Logger = stderrLogger): HttpRoute {
   const auth = new StatsAuth(token);
+  const errors = new ErrorOnce(logger);
   return (req, res, path, query) => {
     if (path !== '/accounts.json') return false;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -35,12 +37,18 @@ export function accountsRoute(core: TrackerCore, token: string): HttpRoute {
       sendJson(req, res, 401, { error: 'token required' }, { 'WWW-Authenticate': 'Bearer' });
       return true;
     }
-    void answer(core, req, res, params);
+    void answer(core, req, res, params, errors);
     return true;
   };
 }
 
-async function answer(core: TrackerCore, req: IncomingMessage, res: ServerResponse, params: URLSearchParams) {
+async function answer(
+  core: TrackerCore,
+  req: IncomingMessage,
+  res: ServerResponse,
+  params: URLSearchParams,
+  errors: ErrorOnce,
+) {
   try {
     const asked = params.getAll('passkey');
     if (asked.length > 0) {
@@ -54,7 +62,7 @@ async function answer(core: TrackerCore, req: IncomingMessage, res: ServerRespon
     sendJson(req, res, 200, { accounts: await core.accounts(page.passkeys), cursor: page.cursor });
   } catch (err) {
     if (err instanceof StoreError) return sendJson(req, res, 503, { error: err.message }, { 'Retry-After': '60' });
-    console.error('bitstorm: internal error', err);
+    errors.error('accounts', err, 'internal error (/accounts.json)');
     sendJson(req, res, 500, { error: 'internal error' });
   }
 }

@@ -1,4 +1,5 @@
 import { readFileSync, type Stats, stat, statSync } from 'node:fs';
+import type { Logger } from '../logging/logger.js';
 
 /** How often the list file is checked for changes (a stat; it also sees a file replaced by a rename). */
 const POLL_MS = 2000;
@@ -11,7 +12,9 @@ export type ListParser = (text: string) => { entries: ReadonlySet<string>; probl
  * (a file that cannot be read is an error then), and again on SIGHUP and
  * whenever the file changes (within POLL_MS). Each read is parsed whole before
  * it replaces the list; a read that fails later keeps the list in force and is
- * logged.
+ * logged (error). Each read that applies says so at info, with the number of
+ * entries before and after (never the entries: passkeys are secrets), so the
+ * operator who sent SIGHUP sees what it did.
  *
  * Changes are found by comparing the file's stat with the one taken when it
  * was last read, not poll with poll (fs.watchFile): its first poll could come
@@ -23,14 +26,18 @@ export class ListFile {
   /** The file's stat when it was last read (undefined: it could not be stat'ed). */
   private readStat: Stats | undefined;
   private polling = false;
+  /** Entries of the list in force (undefined before the first read). */
+  private count: number | undefined;
 
   constructor(
     private readonly path: string,
     private readonly parse: ListParser,
     private readonly apply: (entries: ReadonlySet<string>) => void,
-    private readonly log: (line: string) => void,
+    private readonly logger: Logger,
+    /** What the list is, for the log: `allow list`, `deny list`, `keys`. */
+    private readonly what: string,
   ) {
-    this.read();
+    this.read('start');
   }
 
   /** Starts following the file (and SIGHUP). */
@@ -62,19 +69,30 @@ export class ListFile {
 
   private reload(why: string): void {
     try {
-      this.read();
+      this.read(why);
     } catch (err) {
-      this.log(`bitstorm: ${this.path} not reloaded (${why}): ${(err as Error).message}; the previous list stays`);
+      this.logger.error(
+        { list: this.what, file: this.path, why, error: (err as Error).message },
+        `${this.what} ${this.path} not reloaded (${why}): ${(err as Error).message}; the previous list stays`,
+      );
     }
   }
 
-  private read(): void {
+  private read(why: string): void {
     // Stat first: a change between the stat and the read is then seen at the next poll.
     const before = statSync(this.path);
     const { entries, problems } = this.parse(readFileSync(this.path, 'utf8'));
     this.readStat = before;
-    for (const problem of problems.slice(0, 20)) this.log(`bitstorm: ${this.path} ${problem}`);
-    if (problems.length > 20) this.log(`bitstorm: ${this.path}: ${problems.length - 20} more lines skipped`);
+    const fields = { list: this.what, file: this.path };
+    for (const problem of problems.slice(0, 20)) this.logger.warn(fields, `${this.path} ${problem}`);
+    if (problems.length > 20) this.logger.warn(fields, `${this.path}: ${problems.length - 20} more lines skipped`);
     this.apply(entries);
+    const was = this.count;
+    this.count = entries.size;
+    const change = was === undefined ? '' : ` (was ${was})`;
+    this.logger.info(
+      { ...fields, why, entries: entries.size, ...(was === undefined ? {} : { was }), skipped: problems.length },
+      `${this.what} ${was === undefined ? 'loaded' : `reloaded (${why})`} from ${this.path}: ${entries.size} entries${change}`,
+    );
   }
 }

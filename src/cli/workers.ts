@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry, type PrometheusContentType, type Registry } from 'prom-client';
 import type { TrackerConfig } from '../config/options.js';
+import type { Logger } from '../logging/logger.js';
 import { listenMetrics } from '../metrics/metrics-http.js';
 import { listenAnyAddress } from '../transport/any-address.js';
 
@@ -57,10 +58,7 @@ export function shouldFork(config: Readonly<TrackerConfig>): boolean {
  * SIGINT/SIGTERM stop the workers (they close gracefully), then the primary;
  * SIGHUP is passed on to the workers.
  */
-export function runPrimary(config: Readonly<TrackerConfig>): Promise<void> {
-  const log = (line: string): void => {
-    if (!config.quiet) console.log(line);
-  };
+export function runPrimary(config: Readonly<TrackerConfig>, logger: Logger): Promise<void> {
   let stopping = false;
   let exitCode = 0;
   const served = new WeakSet<Worker>();
@@ -85,7 +83,10 @@ export function runPrimary(config: Readonly<TrackerConfig>): Promise<void> {
     // Not 'listening': that comes with the first port (HTTP), before UDP may fail.
     worker.on('message', (message: unknown) => {
       const kind = (message as { bitstorm?: unknown } | null)?.bitstorm;
-      if (kind === READY_MESSAGE.bitstorm) served.add(worker);
+      if (kind === READY_MESSAGE.bitstorm) {
+        served.add(worker);
+        logger.debug({ workerIndex: index, workerPid: worker.process.pid }, `worker ${index} ready`);
+      }
       if (kind === METRICS_REQUEST && aggregator) answerMetrics(worker, aggregator, (message as { id: number }).id);
     });
   };
@@ -97,13 +98,19 @@ export function runPrimary(config: Readonly<TrackerConfig>): Promise<void> {
       return;
     }
     if (!served.has(worker)) {
-      console.error(`bitstorm: worker ${worker.process.pid} failed to start (${how}); stopping`);
+      logger.error(
+        { workerIndex: indexOf.get(worker), workerPid: worker.process.pid, exit: how },
+        `worker ${worker.process.pid} failed to start (${how}); stopping`,
+      );
       stop(1);
       return;
     }
     const index = indexOf.get(worker);
     if (index === undefined) return; // not one of ours
-    console.error(`bitstorm: worker ${worker.process.pid} exited (${how}); starting another in 1 s`);
+    logger.error(
+      { workerIndex: index, workerPid: worker.process.pid, exit: how },
+      `worker ${index} (pid ${worker.process.pid}) exited (${how}); starting another in 1 s`,
+    );
     // UDP goes to a worker that is running now; the replacement gets it only when none is.
     let udp = false;
     if (worker === udpHolder) {
@@ -133,11 +140,11 @@ export function runPrimary(config: Readonly<TrackerConfig>): Promise<void> {
   };
 
   process.on('SIGINT', () => {
-    log('bitstorm: SIGINT, stopping workers');
+    logger.info({ signal: 'SIGINT' }, 'SIGINT, stopping workers');
     stop(0);
   });
   process.on('SIGTERM', () => {
-    log('bitstorm: SIGTERM, stopping workers');
+    logger.info({ signal: 'SIGTERM' }, 'SIGTERM, stopping workers');
     stop(0);
   });
   // SIGHUP re-reads the allow or deny list, the keys file and the TLS certificate:
@@ -146,11 +153,14 @@ export function runPrimary(config: Readonly<TrackerConfig>): Promise<void> {
   const listFile = (config.allowList || config.denyList) && (config.allowList || config.denyList) !== 'redis';
   if (listFile || (config.private && config.keys !== 'redis') || config.tlsCert !== '') {
     process.on('SIGHUP', () => {
-      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGHUP');
+      const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+      // Each worker logs what it reloaded (or why not), with its id.
+      logger.info({ signal: 'SIGHUP', workers: workers.length }, `SIGHUP, passed on to ${workers.length} workers`);
+      for (const w of workers) w.process.kill('SIGHUP');
     });
   }
 
-  log(`bitstorm: primary ${process.pid} starting ${config.workers} workers`);
+  logger.info({ workers: config.workers }, `primary ${process.pid} starting ${config.workers} workers`);
   for (let i = 0; i < config.workers; i++) fork(i, i === 0);
   if (aggregator && config.metricsPort > 0) {
     const registry = aggregator;
@@ -160,9 +170,9 @@ export function runPrimary(config: Readonly<TrackerConfig>): Promise<void> {
         contentType: registry.contentType,
       })),
     ).then(
-      () => log(`bitstorm: metrics of all workers on port ${config.metricsPort}`),
+      () => logger.info({ metricsPort: config.metricsPort }, `metrics of all workers on port ${config.metricsPort}`),
       (err: unknown) => {
-        console.error(`bitstorm: --metrics-port ${config.metricsPort}: ${(err as Error).message}`);
+        logger.error({ err }, `--metrics-port ${config.metricsPort}: ${(err as Error).message}`);
         stop(1);
       },
     );

@@ -1,3 +1,5 @@
+import { LOG_LEVELS, type LogFormat, type LogLevel } from '../logging/logger.js';
+
 /**
  * One schema for every setting: its default, its validation and its help text.
  * Sources, lowest precedence first: defaults < environment (BITSTORM_<NAME>) <
@@ -81,10 +83,15 @@ export interface TrackerConfig {
   metrics: boolean;
   /** Serve /metrics on this port instead of the HTTP port (0: on the HTTP port). */
   metricsPort: number;
+  /** Least severe level logged (logging/logger.ts). */
+  logLevel: LogLevel;
+  /** JSON lines, or one readable line each; `auto` is pretty on a terminal, JSON otherwise. */
+  logFormat: LogFormat;
+  /** The old flag: the same as logLevel 'warn' (a stricter 'error' still applies; effectiveLogLevel). */
   quiet: boolean;
 }
 
-type Kind = 'int' | 'int-or-off' | 'string' | 'bool' | 'list' | 'udp-port' | 'on-off' | 'on-off-force';
+type Kind = 'int' | 'int-or-off' | 'string' | 'bool' | 'list' | 'udp-port' | 'on-off' | 'on-off-force' | 'choice';
 
 export interface OptionSpec {
   key: keyof TrackerConfig;
@@ -94,6 +101,8 @@ export interface OptionSpec {
   max?: number;
   /** Shown in --help in place of the raw default. */
   defaultText?: string;
+  /** The values a 'choice' option takes. */
+  choices?: readonly string[];
 }
 
 export const DEFAULTS: Readonly<TrackerConfig> = Object.freeze({
@@ -144,6 +153,8 @@ export const DEFAULTS: Readonly<TrackerConfig> = Object.freeze({
   statsPeers: false,
   metrics: true,
   metricsPort: 0,
+  logLevel: 'info',
+  logFormat: 'auto',
   quiet: false,
 });
 
@@ -367,10 +378,27 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'serve /metrics on this port (on --host) instead of the HTTP port, so it need not be public',
     defaultText: 'the HTTP port',
   },
-  { key: 'quiet', kind: 'bool', help: 'log nothing but errors' },
+  {
+    key: 'logLevel',
+    kind: 'choice',
+    choices: LOG_LEVELS,
+    help: 'least severe log lines written: error, warn, info (start-up, reloads, outages; nothing per request) or debug',
+  },
+  {
+    key: 'logFormat',
+    kind: 'choice',
+    choices: ['auto', 'json', 'pretty'],
+    help: 'json: one JSON object a line (pino); pretty: "HH:MM:SS LEVEL message key=value"; auto: pretty when standard output is a terminal, json otherwise',
+  },
+  { key: 'quiet', kind: 'bool', help: 'the same as --log-level warn (kept from before --log-level)' },
 ];
 
 export class ConfigError extends Error {}
+
+/** --log-level with --quiet applied: quiet is warn, unless --log-level asks for less (error). */
+export function effectiveLogLevel(config: Readonly<Pick<TrackerConfig, 'logLevel' | 'quiet'>>): LogLevel {
+  return config.quiet && config.logLevel !== 'error' ? 'warn' : config.logLevel;
+}
 
 /** `minInterval` → `min-interval` */
 export function flagName(key: string): string {
@@ -414,6 +442,11 @@ export function parseValue(spec: OptionSpec, raw: string, source: string): Track
         .split(',')
         .map((s) => s.trim())
         .filter((s) => s.length > 0);
+    case 'choice':
+      if (!spec.choices?.includes(raw)) {
+        throw new ConfigError(`${source}: expected ${spec.choices?.join(', ')}, got "${raw}"`);
+      }
+      return raw;
     case 'udp-port': {
       if (raw === 'off' || raw === 'same') return raw;
       if (!/^[0-9]+$/.test(raw) || Number(raw) > 65535) {
@@ -520,6 +553,9 @@ function checkValue(spec: OptionSpec, value: unknown): void {
       return;
     case 'list':
       if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) fail('a list of strings');
+      return;
+    case 'choice':
+      if (typeof value !== 'string' || !spec.choices?.includes(value)) fail(spec.choices?.join(', ') ?? '');
       return;
     case 'udp-port':
       if (

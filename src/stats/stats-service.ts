@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TrackerConfig } from '../config/options.js';
 import type { TrackerEvents } from '../core/events.js';
+import { ErrorOnce, type Logger, stderrLogger } from '../logging/logger.js';
 import { unpackEndpoint } from '../protocol/compact.js';
 import type { StoredPeer, SwarmStore, SwarmTotals } from '../store/swarm-store.js';
 import type { HttpPath } from '../transport/http/fast-path.js';
@@ -28,6 +29,8 @@ import { statsPageHtml, tokenPageHtml } from './stats-page.js';
  */
 export interface StatsServiceOptions {
   now: () => number;
+  /** Where failed stats requests are logged (once per cause a minute); standard error by default. */
+  logger?: Logger;
   /** Announce URLs the tracker listens on, for magnet links when --announce-url is not set. */
   announceUrls: () => readonly string[];
   /** How old the torrent table's snapshot may get before a request triggers a rebuild. */
@@ -68,6 +71,8 @@ export class StatsService {
   private readonly auth: StatsAuth;
   private totalsInFlight: Promise<SwarmTotals> | undefined;
 
+  private readonly errors: ErrorOnce;
+
   constructor(
     private readonly config: Readonly<TrackerConfig>,
     private readonly store: SwarmStore,
@@ -75,6 +80,7 @@ export class StatsService {
     private readonly options: StatsServiceOptions,
   ) {
     this.auth = new StatsAuth(config.statsToken);
+    this.errors = new ErrorOnce(options.logger ?? stderrLogger);
     this.collector = new StatsCollector(events, store, { now: options.now, sampleMs: options.sampleMs });
     this.snapshots = new SnapshotCache(store, options.now, options.snapshotMaxAgeMs ?? REFRESH_MS);
     this.assets = new StatsAssets();
@@ -150,7 +156,7 @@ export class StatsService {
       return sendJson(req, res, 200, await this.summary(params.get('history') === '1'));
     } catch (err) {
       if (err instanceof BadRequest) return sendJson(req, res, 400, { error: err.message });
-      console.error('bitstorm: stats request failed', err);
+      this.errors.error('stats', err, 'stats request failed');
       sendJson(req, res, 503, { error: 'tracker storage is unavailable, retry later' });
     }
   }

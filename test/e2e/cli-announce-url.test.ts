@@ -44,7 +44,8 @@ describe('announce URLs printed by the bitstorm CLI work with real clients', { c
     const deadline = Date.now() + 15_000;
     for (;;) {
       const out = await tail(logFile, 50);
-      urls = [...out.matchAll(/announce URL (\S+)/g)].map((m) => m[1] as string);
+      // Read from a file, the lines are JSON (--log-format auto): the URL ends at the quote.
+      urls = [...out.matchAll(/announce URL ([^\s"]+)/g)].map((m) => m[1] as string);
       if (urls.some((u) => u.startsWith('http://127.0.0.1:'))) break;
       if (!cli.running) throw new Error(`bitstorm CLI ${cli.exitStatus}:\n${out}`);
       if (Date.now() > deadline) throw new Error(`bitstorm CLI printed no announce URL within 15 s:\n${out}`);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createTracker, type TrackerOptions } from '../../src/tracker.js';
+import { captureLogger } from '../helpers/capture-logger.js';
 import { freePort } from '../helpers/free-port.js';
 import { announce, httpGet, makeId, scrape } from '../helpers/http-tracker-client.js';
 import { withRedisServer } from '../helpers/redis-server.js';
@@ -130,16 +131,16 @@ describe('metrics', () => {
 describe('metrics on Redis', () => {
   const redis = withRedisServer();
 
-  it('store_up falls to 0 during an outage and outages are counted once', async () => {
-    const { tracker, base } = await started({ redisUrl: redis.url, redisTimeout: 300 });
-    const errors = console.error;
-    console.error = () => undefined;
+  it('store_up falls to 0 during an outage and outages are counted once, and logged as one line each way', async () => {
+    const logger = captureLogger();
+    const { tracker, base } = await started({ redisUrl: redis.url, redisTimeout: 300, logger });
     try {
       await announce(base, { infoHash: hash(5), peerId: makeId('-R-', 1), port: 7005 });
       let m = await scrapeMetrics(base);
       assert.equal(sampleValue(m, 'bitstorm_store_up', { store: 'redis' }), 1);
       await redis.kill();
-      await announce(base, { infoHash: hash(5), peerId: makeId('-R-', 1), port: 7005 });
+      // Many announces during the outage: still one line, not one per request.
+      for (let i = 0; i < 20; i++) await announce(base, { infoHash: hash(5), peerId: makeId('-R-', 1), port: 7005 });
       const deadline = Date.now() + 5000;
       do {
         await sleep(100);
@@ -156,8 +157,17 @@ describe('metrics on Redis', () => {
       } while (sampleValue(m, 'bitstorm_store_up', { store: 'redis' }) !== 1 && Date.now() < back);
       assert.equal(sampleValue(m, 'bitstorm_store_up', { store: 'redis' }), 1);
       assert.equal(sampleValue(m, 'bitstorm_store_outages_total', { store: 'redis' }), 1);
+      // One line when the outage starts, one when it ends, at the same level (a
+      // filter that shows one shows the other), with the store named.
+      const all = logger.lines.map((l) => `${l.level} ${l.msg}`).join('\n');
+      const started_ = logger.lines.filter((l) => /^Redis unavailable \(.*\); answering "retry"/.test(l.msg));
+      const ended = logger.lines.filter((l) => l.msg === 'Redis connection restored');
+      assert.equal(started_.length, 1, all);
+      assert.equal(ended.length, 1, all);
+      for (const line of [...started_, ...ended]) assert.deepEqual([line.level, line.fields.store], ['error', 'redis']);
+      // Besides those two, at most a "command failed" line (rate limited: one per 30 s).
+      assert.ok(logger.lines.length <= 3, all);
     } finally {
-      console.error = errors;
       await tracker.close();
     }
   });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parseInfoHashList } from '../../src/protocol/info-hash-list.js';
 import { createTracker, type Tracker, type TrackerOptions } from '../../src/tracker.js';
+import { captureLogger } from '../helpers/capture-logger.js';
 import { announce, makeId, scrape } from '../helpers/http-tracker-client.js';
 import { rawCommand, withRedisServer } from '../helpers/redis-server.js';
 import { sleep, wsConnect } from '../helpers/ws-client.js';
@@ -174,10 +175,8 @@ describe('on Redis', () => {
 describe('reloading a list', () => {
   it('follows the file when it changes (within a few seconds) and on SIGHUP, keeping the old list if the file vanishes', async () => {
     const path = listFile([hash(20).toString('hex')]);
-    const { tracker, base } = await started({ allowList: path, udpPort: 'off' });
-    const errors = console.error;
-    const logged: string[] = [];
-    console.error = (line: string) => logged.push(line);
+    const logger = captureLogger();
+    const { tracker, base } = await started({ allowList: path, udpPort: 'off', logger });
     const refusedNow = async (n: number): Promise<boolean> => {
       const reply = await announce(base, { infoHash: hash(n), peerId: makeId('-R-', n), port: 7100 });
       return String(reply['failure reason']) === REFUSED;
@@ -192,6 +191,11 @@ describe('reloading a list', () => {
       const deadline = Date.now() + 15_000;
       while ((await refusedNow(21)) && Date.now() < deadline) await sleep(200);
       assert.equal(await refusedNow(21), false, 'the changed file was not picked up within 15 s');
+      assert.match(logger.at('info')[0]?.msg ?? '', /^allow list loaded from .*: 1 entries$/);
+      assert.ok(
+        logger.at('info').some((l) => /^allow list reloaded \(change\) from .*: 2 entries \(was 1\)$/.test(l.msg)),
+        logger.lines.map((l) => l.msg).join('\n'),
+      );
 
       // SIGHUP reloads at once (a write that keeps size and mtime would not be seen by polling).
       writeFileSync(path, `${hash(22).toString('hex')}\n`);
@@ -199,17 +203,22 @@ describe('reloading a list', () => {
       await sleep(100);
       assert.equal(await refusedNow(22), false);
       assert.equal(await refusedNow(20), true);
+      // SIGHUP says what it did: the list, its file, how many entries now and before.
+      const hup = logger.at('info').find((l) => l.fields.why === 'SIGHUP');
+      assert.match(hup?.msg ?? '', /^allow list reloaded \(SIGHUP\) from .*: 1 entries \(was 2\)$/);
+      assert.deepEqual([hup?.fields.entries, hup?.fields.was, hup?.fields.file], [1, 2, path]);
 
       rmSync(path);
       process.kill(process.pid, 'SIGHUP');
       await sleep(100);
       assert.equal(await refusedNow(22), false, 'a vanished file keeps the list in force');
-      assert.ok(
-        logged.some((l) => /not reloaded/.test(l)),
-        logged.join('\n'),
+      const failed = logger.at('error');
+      assert.equal(failed.length, 1, logger.lines.map((l) => l.msg).join('\n'));
+      assert.match(
+        failed[0]?.msg ?? '',
+        /^allow list .* not reloaded \(SIGHUP\): .*ENOENT.*; the previous list stays$/,
       );
     } finally {
-      console.error = errors;
       await tracker.close();
     }
   });

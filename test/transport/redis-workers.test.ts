@@ -133,6 +133,29 @@ describe('bitstorm --workers 2 on Redis', () => {
     // UDP is answered by worker 0 alone (cli/workers.ts), but every worker lists its URL.
     await waitFor(() => /UDP tracker listening/.test(output), 5000, 'UDP listening');
     assert.equal((output.match(/UDP tracker listening/g) ?? []).length, 1, output);
+    // Not on a terminal: JSON lines, each saying whose it is (the primary's, or a worker's index).
+    const lines = output
+      .split('\n')
+      .slice(0, -1) // a line still being written
+      .map((l) => JSON.parse(l) as { worker?: unknown; msg?: string; level?: string });
+    assert.ok(
+      lines.every((l) => l.worker === 'primary' || l.worker === 0 || l.worker === 1),
+      output,
+    );
+    assert.ok(
+      lines.some((l) => l.worker === 'primary' && /starting 2 workers/.test(l.msg ?? '')),
+      output,
+    );
+    for (const worker of [0, 1]) {
+      assert.ok(
+        lines.some((l) => l.worker === worker && /^HTTP tracker listening/.test(l.msg ?? '')),
+        output,
+      );
+    }
+    assert.ok(
+      lines.some((l) => l.worker === 0 && /^UDP tracker listening/.test(l.msg ?? '')),
+      'worker 0 holds UDP',
+    );
     const udpUrl = `announce URL udp://127.0.0.1:${port}/announce`;
     await waitFor(() => output.split(udpUrl).length - 1 >= 2, 5000, 'both workers list the udp:// URL');
 

@@ -14,6 +14,7 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { ConfigError } from '../../src/config/options.js';
 import { type DecodedDict, decodeBencode } from '../../src/protocol/bencode.js';
 import { createTracker, type Tracker } from '../../src/tracker.js';
+import { captureLogger } from '../helpers/capture-logger.js';
 import { freePort } from '../helpers/free-port.js';
 import { announceQuery, makeId } from '../helpers/http-tracker-client.js';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redis-server.js';
@@ -180,9 +181,9 @@ describe('TLS (--tls-cert, --tls-key)', () => {
     copyFileSync(pair.key, live.key);
   };
 
-  const started = async (): Promise<{ tracker: Tracker; port: number }> => {
+  const started = async (logger = captureLogger()): Promise<{ tracker: Tracker; port: number }> => {
     install(first);
-    const tracker = createTracker({ host: '127.0.0.1', port: 0, tlsCert: live.cert, tlsKey: live.key, quiet: true });
+    const tracker = createTracker({ host: '127.0.0.1', port: 0, tlsCert: live.cert, tlsKey: live.key, logger });
     const info = await tracker.listen();
     return { tracker, port: info.http.port };
   };
@@ -248,10 +249,15 @@ describe('TLS (--tls-cert, --tls-key)', () => {
 
   it('reloads the certificate on SIGHUP for new connections; open ones keep working; a bad pair keeps the old', async () => {
     const hupBefore = process.listenerCount('SIGHUP');
-    const { tracker, port } = await started();
+    const logger = captureLogger();
+    const { tracker, port } = await started(logger);
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-    const errors = console.error;
-    const logged: string[] = [];
+    const logged = {
+      get length() {
+        return logger.at('error').length;
+      },
+      at: (i: number) => logger.at('error')[i]?.msg,
+    };
     const both = [first.pem, second.pem];
     try {
       assert.equal(process.listenerCount('SIGHUP'), hupBefore + 1, 'listen() installs a SIGHUP listener');
@@ -276,6 +282,11 @@ describe('TLS (--tls-cert, --tls-key)', () => {
         seen = await servedFingerprint(port, both);
       }
       assert.equal(seen, second.fingerprint, 'a new connection is shown the new certificate');
+      assert.deepEqual(
+        logger.at('info').map((l) => l.msg),
+        [`TLS certificate reloaded from ${live.cert} (SIGHUP)`],
+        'SIGHUP says it reloaded the certificate',
+      );
 
       // The keep-alive connection made before the reload still answers, on the same socket.
       const again = await httpsGet(port, `/announce?${query(3, 2)}`, both, agent);
@@ -291,13 +302,12 @@ describe('TLS (--tls-cert, --tls-key)', () => {
       wss.ws.terminate();
 
       // A pair that does not fit (the first key with the second certificate) is not taken.
-      console.error = (line: string) => logged.push(line);
       copyFileSync(first.key, live.key);
       hup();
       for (let i = 0; i < 100 && logged.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
-      assert.equal(logged.length, 1, logged.join('\n'));
+      assert.equal(logged.length, 1, logger.lines.map((l) => l.msg).join('\n'));
       assert.match(
-        logged[0] as string,
+        logged.at(0) as string,
         /TLS certificate not reloaded \(SIGHUP\): .*not a usable pair.*previous one stays/,
       );
       assert.equal(await servedFingerprint(port, both), second.fingerprint, 'the previous certificate stays');
@@ -305,10 +315,9 @@ describe('TLS (--tls-cert, --tls-key)', () => {
       rmSync(live.cert);
       hup();
       for (let i = 0; i < 100 && logged.length === 1; i++) await new Promise((resolve) => setTimeout(resolve, 50));
-      assert.match(logged[1] as string, /cannot read it/);
+      assert.match(logged.at(1) as string, /cannot read it/);
       assert.equal(await servedFingerprint(port, both), second.fingerprint);
     } finally {
-      console.error = errors;
       agent.destroy();
       await tracker.close();
     }

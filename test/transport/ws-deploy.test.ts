@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createTracker } from '../../src/tracker.js';
+import { captureLogger } from '../helpers/capture-logger.js';
 import { freePort } from '../helpers/free-port.js';
 import { announce, makeId } from '../helpers/http-tracker-client.js';
 import { withRedisServer } from '../helpers/redis-server.js';
@@ -171,11 +172,16 @@ describe('WebSocket tracker through a Redis outage', () => {
   const redis = withRedisServer();
 
   it('answers retry while Redis is gone, then relays again across two trackers by itself', async () => {
-    const options = { host: '127.0.0.1', port: 0, udpPort: 'off' as const, quiet: true, redisUrl: redis.url };
+    // The outage lines go to a logger of the test's, not to its output.
+    const options = {
+      host: '127.0.0.1',
+      port: 0,
+      udpPort: 'off' as const,
+      redisUrl: redis.url,
+      logger: captureLogger(),
+    };
     const one = createTracker({ ...options, redisTimeout: 300 });
     const two = createTracker({ ...options, redisTimeout: 300 });
-    const errors = console.error;
-    console.error = () => undefined; // the outage lines
     const a = await wsConnect(`ws://127.0.0.1:${(await one.listen()).http.port}/announce`);
     const b = await wsConnect(`ws://127.0.0.1:${(await two.listen()).http.port}/announce`);
     try {
@@ -210,7 +216,6 @@ describe('WebSocket tracker through a Redis outage', () => {
       const relayed = a.messages.find((m) => m.offer !== undefined) as Record<string, unknown>;
       assert.deepEqual(relayed.offer, offer);
     } finally {
-      console.error = errors;
       a.ws.close();
       b.ws.close();
       await one.close();

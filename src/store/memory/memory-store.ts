@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { lineSink, stderrLogger } from '../../logging/logger.js';
 import {
   DEFAULT_WEBRTC_TTL_MS,
   type StoreAnnounce,
@@ -74,7 +75,7 @@ export interface MemoryStoreOptions extends StoreOptions {
   stateFile?: string;
   /** Between periodic saves of the state file; default 300 s. */
   stateIntervalMs?: number;
-  /** Where problems with the state file are reported (one line each); console.error by default. */
+  /** Where problems with the state file are reported (one line each); standard error by default. */
   log?: (line: string) => void;
 }
 
@@ -142,7 +143,7 @@ export class MemoryStore implements SwarmStore {
       this.timer = setInterval(() => this.sweep(SWEEP_SLICE), SWEEP_TICK_MS);
       this.timer.unref();
     }
-    this.log = options.log ?? ((line) => console.error(line));
+    this.log = options.log ?? lineSink(stderrLogger, 'error');
     this.stateFile = options.stateFile || undefined;
     if (this.stateFile) {
       // Synchronous: the tracker serves nothing before its swarms are back.

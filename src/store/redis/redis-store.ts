@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { lineSink, stderrLogger } from '../../logging/logger.js';
 import {
   DEFAULT_WEBRTC_TTL_MS,
   type StoreAnnounce,
@@ -36,7 +37,7 @@ export interface RedisStoreOptions extends StoreOptions {
   downloadedTtlMs?: number;
   /** A Redis command not answered within this fails (the client is told to retry). Default REDIS_TIMEOUT_MS. */
   commandTimeoutMs?: number;
-  /** Where outage lines go. Default console.error. */
+  /** Where outage lines go. Default: standard error (logging/logger.ts' stderrLogger). */
   log?: (line: string) => void;
   /** CLIENT SETNAME of the connection(s). Default `bitstorm-<pid>`. */
   clientName?: string;
@@ -110,7 +111,7 @@ export class RedisStore implements SwarmStore {
       url: options.url,
       clusterUrls: options.clusterUrls,
       commandTimeoutMs: options.commandTimeoutMs ?? REDIS_TIMEOUT_MS,
-      log: options.log ?? ((line) => console.error(line)),
+      log: options.log ?? lineSink(stderrLogger, 'error'),
       clientName: options.clientName ?? `bitstorm-${process.pid}`,
     });
     this.kind = this.connection.kind;
@@ -118,7 +119,7 @@ export class RedisStore implements SwarmStore {
       url: options.url,
       clusterUrls: options.clusterUrls,
       prefix: this.prefix,
-      log: options.log ?? ((line: string) => console.error(line)),
+      log: options.log ?? lineSink(stderrLogger, 'error'),
       clientName: options.clientName ?? `bitstorm-${process.pid}`,
     });
     this.webrtc = new RedisWebRtcSwarms(this.connection, this.scripts.webrtc, this.channels, {

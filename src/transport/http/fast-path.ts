@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { ErrorOnce, stderrLogger } from '../../logging/logger.js';
 import {
   type HeadLimits,
   INCOMPLETE,
@@ -72,6 +73,8 @@ export interface FastPathOptions {
   admit?: (remoteAddress: string | undefined) => (() => void) | undefined;
   /** A connection handed over to node:net becomes `socket`: its place (from admit) goes with it. */
   adopt?: (socket: Socket, release: () => void) => void;
+  /** Where internal errors go, once per cause a minute; standard error without it. */
+  errors?: ErrorOnce;
 }
 
 /** A head arriving in more reads than this goes to node:http, whose parser is incremental. */
@@ -418,7 +421,7 @@ class FastConnection {
       this.resumeReading();
     } catch (err) {
       // A bug, not a client's doing: this connection goes, the process stays.
-      console.error('bitstorm: internal error in the HTTP fast path', err);
+      (this.fast.options.errors ?? stderrErrors()).error('http fast path', err, 'internal error in the HTTP fast path');
       this.close();
     }
   }
@@ -517,4 +520,11 @@ function httpDate(): string {
     dateText = new Date(second * 1000).toUTCString();
   }
   return dateText;
+}
+
+let fallbackErrors: ErrorOnce | undefined;
+/** For a fast path built without the transport's logger (unit tests): still once per cause. */
+function stderrErrors(): ErrorOnce {
+  fallbackErrors ??= new ErrorOnce(stderrLogger);
+  return fallbackErrors;
 }

@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { TrackerConfig } from '../../config/options.js';
 import type { TrackerCore } from '../../core/tracker.js';
 import { RATE_LIMITED, TrackerError } from '../../errors.js';
+import { ErrorOnce, type Logger, stderrLogger } from '../../logging/logger.js';
 import { encodeFailure, encodeHttpAnnounce, parseHttpAnnounce } from '../../protocol/http-announce.js';
 import type { TrackerRequestHead } from '../../protocol/http-request-head.js';
 import { encodeHttpScrape, parseHttpScrape } from '../../protocol/http-scrape.js';
@@ -43,6 +44,8 @@ export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer
 export interface HttpTransportOptions {
   /** The Node major the fast path decides on (tests); the running one by default. */
   nodeMajor?: number;
+  /** Where internal errors and accept errors go (the tracker's logger); standard error by default. */
+  logger?: Logger;
 }
 
 /** HTTP announce and scrape: bytes → protocol parser → core → encoder → bytes. */
@@ -61,12 +64,17 @@ export class HttpTransport {
   private upgradeHandler: UpgradeHandler | undefined;
   private fastPathReason: string;
   private acceptErrorLogged = 0;
+  private readonly logger: Logger;
+  /** Internal errors, once per cause a minute: a bug that every request hits is not a line per request. */
+  private readonly errors: ErrorOnce;
 
   constructor(
     private readonly core: TrackerCore,
     private readonly config: Readonly<TrackerConfig>,
     options: HttpTransportOptions = {},
   ) {
+    this.logger = options.logger ?? stderrLogger;
+    this.errors = new ErrorOnce(this.logger);
     this.resolver = new ClientAddressResolver(config.trustProxy);
     this.caps = new ConnectionCaps(config.httpMaxConnectionsPerIp, this.resolver);
     const httpOptions = {
@@ -151,6 +159,7 @@ export class HttpTransport {
         maxHeaderSize: MAX_HEADER_SIZE,
         maxUrlLength: MAX_URL_LENGTH,
         passkeys: config.private,
+        errors: this.errors,
         ...(this.caps.on && {
           admit: (remoteAddress: string | undefined) => this.caps.admit(remoteAddress),
           adopt: (socket: Socket, release: () => void) => this.caps.track(socket, release),
@@ -222,8 +231,9 @@ export class HttpTransport {
     const now = Date.now();
     if (now - this.acceptErrorLogged < ACCEPT_ERROR_LOG_MS) return;
     this.acceptErrorLogged = now;
-    console.error(
-      `bitstorm: HTTP server: ${err.code ?? err.message} (once a minute at most; lower --http-max-connections below the open-files limit)`,
+    this.logger.error(
+      { code: err.code ?? err.message },
+      `HTTP server: ${err.code ?? err.message} (once a minute at most; lower --http-max-connections below the open-files limit)`,
     );
   }
 
@@ -373,7 +383,7 @@ export class HttpTransport {
   /** Tracker-level failures are HTTP 200 with a `failure reason` (and `retry in` when waiting helps), as clients expect. */
   private failure(err: unknown): Buffer {
     if (err instanceof TrackerError) return encodeFailure(err.message, err.retryIn);
-    console.error('bitstorm: internal error', err);
+    this.errors.error('http', err, 'internal error (HTTP)');
     return encodeFailure('internal tracker error');
   }
 }

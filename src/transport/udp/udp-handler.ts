@@ -1,5 +1,6 @@
 import type { TrackerCore } from '../../core/tracker.js';
 import { type ErrorCode, PolicyError, ProtocolError, StoreError, TrackerError } from '../../errors.js';
+import { ErrorOnce, stderrLogger } from '../../logging/logger.js';
 import { type ParsedAddress, parseIp } from '../../protocol/compact.js';
 import { type ConnectionIds, mapIpv4 } from '../../protocol/connection-id.js';
 import { passkeyFromUrlData } from '../../protocol/passkey.js';
@@ -106,6 +107,8 @@ export interface UdpHandlerOptions {
   connectionIds: ConnectionIds;
   send: UdpSend;
   counters?: UdpCounters;
+  /** Where internal errors go, once per cause a minute; standard error without it. */
+  errors?: ErrorOnce;
 }
 
 /**
@@ -153,12 +156,14 @@ export class UdpHandler {
   /** Scratch for the MAC input (IPv4 as IPv4-mapped) and a fresh id; reused per packet. */
   private readonly ip16 = new Uint8Array(16);
   private readonly idScratch = Buffer.alloc(8);
+  private readonly errors: ErrorOnce;
 
   constructor(options: UdpHandlerOptions) {
     this.core = options.core;
     this.ids = options.connectionIds;
     this.send = options.send;
     this.counters = options.counters ?? createUdpCounters();
+    this.errors = options.errors ?? new ErrorOnce(stderrLogger);
   }
 
   handle(packet: Buffer, address: string, port: number): void {
@@ -297,7 +302,7 @@ export class UdpHandler {
     }
     if (err instanceof PolicyError) return this.sendError(transactionId, 'refused', err.message, port, address);
     if (err instanceof StoreError) return this.sendError(transactionId, 'storeUnavailable', err.message, port, address);
-    if (!(err instanceof TrackerError)) console.error('bitstorm: internal error (udp)', err);
+    if (!(err instanceof TrackerError)) this.errors.error('udp', err, 'internal error (UDP)');
     this.sendError(transactionId, 'internal', 'internal tracker error', port, address);
   }
 

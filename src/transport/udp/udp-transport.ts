@@ -3,6 +3,7 @@ import { lookup as dnsLookup } from 'node:dns';
 import { type AddressInfo, isIP, isIPv4 } from 'node:net';
 import type { TrackerConfig } from '../../config/options.js';
 import type { TrackerCore } from '../../core/tracker.js';
+import { ErrorOnce, type Logger, stderrLogger } from '../../logging/logger.js';
 import { ConnectionIds } from '../../protocol/connection-id.js';
 import { listenAnyAddress } from '../any-address.js';
 import { ReplyQueue } from './reply-queue.js';
@@ -27,6 +28,8 @@ export interface UdpTransportOptions {
   sharedSecret: (name: string, bytes: number) => Promise<Buffer>;
   /** Clock in epoch ms for connection ids (tests inject one). */
   now?: () => number;
+  /** The tracker's logger; standard error by default. */
+  logger?: Logger;
 }
 
 /**
@@ -47,6 +50,8 @@ export class UdpTransport {
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
   private readonly sharedSecret: UdpTransportOptions['sharedSecret'];
+  private readonly logger: Logger;
+  private readonly errors: ErrorOnce;
 
   constructor(
     private readonly core: TrackerCore,
@@ -55,6 +60,8 @@ export class UdpTransport {
   ) {
     this.now = options.now ?? Date.now;
     this.sharedSecret = options.sharedSecret;
+    this.logger = options.logger ?? stderrLogger;
+    this.errors = new ErrorOnce(this.logger);
   }
 
   /**
@@ -97,7 +104,10 @@ export class UdpTransport {
         break;
       } catch (err) {
         if (Date.now() + delay > deadline || this.socket !== socket) {
-          console.error(`bitstorm: UDP connection-id secret unavailable (${(err as Error).message}); retrying`);
+          this.logger.error(
+            { err },
+            `UDP connection-id secret unavailable (${(err as Error).message}); UDP packets dropped, retrying`,
+          );
           this.retryStart(socket);
           break;
         }
@@ -129,6 +139,7 @@ export class UdpTransport {
       core: this.core,
       connectionIds,
       counters,
+      errors: this.errors,
       send: (packet, toPort, toAddress) => replies.push(packet, toPort, toAddress),
     });
   }
@@ -138,7 +149,8 @@ export class UdpTransport {
       this.retryTimer = undefined;
       if (this.socket !== socket) return;
       this.start(socket).then(
-        () => console.error('bitstorm: UDP connection-id secret loaded; UDP tracker serving'),
+        // At the level of the line that said it was missing, so a filter that shows one shows both.
+        () => this.logger.error('UDP connection-id secret loaded; UDP tracker serving'),
         () => this.retryStart(socket),
       );
     }, SECRET_RETRY_MS);

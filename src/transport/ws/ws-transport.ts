@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { RelayedMessage, WebRtcCore } from '../../core/webrtc.js';
 import { PolicyError, RATE_LIMITED, TrackerError } from '../../errors.js';
+import { ErrorOnce, type Logger, stderrLogger } from '../../logging/logger.js';
 import type { ParsedAddress } from '../../protocol/compact.js';
 import { routeWithPasskey } from '../../protocol/passkey.js';
 import {
@@ -77,6 +78,8 @@ export interface WsCounters {
 }
 
 export interface WsTransportOptions {
+  /** Where internal errors go (once per cause a minute); standard error by default. */
+  logger?: Logger;
   /** How often sockets are pinged (tests shorten it); PING_EVERY_MS by default. */
   pingEveryMs?: number;
   /** --ws-max-sockets-per-ip: open sockets per source; 'off' by default. */
@@ -121,10 +124,13 @@ export class WsTransport {
   private readonly perSource: SourceCounts;
   private readonly now: () => number;
 
+  private readonly errors: ErrorOnce;
+
   constructor(
     private readonly core: WebRtcCore,
     options: WsTransportOptions = {},
   ) {
+    this.errors = new ErrorOnce(options.logger ?? stderrLogger);
     this.pingEveryMs = options.pingEveryMs ?? PING_EVERY_MS;
     this.passkeys = options.passkeys ?? false;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 'off';
@@ -344,7 +350,7 @@ export class WsTransport {
   private sendFailure(peer: PeerSocket, err: unknown, action: string, infoHash: Buffer | undefined): void {
     const hash = infoHash?.toString('latin1');
     if (err instanceof TrackerError) return this.send(peer, encodeWsFailure(err.message, action, hash, err.retryIn));
-    console.error('bitstorm: internal error', err);
+    this.errors.error('ws', err, 'internal error (WebSocket)');
     this.send(peer, encodeWsFailure('internal tracker error', action, hash));
   }
 
