@@ -1,0 +1,460 @@
+import { createSocket } from 'node:dgram';
+import { writeFileSync } from 'node:fs';
+import { type LoadResult, runLoad } from './loadgen.js';
+import { loadAverage } from './machine.js';
+import { rssBytes } from './proc.js';
+import type { TrackerHandle } from './trackers.js';
+import { EVENT_NONE, EVENT_STARTED, torrentHash } from './workload.js';
+
+/**
+ * `npm run bench -- --long-tail`: the load of issue 19, a million small
+ * torrents (1–3 peers each) instead of the main bench's 10,000 torrents of
+ * ~30 peers. Every tracker gets the same prefill (same records, same order),
+ * then, on that state:
+ *
+ * - RSS growth per torrent and per peer (on Redis: Redis' `used_memory`
+ *   growth, and the tracker's own RSS growth beside it);
+ * - the prefill's announces/s;
+ * - a steady UDP load of regular updates of stored peers (no event, numwant
+ *   50): announces/s, tracker CPU µs per announce (Redis' CPU added);
+ * - BitStorm only: the time to the first answer of the statistics table's
+ *   `/stats.json` request sorted by seeders, descending (DataTables'
+ *   server-side request, as the page sends it), and of a second one.
+ *
+ * The workload is written in the main bench's file format (bench/workload.ts),
+ * so bench/loadgen.c replays it unchanged.
+ */
+
+/** Peers per torrent: P(k) ∝ k^-ZIPF_EXPONENT for k = 1, 2, 3 (≈ 68 %, 21 %, 11 %; 1.42 peers per torrent). */
+export const ZIPF_EXPONENT = 1.7;
+const MAX_PEERS = 3;
+/** Clients per source IP, as bench/workload.ts (ports 1024 + i stay below 65536). */
+const CLIENTS_PER_IP = 60_000;
+
+export interface LongTailSpec {
+  torrents: number;
+  /** Steady-state announces after the prefill (replayed in a loop by the steady load). */
+  steadyRecords: number;
+  seed: number;
+}
+
+export interface LongTailWorkload {
+  file: string;
+  hashes: Buffer[];
+  /** Peers of each torrent (1–3). */
+  peersOf: Uint8Array;
+  /** Records [0, prefill) start each peer once: the prefill. */
+  prefill: number;
+  total: number;
+  clients: number;
+  /** Torrents with 1, 2 and 3 peers. */
+  sizes: [number, number, number];
+}
+
+/** xorshift32, as bench/workload.ts. */
+function rng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x / 4294967296;
+  };
+}
+
+/**
+ * Torrent t has k peers with P(k) ∝ k^-1.7. Peers are numbered in torrent
+ * order and peer m belongs to client m mod ⌈peers/3⌉, so a client is in about
+ * three torrents and never twice in one. The first peer of a torrent is a
+ * seeder with probability 0.7 (a lone peer is usually the uploader), the
+ * others with 0.35. The prefill starts every peer once, in a seeded random
+ * order (not torrent by torrent); the steady records are regular updates
+ * (no event) of uniformly chosen stored peers.
+ */
+export function buildLongTailWorkload(spec: LongTailSpec, file: string): LongTailWorkload {
+  const random = rng(spec.seed);
+  const weights = Array.from({ length: MAX_PEERS }, (_, i) => 1 / (i + 1) ** ZIPF_EXPONENT);
+  const wsum = weights.reduce((a, b) => a + b, 0);
+  const peersOf = new Uint8Array(spec.torrents);
+  const sizes: [number, number, number] = [0, 0, 0];
+  let peers = 0;
+  for (let t = 0; t < spec.torrents; t++) {
+    let u = random() * wsum;
+    let k = 1;
+    while (k < MAX_PEERS && u >= (weights[k - 1] as number)) u -= weights[k++ - 1] as number;
+    peersOf[t] = k;
+    sizes[k - 1] = (sizes[k - 1] as number) + 1;
+    peers += k;
+  }
+  const clients = Math.max(MAX_PEERS, Math.ceil(peers / MAX_PEERS));
+  const mTorrent = new Uint32Array(peers);
+  const mSeeder = new Uint8Array(peers);
+  for (let t = 0, m = 0; t < spec.torrents; t++) {
+    for (let j = 0; j < (peersOf[t] as number); j++, m++) {
+      mTorrent[m] = t;
+      mSeeder[m] = random() < (j === 0 ? 0.7 : 0.35) ? 1 : 0;
+    }
+  }
+  const order = new Uint32Array(peers);
+  for (let i = 0; i < peers; i++) order[i] = i;
+  for (let i = peers - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    const x = order[i] as number;
+    order[i] = order[j] as number;
+    order[j] = x;
+  }
+  const hashes = Array.from({ length: spec.torrents }, (_, i) => torrentHash(i, spec.seed));
+  const total = peers + spec.steadyRecords;
+  const ips = Math.max(1, Math.ceil(clients / CLIENTS_PER_IP));
+  const buf = Buffer.alloc(24 + spec.torrents * 20 + total * 12);
+  buf.write('BSWL', 0, 'latin1');
+  buf.writeUInt32LE(1, 4);
+  buf.writeUInt32LE(spec.torrents, 8);
+  buf.writeUInt32LE(clients, 12);
+  buf.writeUInt32LE(total, 16);
+  buf.writeUInt32LE(ips, 20);
+  let off = 24;
+  for (const h of hashes) off += h.copy(buf, off);
+  const put = (m: number, event: number): void => {
+    buf.writeUInt32LE(mTorrent[m] as number, off);
+    buf.writeUInt32LE(m % clients, off + 4);
+    buf.writeUInt8(event, off + 8);
+    buf.writeUInt8(mSeeder[m] as number, off + 9);
+    off += 12;
+  };
+  for (let i = 0; i < peers; i++) put(order[i] as number, EVENT_STARTED);
+  for (let i = 0; i < spec.steadyRecords; i++) put(Math.floor(random() * peers), EVENT_NONE);
+  writeFileSync(file, buf);
+  return { file, hashes, peersOf, prefill: peers, total, clients, sizes };
+}
+
+/**
+ * Torrents expected to hold a peer when a share `f` of the prefill (in its
+ * random order) was stored: Σ 1 − (1 − f)^k. Exact when the prefill completed.
+ */
+function torrentsStored(w: LongTailWorkload, stored: number): number {
+  if (stored >= w.prefill) return w.peersOf.length;
+  const f = stored / w.prefill;
+  let sum = 0;
+  for (const k of w.peersOf) sum += 1 - (1 - f) ** k;
+  return Math.round(sum);
+}
+
+/**
+ * Whether the tracker accepts an announce of this hash over UDP: a `stopped`
+ * announce of a peer it never saw (stores nothing). opentracker loads its
+ * whitelist in a thread after it starts listening, a 1M-hash one in seconds.
+ */
+function udpAccepts(port: number, hash: Buffer, timeoutMs = 700): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createSocket('udp4');
+    const connect = Buffer.alloc(16);
+    connect.writeBigUInt64BE(0x41727101980n, 0);
+    connect.writeUInt32BE(0, 8);
+    connect.writeUInt32BE(0x4242, 12);
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
+      s.close();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    s.on('message', (msg) => {
+      const action = msg.length >= 8 ? msg.readUInt32BE(0) : -1;
+      if (action === 0 && msg.length >= 16 && msg.readUInt32BE(4) === 0x4242) {
+        const a = Buffer.alloc(98);
+        msg.copy(a, 0, 8, 16);
+        a.writeUInt32BE(1, 8);
+        a.writeUInt32BE(0x4343, 12);
+        hash.copy(a, 16);
+        a.write('-BZ0100-probeprobe00', 36, 'latin1');
+        a.writeUInt32BE(3, 80); // stopped
+        a.writeUInt16BE(9, 96);
+        s.send(a, port, '127.0.0.1');
+      } else done(action === 1 && msg.readUInt32BE(4) === 0x4343);
+    });
+    s.on('error', () => done(false));
+    s.send(connect, port, '127.0.0.1');
+  });
+}
+
+export interface LongTailConfig {
+  id: string;
+  start: () => Promise<TrackerHandle>;
+  /** Seconds the prefill may take before what was reached is measured. */
+  prefillCap: number;
+  /** BitStorm: time `/stats.json` sorted by seeders. */
+  stats: boolean;
+}
+
+export interface LongTailOptions {
+  loadgenBin: string;
+  workload: LongTailWorkload;
+  configs: LongTailConfig[];
+  duration: number;
+  warmup: number;
+  concurrency: number;
+  quick: boolean;
+  log: (line: string) => void;
+}
+
+interface StatsTiming {
+  firstMs: number;
+  secondMs: number;
+  recordsTotal: number;
+  error?: string;
+}
+
+interface Row {
+  id: string;
+  unavailable?: string;
+  notes: string[];
+  stored: number;
+  torrents: number;
+  prefill?: LoadResult;
+  rssGrowth: number;
+  redisGrowth?: number;
+  steady?: LoadResult;
+  stats?: StatsTiming;
+  load: string;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The DataTables request of the statistics page's torrent table: first page of 10, by seeders, descending. */
+export const STATS_BY_SEEDERS =
+  '/stats.json?draw=1&start=0&length=10&search%5Bvalue%5D=&search%5Bregex%5D=false' +
+  '&order%5B0%5D%5Bcolumn%5D=1&order%5B0%5D%5Bdir%5D=desc&columns%5B0%5D%5Bdata%5D=infoHash';
+
+async function timeStats(port: number, timeoutMs: number): Promise<StatsTiming> {
+  const once = async (draw: number): Promise<{ ms: number; recordsTotal: number }> => {
+    const t0 = performance.now();
+    const res = await fetch(`http://127.0.0.1:${port}${STATS_BY_SEEDERS.replace('draw=1', `draw=${draw}`)}`, {
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const text = await res.text();
+    const ms = performance.now() - t0;
+    if (res.status !== 200) throw new Error(`status ${res.status}: ${text.slice(0, 200)}`);
+    const body = JSON.parse(text) as { recordsTotal?: number; data?: unknown[] };
+    if (!Array.isArray(body.data)) throw new Error(`no data: ${text.slice(0, 200)}`);
+    return { ms, recordsTotal: body.recordsTotal ?? Number.NaN };
+  };
+  try {
+    const first = await once(1);
+    const second = await once(2);
+    return { firstMs: first.ms, secondMs: second.ms, recordsTotal: first.recordsTotal };
+  } catch (err) {
+    return { firstMs: Number.NaN, secondMs: Number.NaN, recordsTotal: Number.NaN, error: (err as Error).message };
+  }
+}
+
+export interface LongTailResult {
+  /** The report section (markdown). */
+  section: string;
+  /** Configurations whose prefill and steady load were measured. */
+  measured: string[];
+}
+
+export async function runLongTailBench(o: LongTailOptions): Promise<LongTailResult> {
+  const w = o.workload;
+  const rows: Row[] = [];
+  for (const cfg of o.configs) {
+    let t: TrackerHandle;
+    try {
+      t = await cfg.start();
+    } catch (err) {
+      const reason = (err as Error).message;
+      o.log(`long tail: ${cfg.id}: not available: ${reason}`);
+      rows.push({ id: cfg.id, unavailable: reason, notes: [], stored: 0, torrents: 0, rssGrowth: 0, load: '' });
+      continue;
+    }
+    const row: Row = { id: cfg.id, notes: [...t.notes], stored: 0, torrents: 0, rssGrowth: 0, load: '' };
+    rows.push(row);
+    try {
+      if (!t.udp) throw new Error('no UDP tracker: the long-tail load is UDP only');
+      // The whitelist (opentracker) must be loaded before the prefill, and before the baseline.
+      const last = w.hashes.at(-1) as Buffer;
+      let accepted = false;
+      for (const deadline = Date.now() + 60_000; !accepted && Date.now() < deadline; ) {
+        accepted = await udpAccepts(t.port, last);
+        if (!accepted) await sleep(500);
+      }
+      if (!accepted) throw new Error('the tracker did not accept an announce of the workload within 60 s');
+      await sleep(o.quick ? 300 : 1000);
+      const pids = (): number[] => t.trackerPids();
+      const side = (): number[] => (t.redis ? [t.redis.pid] : []);
+      const baseRss = rssBytes(pids());
+      const baseRedis = t.redis?.usedMemory();
+      o.log(`long tail: ${cfg.id}: prefill ${w.prefill} peers in ${w.hashes.length} torrents over UDP`);
+      const pre = await runLoad({
+        binary: o.loadgenBin,
+        file: w.file,
+        mode: 'udp',
+        port: t.port,
+        concurrency: 128,
+        duration: cfg.prefillCap,
+        once: true,
+        start: 0,
+        end: w.prefill,
+        numwant: 0,
+        timeoutMs: 3000,
+        pids,
+        sidePids: side,
+      });
+      row.prefill = pre;
+      row.stored = pre.ok;
+      row.torrents = torrentsStored(w, pre.ok);
+      if (pre.ok < w.prefill)
+        row.notes.push(
+          `prefill stored ${pre.ok.toLocaleString('en')} of ${w.prefill.toLocaleString('en')} peers (${pre.errors} errors, ${cfg.prefillCap} s cap): per-torrent figures use the ≈${row.torrents.toLocaleString('en')} torrents those peers are expected to cover`,
+        );
+      // Let the tracker finish queued work (and Node a GC cycle) before reading memory.
+      await sleep(o.quick ? 500 : 2000);
+      row.rssGrowth = rssBytes(pids()) - baseRss;
+      const redisNow = t.redis?.usedMemory();
+      if (baseRedis !== undefined && redisNow !== undefined) row.redisGrowth = redisNow - baseRedis;
+      o.log(
+        `long tail: ${cfg.id}: prefill ${pre.ok} ok, ${pre.errors} errors, ${pre.retries} resent, ${Math.round(pre.rate)}/s; ` +
+          `RSS +${(row.rssGrowth / 2 ** 20).toFixed(1)} MiB = ${(row.rssGrowth / Math.max(1, row.torrents)).toFixed(0)} B/torrent` +
+          (row.redisGrowth !== undefined
+            ? `, redis used_memory ${(row.redisGrowth / Math.max(1, row.torrents)).toFixed(0)} B/torrent`
+            : '') +
+          (pre.first_error ? ` (first error: ${pre.first_error})` : ''),
+      );
+      await sleep(300);
+      const steady = await runLoad({
+        binary: o.loadgenBin,
+        file: w.file,
+        mode: 'udp',
+        port: t.port,
+        concurrency: o.concurrency,
+        duration: o.duration,
+        warmup: o.warmup,
+        start: w.prefill,
+        end: w.total,
+        numwant: 50,
+        timeoutMs: 2000,
+        pids,
+        sidePids: side,
+      });
+      row.steady = steady;
+      row.load = loadAverage();
+      o.log(
+        `long tail: ${cfg.id} steady udp: ${Math.round(steady.rate)}/s, ${cpu(steady).toFixed(1)} µs CPU/announce, ` +
+          `p99 ${(steady.p99_us / 1000).toFixed(2)} ms, ${steady.errors} errors${steady.first_error ? ` (${steady.first_error})` : ''}`,
+      );
+      if (cfg.stats) {
+        row.stats = await timeStats(t.port, o.quick ? 30_000 : 120_000);
+        o.log(
+          `long tail: ${cfg.id} /stats.json by seeders: first ${row.stats.firstMs.toFixed(0)} ms, second ${row.stats.secondMs.toFixed(0)} ms` +
+            (row.stats.error ? ` (${row.stats.error})` : ''),
+        );
+      }
+    } catch (err) {
+      row.notes.push(`measurement failed: ${(err as Error).message}`);
+      o.log(`long tail: ${cfg.id}: measurement failed: ${(err as Error).stack}`);
+    } finally {
+      await t.stop();
+    }
+  }
+  return { section: renderLongTail(o, rows), measured: rows.filter((r) => r.steady).map((r) => r.id) };
+}
+
+function cpu(r: LoadResult): number {
+  return (r.cpuUs + r.sideCpuUs) / Math.max(1, r.ok);
+}
+
+const NAMES: Record<string, string> = {
+  opentracker: 'opentracker',
+  'bittorrent-tracker': 'bittorrent-tracker',
+  'bitstorm-memory': 'BitStorm, memory store',
+  'bitstorm-redis': 'BitStorm, Redis store',
+};
+
+function renderLongTail(o: LongTailOptions, rows: Row[]): string {
+  const w = o.workload;
+  const n = (x: number): string => Math.round(x).toLocaleString('en');
+  const ref = rows.find((r) => r.id === 'opentracker' && r.prefill);
+  const ratio = (x: number, y: number | undefined): string =>
+    y !== undefined && y > 0 && Number.isFinite(x) ? ` (${(x / y).toFixed(2)}×)` : '';
+  const perTorrent = (r: Row): number => r.rssGrowth / Math.max(1, r.torrents);
+  const refPerTorrent = ref ? perTorrent(ref) : undefined;
+  const out: string[] = [];
+  const [one, two, three] = w.sizes;
+  const tn = w.hashes.length;
+  out.push(
+    `Workload: ${n(tn)} torrents with 1–3 peers each, P(k) ∝ k^-${ZIPF_EXPONENT} ` +
+      `(${n(one)} with 1 peer = ${((100 * one) / tn).toFixed(1)} %, ${n(two)} with 2 = ${((100 * two) / tn).toFixed(1)} %, ` +
+      `${n(three)} with 3 = ${((100 * three) / tn).toFixed(1)} %), ${n(w.prefill)} peers from ${n(w.clients)} clients ` +
+      '(each in about 3 torrents, a distinct IP:port). The prefill starts every peer once over UDP, ' +
+      `128 in flight, in the same seeded random order for every tracker; then a steady UDP load of regular updates ` +
+      `(no event, numwant 50) of stored peers: ${o.concurrency} in flight, ${o.warmup} s warm-up, ${o.duration} s measured, ` +
+      'a connect before every announce as in the main bench.',
+    '',
+    '### Memory and prefill',
+    '',
+    '| tracker | peers stored | torrents | prefill announces/s | RSS growth per torrent | per peer | Redis `used_memory` per torrent | per peer |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|',
+  );
+  for (const r of rows) {
+    const name = NAMES[r.id] ?? r.id;
+    if (r.unavailable || !r.prefill) {
+      out.push(`| ${name} | not measured: ${r.unavailable ?? r.notes.join('; ')} | | | | | | |`);
+      continue;
+    }
+    const redis =
+      r.redisGrowth !== undefined
+        ? `${n(r.redisGrowth / Math.max(1, r.torrents))} B | ${n(r.redisGrowth / Math.max(1, r.stored))} B`
+        : '– | –';
+    out.push(
+      `| ${name} | ${n(r.stored)} | ${r.stored < w.prefill ? '≈' : ''}${n(r.torrents)} | ${n(r.prefill.rate)} | ` +
+        `${n(perTorrent(r))} B${r.id === 'opentracker' ? '' : ratio(perTorrent(r), refPerTorrent)} | ` +
+        `${n(r.rssGrowth / Math.max(1, r.stored))} B | ${redis} |`,
+    );
+  }
+  out.push(
+    '',
+    "RSS growth: the tracker processes' resident memory 2 s after the prefill minus before it (opentracker: after its " +
+      "whitelist of the workload's hashes was loaded). On Redis the tracker's RSS growth is its own (caches, buffers), " +
+      "the swarms are in Redis' `used_memory`: add the two for the total. Ratios: against opentracker.",
+    '',
+    '### Steady UDP load on that state',
+    '',
+    '| tracker | announces/s | tracker CPU µs per announce | p50 | p99 | errors | `/stats.json` by seeders: first answer | second | load average after |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|--:|',
+  );
+  const refSteady = ref?.steady;
+  for (const r of rows) {
+    const name = NAMES[r.id] ?? r.id;
+    const s = r.steady;
+    if (!s) {
+      if (!r.unavailable) out.push(`| ${name} | not measured | | | | | | | |`);
+      continue;
+    }
+    const c = cpu(s);
+    const redisPart = s.sideCpuUs > 0 ? ` (Redis ${(s.sideCpuUs / Math.max(1, s.ok)).toFixed(1)})` : '';
+    const st = r.stats;
+    const stats = !st ? '– | –' : st.error ? `failed: ${st.error} | –` : `${n(st.firstMs)} ms | ${n(st.secondMs)} ms`;
+    out.push(
+      `| ${name} | ${n(s.rate)}${r.id === 'opentracker' ? '' : ratio(s.rate, refSteady?.rate)} | ` +
+        `${c.toFixed(1)}${redisPart}${r.id === 'opentracker' || !refSteady ? '' : ratio(c, cpu(refSteady))} | ` +
+        `${(s.p50_us / 1000).toFixed(2)} ms | ${(s.p99_us / 1000).toFixed(2)} ms | ${s.errors} | ${stats} | ${r.load} |`,
+    );
+  }
+  out.push(
+    '',
+    "CPU per announce: the tracker processes' CPU (on Redis, redis-server's added, and shown in parentheses) over the " +
+      "measured window ÷ answered announces. `/stats.json`: the statistics table's DataTables request (first page of 10, " +
+      'sorted by seeders, descending) on BitStorm after the steady load; the first answer waits for the table to be ' +
+      'built over every torrent, the second is served from that snapshot. Reply `recordsTotal`: ' +
+      (rows
+        .filter((r) => r.stats && !r.stats.error)
+        .map((r) => `${NAMES[r.id] ?? r.id} ${n(r.stats?.recordsTotal ?? 0)}`)
+        .join(', ') || '–') +
+      '.',
+  );
+  const notes = rows.filter((r) => r.notes.length > 0).map((r) => `- ${NAMES[r.id] ?? r.id}: ${r.notes.join('; ')}`);
+  if (notes.length > 0) out.push('', 'Notes:', '', ...notes);
+  return out.join('\n');
+}
