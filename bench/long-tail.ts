@@ -2,7 +2,7 @@ import { createSocket } from 'node:dgram';
 import { writeFileSync } from 'node:fs';
 import { type LoadResult, runLoad } from './loadgen.js';
 import { loadAverage } from './machine.js';
-import { rssBytes } from './proc.js';
+import { cpuMicros, rssBytes } from './proc.js';
 import type { TrackerHandle } from './trackers.js';
 import { EVENT_NONE, EVENT_STARTED, torrentHash } from './workload.js';
 
@@ -201,6 +201,8 @@ export interface LongTailOptions {
 
 interface StatsTiming {
   firstMs: number;
+  /** CPU the tracker processes spent while the first answer was awaited (ms): wall time far above it means other work had the cores. */
+  firstCpuMs: number;
   secondMs: number;
   recordsTotal: number;
   error?: string;
@@ -227,7 +229,7 @@ export const STATS_BY_SEEDERS =
   '/stats.json?draw=1&start=0&length=10&search%5Bvalue%5D=&search%5Bregex%5D=false' +
   '&order%5B0%5D%5Bcolumn%5D=1&order%5B0%5D%5Bdir%5D=desc&columns%5B0%5D%5Bdata%5D=infoHash';
 
-async function timeStats(port: number, timeoutMs: number): Promise<StatsTiming> {
+async function timeStats(port: number, timeoutMs: number, pids: () => number[]): Promise<StatsTiming> {
   const once = async (draw: number): Promise<{ ms: number; recordsTotal: number }> => {
     const t0 = performance.now();
     const res = await fetch(`http://127.0.0.1:${port}${STATS_BY_SEEDERS.replace('draw=1', `draw=${draw}`)}`, {
@@ -241,11 +243,19 @@ async function timeStats(port: number, timeoutMs: number): Promise<StatsTiming> 
     return { ms, recordsTotal: body.recordsTotal ?? Number.NaN };
   };
   try {
+    const cpu0 = cpuMicros(pids());
     const first = await once(1);
+    const firstCpuMs = (cpuMicros(pids()) - cpu0) / 1000;
     const second = await once(2);
-    return { firstMs: first.ms, secondMs: second.ms, recordsTotal: first.recordsTotal };
+    return { firstMs: first.ms, firstCpuMs, secondMs: second.ms, recordsTotal: first.recordsTotal };
   } catch (err) {
-    return { firstMs: Number.NaN, secondMs: Number.NaN, recordsTotal: Number.NaN, error: (err as Error).message };
+    return {
+      firstMs: Number.NaN,
+      firstCpuMs: Number.NaN,
+      secondMs: Number.NaN,
+      recordsTotal: Number.NaN,
+      error: (err as Error).message,
+    };
   }
 }
 
@@ -345,9 +355,9 @@ export async function runLongTailBench(o: LongTailOptions): Promise<LongTailResu
           `p99 ${(steady.p99_us / 1000).toFixed(2)} ms, ${steady.errors} errors${steady.first_error ? ` (${steady.first_error})` : ''}`,
       );
       if (cfg.stats) {
-        row.stats = await timeStats(t.port, o.quick ? 30_000 : 120_000);
+        row.stats = await timeStats(t.port, o.quick ? 30_000 : 120_000, () => [...pids(), ...side()]);
         o.log(
-          `long tail: ${cfg.id} /stats.json by seeders: first ${row.stats.firstMs.toFixed(0)} ms, second ${row.stats.secondMs.toFixed(0)} ms` +
+          `long tail: ${cfg.id} /stats.json by seeders: first ${row.stats.firstMs.toFixed(0)} ms (tracker CPU ${row.stats.firstCpuMs.toFixed(0)} ms), second ${row.stats.secondMs.toFixed(0)} ms` +
             (row.stats.error ? ` (${row.stats.error})` : ''),
         );
       }
@@ -394,22 +404,27 @@ function renderLongTail(o: LongTailOptions, rows: Row[]): string {
     '',
     '### Memory and prefill',
     '',
-    '| tracker | peers stored | torrents | prefill announces/s | RSS growth per torrent | per peer | Redis `used_memory` per torrent | per peer |',
-    '|---|--:|--:|--:|--:|--:|--:|--:|',
+    '| tracker | peers stored | torrents | prefill announces/s | prefill CPU µs per announce | RSS growth per torrent | per peer | Redis `used_memory` per torrent | per peer |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|--:|',
   );
   for (const r of rows) {
     const name = NAMES[r.id] ?? r.id;
     if (r.unavailable || !r.prefill) {
-      out.push(`| ${name} | not measured: ${r.unavailable ?? r.notes.join('; ')} | | | | | | |`);
+      out.push(`| ${name} | not measured: ${r.unavailable ?? r.notes.join('; ')} | | | | | | | |`);
       continue;
     }
+    // On Redis the ratio is of the total, Redis' used_memory and the tracker's own RSS growth.
     const redis =
       r.redisGrowth !== undefined
-        ? `${n(r.redisGrowth / Math.max(1, r.torrents))} B | ${n(r.redisGrowth / Math.max(1, r.stored))} B`
+        ? `${n(r.redisGrowth / Math.max(1, r.torrents))} B (total ${n((r.redisGrowth + r.rssGrowth) / Math.max(1, r.torrents))} B` +
+          `${ratio((r.redisGrowth + r.rssGrowth) / Math.max(1, r.torrents), refPerTorrent)
+            .replace(' (', ', ')
+            .replace(')', '')}) | ` +
+          `${n(r.redisGrowth / Math.max(1, r.stored))} B`
         : '– | –';
     out.push(
-      `| ${name} | ${n(r.stored)} | ${r.stored < w.prefill ? '≈' : ''}${n(r.torrents)} | ${n(r.prefill.rate)} | ` +
-        `${n(perTorrent(r))} B${r.id === 'opentracker' ? '' : ratio(perTorrent(r), refPerTorrent)} | ` +
+      `| ${name} | ${n(r.stored)} | ${r.stored < w.prefill ? '≈' : ''}${n(r.torrents)} | ${n(r.prefill.rate)} | ${cpu(r.prefill).toFixed(1)} | ` +
+        `${n(perTorrent(r))} B${r.id === 'opentracker' || r.redisGrowth !== undefined ? '' : ratio(perTorrent(r), refPerTorrent)} | ` +
         `${n(r.rssGrowth / Math.max(1, r.stored))} B | ${redis} |`,
     );
   }
@@ -417,7 +432,8 @@ function renderLongTail(o: LongTailOptions, rows: Row[]): string {
     '',
     "RSS growth: the tracker processes' resident memory 2 s after the prefill minus before it (opentracker: after its " +
       "whitelist of the workload's hashes was loaded). On Redis the tracker's RSS growth is its own (caches, buffers), " +
-      "the swarms are in Redis' `used_memory`: add the two for the total. Ratios: against opentracker.",
+      "the swarms are in Redis' `used_memory`: the total is the two added (its ratio is the total's). " +
+      "Ratios: against opentracker. Prefill CPU: the tracker's (and redis-server's) CPU over the prefill ÷ stored peers.",
     '',
     '### Steady UDP load on that state',
     '',
@@ -434,11 +450,16 @@ function renderLongTail(o: LongTailOptions, rows: Row[]): string {
     }
     const c = cpu(s);
     const redisPart = s.sideCpuUs > 0 ? ` (Redis ${(s.sideCpuUs / Math.max(1, s.ok)).toFixed(1)})` : '';
+    const cpuRatio = r.id === 'opentracker' || !refSteady ? '' : ratio(c, cpu(refSteady));
     const st = r.stats;
-    const stats = !st ? '– | –' : st.error ? `failed: ${st.error} | –` : `${n(st.firstMs)} ms | ${n(st.secondMs)} ms`;
+    const stats = !st
+      ? '– | –'
+      : st.error
+        ? `failed: ${st.error} | –`
+        : `${n(st.firstMs)} ms (CPU ${n(st.firstCpuMs)} ms) | ${n(st.secondMs)} ms`;
     out.push(
       `| ${name} | ${n(s.rate)}${r.id === 'opentracker' ? '' : ratio(s.rate, refSteady?.rate)} | ` +
-        `${c.toFixed(1)}${redisPart}${r.id === 'opentracker' || !refSteady ? '' : ratio(c, cpu(refSteady))} | ` +
+        `${c.toFixed(1)}${redisPart ? redisPart.replace(')', cpuRatio.replace(' (', '; ')) : cpuRatio} | ` +
         `${(s.p50_us / 1000).toFixed(2)} ms | ${(s.p99_us / 1000).toFixed(2)} ms | ${s.errors} | ${stats} | ${r.load} |`,
     );
   }
@@ -447,7 +468,8 @@ function renderLongTail(o: LongTailOptions, rows: Row[]): string {
     "CPU per announce: the tracker processes' CPU (on Redis, redis-server's added, and shown in parentheses) over the " +
       "measured window ÷ answered announces. `/stats.json`: the statistics table's DataTables request (first page of 10, " +
       'sorted by seeders, descending) on BitStorm after the steady load; the first answer waits for the table to be ' +
-      'built over every torrent, the second is served from that snapshot. Reply `recordsTotal`: ' +
+      "built over every torrent (CPU: the tracker processes' and redis-server's CPU meanwhile; wall time well above it means other " +
+      'work had the cores), the second is served from that snapshot. Reply `recordsTotal`: ' +
       (rows
         .filter((r) => r.stats && !r.stats.error)
         .map((r) => `${NAMES[r.id] ?? r.id} ${n(r.stats?.recordsTotal ?? 0)}`)
