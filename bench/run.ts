@@ -411,7 +411,7 @@ async function main(): Promise<void> {
   const work = join(tmpdir(), `bitstorm-bench-${process.pid}`);
   mkdirSync(work, { recursive: true });
   process.on('exit', () => rmSync(work, { recursive: true, force: true }));
-  if (s.longTail) return longTail(s, env, nodeArgs, work, t0);
+  if (s.longTail) return longTail(s, env, nodeArgs, work, t0, machine.load);
 
   const loadW = buildWorkload(
     {
@@ -685,6 +685,7 @@ async function longTail(
   nodeArgs: string[],
   work: string,
   t0: number,
+  startLoad: string,
 ): Promise<void> {
   const torrents = s.quick ? 20_000 : 1_000_000;
   const w = buildLongTailWorkload(
@@ -746,8 +747,8 @@ async function longTail(
   const report =
     `# Long tail, ${date}\n\n${machineLine()}\n\n` +
     `\`npm run bench -- --long-tail${s.quick ? ' --quick' : ''}\`${s.only ? ` (--only ${s.only.join(',')})` : ''}, ` +
-    `${Math.round((Date.now() - t0) / 1000)} s, load average at the end ${loadAverage()} ` +
-    `(the load averages here, at the start and after each steady load show what else ran: above ${cpus().length}, ` +
+    `${Math.round((Date.now() - t0) / 1000)} s, load average at the start ${startLoad}, at the end ${loadAverage()} ` +
+    `(the load averages here and after each steady load show what else ran: above ${cpus().length}, ` +
     `the machine's cores, other work shared them and the figures are noisy).\n\n${section}\n`;
   console.log(report);
   const out =
