@@ -467,8 +467,8 @@ function renderLongTail(o: LongTailOptions, rows: Row[]): string {
     '',
     "CPU per announce: the tracker processes' CPU (on Redis, redis-server's added, and shown in parentheses) over the " +
       "measured window ÷ answered announces. `/stats.json`: the statistics table's DataTables request (first page of 10, " +
-      'sorted by seeders, descending) on BitStorm after the steady load; the first answer waits for the table to be ' +
-      "built over every torrent (CPU: the tracker processes' and redis-server's CPU meanwhile; wall time well above it means other " +
+      'sorted by seeders, descending) on BitStorm after the steady load; the first answer needs every torrent scanned ' +
+      "(no snapshot of the table exists yet; CPU: the tracker processes' and redis-server's CPU meanwhile; wall time well above it means other " +
       'work had the cores), the second is served from that snapshot. Reply `recordsTotal`: ' +
       (rows
         .filter((r) => r.stats && !r.stats.error)
