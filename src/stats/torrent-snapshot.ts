@@ -93,10 +93,17 @@ export class TorrentSnapshot implements TorrentTable {
     const acc = new Accumulator();
     let cursor = '0';
     let truncated = false;
+    // A store that can visits its torrents without an object each (millions of them in process memory).
+    const visit = (infoHash: Uint8Array, complete: number, incomplete: number, downloaded: number, last: number) =>
+      acc.add(infoHash, complete, incomplete, downloaded, last);
     do {
-      const page = await store.scanTorrents(cursor, pageSize);
-      for (const t of page.torrents) acc.push(t);
-      cursor = page.cursor;
+      if (store.visitTorrents) {
+        cursor = await store.visitTorrents(cursor, pageSize, visit);
+      } else {
+        const page = await store.scanTorrents(cursor, pageSize);
+        for (const t of page.torrents) acc.push(t);
+        cursor = page.cursor;
+      }
       if (acc.length >= MAX_ROWS) {
         truncated = true;
         break;
@@ -364,17 +371,20 @@ class Accumulator {
   lastAnnounce = new Float64Array(1024);
 
   push(t: TorrentSummary): void {
-    if (this.length >= MAX_ROWS || t.infoHash.length !== 20) return;
+    this.add(t.infoHash, t.complete, t.incomplete, t.downloaded, t.lastAnnounce);
+  }
+
+  add(infoHash: Uint8Array, complete: number, incomplete: number, downloaded: number, lastAnnounce: number): void {
+    if (this.length >= MAX_ROWS || infoHash.length !== 20) return;
     if (this.length === this.seeders.length) this.grow();
     const i = this.length++;
     // A byte loop: Buffer#copy's fixed cost is several times 20 bytes' worth.
-    const from = t.infoHash;
     const to = this.hashes;
-    for (let b = 0, o = i * 20; b < 20; b++) to[o + b] = from[b] as number;
-    this.seeders[i] = t.complete;
-    this.leechers[i] = t.incomplete;
-    this.completed[i] = t.downloaded;
-    this.lastAnnounce[i] = t.lastAnnounce;
+    for (let b = 0, o = i * 20; b < 20; b++) to[o + b] = infoHash[b] as number;
+    this.seeders[i] = complete;
+    this.leechers[i] = incomplete;
+    this.completed[i] = downloaded;
+    this.lastAnnounce[i] = lastAnnounce;
   }
 
   private grow(): void {

@@ -81,6 +81,14 @@ export interface TorrentSummary extends SwarmCounts {
   lastAnnounce: number;
 }
 
+export type TorrentVisitor = (
+  infoHash: Uint8Array,
+  complete: number,
+  incomplete: number,
+  downloaded: number,
+  lastAnnounce: number,
+) => void;
+
 export interface StoredPeer {
   peerId: Buffer;
   ipv4: Buffer | null;
@@ -134,6 +142,13 @@ export interface SwarmStore {
   scrape(infoHashes: readonly Buffer[]): Promise<SwarmCounts[]>;
   /** Pages through live torrents (for full scrape and the stats page); `count` is a hint. */
   scanTorrents(cursor: string, count: number): Promise<TorrentScan>;
+  /**
+   * scanTorrents without an object per torrent, for a store that holds
+   * millions in process memory (the stats table's snapshot): `visit` gets each
+   * live torrent's counts, its info hash in a buffer that is valid only
+   * during the call. Resolves with the next cursor ('0' when done).
+   */
+  visitTorrents?(cursor: string, count: number, visit: TorrentVisitor): Promise<string>;
   /** The live peers of one torrent (stats page detail view), at most `limit`. */
   torrentPeers(infoHash: Buffer, limit: number): Promise<StoredPeer[]>;
   totals(): Promise<SwarmTotals>;

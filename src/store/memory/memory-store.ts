@@ -12,6 +12,7 @@ import {
   type SwarmTotals,
   type TorrentScan,
   type TorrentSummary,
+  type TorrentVisitor,
 } from '../swarm-store.js';
 import { MemoryAccounts } from './accounts.js';
 import { COMPLETED, HAS_KEY, HAS4, HAS6, PeerTable } from './peer-table.js';
@@ -121,6 +122,8 @@ export class MemoryStore implements SwarmStore {
   private readonly now: () => number;
   private sweepCursor: Iterator<[string, Swarm]> | undefined;
   private scanState: { position: number; iterator: Iterator<[string, Swarm]> } | undefined;
+  /** A visited torrent's info hash (walkTorrents: valid during the visit). */
+  private readonly scanHash = Buffer.alloc(20);
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly counts = { peers: 0, seeders: 0, peers4: 0, peers6: 0, downloaded: 0 };
   private readonly stateFile: string | undefined;
@@ -244,9 +247,24 @@ export class MemoryStore implements SwarmStore {
   }
 
   async scanTorrents(cursor: string, count: number): Promise<TorrentScan> {
-    // The cursor is a position in the torrent map's order. Torrents re-announced
-    // during a scan move to the end, so, as with Redis SCAN, one may be seen
-    // twice. The last iterator is kept so that a scan continues in O(count).
+    const torrents: TorrentSummary[] = [];
+    const next = this.walkTorrents(cursor, count, (infoHash, complete, incomplete, downloaded, lastAnnounce) => {
+      torrents.push({ infoHash: Buffer.from(infoHash), complete, incomplete, downloaded, lastAnnounce });
+    });
+    return { cursor: next, torrents };
+  }
+
+  async visitTorrents(cursor: string, count: number, visit: TorrentVisitor): Promise<string> {
+    return this.walkTorrents(cursor, count, visit);
+  }
+
+  /**
+   * Visits up to `count` live torrents from `cursor`, a position in the
+   * torrent map's order. Torrents re-announced during a scan move to the end,
+   * so, as with Redis SCAN, one may be seen twice. The last iterator is kept
+   * so that a scan continues in O(count).
+   */
+  private walkTorrents(cursor: string, count: number, visit: TorrentVisitor): string {
     const start = Number(cursor) || 0;
     let position = start;
     let iterator: Iterator<[string, Swarm]>;
@@ -257,27 +275,25 @@ export class MemoryStore implements SwarmStore {
       for (let i = 0; i < start && !iterator.next().done; i++);
     }
     const now = this.now();
-    const torrents: TorrentSummary[] = [];
+    const hash = this.scanHash;
+    let visited = 0;
     for (let next = iterator.next(); !next.done; next = iterator.next()) {
       position++;
       const [key, swarm] = next.value;
       this.pruneCounted(swarm, now);
-      if (swarm.peers.count > 0) {
-        torrents.push({
-          infoHash: Buffer.from(key, 'latin1'),
-          complete: swarm.peers.seeders,
-          incomplete: swarm.peers.leechers,
-          downloaded: swarm.downloaded,
-          lastAnnounce: swarm.lastAnnounce,
-        });
+      const t = swarm.peers;
+      if (t.count > 0) {
+        hash.write(key, 0, 20, 'latin1');
+        visit(hash, t.seeders, t.leechers, swarm.downloaded, swarm.lastAnnounce);
+        visited++;
       }
-      if (torrents.length >= count) {
+      if (visited >= count) {
         this.scanState = { position, iterator };
-        return { cursor: String(position), torrents };
+        return String(position);
       }
     }
     this.scanState = undefined;
-    return { cursor: '0', torrents };
+    return '0';
   }
 
   async torrentPeers(infoHash: Buffer, limit: number): Promise<StoredPeer[]> {
