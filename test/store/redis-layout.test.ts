@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import { MAX_BATCH } from '../../src/store/redis/announce-batch.js';
-import { torrentIndexKey, torrentKeys } from '../../src/store/redis/keys.js';
+import { bucketKey, keySlot, torrentIndexKey, torrentKeys, torrentSlot } from '../../src/store/redis/keys.js';
 import { RedisStore, type RedisStoreOptions } from '../../src/store/redis/redis-store.js';
 import type { StoreAnnounce } from '../../src/store/swarm-store.js';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redis-server.js';
@@ -77,15 +77,21 @@ describe('Redis store layout', () => {
       `${store.prefix}${tag}:e`,
       `${store.prefix}${tag}:p`,
     ]);
+    // Its bucket lists it with a '' marker (its own keys hold it).
+    const t = bucketKey(store.prefix, torrentSlot(h));
+    assert.ok(keys.includes(t), t);
+    assert.equal(await redis.command('HGET', t, h.toString('latin1')), '');
+    // Every key of the torrent, and its bucket, hash to one slot (CLUSTER KEYSLOT needs cluster
+    // mode, so the slot is computed here: keySlot() is checked against the Redis spec's test
+    // vector, and the cluster suite runs every script on a real cluster).
+    assert.equal(keySlot('123456789'), 0x31c3 & 16383);
     const slots = new Set<number>();
-    for (const k of torrentKeyNames)
-      slots.add((await redis.command('CLUSTER', 'KEYSLOT', k).catch(() => null)) as number);
-    // CLUSTER KEYSLOT needs no cluster mode; every key of the torrent hashes to one slot.
-    assert.equal(slots.size, 1);
+    for (const k of [...torrentKeyNames, t]) slots.add(keySlot(/\{([^}]*)\}/.exec(k)?.[1] as string));
+    assert.deepEqual([...slots], [torrentSlot(h)]);
     for (const k of keys) assert.ok(k.startsWith(store.prefix), k);
   });
 
-  it('keeps a small torrent in one key: meta and one bucket per set, records in binary', async () => {
+  it('keeps a small torrent of two records in one key: meta and one bucket per set, records in binary', async () => {
     const store = await makeStore();
     const h = hash(2);
     await store.announce(req(h, 1, { key: 0xdeadbeef }));
@@ -93,7 +99,7 @@ describe('Redis store layout', () => {
     const [p] = torrentKeys(store.prefix, h) as string[];
     assert.deepEqual(
       (await keysOf(store.prefix)).filter((k) => k.includes('{')),
-      [p],
+      [p, bucketKey(store.prefix, torrentSlot(h))].sort(),
     );
     const fields = ((await redis.command('HKEYS', p as string)) as string[]).sort();
     assert.deepEqual(fields, ['2:0', '4:0', 'm'], 'meta, leechers IPv4, leechers IPv6');
@@ -114,7 +120,7 @@ describe('Redis store layout', () => {
     await store.announce(req(h, 1, { event: 'completed', seeder: true }));
     for (let n = 2; n < 100; n++) await store.announce(req(h, n, { numWant: 0 }));
     const keys = await keysOf(store.prefix);
-    assert.equal(keys.filter((k) => k.includes('{')).length, 3, keys.join(' '));
+    assert.equal(keys.filter((k) => k.includes('{')).length, 4, keys.join(' ')); // p, e, d and the bucket
     for (const k of keys) {
       const ttl = (await redis.command('PTTL', k)) as number;
       assert.ok(ttl > 0, `${k} has a TTL`);
@@ -136,6 +142,104 @@ describe('Redis store layout', () => {
     await waitFor(async () => (await keysOf(store.prefix)).length === 0, 5000);
   });
 
+  it("keeps a single-peer torrent inline in its slot's bucket: no key of its own, listpack-encoded", async () => {
+    let clock = Date.now();
+    const store = await makeStore({ now: () => clock });
+    const torrents = 2000;
+    const batch: Promise<unknown>[] = [];
+    for (let t = 0; t < torrents; t++) batch.push(store.announce(req(hash(50_000 + t), t, { key: t })));
+    await Promise.all(batch);
+    const keys = await keysOf(store.prefix);
+    const slots = new Set(Array.from({ length: torrents }, (_, t) => torrentSlot(hash(50_000 + t))));
+    // One key per bucket in use (at most one per slot), and the index: no key per torrent.
+    assert.deepEqual(
+      keys,
+      [...[...slots].map((s) => bucketKey(store.prefix, s)), torrentIndexKey(store.prefix)].sort(),
+    );
+    const h = hash(50_000);
+    const t = bucketKey(store.prefix, torrentSlot(h));
+    assert.equal(await redis.command('OBJECT', 'ENCODING', t), 'listpack');
+    const v = Buffer.from((await redis.command('HGET', t, h.toString('latin1'))) as string, 'latin1');
+    assert.equal(v.length, 1 + 37, 'set byte, then the record');
+    assert.equal(v[0], 2, 'set 2: leechers, IPv4');
+    assert.ok(v.subarray(1, 21).equals(peer(0)));
+    assert.equal(v[1 + 26], 2, 'flags: key present');
+    assert.equal(v.subarray(1 + 31).toString('hex'), req(h, 0).ipv4?.toString('hex'));
+    assert.ok(Number(await redis.command('HGET', t, 'r')) > 0, "the bucket's renewal time");
+    const ttl = (await redis.command('PTTL', t)) as number;
+    assert.ok(ttl > 0 && ttl <= 180_000, `bucket TTL ${ttl}`);
+    // The index lists buckets (slot numbers), not torrents.
+    await waitFor(async () => (await redis.command('ZCARD', torrentIndexKey(store.prefix))) === slots.size, 2000);
+    assert.notEqual(await redis.command('ZSCORE', torrentIndexKey(store.prefix), String(torrentSlot(h))), null);
+    // Every inline torrent is scraped, scanned, listed and summed.
+    assert.deepEqual(await store.scrape([h]), [{ complete: 0, incomplete: 1, downloaded: 0 }]);
+    assert.equal((await store.torrentPeers(h, 10)).length, 1);
+    assert.equal((await store.totals()).torrents, torrents);
+    let cursor = '0';
+    let seen = 0;
+    do {
+      const page = await store.scanTorrents(cursor, 64);
+      seen += page.torrents.length;
+      cursor = page.cursor;
+    } while (cursor !== '0');
+    assert.equal(seen, torrents);
+    // After the TTL, one announce to a bucket prunes its expired inline torrents.
+    clock += 61_000 + 60_000;
+    // Another torrent of the same slot (so, of the same bucket).
+    let same = -1;
+    for (let n = 1; n < 100_000 && same < 0; n++) if (torrentSlot(hash(900_000 + n)) === torrentSlot(h)) same = n;
+    await store.announce(req(hash(900_000 + same), 1));
+    assert.equal(await redis.command('HEXISTS', t, h.toString('latin1')), 0, 'expired inline torrent pruned');
+    assert.equal(await redis.command('HLEN', t), 2, 'the new torrent and r');
+  });
+
+  it('moves a torrent out of its bucket when it grows past one record, and back when it shrinks', async () => {
+    const store = await makeStore();
+    const h = hash(60);
+    const [p] = torrentKeys(store.prefix, h) as string[];
+    const t = bucketKey(store.prefix, torrentSlot(h));
+    const field = h.toString('latin1');
+    await store.announce(req(h, 1, { seeder: true, event: 'completed' }));
+    let v = (await redis.command('HGET', t, field)) as string;
+    assert.equal(v.charCodeAt(0), 1 + 16, 'set 1, and a downloaded count in key d');
+    assert.equal((await store.scrape([h]))[0]?.downloaded, 1);
+    await store.announce(req(h, 2));
+    assert.equal(await redis.command('HGET', t, field), '', 'a marker: its own keys hold it');
+    assert.deepEqual(((await redis.command('HKEYS', p as string)) as string[]).sort(), ['1:0', '2:0', 'm']);
+    assert.ok(((await redis.command('PTTL', p as string)) as number) > 0);
+    const r = await store.announce(req(h, 1, { seeder: true, numWant: 10 }));
+    assert.equal(r.peers4.length, 6, 'the other peer');
+    await store.announce(req(h, 1, { seeder: true, event: 'stopped' }));
+    assert.equal(await redis.command('EXISTS', p as string), 0);
+    v = (await redis.command('HGET', t, field)) as string;
+    assert.equal(v.charCodeAt(0), 2 + 16, 'back inline: set 2, the count kept in key d');
+    assert.deepEqual(await store.scrape([h]), [{ complete: 0, incomplete: 1, downloaded: 1 }]);
+    // A dual-stack peer alone has two records: keys of its own.
+    await store.announce(req(h, 2, { event: 'stopped' }));
+    assert.equal(await redis.command('HEXISTS', t, field), 0, 'gone from the bucket');
+    await store.announce(req(h, 3, { ipv6: Buffer.alloc(18, 3) }));
+    assert.equal(await redis.command('HGET', t, field), '');
+    assert.deepEqual(((await redis.command('HKEYS', p as string)) as string[]).sort(), ['2:0', '4:0', 'm']);
+  });
+
+  it('adopts a torrent an older version wrote without a bucket entry, within one refresh period', async () => {
+    let clock = Date.now();
+    const store = await makeStore({ now: () => clock });
+    const h = hash(70);
+    await store.announce(req(h, 1));
+    await store.announce(req(h, 2));
+    const t = bucketKey(store.prefix, torrentSlot(h));
+    // As the previous layout left it: keys p (e, d) only, no entry in a bucket.
+    await redis.command('DEL', t, torrentIndexKey(store.prefix));
+    const r = await store.announce(req(h, 3));
+    assert.equal(r.incomplete, 3, 'its peers are read as before');
+    clock += 16_000; // past the refresh period (peer TTL / 4)
+    await store.announce(req(h, 1));
+    assert.equal(await redis.command('HGET', t, h.toString('latin1')), '');
+    await waitFor(async () => (await redis.command('ZCARD', torrentIndexKey(store.prefix))) === 1, 2000);
+    assert.equal((await store.totals()).peers, 3);
+  });
+
   it('removes expired peers from every structure on the next announce (no scan)', async () => {
     let clock = Date.now();
     const store = await makeStore({ peerTtlMs: 60_000, now: () => clock });
@@ -145,9 +249,13 @@ describe('Redis store layout', () => {
     const r = await store.announce(req(h, 9));
     assert.equal(r.incomplete, 1);
     assert.equal(r.peers4.length + r.peers6.length, 0);
+    // One record left: the torrent is back inline in its bucket (set 2, then the record).
     const [p] = torrentKeys(store.prefix, h) as string[];
-    assert.deepEqual(((await redis.command('HKEYS', p as string)) as string[]).sort(), ['2:0', 'm']);
-    assert.equal(((await redis.command('HGET', p as string, '2:0')) as string).length, 37);
+    assert.equal(await redis.command('EXISTS', p as string), 0);
+    const v = (await redis.command('HGET', bucketKey(store.prefix, torrentSlot(h)), h.toString('latin1'))) as string;
+    assert.equal(v.length, 1 + 37);
+    assert.equal(v.charCodeAt(0), 2);
+    assert.equal(v.slice(1, 21), peer(9).toString('latin1'));
   });
 
   it('splits a big swarm into buckets, prunes them through the expiry index, merges them back', async () => {
@@ -189,8 +297,14 @@ describe('Redis store layout', () => {
       const x = await store.announce(req(h, 0, { numWant: 0, seeder: true, key: 0 }));
       assert.equal(x.complete + x.incomplete, 1);
     }
-    const left = ((await redis.command('HKEYS', p as string)) as string[]).sort();
-    assert.deepEqual(left, ['1:0', 'm']);
+    assert.equal(await redis.command('EXISTS', p as string), 0, 'back inline: no peers hash');
+    assert.equal(await redis.command('EXISTS', e as string), 0, 'nor expiry index');
+    const inline = (await redis.command(
+      'HGET',
+      bucketKey(store.prefix, torrentSlot(h)),
+      h.toString('latin1'),
+    )) as string;
+    assert.equal(inline.charCodeAt(0), 1, 'one seeder record, inline');
     const peersNow = await store.torrentPeers(h, 10);
     assert.equal(peersNow.length, 1);
   });

@@ -21,9 +21,80 @@ export function torrentKeys(prefix: string, infoHash: Buffer): string[] {
   return TORRENT_KEY_SUFFIXES.map((suffix) => base + suffix);
 }
 
-/** Sorted set of live torrents: raw 20-byte info_hash → last index refresh (ms). */
+/**
+ * The keys a script is given for one torrent: its own keys p, e, d (torrentKeys)
+ * and then its bucket t (bucketKey), all in one hash slot.
+ */
+export function scriptKeys(prefix: string, infoHash: Buffer): string[] {
+  const hex = infoHash.toString('hex');
+  const base = `${prefix}{${hex}}:`;
+  return [`${base}p`, `${base}e`, `${base}d`, bucketKey(prefix, keySlot(hex))];
+}
+
+/**
+ * The hash slot of a torrent's keys: Redis Cluster's CRC16 (XMODEM) of the hash
+ * tag, the 40 hex digits, mod 16,384. Also the number of its bucket.
+ */
+export function torrentSlot(infoHash: Buffer): number {
+  return keySlot(infoHash.toString('hex'));
+}
+
+/**
+ * The bucket of the torrents of one hash slot (scripts/torrent.lua): a hash of
+ * info_hash (20 raw bytes) → the torrent itself when it has one peer record
+ * (inline), or '' (its own keys hold it). Its hash tag is a short string that
+ * falls in that slot (bucketTag), so a script reaches a torrent's bucket and its
+ * own keys at once, on a single Redis and on a cluster alike.
+ */
+export function bucketKey(prefix: string, slot: number): string {
+  return `${prefix}{${bucketTag(slot)}}:t`;
+}
+
+/** Sorted set of the buckets that hold torrents: slot number (decimal) → last refresh (ms). */
 export function torrentIndexKey(prefix: string): string {
-  return `${prefix}torrents`;
+  return `${prefix}torrent-buckets`;
+}
+
+const CRC16_TABLE = (() => {
+  const table = new Uint16Array(256);
+  for (let i = 0; i < 256; i++) {
+    let crc = i << 8;
+    for (let j = 0; j < 8; j++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+    table[i] = crc;
+  }
+  return table;
+})();
+
+/** Redis Cluster's key slot of a hash tag given as ASCII text. */
+export function keySlot(tag: string): number {
+  let crc = 0;
+  for (let i = 0; i < tag.length; i++) {
+    crc = ((crc << 8) & 0xffff) ^ (CRC16_TABLE[((crc >> 8) ^ tag.charCodeAt(i)) & 0xff] as number);
+  }
+  return crc & 16383;
+}
+
+let bucketTags: string[] | undefined;
+
+/**
+ * The shortest decimal number (as text) whose key slot is `slot`: the hash tag of
+ * that slot's bucket. The table is made once per process (~170,000 CRCs, a few ms).
+ */
+export function bucketTag(slot: number): string {
+  if (!bucketTags) {
+    const tags: string[] = new Array(16384);
+    let left = 16384;
+    for (let n = 0; left > 0; n++) {
+      const tag = String(n);
+      const s = keySlot(tag);
+      if (tags[s] === undefined) {
+        tags[s] = tag;
+        left--;
+      }
+    }
+    bucketTags = tags;
+  }
+  return bucketTags[slot] as string;
 }
 
 /** Secrets shared by every tracker process on this Redis (UDP connection ids). */

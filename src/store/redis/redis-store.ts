@@ -17,7 +17,7 @@ import { RedisAccounts } from './accounts.js';
 import { AnnounceBatcher, type Batched, packAnnounces } from './announce-batch.js';
 import { type AnnounceReply, announceResult } from './announce-reply.js';
 import { type RedisArg, RedisConnection } from './connection.js';
-import { secretKey, sharedSetKey, torrentKeys } from './keys.js';
+import { bucketTag, scriptKeys, secretKey, sharedSetKey, torrentSlot } from './keys.js';
 import { NodeChannels } from './node-channels.js';
 import { redisScripts, type Scripts } from './scripts.js';
 import { RedisSharedSet } from './shared-set.js';
@@ -134,10 +134,13 @@ export class RedisStore implements SwarmStore {
     });
     const cluster = this.kind === 'redis-cluster';
     this.counter = new TorrentCounter(this.connection, this.scripts.count, this.prefix, cluster);
+    bucketTag(0); // makes the slots' bucket tags now (a few ms), not on the first announce
     this.index = new TorrentIndex(
       this.connection,
+      this.scripts.scan,
       this.prefix,
       this.counter,
+      cluster,
       this.keyTtl,
       this.keyTtl + this.indexRefresh,
     );
@@ -148,10 +151,10 @@ export class RedisStore implements SwarmStore {
       (cursor, count) => this.indexPage(cursor, count),
       options.totalsCacheAbove ?? BIG_INDEX,
     );
-    // On a cluster a call may only touch one slot: batch each torrent's announces on their own.
+    // On a cluster a call may only touch one slot: batch each slot's announces on their own.
     this.batcher = new AnnounceBatcher(
       (batch) => this.sendBatch(batch),
-      cluster ? (req) => req.infoHash.toString('latin1') : undefined,
+      cluster ? (req) => String(torrentSlot(req.infoHash)) : undefined,
     );
   }
 
@@ -191,7 +194,7 @@ export class RedisStore implements SwarmStore {
       ),
     ];
     for (const { req } of batch) {
-      for (const k of torrentKeys(this.prefix, req.infoHash)) keys.push(k);
+      for (const k of scriptKeys(this.prefix, req.infoHash)) keys.push(k);
     }
     this.connection.evalScript<AnnounceReply[]>(this.scripts.announce, keys, args).then(
       (replies) => this.settleBatch(batch, replies, now),
@@ -219,7 +222,7 @@ export class RedisStore implements SwarmStore {
         reject(this.connection.failure(err)); // a reply not of the expected shape: this announce fails, the others stand
         continue;
       }
-      if (reply[6] === 1) indexed.push(String(now), req.infoHash);
+      if (reply[6] === 1) indexed.push(String(now), String(torrentSlot(req.infoHash)));
     }
     if (indexed.length > 0) this.index.refresh(indexed);
   }
@@ -249,8 +252,8 @@ export class RedisStore implements SwarmStore {
   async torrentPeers(infoHash: Buffer, limit: number): Promise<StoredPeer[]> {
     const flat = await this.connection.evalScript<(Buffer | number)[]>(
       this.scripts.peers,
-      torrentKeys(this.prefix, infoHash),
-      [String(this.now() - this.ttl), String(Math.max(0, limit))],
+      scriptKeys(this.prefix, infoHash),
+      [String(this.now() - this.ttl), String(Math.max(0, limit)), infoHash],
     );
     const out: StoredPeer[] = [];
     for (let i = 0; i + 4 < flat.length; i += 5) {

@@ -1,5 +1,5 @@
 import type { RedisConnection } from './connection.js';
-import { torrentKeys } from './keys.js';
+import { scriptKeys } from './keys.js';
 import type { Script } from './scripts.js';
 
 /** One torrent's counts as the count script returns them (scripts/count.lua). */
@@ -44,14 +44,14 @@ export class TorrentCounter {
       if (this.cluster) {
         const replies = await Promise.all(
           window.map((hash) =>
-            this.connection.evalScript<RawCounts[]>(this.script, torrentKeys(this.prefix, hash), args),
+            this.connection.evalScript<RawCounts[]>(this.script, scriptKeys(this.prefix, hash), [...args, hash]),
           ),
         );
         for (const r of replies) raw.push(r[0] as RawCounts);
       } else {
         const keys: string[] = [];
-        for (const hash of window) keys.push(...torrentKeys(this.prefix, hash));
-        raw.push(...(await this.connection.evalScript<RawCounts[]>(this.script, keys, args)));
+        for (const hash of window) keys.push(...scriptKeys(this.prefix, hash));
+        raw.push(...(await this.connection.evalScript<RawCounts[]>(this.script, keys, [...args, ...window])));
       }
     }
     return raw.map(([seeders, leechers, peers4, peers6, downloaded, lastAnnounce]) => ({

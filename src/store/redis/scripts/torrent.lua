@@ -5,12 +5,23 @@
   one torrent at a time, all of which share the `{<hex info_hash>}` hash tag (keys.ts),
   so each call is atomic and runs unchanged on Redis Cluster.
 
-  A torrent's keys (torrentKeys() in keys.ts; begin() takes them in this order):
+  A torrent's keys (scriptKeys() in keys.ts; begin() takes them in this order):
     p  hash    field 'm': the meta (msgpack array, META below);
                field '<set>:<bucket>': that bucket's peer records, concatenated
     e  zset    the expiry index, only once a set has split into more than one bucket:
                bucket field -> a lower bound of its records' last-seen times (ms)
     d  string  the downloaded count, only once > 0; it outlives the peers (30 days)
+    t  hash    the bucket of every torrent of the hash slot (shared by them, in their slot):
+               info_hash (20 bytes) -> the torrent INLINE, or '' when keys p (e) hold it;
+               field 'r': when the bucket's TTL and index entry were last renewed (ms)
+
+  Inline torrents: a torrent with one peer record (one peer, one family: most torrents
+  of a public tracker) has no keys of its own. Its bucket field holds one byte, the set
+  (1..4) + HAS_DOWNLOADED when key d exists, then the record: 38 or 50 bytes, so the
+  bucket stays listpack-encoded (values <= 64 bytes). Its meta is implied: one peer,
+  one bucket per set, oldest = last announce = the record's last-seen time. flush()
+  stores a torrent inline whenever it comes down to one record in sets of one bucket
+  (deleting p and e), and in p with a '' marker in t as soon as it has more.
 
   Sets: SEEDERS4, LEECHERS4, SEEDERS6, LEECHERS6 = 1..4, that is class + (IPv6 and 2 or 0)
   with class SEEDER = 1, LEECHER = 2. A dual-stack peer has one record in each family's
@@ -67,11 +78,15 @@ end
 -- (cache: field -> bytes, '' = empty or missing; dirty: fields to write back).
 -- Script-level and reset by begin() for each torrent, so that the functions
 -- below are made once per call, not once per announce of a batch.
-local peersKey, expiryKey, downloadedKey
-local meta, cache, dirty, saltStr = nil, nil, nil, ''
-local function begin(p, e, d)
-  peersKey, expiryKey, downloadedKey = p, e, d
-  meta, cache, dirty, saltStr = nil, {}, {}, ''
+-- stored: how the torrent is stored now: INLINE in its bucket, OWN keys, or nil (not at all).
+-- bucketRenewed: the bucket's field 'r', as readMeta() found it.
+local peersKey, expiryKey, downloadedKey, bucketKey, torrentField
+local meta, cache, dirty, saltStr, stored, bucketRenewed = nil, nil, nil, '', nil, nil
+local INLINE, OWN = 1, 2
+local HAS_DOWNLOADED = 16
+local function begin(p, e, d, t, infoHash)
+  peersKey, expiryKey, downloadedKey, bucketKey, torrentField = p, e, d, t, infoHash
+  meta, cache, dirty, saltStr, stored, bucketRenewed = nil, {}, {}, '', nil, nil
 end
 
 -- The field name of bucket n of set k, 'k:n', made once per call: Lua turns a number
@@ -107,21 +122,48 @@ local function put(f, s)
   dirty[f] = true
 end
 
--- Reads meta; false when the torrent has no peers hash.
-local function readMeta()
-  local raw = redis.call('HGET', peersKey, 'm')
-  if not raw then return false end
-  meta = cmsgpack.unpack(raw)
-  saltStr = string.format('%d', meta[SALT])
-  return true
-end
-
 local function readTime(s, pos)
   local a, b, c, d, e, f = string.byte(s, pos, pos + 5)
   return ((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f
 end
 local function seenAt(s, off)
   return readTime(s, off + SEEN_AT)
+end
+
+-- The meta of an inline torrent (bucket value v), its record cached as bucket 0 of its set.
+local function inlineMeta(v)
+  local tag = string.byte(v, 1)
+  local k = tag % HAS_DOWNLOADED
+  local record = string.sub(v, 2)
+  local seen = seenAt(record, 1)
+  local downloaded = tag >= HAS_DOWNLOADED and tonumber(redis.call('GET', downloadedKey) or '0') or 0
+  meta = { downloaded, 0, seen, 0, math.random(1, 2147483646), seen, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1 }
+  meta[PEERS + classOf(k)] = 1
+  meta[RECORDS + k] = 1
+  for j = 1, 4 do cache[fieldName(j, 0)] = '' end
+  cache[fieldName(k, 0)] = record
+end
+
+-- Reads the torrent (inline from its bucket, or the meta in key p); false when it
+-- has no peers. A '' marker whose key p is gone (expired) is dropped.
+local function readMeta()
+  local got = redis.call('HMGET', bucketKey, torrentField, 'r')
+  local v = got[1]
+  bucketRenewed = tonumber(got[2] or '')
+  if v and #v > 0 then
+    stored = INLINE
+    inlineMeta(v)
+  else
+    local raw = redis.call('HGET', peersKey, 'm')
+    if not raw then
+      if v then redis.call('HDEL', bucketKey, torrentField) end
+      return false
+    end
+    stored = OWN
+    meta = cmsgpack.unpack(raw)
+  end
+  saltStr = string.format('%d', meta[SALT])
+  return true
 end
 local function flagsAt(s, off)
   return string.byte(s, off + FLAGS_AT)
@@ -217,13 +259,44 @@ local function prune(cutoff)
   meta[OLDEST] = oldest
 end
 
--- Writes meta and the changed buckets (empty ones: HDEL). A torrent left without
--- peers is deleted (its downloaded count lives on in key d).
+-- The set of a torrent's only record when it may be stored inline (one record in a
+-- set of one bucket), else nil.
+local function inlineSet()
+  local only = nil
+  for k = 1, 4 do
+    local n = meta[RECORDS + k]
+    if n > 1 or (n == 1 and (only or meta[BUCKETS + k] > 1)) then return nil end
+    if n == 1 then only = k end
+  end
+  return only
+end
+
+-- Writes the torrent back: inline in its bucket when it has one record, else meta and
+-- the changed buckets in key p (empty ones: HDEL), with a '' marker in the bucket.
+-- A torrent left without peers is deleted (its downloaded count lives on in key d).
 -- Returns false when it deleted the torrent.
 local function flush()
   if meta[PEERS + SEEDER] + meta[PEERS + LEECHER] == 0 then
-    redis.call('DEL', peersKey, expiryKey)
+    if stored == OWN then redis.call('DEL', peersKey, expiryKey) end
+    if stored then redis.call('HDEL', bucketKey, torrentField) end
+    stored = nil
     return false
+  end
+  local only = inlineSet()
+  if only then
+    local tag = only + (meta[DOWNLOADED] > 0 and HAS_DOWNLOADED or 0)
+    redis.call('HSET', bucketKey, torrentField, string.char(tag) .. bucket(fieldName(only, 0)))
+    if stored == OWN then redis.call('DEL', peersKey, expiryKey) end
+    stored = INLINE
+    return true
+  end
+  if stored ~= OWN then
+    -- Out of the bucket into keys of its own: every record is written, not only changed ones.
+    for k = 1, 4 do
+      if meta[RECORDS + k] > 0 then dirty[fieldName(k, 0)] = true end
+    end
+    redis.call('HSET', bucketKey, torrentField, '')
+    stored = OWN
   end
   -- In batches: unpack() is limited by Lua's C stack (8,000 values), and a prune
   -- after a long silence may rewrite thousands of buckets of a big swarm at once.
@@ -259,4 +332,24 @@ local function pruneAndFlush(cutoff)
   prune(cutoff)
   if oldest ~= meta[OLDEST] then flush() end
   return true
+end
+
+-- Drops a bucket's expired inline torrents (a few hundred fields at most: the bucket of
+-- one hash slot). Returns the bucket as HGETALL gave it (a flat field, value list).
+local function pruneBucket(t, cutoff)
+  local all = redis.call('HGETALL', t)
+  local gone = { 'HDEL', t }
+  for i = 2, #all, 2 do
+    local v = all[i]
+    if #v > 0 and #all[i - 1] == 20 and seenAt(v, 2) <= cutoff then
+      gone[#gone + 1] = all[i - 1]
+      all[i] = false
+      if #gone >= 2000 then
+        redis.call(unpack(gone))
+        gone = { 'HDEL', t }
+      end
+    end
+  end
+  if #gone > 2 then redis.call(unpack(gone)) end
+  return all
 end
