@@ -238,6 +238,18 @@ describe('Redis store layout', () => {
     assert.equal(await redis.command('HGET', t, h.toString('latin1')), '');
     await waitFor(async () => (await redis.command('ZCARD', torrentIndexKey(store.prefix))) === 1, 2000);
     assert.equal((await store.totals()).peers, 3);
+    // Pruned down to one record by a scrape, with no bucket yet: it keeps its own keys
+    // (a bucket made by a scrape would have no TTL), and moves inline on its next announce.
+    await redis.command('DEL', t);
+    clock += 50_000; // peers 2 and 3 (last seen 66 s ago) expire; peer 1 (50 s) does not
+    assert.deepEqual(await store.scrape([h]), [{ complete: 0, incomplete: 1, downloaded: 0 }]);
+    const [p] = torrentKeys(store.prefix, h) as string[];
+    assert.equal(await redis.command('EXISTS', p as string), 1);
+    assert.equal(await redis.command('EXISTS', t), 0);
+    await store.announce(req(h, 1));
+    assert.equal(await redis.command('EXISTS', p as string), 0);
+    assert.equal(((await redis.command('HGET', t, h.toString('latin1'))) as string).length, 38);
+    assert.ok(((await redis.command('PTTL', t)) as number) > 0);
   });
 
   it('removes expired peers from every structure on the next announce (no scan)', async () => {

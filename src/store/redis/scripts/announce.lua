@@ -47,6 +47,7 @@ local IS_SEEDER, WANTS4, WANTS6, HAS_EP4, HAS_EP6, HAS_KEY = 1, 2, 4, 8, 16, 32
 local now, cutoff = tonumber(ARGV[1]), tonumber(ARGV[2])
 local keyTtl, downloadedTtl, refreshPeriod = ARGV[3], ARGV[4], tonumber(ARGV[5])
 local nowBytes, nowString = ARGV[6], ARGV[1]
+renewsBuckets = true
 
 -- The announcing peer, reset by announceOne(): its id and bucket hash, the bucket
 -- field it has (or would have) in each set, where its records are (at[set]: offset

@@ -84,6 +84,10 @@ local peersKey, expiryKey, downloadedKey, bucketKey, torrentField
 local meta, cache, dirty, saltStr, stored, bucketRenewed = nil, nil, nil, '', nil, nil
 local INLINE, OWN = 1, 2
 local HAS_DOWNLOADED = 16
+-- True in announce.lua, which renews the bucket's TTL after every write (touchBucket). The
+-- other scripts move a torrent inline only into a bucket that has a TTL (field 'r' set):
+-- a bucket made without one would never expire.
+local renewsBuckets = false
 local function begin(p, e, d, t, infoHash)
   peersKey, expiryKey, downloadedKey, bucketKey, torrentField = p, e, d, t, infoHash
   meta, cache, dirty, saltStr, stored, bucketRenewed = nil, {}, {}, '', nil, nil
@@ -283,7 +287,7 @@ local function flush()
     return false
   end
   local only = inlineSet()
-  if only then
+  if only and (stored == INLINE or bucketRenewed or renewsBuckets) then
     local tag = only + (meta[DOWNLOADED] > 0 and HAS_DOWNLOADED or 0)
     redis.call('HSET', bucketKey, torrentField, string.char(tag) .. bucket(fieldName(only, 0)))
     if stored == OWN then redis.call('DEL', peersKey, expiryKey) end
