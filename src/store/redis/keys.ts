@@ -6,6 +6,8 @@
  * tag is hex, not the raw bytes: a raw hash may contain `{` or `}` and then the
  * tag would not be the whole hash (or, starting with `}`, would be empty and
  * each key would hash on its own). Hex costs 20 bytes per torrent, not per peer.
+ * A torrent of one peer record has no key of its own at all: it lives in the
+ * bucket of its hash slot (bucketKey), whose tag falls in the same slot.
  */
 export const TORRENT_KEY_SUFFIXES = ['p', 'e', 'd'] as const;
 

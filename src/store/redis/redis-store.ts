@@ -41,7 +41,7 @@ export interface RedisStoreOptions extends StoreOptions {
   log?: (line: string) => void;
   /** CLIENT SETNAME of the connection(s). Default `bitstorm-<pid>`. */
   clientName?: string;
-  /** totals() is shared between processes when more torrents than this are indexed. Default 1,000. */
+  /** totals() is shared between processes when more buckets of torrents than this are indexed. Default 1,000. */
   totalsCacheAbove?: number;
 }
 

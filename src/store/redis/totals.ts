@@ -10,7 +10,8 @@ const MAX_SHARE_MS = 300_000;
  * The store's totals (torrents, peers, seeders…): a walk of the whole torrent
  * index, pruning and counting each torrent. Exact, also on a cluster, because
  * every count comes from the torrent's own keys; but O(torrents), and every
- * tracker process's stats page asks for it. So past `shareAbove` torrents the
+ * tracker process's stats page asks for it. So past `shareAbove` indexed buckets
+ * (a bucket per hash slot in use: about as many torrents on a small tracker) the
  * result is shared through Redis (`<prefix>totals`) for 10× the time the walk
  * took (5 s to 5 min), and only one process walks at a time (`<prefix>totals:lock`,
  * SET NX): the walking costs at most ~10 % of Redis' time however many processes
