@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 /**
  * Key names of the Redis store (docs/redis-layout.md has the table).
  *
@@ -6,7 +7,7 @@
  * tag is hex, not the raw bytes: a raw hash may contain `{` or `}` and then the
  * tag would not be the whole hash (or, starting with `}`, would be empty and
  * each key would hash on its own). Hex costs 20 bytes per torrent, not per peer.
- * A torrent of one peer record has no key of its own at all: it lives in the
+ * A torrent of one peer record has no key of its own at all: it lives in a
  * bucket of its hash slot (bucketKey), whose tag falls in the same slot.
  */
 export const TORRENT_KEY_SUFFIXES = ['p', 'e', 'd'] as const;
@@ -24,35 +25,64 @@ export function torrentKeys(prefix: string, infoHash: Buffer): string[] {
 }
 
 /**
- * The keys a script is given for one torrent: its own keys p, e, d (torrentKeys)
- * and then its bucket t (bucketKey), all in one hash slot.
+ * Buckets per hash slot. A torrent's bucket within its slot is chosen by a keyed
+ * hash of its info hash (TorrentBuckets), so nobody can aim info hashes at one
+ * bucket key: the slot is a CRC16 of the hex hash, trivially invertible, but the
+ * key is a per-deployment secret. 8 per slot = 131,072 buckets: 1M torrents are
+ * ~8 a bucket, 10M ~76 (Poisson: the fullest of them ~120), well under Redis 7's
+ * hash-max-listpack-entries (512), so buckets stay listpack-encoded.
  */
-export function scriptKeys(prefix: string, infoHash: Buffer): string[] {
-  const hex = infoHash.toString('hex');
-  const base = `${prefix}{${hex}}:`;
-  return [`${base}p`, `${base}e`, `${base}d`, bucketKey(prefix, keySlot(hex))];
-}
+export const SUB_BUCKETS = 8;
+
+/** Bucket numbers run 0 .. BUCKETS - 1: slot * SUB_BUCKETS + sub-bucket. */
+export const BUCKETS = 16384 * SUB_BUCKETS;
 
 /**
  * The hash slot of a torrent's keys: Redis Cluster's CRC16 (XMODEM) of the hash
- * tag, the 40 hex digits, mod 16,384. Also the number of its bucket.
+ * tag, the 40 hex digits, mod 16,384.
  */
 export function torrentSlot(infoHash: Buffer): number {
   return keySlot(infoHash.toString('hex'));
 }
 
 /**
- * The bucket of the torrents of one hash slot (scripts/torrent.lua): a hash of
+ * Bucket `n` (slot * SUB_BUCKETS + sub) of torrents (scripts/torrent.lua): a hash of
  * info_hash (20 raw bytes) → the torrent itself when it has one peer record
- * (inline), or '' (its own keys hold it). Its hash tag is a short string that
- * falls in that slot (bucketTag), so a script reaches a torrent's bucket and its
+ * (inline), or a marker (its own keys hold it). Its hash tag is a short string that
+ * falls in the slot (bucketTag), so a script reaches a torrent's bucket and its
  * own keys at once, on a single Redis and on a cluster alike.
  */
-export function bucketKey(prefix: string, slot: number): string {
-  return `${prefix}{${bucketTag(slot)}}:t`;
+export function bucketKey(prefix: string, n: number): string {
+  return `${prefix}{${bucketTag(Math.floor(n / SUB_BUCKETS))}}:t:${n % SUB_BUCKETS}`;
 }
 
-/** Sorted set of the buckets that hold torrents: slot number (decimal) → last refresh (ms). */
+/**
+ * Which bucket holds a torrent: its slot, and within it a sub-bucket from
+ * HMAC-SHA256(secret, info_hash). The secret is shared by every process on the
+ * Redis (RedisStore.sharedSecret('torrent-buckets')).
+ */
+export class TorrentBuckets {
+  constructor(
+    private readonly prefix: string,
+    private readonly secret: Buffer,
+  ) {}
+
+  bucketOf(infoHash: Buffer): number {
+    const sub = createHmac('sha256', this.secret).update(infoHash).digest().readUInt32BE(0) % SUB_BUCKETS;
+    return torrentSlot(infoHash) * SUB_BUCKETS + sub;
+  }
+
+  /** The keys a script is given for one torrent: its own keys p, e, d, then its bucket t; all in one slot. */
+  scriptKeys(infoHash: Buffer): string[] {
+    const base = `${this.prefix}{${infoHash.toString('hex')}}:`;
+    return [`${base}p`, `${base}e`, `${base}d`, bucketKey(this.prefix, this.bucketOf(infoHash))];
+  }
+}
+
+/**
+ * Sorted set of the buckets that hold torrents: bucket number (decimal) → the same
+ * number, so a walk pages through it in a fixed order (torrent-index.ts).
+ */
 export function torrentIndexKey(prefix: string): string {
   return `${prefix}torrent-buckets`;
 }
@@ -80,7 +110,7 @@ let bucketTags: string[] | undefined;
 
 /**
  * The shortest decimal number (as text) whose key slot is `slot`: the hash tag of
- * that slot's bucket. The table is made once per process (~170,000 CRCs, a few ms).
+ * that slot's buckets. The table is made once per process (~170,000 CRCs, a few ms).
  */
 export function bucketTag(slot: number): string {
   if (!bucketTags) {

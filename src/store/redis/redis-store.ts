@@ -17,7 +17,7 @@ import { RedisAccounts } from './accounts.js';
 import { AnnounceBatcher, type Batched, packAnnounces } from './announce-batch.js';
 import { type AnnounceReply, announceResult } from './announce-reply.js';
 import { type RedisArg, RedisConnection } from './connection.js';
-import { bucketTag, scriptKeys, secretKey, sharedSetKey, torrentSlot } from './keys.js';
+import { bucketTag, secretKey, sharedSetKey, TorrentBuckets, torrentSlot } from './keys.js';
 import { NodeChannels } from './node-channels.js';
 import { redisScripts, type Scripts } from './scripts.js';
 import { RedisSharedSet } from './shared-set.js';
@@ -93,6 +93,9 @@ export class RedisStore implements SwarmStore {
   private readonly keyTtl: number;
   private readonly downloadedTtl: number;
   private readonly indexRefresh: number;
+  /** Which bucket holds each torrent, once its secret is read (torrentBuckets()). */
+  private buckets: TorrentBuckets | undefined;
+  private bucketsLoad: Promise<TorrentBuckets> | undefined;
   private readonly batcher: AnnounceBatcher<StoreAnnounceResult>;
   private readonly counter: TorrentCounter;
   private readonly index: TorrentIndex;
@@ -133,7 +136,7 @@ export class RedisStore implements SwarmStore {
       now: this.now,
     });
     const cluster = this.kind === 'redis-cluster';
-    this.counter = new TorrentCounter(this.connection, this.scripts.count, this.prefix, cluster);
+    this.counter = new TorrentCounter(this.connection, this.scripts.count, () => this.torrentBuckets(), cluster);
     bucketTag(0); // makes the slots' bucket tags now (a few ms), not on the first announce
     this.index = new TorrentIndex(
       this.connection,
@@ -141,7 +144,6 @@ export class RedisStore implements SwarmStore {
       this.prefix,
       this.counter,
       cluster,
-      this.keyTtl,
       this.keyTtl + this.indexRefresh,
     );
     this.totalsCache = new SharedTotals(
@@ -167,17 +169,44 @@ export class RedisStore implements SwarmStore {
     return this.batcher.add(req);
   }
 
+  /**
+   * Which bucket of its slot holds each torrent (keys.ts): a keyed hash, with a
+   * secret shared by every process on this Redis, read once.
+   */
+  torrentBuckets(): Promise<TorrentBuckets> {
+    if (!this.bucketsLoad) {
+      const load = this.sharedSecret('torrent-buckets', 32).then((secret) => {
+        this.buckets = new TorrentBuckets(this.prefix, secret);
+        return this.buckets;
+      });
+      this.bucketsLoad = load;
+      load.catch(() => {
+        if (this.bucketsLoad === load) this.bucketsLoad = undefined; // the next call tries again
+      });
+    }
+    return this.bucketsLoad;
+  }
+
   /** One EVALSHA for a batch of announces (announce-batch.ts); each gets its own result or the batch's error. */
   private sendBatch(batch: Batched<StoreAnnounceResult>[]): void {
+    if (!this.buckets) {
+      this.torrentBuckets().then(
+        () => this.sendBatch(batch),
+        (err: unknown) => {
+          for (const entry of batch) entry.reject(err);
+        },
+      );
+      return;
+    }
     try {
-      this.trySendBatch(batch);
+      this.trySendBatch(batch, this.buckets);
     } catch (err) {
       // Runs from a setImmediate: a throw here would end the process and leave the batch unanswered.
       for (const entry of batch) entry.reject(err);
     }
   }
 
-  private trySendBatch(batch: Batched<StoreAnnounceResult>[]): void {
+  private trySendBatch(batch: Batched<StoreAnnounceResult>[], buckets: TorrentBuckets): void {
     const now = this.now();
     const keys: string[] = [];
     // ARGV of announce.lua.
@@ -193,11 +222,14 @@ export class RedisStore implements SwarmStore {
         () => Math.floor(Math.random() * 0x7fffffff),
       ),
     ];
+    const numbers: number[] = [];
     for (const { req } of batch) {
-      for (const k of scriptKeys(this.prefix, req.infoHash)) keys.push(k);
+      const keysOf = buckets.scriptKeys(req.infoHash);
+      numbers.push(buckets.bucketOf(req.infoHash));
+      for (const k of keysOf) keys.push(k);
     }
     this.connection.evalScript<AnnounceReply[]>(this.scripts.announce, keys, args).then(
-      (replies) => this.settleBatch(batch, replies, now),
+      (replies) => this.settleBatch(batch, replies, numbers),
       (err: unknown) => {
         for (const entry of batch) entry.reject(err);
       },
@@ -205,7 +237,7 @@ export class RedisStore implements SwarmStore {
   }
 
   /** Hands each announce of a batch its reply; never throws (it runs as a promise reaction). */
-  private settleBatch(batch: Batched<StoreAnnounceResult>[], replies: unknown, now: number): void {
+  private settleBatch(batch: Batched<StoreAnnounceResult>[], replies: unknown, numbers: number[]): void {
     const indexed: RedisArg[] = [];
     for (let i = 0; i < batch.length; i++) {
       const { req, resolve, reject } = batch[i] as Batched<StoreAnnounceResult>;
@@ -222,7 +254,10 @@ export class RedisStore implements SwarmStore {
         reject(this.connection.failure(err)); // a reply not of the expected shape: this announce fails, the others stand
         continue;
       }
-      if (reply[6] === 1) indexed.push(String(now), String(torrentSlot(req.infoHash)));
+      if (reply[6] === 1) {
+        const n = String(numbers[i]);
+        indexed.push(n, n);
+      }
     }
     if (indexed.length > 0) this.index.refresh(indexed);
   }
@@ -232,18 +267,26 @@ export class RedisStore implements SwarmStore {
     return counted.map((c) => ({ complete: c.seeders, incomplete: c.leechers, downloaded: c.downloaded }));
   }
 
-  /** Pages through the torrent index in score order (torrent-index.ts has the cursor). */
+  /**
+   * Pages through the torrent index in bucket order (torrent-index.ts has the cursor):
+   * a torrent is listed once per walk (a page also drops the rare repeat of HSCAN).
+   */
   async scanTorrents(cursor: string, count: number): Promise<TorrentScan> {
+    const now = this.now();
     const page = await this.indexPage(cursor, Math.max(1, count));
     const torrents: TorrentSummary[] = [];
-    for (const { infoHash, counts, indexScore } of page.torrents) {
+    const seen = new Set<string>();
+    for (const { infoHash, counts } of page.torrents) {
       if (counts.seeders + counts.leechers === 0) continue;
+      const id = infoHash.toString('latin1');
+      if (seen.has(id)) continue;
+      seen.add(id);
       torrents.push({
         infoHash,
         complete: counts.seeders,
         incomplete: counts.leechers,
         downloaded: counts.downloaded,
-        lastAnnounce: counts.lastAnnounce > 0 ? counts.lastAnnounce : indexScore,
+        lastAnnounce: counts.lastAnnounce > 0 ? counts.lastAnnounce : now,
       });
     }
     return { cursor: page.cursor, torrents };
@@ -252,7 +295,7 @@ export class RedisStore implements SwarmStore {
   async torrentPeers(infoHash: Buffer, limit: number): Promise<StoredPeer[]> {
     const flat = await this.connection.evalScript<(Buffer | number)[]>(
       this.scripts.peers,
-      scriptKeys(this.prefix, infoHash),
+      (await this.torrentBuckets()).scriptKeys(infoHash),
       [String(this.now() - this.ttl), String(Math.max(0, limit)), infoHash],
     );
     const out: StoredPeer[] = [];
@@ -299,6 +342,6 @@ export class RedisStore implements SwarmStore {
 
   private indexPage(cursor: string, count: number): Promise<IndexPage> {
     const now = this.now();
-    return this.index.page(cursor, count, now, now - this.ttl);
+    return this.index.page(cursor, count, now - this.ttl, now - this.keyTtl);
   }
 }

@@ -1,5 +1,5 @@
 import type { RedisConnection } from './connection.js';
-import { scriptKeys } from './keys.js';
+import type { TorrentBuckets } from './keys.js';
 import type { Script } from './scripts.js';
 
 /** One torrent's counts as the count script returns them (scripts/count.lua). */
@@ -32,25 +32,30 @@ export class TorrentCounter {
   constructor(
     private readonly connection: RedisConnection,
     private readonly script: Script,
-    private readonly prefix: string,
+    /** The buckets' map (its secret is read from Redis once). */
+    private readonly buckets: () => Promise<TorrentBuckets>,
     private readonly cluster: boolean,
   ) {}
 
   async count(infoHashes: readonly Buffer[], cutoff: number): Promise<TorrentCountReply[]> {
     const args = [String(cutoff)];
+    const buckets = infoHashes.length > 0 ? await this.buckets() : undefined;
     const raw: RawCounts[] = [];
     for (let i = 0; i < infoHashes.length; i += COUNT_BATCH) {
       const window = infoHashes.slice(i, i + COUNT_BATCH);
       if (this.cluster) {
         const replies = await Promise.all(
           window.map((hash) =>
-            this.connection.evalScript<RawCounts[]>(this.script, scriptKeys(this.prefix, hash), [...args, hash]),
+            this.connection.evalScript<RawCounts[]>(this.script, (buckets as TorrentBuckets).scriptKeys(hash), [
+              ...args,
+              hash,
+            ]),
           ),
         );
         for (const r of replies) raw.push(r[0] as RawCounts);
       } else {
         const keys: string[] = [];
-        for (const hash of window) keys.push(...scriptKeys(this.prefix, hash));
+        for (const hash of window) keys.push(...(buckets as TorrentBuckets).scriptKeys(hash));
         raw.push(...(await this.connection.evalScript<RawCounts[]>(this.script, keys, [...args, ...window])));
       }
     }

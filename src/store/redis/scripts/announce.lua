@@ -3,7 +3,7 @@
   each were a script of its own (follows torrent.lua). The store sends an event-loop
   turn's announces together (announce-batch.ts): one EVALSHA per batch, so Redis reads,
   looks up and answers one command, and the tracker encodes and decodes one. On a
-  cluster a batch holds one torrent's announces (one hash slot).
+  cluster a batch holds the announces of one hash slot (any torrents of it).
 
   KEYS: for each announce, its torrent's keys p, e, d, t (torrent.lua), in batch order.
   ARGV:
@@ -31,11 +31,14 @@
   Complexity: per announce, O(records of the peer's bucket, about SPLIT) plus the
     sampled buckets (about numwant records); a prune after a long silence touches
     every expired bucket; resizing is one split or up to 8 merges per set.
-    A steady re-announce of a torrent with its own keys is HMGET of its bucket entry
-    (and the bucket's renewal time), HGET meta, HGET the peer's bucket, HSET that bucket and meta;
-    sampling adds one HMGET of consecutive buckets per sampled set. An inline torrent's
-    is HMGET and HSET of its bucket entry. Once per refresh period per bucket,
-    the bucket's expired inline torrents are dropped (HGETALL, HDEL) and its TTL renewed.
+    A steady re-announce of a torrent with its own keys is HGET meta, HGET the peer's
+    bucket, HSET that bucket and meta; sampling adds one HMGET of consecutive buckets per
+    sampled set. An inline torrent's is HGET meta (a miss), HMGET of its bucket entry and
+    the bucket's field 'r', HSET of its entry (its downloaded count rides along in it).
+    Once per refresh period per torrent: PEXPIRE of its keys, HSET of its marker (own
+    keys) and HGET of the bucket's 'r'. Once per refresh period per bucket, a bounded
+    prune of its dead entries (PRUNE_STEPS HSCAN steps from a kept cursor, HDEL) and
+    its TTL renewed.
 ]]
 
 local OK, KEY_MISMATCH = 0, 1
@@ -46,6 +49,7 @@ local IS_SEEDER, WANTS4, WANTS6, HAS_EP4, HAS_EP6, HAS_KEY = 1, 2, 4, 8, 16, 32
 
 local now, cutoff = tonumber(ARGV[1]), tonumber(ARGV[2])
 local keyTtl, downloadedTtl, refreshPeriod = ARGV[3], ARGV[4], tonumber(ARGV[5])
+local keyTtlMs = tonumber(keyTtl)
 local nowBytes, nowString = ARGV[6], ARGV[1]
 renewsBuckets = true
 
@@ -245,8 +249,15 @@ end
 -- Key TTLs make a torrent nobody announces to vanish by itself. They are renewed once
 -- per refresh period, not on every announce; abs(): a clock far behind the last
 -- renewal (another process, a test clock) renews too.
-local function renewalDue()
-  if math.abs(now - meta[REFRESHED]) < refreshPeriod then return false end
+-- moving: the torrent is about to get keys of its own, which need their TTLs and marker now.
+local function renewalDue(moving)
+  local last = meta[REFRESHED]
+  -- An inline torrent's last renewal is not stored: its last announce stands for it, and
+  -- a new refresh period since then renews too (its key d is renewed however often it announces).
+  if not moving and math.abs(now - last) < refreshPeriod
+    and not (stored == INLINE and math.floor(now / refreshPeriod) ~= math.floor(last / refreshPeriod)) then
+    return false
+  end
   meta[REFRESHED] = now
   return true
 end
@@ -254,19 +265,26 @@ local function renewTtls()
   if stored == OWN then
     redis.call('PEXPIRE', peersKey, keyTtl)
     if meta[INDEXED] == 1 then redis.call('PEXPIRE', expiryKey, keyTtl) end
-    -- Its marker (a torrent written by an older version has none yet).
-    redis.call('HSET', bucketKey, torrentField, '')
+    -- Its marker, with the time of this renewal: a prune drops it once older than the key TTL.
+    redis.call('HSET', bucketKey, torrentField, marker(now))
   end
   if meta[DOWNLOADED] > 0 then redis.call('PEXPIRE', downloadedKey, downloadedTtl) end
 end
 
 -- The bucket's TTL, renewed once per refresh period (its field 'r' says when it was
--- last; abs() as in renewalDue), with a prune of its expired inline torrents first.
--- Returns true when it renewed: the store then refreshes the bucket's index entry.
-local function touchBucket()
+-- last; abs() as in renewalDue), with a bounded prune of its dead entries first. A torrent
+-- with keys of its own looks only when it renewed its own (renewed), once per refresh
+-- period; an inline one read 'r' with its entry. Returns true when it renewed: the store
+-- then makes sure the bucket is in the torrent index.
+local function touchBucket(renewed)
   if not stored then return false end
+  if not bucketRead then
+    -- (inline now but not read as such: it just moved into the bucket, which may have no TTL)
+    if not renewed and stored ~= INLINE then return false end
+    bucketRenewed, bucketRead = tonumber(redis.call('HGET', bucketKey, 'r') or ''), true
+  end
   if bucketRenewed and math.abs(now - bucketRenewed) < refreshPeriod then return false end
-  pruneBucket(bucketKey, cutoff)
+  pruneBucket(bucketKey, cutoff, now - keyTtlMs)
   redis.call('HSET', bucketKey, 'r', nowString)
   redis.call('PEXPIRE', bucketKey, keyTtl)
   return true
@@ -371,19 +389,18 @@ local function announceOne(peerId, event, seeder, ep4, ep6, key, numwant, wants4
     return counts(KEY_MISMATCH)
   end
 
-  local renew = false
   if event == STOPPED then
     if peer.class then removePeer() end
   else
     upsertPeer(class, event, ep4, ep6, key)
-    renew = renewalDue()
   end
   for k = 1, 4 do shrink(k) end
+  local renew = event ~= STOPPED and renewalDue(stored ~= OWN and inlineSet() == nil)
   local alive = flush()
   if renew and alive then renewTtls() end
 
   local result = counts(OK)
-  if touchBucket() then result[7] = 1 end
+  if touchBucket(renew and alive) then result[7] = 1 end
   if numwant <= 0 or event == STOPPED then return result end
   -- Seeders get leechers only; leechers get both. The requester's own record of a
   -- family, when it has an endpoint there, is in its class's set of that family.
