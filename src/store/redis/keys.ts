@@ -73,9 +73,9 @@ export class TorrentBuckets {
   }
 
   /** The keys a script is given for one torrent: its own keys p, e, d, then its bucket t; all in one slot. */
-  scriptKeys(infoHash: Buffer): string[] {
+  scriptKeys(infoHash: Buffer, bucket = this.bucketOf(infoHash)): string[] {
     const base = `${this.prefix}{${infoHash.toString('hex')}}:`;
-    return [`${base}p`, `${base}e`, `${base}d`, bucketKey(this.prefix, this.bucketOf(infoHash))];
+    return [`${base}p`, `${base}e`, `${base}d`, bucketKey(this.prefix, bucket)];
   }
 }
 

@@ -224,9 +224,9 @@ export class RedisStore implements SwarmStore {
     ];
     const numbers: number[] = [];
     for (const { req } of batch) {
-      const keysOf = buckets.scriptKeys(req.infoHash);
-      numbers.push(buckets.bucketOf(req.infoHash));
-      for (const k of keysOf) keys.push(k);
+      const n = buckets.bucketOf(req.infoHash); // one HMAC per announce
+      numbers.push(n);
+      for (const k of buckets.scriptKeys(req.infoHash, n)) keys.push(k);
     }
     this.connection.evalScript<AnnounceReply[]>(this.scripts.announce, keys, args).then(
       (replies) => this.settleBatch(batch, replies, numbers),
