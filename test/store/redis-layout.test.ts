@@ -1,8 +1,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { DEFAULTS } from '../../src/config/options.js';
+import { TrackerCore } from '../../src/core/tracker.js';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import { MAX_BATCH } from '../../src/store/redis/announce-batch.js';
-import { torrentIndexKey, torrentKeys } from '../../src/store/redis/keys.js';
+import {
+  bucketKey,
+  keySlot,
+  SUB_BUCKETS,
+  torrentIndexKey,
+  torrentKeys,
+  torrentSlot,
+} from '../../src/store/redis/keys.js';
 import { RedisStore, type RedisStoreOptions } from '../../src/store/redis/redis-store.js';
 import type { StoreAnnounce } from '../../src/store/swarm-store.js';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redis-server.js';
@@ -56,9 +65,20 @@ function req(infoHash: Buffer, n: number, over: Partial<StoreAnnounce> = {}): St
   });
 }
 
+/** The bucket key that holds torrent h. */
+async function tKey(store: RedisStore, h: Buffer): Promise<string> {
+  return bucketKey(store.prefix, (await store.torrentBuckets()).bucketOf(h));
+}
+
+/** A bucket marker: 0, then the 6-byte time of the last key renewal. */
+function isMarker(v: unknown): boolean {
+  return typeof v === 'string' && v.length === 7 && v.charCodeAt(0) === 0;
+}
+
 async function keysOf(prefix: string): Promise<string[]> {
   const keys = (await redis.command('KEYS', `${prefix}*`)) as string[];
-  return keys.sort();
+  // Not the secrets (the buckets' one is made on first use and kept, as the UDP one).
+  return keys.filter((k) => !k.startsWith(`${prefix}secret:`)).sort();
 }
 
 describe('Redis store layout', () => {
@@ -77,15 +97,21 @@ describe('Redis store layout', () => {
       `${store.prefix}${tag}:e`,
       `${store.prefix}${tag}:p`,
     ]);
+    // Its bucket lists it with a marker (its own keys hold it).
+    const t = await tKey(store, h);
+    assert.ok(keys.includes(t), t);
+    assert.ok(isMarker(await redis.command('HGET', t, h.toString('latin1'))));
+    // Every key of the torrent, and its bucket, hash to one slot (CLUSTER KEYSLOT needs cluster
+    // mode, so the slot is computed here: keySlot() is checked against the Redis spec's test
+    // vector, and the cluster suite runs every script on a real cluster).
+    assert.equal(keySlot('123456789'), 0x31c3 & 16383);
     const slots = new Set<number>();
-    for (const k of torrentKeyNames)
-      slots.add((await redis.command('CLUSTER', 'KEYSLOT', k).catch(() => null)) as number);
-    // CLUSTER KEYSLOT needs no cluster mode; every key of the torrent hashes to one slot.
-    assert.equal(slots.size, 1);
+    for (const k of [...torrentKeyNames, t]) slots.add(keySlot(/\{([^}]*)\}/.exec(k)?.[1] as string));
+    assert.deepEqual([...slots], [torrentSlot(h)]);
     for (const k of keys) assert.ok(k.startsWith(store.prefix), k);
   });
 
-  it('keeps a small torrent in one key: meta and one bucket per set, records in binary', async () => {
+  it('keeps a small torrent of two records in one key: meta and one bucket per set, records in binary', async () => {
     const store = await makeStore();
     const h = hash(2);
     await store.announce(req(h, 1, { key: 0xdeadbeef }));
@@ -93,7 +119,7 @@ describe('Redis store layout', () => {
     const [p] = torrentKeys(store.prefix, h) as string[];
     assert.deepEqual(
       (await keysOf(store.prefix)).filter((k) => k.includes('{')),
-      [p],
+      [p, await tKey(store, h)].sort(),
     );
     const fields = ((await redis.command('HKEYS', p as string)) as string[]).sort();
     assert.deepEqual(fields, ['2:0', '4:0', 'm'], 'meta, leechers IPv4, leechers IPv6');
@@ -114,7 +140,7 @@ describe('Redis store layout', () => {
     await store.announce(req(h, 1, { event: 'completed', seeder: true }));
     for (let n = 2; n < 100; n++) await store.announce(req(h, n, { numWant: 0 }));
     const keys = await keysOf(store.prefix);
-    assert.equal(keys.filter((k) => k.includes('{')).length, 3, keys.join(' '));
+    assert.equal(keys.filter((k) => k.includes('{')).length, 4, keys.join(' ')); // p, e, d and the bucket
     for (const k of keys) {
       const ttl = (await redis.command('PTTL', k)) as number;
       assert.ok(ttl > 0, `${k} has a TTL`);
@@ -136,6 +162,119 @@ describe('Redis store layout', () => {
     await waitFor(async () => (await keysOf(store.prefix)).length === 0, 5000);
   });
 
+  it("keeps a single-peer torrent inline in its slot's bucket: no key of its own, listpack-encoded", async () => {
+    let clock = Date.now();
+    const store = await makeStore({ now: () => clock });
+    const torrents = 2000;
+    const batch: Promise<unknown>[] = [];
+    for (let t = 0; t < torrents; t++) batch.push(store.announce(req(hash(50_000 + t), t, { key: t })));
+    await Promise.all(batch);
+    const keys = await keysOf(store.prefix);
+    const map = await store.torrentBuckets();
+    const buckets = new Set(Array.from({ length: torrents }, (_, t) => map.bucketOf(hash(50_000 + t))));
+    // One key per bucket in use and the index: no key per torrent.
+    assert.deepEqual(
+      keys,
+      [...[...buckets].map((n) => bucketKey(store.prefix, n)), torrentIndexKey(store.prefix)].sort(),
+    );
+    const h = hash(50_000);
+    const t = await tKey(store, h);
+    assert.equal(await redis.command('OBJECT', 'ENCODING', t), 'listpack');
+    const v = Buffer.from((await redis.command('HGET', t, h.toString('latin1'))) as string, 'latin1');
+    assert.equal(v.length, 1 + 37, 'set byte, then the record');
+    assert.equal(v[0], 2, 'set 2: leechers, IPv4');
+    assert.ok(v.subarray(1, 21).equals(peer(0)));
+    assert.equal(v[1 + 26], 2, 'flags: key present');
+    assert.equal(v.subarray(1 + 31).toString('hex'), req(h, 0).ipv4?.toString('hex'));
+    assert.ok(Number(await redis.command('HGET', t, 'r')) > 0, "the bucket's renewal time");
+    const ttl = (await redis.command('PTTL', t)) as number;
+    assert.ok(ttl > 0 && ttl <= 180_000, `bucket TTL ${ttl}`);
+    // The index lists buckets (their numbers, scored by themselves), not torrents.
+    await waitFor(async () => (await redis.command('ZCARD', torrentIndexKey(store.prefix))) === buckets.size, 2000);
+    const n = map.bucketOf(h);
+    assert.equal(Number(await redis.command('ZSCORE', torrentIndexKey(store.prefix), String(n))), n);
+    // Every inline torrent is scraped, scanned, listed and summed.
+    assert.deepEqual(await store.scrape([h]), [{ complete: 0, incomplete: 1, downloaded: 0 }]);
+    assert.equal((await store.torrentPeers(h, 10)).length, 1);
+    assert.equal((await store.totals()).torrents, torrents);
+    let cursor = '0';
+    let seen = 0;
+    do {
+      const page = await store.scanTorrents(cursor, 64);
+      seen += page.torrents.length;
+      cursor = page.cursor;
+    } while (cursor !== '0');
+    assert.equal(seen, torrents);
+    // After the TTL, one announce to a bucket prunes its expired inline torrents.
+    clock += 61_000 + 60_000;
+    // Another torrent of the same bucket.
+    let same = -1;
+    for (let i = 1; i < 1_000_000 && same < 0; i++) if (map.bucketOf(hash(900_000 + i)) === n) same = i;
+    await store.announce(req(hash(900_000 + same), 1));
+    assert.equal(await redis.command('HEXISTS', t, h.toString('latin1')), 0, 'expired inline torrent pruned');
+    assert.equal(await redis.command('HLEN', t), 2, 'the new torrent and r');
+  });
+
+  it('moves a torrent out of its bucket when it grows past one record, and back when it shrinks', async () => {
+    const store = await makeStore();
+    const h = hash(60);
+    const [p] = torrentKeys(store.prefix, h) as string[];
+    const t = await tKey(store, h);
+    const field = h.toString('latin1');
+    await store.announce(req(h, 1, { seeder: true, event: 'completed' }));
+    let v = (await redis.command('HGET', t, field)) as string;
+    assert.equal(v.charCodeAt(0), 1 + 16, 'set 1, and a downloaded count in key d');
+    assert.equal(v.slice(38), '1', 'and its copy after the record');
+    assert.equal((await store.scrape([h]))[0]?.downloaded, 1);
+    await store.announce(req(h, 2));
+    assert.ok(isMarker(await redis.command('HGET', t, field)), 'a marker: its own keys hold it');
+    assert.deepEqual(((await redis.command('HKEYS', p as string)) as string[]).sort(), ['1:0', '2:0', 'm']);
+    assert.ok(((await redis.command('PTTL', p as string)) as number) > 0);
+    const r = await store.announce(req(h, 1, { seeder: true, numWant: 10 }));
+    assert.equal(r.peers4.length, 6, 'the other peer');
+    await store.announce(req(h, 1, { seeder: true, event: 'stopped' }));
+    assert.equal(await redis.command('EXISTS', p as string), 0);
+    v = (await redis.command('HGET', t, field)) as string;
+    assert.equal(v.charCodeAt(0), 2 + 16, 'back inline: set 2, the count kept in key d');
+    assert.deepEqual(await store.scrape([h]), [{ complete: 0, incomplete: 1, downloaded: 1 }]);
+    // A dual-stack peer alone has two records: keys of its own.
+    await store.announce(req(h, 2, { event: 'stopped' }));
+    assert.equal(await redis.command('HEXISTS', t, field), 0, 'gone from the bucket');
+    await store.announce(req(h, 3, { ipv6: Buffer.alloc(18, 3) }));
+    assert.ok(isMarker(await redis.command('HGET', t, field)));
+    assert.deepEqual(((await redis.command('HKEYS', p as string)) as string[]).sort(), ['2:0', '4:0', 'm']);
+  });
+
+  it('adopts a torrent an older version wrote without a bucket entry, within one refresh period', async () => {
+    let clock = Date.now();
+    const store = await makeStore({ now: () => clock });
+    const h = hash(70);
+    await store.announce(req(h, 1));
+    await store.announce(req(h, 2));
+    const t = await tKey(store, h);
+    // As the previous layout left it: keys p (e, d) only, no entry in a bucket.
+    await redis.command('DEL', t, torrentIndexKey(store.prefix));
+    const r = await store.announce(req(h, 3));
+    assert.equal(r.incomplete, 3, 'its peers are read as before');
+    clock += 16_000; // past the refresh period (peer TTL / 4)
+    await store.announce(req(h, 1));
+    assert.ok(isMarker(await redis.command('HGET', t, h.toString('latin1'))));
+    await waitFor(async () => (await redis.command('ZCARD', torrentIndexKey(store.prefix))) === 1, 2000);
+    assert.equal((await store.totals()).peers, 3);
+    // Pruned down to one record by a scrape, with no bucket yet: it keeps its own keys
+    // (a bucket made by a scrape would have no TTL), and moves inline on its next announce.
+    await redis.command('DEL', t);
+    clock += 50_000; // peers 2 and 3 (last seen 66 s ago) expire; peer 1 (50 s) does not
+    assert.deepEqual(await store.scrape([h]), [{ complete: 0, incomplete: 1, downloaded: 0 }]);
+    const [p] = torrentKeys(store.prefix, h) as string[];
+    assert.equal(await redis.command('EXISTS', p as string), 1);
+    assert.equal(await redis.command('EXISTS', t), 0);
+    await store.announce(req(h, 1));
+    assert.equal(await redis.command('EXISTS', p as string), 0);
+    assert.equal(((await redis.command('HGET', t, h.toString('latin1'))) as string).length, 38);
+    assert.ok(((await redis.command('PTTL', t)) as number) > 0);
+  });
+
   it('removes expired peers from every structure on the next announce (no scan)', async () => {
     let clock = Date.now();
     const store = await makeStore({ peerTtlMs: 60_000, now: () => clock });
@@ -145,9 +284,13 @@ describe('Redis store layout', () => {
     const r = await store.announce(req(h, 9));
     assert.equal(r.incomplete, 1);
     assert.equal(r.peers4.length + r.peers6.length, 0);
+    // One record left: the torrent is back inline in its bucket (set 2, then the record).
     const [p] = torrentKeys(store.prefix, h) as string[];
-    assert.deepEqual(((await redis.command('HKEYS', p as string)) as string[]).sort(), ['2:0', 'm']);
-    assert.equal(((await redis.command('HGET', p as string, '2:0')) as string).length, 37);
+    assert.equal(await redis.command('EXISTS', p as string), 0);
+    const v = (await redis.command('HGET', await tKey(store, h), h.toString('latin1'))) as string;
+    assert.equal(v.length, 1 + 37);
+    assert.equal(v.charCodeAt(0), 2);
+    assert.equal(v.slice(1, 21), peer(9).toString('latin1'));
   });
 
   it('splits a big swarm into buckets, prunes them through the expiry index, merges them back', async () => {
@@ -189,8 +332,10 @@ describe('Redis store layout', () => {
       const x = await store.announce(req(h, 0, { numWant: 0, seeder: true, key: 0 }));
       assert.equal(x.complete + x.incomplete, 1);
     }
-    const left = ((await redis.command('HKEYS', p as string)) as string[]).sort();
-    assert.deepEqual(left, ['1:0', 'm']);
+    assert.equal(await redis.command('EXISTS', p as string), 0, 'back inline: no peers hash');
+    assert.equal(await redis.command('EXISTS', e as string), 0, 'nor expiry index');
+    const inline = (await redis.command('HGET', await tKey(store, h), h.toString('latin1'))) as string;
+    assert.equal(inline.charCodeAt(0), 1, 'one seeder record, inline');
     const peersNow = await store.torrentPeers(h, 10);
     assert.equal(peersNow.length, 1);
   });
@@ -347,6 +492,159 @@ describe('Redis store layout', () => {
     );
     const [good] = await store.scrape([hash(31)]);
     assert.equal(good?.incomplete, 2);
+  });
+
+  it('spreads torrents chosen to share one hash slot over its buckets by a keyed hash', async () => {
+    const store = await makeStore();
+    const map = await store.torrentBuckets();
+    // 160 info hashes of one CRC16 slot: anyone can find them (the slot is a CRC of the hex hash).
+    const slot = torrentSlot(hash(0));
+    const same: Buffer[] = [];
+    for (let n = 1; same.length < 160; n++) {
+      const h = Buffer.alloc(20, 0x11);
+      h.writeUInt32BE(n, 0);
+      if (torrentSlot(h) === slot) same.push(h);
+    }
+    for (let i = 0; i < same.length; i += 32) {
+      await Promise.all(same.slice(i, i + 32).map((h, j) => store.announce(req(h, i + j))));
+    }
+    const perKey = new Map<string, number>();
+    for (let sub = 0; sub < SUB_BUCKETS; sub++) {
+      const t = bucketKey(store.prefix, slot * SUB_BUCKETS + sub);
+      assert.equal(keySlot(/\{([^}]*)\}/.exec(t)?.[1] as string), slot, 'every bucket of the slot is in the slot');
+      const fields = ((await redis.command('HKEYS', t)) as string[]).filter((f) => f.length === 20);
+      perKey.set(t, fields.length);
+    }
+    let listed = 0;
+    for (const n of perKey.values()) listed += n;
+    assert.equal(listed, same.length);
+    // Expected 20 a bucket; a bucket the hash cannot be aimed at stays far below 160.
+    for (const [t, n] of perKey) assert.ok(n > 0 && n <= 50, `${t}: ${n} torrents`);
+    for (const h of same.slice(0, 5)) assert.equal(map.bucketOf(h) >> 3, slot);
+    // Another deployment (secret) sends the same torrents to other buckets of the slot.
+    const other = await makeStore();
+    const otherMap = await other.torrentBuckets();
+    assert.ok(same.some((h) => otherMap.bucketOf(h) !== map.bucketOf(h)));
+  });
+
+  it('bounds a scan page and a bucket prune, however many torrents one bucket holds', async () => {
+    let clock = Date.now();
+    const store = await makeStore({ now: () => clock });
+    const h = hash(77);
+    await store.announce(req(h, 1));
+    const t = await tKey(store, h);
+    const n = (await store.torrentBuckets()).bucketOf(h);
+    await waitFor(async () => (await redis.command('ZSCORE', torrentIndexKey(store.prefix), String(n))) !== null, 2000);
+    // 3,000 inline torrents in that one bucket, written directly (as if the bucket could be aimed at).
+    const fill = 3000;
+    for (let i = 0; i < fill; i += 500) {
+      const args: Buffer[] = [];
+      for (let j = i; j < i + 500; j++) {
+        const field = Buffer.alloc(20, 0x33);
+        field.writeUInt32BE(j, 0);
+        const record = Buffer.alloc(37);
+        peer(j).copy(record, 0);
+        record.writeUIntBE(clock, 20, 6);
+        Buffer.from([10, 1, 2, 3, 0x1a, 0xe1]).copy(record, 31);
+        args.push(field, Buffer.concat([Buffer.from([2]), record]));
+      }
+      await redis.command('HSET', t, ...args.map((b) => b.toString('latin1')));
+    }
+    let cursor = '0';
+    const seen = new Set<string>();
+    let pages = 0;
+    do {
+      const page = await store.scanTorrents(cursor, 100);
+      assert.ok(page.torrents.length <= 100 + 512, `a page of ${page.torrents.length}`);
+      for (const x of page.torrents) seen.add(x.infoHash.toString('hex'));
+      cursor = page.cursor;
+      pages++;
+    } while (cursor !== '0');
+    assert.equal(seen.size, fill + 1);
+    assert.ok(pages >= 5, `${pages} pages`);
+    // They all expire: an announce to the bucket past the refresh period prunes it in bounded
+    // steps from a kept cursor, not all at once.
+    clock += 61_000 + 60_000;
+    await store.announce(req(h, 1));
+    const left = (await redis.command('HLEN', t)) as number;
+    assert.ok(left > 100 && left < fill, `${left} fields left after one prune`);
+    assert.notEqual(await redis.command('HGET', t, 'c'), null, 'the prune cursor is kept');
+    for (let i = 0; i < 40 && ((await redis.command('HLEN', t)) as number) > 3; i++) {
+      clock += 16_000; // one refresh period (peer TTL / 4)
+      await store.announce(req(h, 1));
+    }
+    assert.deepEqual(
+      ((await redis.command('HKEYS', t)) as string[]).filter((f) => f.length === 20),
+      [h.toString('latin1')],
+    );
+  });
+
+  it('drops the marker of a torrent whose own keys expired, with no read of that torrent', async () => {
+    let clock = Date.now();
+    const store = await makeStore({ now: () => clock });
+    const map = await store.torrentBuckets();
+    const h = hash(88);
+    await store.announce(req(h, 1));
+    await store.announce(req(h, 2));
+    const t = await tKey(store, h);
+    assert.ok(isMarker(await redis.command('HGET', t, h.toString('latin1'))));
+    const renewed = Buffer.from((await redis.command('HGET', t, h.toString('latin1'))) as string, 'latin1');
+    assert.ok(Math.abs(renewed.readUIntBE(1, 6) - clock) < 1000, 'the marker holds the renewal time');
+    // Its keys expire (here: deleted, as the key TTL would) and the clock passes the key TTL.
+    for (const k of torrentKeys(store.prefix, h)) await redis.command('DEL', k);
+    clock += 200_000;
+    let other = -1;
+    for (let i = 1; i < 5_000_000 && other < 0; i++)
+      if (map.bucketOf(hash(3_000_000 + i)) === map.bucketOf(h)) other = i;
+    await store.announce(req(hash(3_000_000 + other), 1));
+    assert.equal(await redis.command('HEXISTS', t, h.toString('latin1')), 0, 'dead marker pruned');
+    assert.equal(await redis.command('HEXISTS', t, hash(3_000_000 + other).toString('latin1')), 1);
+  });
+
+  it('lists each torrent once in a walk, even when buckets are renewed during it', async () => {
+    let clock = Date.now();
+    const store = await makeStore({ now: () => clock });
+    const torrents = 300;
+    const announceAll = () =>
+      Promise.all(Array.from({ length: torrents }, (_, i) => store.announce(req(hash(4_000 + i), i, { numWant: 0 }))));
+    await announceAll();
+    await waitFor(async () => ((await redis.command('ZCARD', torrentIndexKey(store.prefix))) as number) > 200, 2000);
+    let cursor = '0';
+    const seen: string[] = [];
+    do {
+      const page = await store.scanTorrents(cursor, 16);
+      for (const x of page.torrents) seen.push(x.infoHash.toString('hex'));
+      cursor = page.cursor;
+      // Every bucket renewed (and its index entry refreshed) between pages.
+      clock += 16_000;
+      await announceAll();
+      await new Promise((r) => setTimeout(r, 20));
+    } while (cursor !== '0');
+    assert.equal(seen.length, new Set(seen).size, 'no torrent twice');
+    assert.equal(seen.length, torrents);
+  });
+
+  it('answers a full scrape with each torrent once, over several pages', async () => {
+    const store = await makeStore();
+    const torrents = 2500;
+    for (let i = 0; i < torrents; i += 250) {
+      await Promise.all(
+        Array.from({ length: 250 }, (_, j) => store.announce(req(hash(6_000 + i + j), i + j, { numWant: 0 }))),
+      );
+    }
+    // Two of them with keys of their own (two peers), one with a downloaded count.
+    await store.announce(req(hash(6_000), 99_999, { numWant: 0 }));
+    await store.announce(req(hash(6_001), 99_998, { numWant: 0, event: 'completed', seeder: true }));
+    await waitFor(async () => ((await redis.command('ZCARD', torrentIndexKey(store.prefix))) as number) > 2000, 5000);
+    const tracker = new TrackerCore({ ...DEFAULTS, fullScrape: true }, store);
+    const entries = await tracker.scrape([], 'http');
+    const ids = entries.map((e) => e.infoHash.toString('hex'));
+    assert.equal(ids.length, new Set(ids).size, 'no info_hash twice');
+    assert.equal(ids.length, torrents);
+    const byId = new Map(entries.map((e) => [e.infoHash.toString('hex'), e]));
+    assert.equal(byId.get(hash(6_000).toString('hex'))?.incomplete, 2);
+    const done = byId.get(hash(6_001).toString('hex'));
+    assert.deepEqual([done?.complete, done?.incomplete, done?.downloaded], [1, 1, 1]);
   });
 
   it('keeps the torrent index to torrents announced recently, with a TTL', async () => {

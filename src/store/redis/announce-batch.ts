@@ -22,7 +22,7 @@ import type { StoreAnnounce } from '../swarm-store.js';
  */
 
 /** Bytes of one packed announce (the layout is in scripts/announce.lua's header). */
-export const PACKED_ANNOUNCE_BYTES = 56;
+export const PACKED_ANNOUNCE_BYTES = 76;
 
 /**
  * Announces per EVALSHA at most. 16 run in about half a millisecond of Redis
@@ -34,7 +34,7 @@ export const MAX_BATCH = 16;
 const EVENT_CHARS: Record<AnnounceEvent, number> = { started: 0x73, completed: 0x63, stopped: 0x78, update: 0x75 };
 
 /**
- * The announces of a batch as the script's one packed argument, 56 bytes each
+ * The announces of a batch as the script's one packed argument, 76 bytes each
  * (one argument, not one per announce: node-redis writes each Buffer argument
  * as a chunk of its own). `seed()` seeds the script's math.random for each
  * announce (0 ≤ seed < 2^31). numWant is capped at 65,535 (the core caps it far
@@ -66,6 +66,7 @@ export function packAnnounces(reqs: readonly StoreAnnounce[], seed: () => number
     b[o + 21] = flags;
     b.writeUInt16BE(Math.max(0, Math.min(0xffff, Math.floor(req.numWant))), o + 22);
     b.writeUInt32BE(seed() >>> 0, o + 24);
+    req.infoHash.copy(b, o + 56, 0, 20);
   }
   return b;
 }

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 /**
  * Key names of the Redis store (docs/redis-layout.md has the table).
  *
@@ -6,6 +7,8 @@
  * tag is hex, not the raw bytes: a raw hash may contain `{` or `}` and then the
  * tag would not be the whole hash (or, starting with `}`, would be empty and
  * each key would hash on its own). Hex costs 20 bytes per torrent, not per peer.
+ * A torrent of one peer record has no key of its own at all: it lives in a
+ * bucket of its hash slot (bucketKey), whose tag falls in the same slot.
  */
 export const TORRENT_KEY_SUFFIXES = ['p', 'e', 'd'] as const;
 
@@ -21,9 +24,109 @@ export function torrentKeys(prefix: string, infoHash: Buffer): string[] {
   return TORRENT_KEY_SUFFIXES.map((suffix) => base + suffix);
 }
 
-/** Sorted set of live torrents: raw 20-byte info_hash → last index refresh (ms). */
+/**
+ * Buckets per hash slot. A torrent's bucket within its slot is chosen by a keyed
+ * hash of its info hash (TorrentBuckets), so nobody can aim info hashes at one
+ * bucket key: the slot is a CRC16 of the hex hash, trivially invertible, but the
+ * key is a per-deployment secret. 8 per slot = 131,072 buckets: 1M torrents are
+ * ~8 a bucket, 10M ~76 (Poisson: the fullest of them ~120), well under Redis 7's
+ * hash-max-listpack-entries (512), so buckets stay listpack-encoded.
+ */
+export const SUB_BUCKETS = 8;
+
+/** Bucket numbers run 0 .. BUCKETS - 1: slot * SUB_BUCKETS + sub-bucket. */
+export const BUCKETS = 16384 * SUB_BUCKETS;
+
+/**
+ * The hash slot of a torrent's keys: Redis Cluster's CRC16 (XMODEM) of the hash
+ * tag, the 40 hex digits, mod 16,384.
+ */
+export function torrentSlot(infoHash: Buffer): number {
+  return keySlot(infoHash.toString('hex'));
+}
+
+/**
+ * Bucket `n` (slot * SUB_BUCKETS + sub) of torrents (scripts/torrent.lua): a hash of
+ * info_hash (20 raw bytes) → the torrent itself when it has one peer record
+ * (inline), or a marker (its own keys hold it). Its hash tag is a short string that
+ * falls in the slot (bucketTag), so a script reaches a torrent's bucket and its
+ * own keys at once, on a single Redis and on a cluster alike.
+ */
+export function bucketKey(prefix: string, n: number): string {
+  return `${prefix}{${bucketTag(Math.floor(n / SUB_BUCKETS))}}:t:${n % SUB_BUCKETS}`;
+}
+
+/**
+ * Which bucket holds a torrent: its slot, and within it a sub-bucket from
+ * HMAC-SHA256(secret, info_hash). The secret is shared by every process on the
+ * Redis (RedisStore.sharedSecret('torrent-buckets')).
+ */
+export class TorrentBuckets {
+  constructor(
+    private readonly prefix: string,
+    private readonly secret: Buffer,
+  ) {}
+
+  bucketOf(infoHash: Buffer): number {
+    const sub = createHmac('sha256', this.secret).update(infoHash).digest().readUInt32BE(0) % SUB_BUCKETS;
+    return torrentSlot(infoHash) * SUB_BUCKETS + sub;
+  }
+
+  /** The keys a script is given for one torrent: its own keys p, e, d, then its bucket t; all in one slot. */
+  scriptKeys(infoHash: Buffer, bucket = this.bucketOf(infoHash)): string[] {
+    const base = `${this.prefix}{${infoHash.toString('hex')}}:`;
+    return [`${base}p`, `${base}e`, `${base}d`, bucketKey(this.prefix, bucket)];
+  }
+}
+
+/**
+ * Sorted set of the buckets that hold torrents: bucket number (decimal) → the same
+ * number, so a walk pages through it in a fixed order (torrent-index.ts).
+ */
 export function torrentIndexKey(prefix: string): string {
-  return `${prefix}torrents`;
+  return `${prefix}torrent-buckets`;
+}
+
+const CRC16_TABLE = (() => {
+  const table = new Uint16Array(256);
+  for (let i = 0; i < 256; i++) {
+    let crc = i << 8;
+    for (let j = 0; j < 8; j++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+    table[i] = crc;
+  }
+  return table;
+})();
+
+/** Redis Cluster's key slot of a hash tag given as ASCII text. */
+export function keySlot(tag: string): number {
+  let crc = 0;
+  for (let i = 0; i < tag.length; i++) {
+    crc = ((crc << 8) & 0xffff) ^ (CRC16_TABLE[((crc >> 8) ^ tag.charCodeAt(i)) & 0xff] as number);
+  }
+  return crc & 16383;
+}
+
+let bucketTags: string[] | undefined;
+
+/**
+ * The shortest decimal number (as text) whose key slot is `slot`: the hash tag of
+ * that slot's buckets. The table is made once per process (~170,000 CRCs, a few ms).
+ */
+export function bucketTag(slot: number): string {
+  if (!bucketTags) {
+    const tags: string[] = new Array(16384);
+    let left = 16384;
+    for (let n = 0; left > 0; n++) {
+      const tag = String(n);
+      const s = keySlot(tag);
+      if (tags[s] === undefined) {
+        tags[s] = tag;
+        left--;
+      }
+    }
+    bucketTags = tags;
+  }
+  return bucketTags[slot] as string;
 }
 
 /** Secrets shared by every tracker process on this Redis (UDP connection ids). */

@@ -17,7 +17,7 @@ import { RedisAccounts } from './accounts.js';
 import { AnnounceBatcher, type Batched, packAnnounces } from './announce-batch.js';
 import { type AnnounceReply, announceResult } from './announce-reply.js';
 import { type RedisArg, RedisConnection } from './connection.js';
-import { secretKey, sharedSetKey, torrentKeys } from './keys.js';
+import { bucketTag, secretKey, sharedSetKey, TorrentBuckets, torrentSlot } from './keys.js';
 import { NodeChannels } from './node-channels.js';
 import { redisScripts, type Scripts } from './scripts.js';
 import { RedisSharedSet } from './shared-set.js';
@@ -41,7 +41,7 @@ export interface RedisStoreOptions extends StoreOptions {
   log?: (line: string) => void;
   /** CLIENT SETNAME of the connection(s). Default `bitstorm-<pid>`. */
   clientName?: string;
-  /** totals() is shared between processes when more torrents than this are indexed. Default 1,000. */
+  /** totals() is shared between processes when more buckets of torrents than this are indexed. Default 1,000. */
   totalsCacheAbove?: number;
 }
 
@@ -93,6 +93,9 @@ export class RedisStore implements SwarmStore {
   private readonly keyTtl: number;
   private readonly downloadedTtl: number;
   private readonly indexRefresh: number;
+  /** Which bucket holds each torrent, once its secret is read (torrentBuckets()). */
+  private buckets: TorrentBuckets | undefined;
+  private bucketsLoad: Promise<TorrentBuckets> | undefined;
   private readonly batcher: AnnounceBatcher<StoreAnnounceResult>;
   private readonly counter: TorrentCounter;
   private readonly index: TorrentIndex;
@@ -133,12 +136,14 @@ export class RedisStore implements SwarmStore {
       now: this.now,
     });
     const cluster = this.kind === 'redis-cluster';
-    this.counter = new TorrentCounter(this.connection, this.scripts.count, this.prefix, cluster);
+    this.counter = new TorrentCounter(this.connection, this.scripts.count, () => this.torrentBuckets(), cluster);
+    bucketTag(0); // makes the slots' bucket tags now (a few ms), not on the first announce
     this.index = new TorrentIndex(
       this.connection,
+      this.scripts.scan,
       this.prefix,
       this.counter,
-      this.keyTtl,
+      cluster,
       this.keyTtl + this.indexRefresh,
     );
     this.totalsCache = new SharedTotals(
@@ -148,10 +153,10 @@ export class RedisStore implements SwarmStore {
       (cursor, count) => this.indexPage(cursor, count),
       options.totalsCacheAbove ?? BIG_INDEX,
     );
-    // On a cluster a call may only touch one slot: batch each torrent's announces on their own.
+    // On a cluster a call may only touch one slot: batch each slot's announces on their own.
     this.batcher = new AnnounceBatcher(
       (batch) => this.sendBatch(batch),
-      cluster ? (req) => req.infoHash.toString('latin1') : undefined,
+      cluster ? (req) => String(torrentSlot(req.infoHash)) : undefined,
     );
   }
 
@@ -164,17 +169,44 @@ export class RedisStore implements SwarmStore {
     return this.batcher.add(req);
   }
 
+  /**
+   * Which bucket of its slot holds each torrent (keys.ts): a keyed hash, with a
+   * secret shared by every process on this Redis, read once.
+   */
+  torrentBuckets(): Promise<TorrentBuckets> {
+    if (!this.bucketsLoad) {
+      const load = this.sharedSecret('torrent-buckets', 32).then((secret) => {
+        this.buckets = new TorrentBuckets(this.prefix, secret);
+        return this.buckets;
+      });
+      this.bucketsLoad = load;
+      load.catch(() => {
+        if (this.bucketsLoad === load) this.bucketsLoad = undefined; // the next call tries again
+      });
+    }
+    return this.bucketsLoad;
+  }
+
   /** One EVALSHA for a batch of announces (announce-batch.ts); each gets its own result or the batch's error. */
   private sendBatch(batch: Batched<StoreAnnounceResult>[]): void {
+    if (!this.buckets) {
+      this.torrentBuckets().then(
+        () => this.sendBatch(batch),
+        (err: unknown) => {
+          for (const entry of batch) entry.reject(err);
+        },
+      );
+      return;
+    }
     try {
-      this.trySendBatch(batch);
+      this.trySendBatch(batch, this.buckets);
     } catch (err) {
       // Runs from a setImmediate: a throw here would end the process and leave the batch unanswered.
       for (const entry of batch) entry.reject(err);
     }
   }
 
-  private trySendBatch(batch: Batched<StoreAnnounceResult>[]): void {
+  private trySendBatch(batch: Batched<StoreAnnounceResult>[], buckets: TorrentBuckets): void {
     const now = this.now();
     const keys: string[] = [];
     // ARGV of announce.lua.
@@ -190,11 +222,14 @@ export class RedisStore implements SwarmStore {
         () => Math.floor(Math.random() * 0x7fffffff),
       ),
     ];
+    const numbers: number[] = [];
     for (const { req } of batch) {
-      for (const k of torrentKeys(this.prefix, req.infoHash)) keys.push(k);
+      const n = buckets.bucketOf(req.infoHash); // one HMAC per announce
+      numbers.push(n);
+      for (const k of buckets.scriptKeys(req.infoHash, n)) keys.push(k);
     }
     this.connection.evalScript<AnnounceReply[]>(this.scripts.announce, keys, args).then(
-      (replies) => this.settleBatch(batch, replies, now),
+      (replies) => this.settleBatch(batch, replies, numbers),
       (err: unknown) => {
         for (const entry of batch) entry.reject(err);
       },
@@ -202,7 +237,7 @@ export class RedisStore implements SwarmStore {
   }
 
   /** Hands each announce of a batch its reply; never throws (it runs as a promise reaction). */
-  private settleBatch(batch: Batched<StoreAnnounceResult>[], replies: unknown, now: number): void {
+  private settleBatch(batch: Batched<StoreAnnounceResult>[], replies: unknown, numbers: number[]): void {
     const indexed: RedisArg[] = [];
     for (let i = 0; i < batch.length; i++) {
       const { req, resolve, reject } = batch[i] as Batched<StoreAnnounceResult>;
@@ -219,7 +254,10 @@ export class RedisStore implements SwarmStore {
         reject(this.connection.failure(err)); // a reply not of the expected shape: this announce fails, the others stand
         continue;
       }
-      if (reply[6] === 1) indexed.push(String(now), req.infoHash);
+      if (reply[6] === 1) {
+        const n = String(numbers[i]);
+        indexed.push(n, n);
+      }
     }
     if (indexed.length > 0) this.index.refresh(indexed);
   }
@@ -229,18 +267,26 @@ export class RedisStore implements SwarmStore {
     return counted.map((c) => ({ complete: c.seeders, incomplete: c.leechers, downloaded: c.downloaded }));
   }
 
-  /** Pages through the torrent index in score order (torrent-index.ts has the cursor). */
+  /**
+   * Pages through the torrent index in bucket order (torrent-index.ts has the cursor):
+   * a torrent is listed once per walk (a page also drops the rare repeat of HSCAN).
+   */
   async scanTorrents(cursor: string, count: number): Promise<TorrentScan> {
+    const now = this.now();
     const page = await this.indexPage(cursor, Math.max(1, count));
     const torrents: TorrentSummary[] = [];
-    for (const { infoHash, counts, indexScore } of page.torrents) {
+    const seen = new Set<string>();
+    for (const { infoHash, counts } of page.torrents) {
       if (counts.seeders + counts.leechers === 0) continue;
+      const id = infoHash.toString('latin1');
+      if (seen.has(id)) continue;
+      seen.add(id);
       torrents.push({
         infoHash,
         complete: counts.seeders,
         incomplete: counts.leechers,
         downloaded: counts.downloaded,
-        lastAnnounce: counts.lastAnnounce > 0 ? counts.lastAnnounce : indexScore,
+        lastAnnounce: counts.lastAnnounce > 0 ? counts.lastAnnounce : now,
       });
     }
     return { cursor: page.cursor, torrents };
@@ -249,8 +295,8 @@ export class RedisStore implements SwarmStore {
   async torrentPeers(infoHash: Buffer, limit: number): Promise<StoredPeer[]> {
     const flat = await this.connection.evalScript<(Buffer | number)[]>(
       this.scripts.peers,
-      torrentKeys(this.prefix, infoHash),
-      [String(this.now() - this.ttl), String(Math.max(0, limit))],
+      (await this.torrentBuckets()).scriptKeys(infoHash),
+      [String(this.now() - this.ttl), String(Math.max(0, limit)), infoHash],
     );
     const out: StoredPeer[] = [];
     for (let i = 0; i + 4 < flat.length; i += 5) {
@@ -296,6 +342,6 @@ export class RedisStore implements SwarmStore {
 
   private indexPage(cursor: string, count: number): Promise<IndexPage> {
     const now = this.now();
-    return this.index.page(cursor, count, now, now - this.ttl);
+    return this.index.page(cursor, count, now - this.ttl, now - this.keyTtl);
   }
 }

@@ -24,6 +24,8 @@ export interface Scripts {
   readonly count: Script;
   /** Prune one torrent and list its peers (peers.lua). */
   readonly peers: Script;
+  /** List the torrents of buckets, a page of the torrent index (scan.lua). */
+  readonly scan: Script;
   /** One announce to a WebRTC swarm (webrtc.lua, which stands alone). */
   readonly webrtc: Script;
   /** One announce's accounting for a passkey (account.lua, which stands alone). */
@@ -46,6 +48,7 @@ export function redisScripts(): Scripts {
     announce: script('announce'),
     count: script('count'),
     peers: script('peers'),
+    scan: script('scan'),
     webrtc: script('webrtc', false),
     account: script('account', false),
   };

@@ -1,5 +1,5 @@
 import type { RedisConnection } from './connection.js';
-import { torrentKeys } from './keys.js';
+import type { TorrentBuckets } from './keys.js';
 import type { Script } from './scripts.js';
 
 /** One torrent's counts as the count script returns them (scripts/count.lua). */
@@ -32,26 +32,31 @@ export class TorrentCounter {
   constructor(
     private readonly connection: RedisConnection,
     private readonly script: Script,
-    private readonly prefix: string,
+    /** The buckets' map (its secret is read from Redis once). */
+    private readonly buckets: () => Promise<TorrentBuckets>,
     private readonly cluster: boolean,
   ) {}
 
   async count(infoHashes: readonly Buffer[], cutoff: number): Promise<TorrentCountReply[]> {
     const args = [String(cutoff)];
+    const buckets = infoHashes.length > 0 ? await this.buckets() : undefined;
     const raw: RawCounts[] = [];
     for (let i = 0; i < infoHashes.length; i += COUNT_BATCH) {
       const window = infoHashes.slice(i, i + COUNT_BATCH);
       if (this.cluster) {
         const replies = await Promise.all(
           window.map((hash) =>
-            this.connection.evalScript<RawCounts[]>(this.script, torrentKeys(this.prefix, hash), args),
+            this.connection.evalScript<RawCounts[]>(this.script, (buckets as TorrentBuckets).scriptKeys(hash), [
+              ...args,
+              hash,
+            ]),
           ),
         );
         for (const r of replies) raw.push(r[0] as RawCounts);
       } else {
         const keys: string[] = [];
-        for (const hash of window) keys.push(...torrentKeys(this.prefix, hash));
-        raw.push(...(await this.connection.evalScript<RawCounts[]>(this.script, keys, args)));
+        for (const hash of window) keys.push(...(buckets as TorrentBuckets).scriptKeys(hash));
+        raw.push(...(await this.connection.evalScript<RawCounts[]>(this.script, keys, [...args, ...window])));
       }
     }
     return raw.map(([seeders, leechers, peers4, peers6, downloaded, lastAnnounce]) => ({

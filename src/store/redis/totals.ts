@@ -10,7 +10,8 @@ const MAX_SHARE_MS = 300_000;
  * The store's totals (torrents, peers, seeders…): a walk of the whole torrent
  * index, pruning and counting each torrent. Exact, also on a cluster, because
  * every count comes from the torrent's own keys; but O(torrents), and every
- * tracker process's stats page asks for it. So past `shareAbove` torrents the
+ * tracker process's stats page asks for it. So past `shareAbove` indexed buckets
+ * (buckets in use: about as many torrents on a small tracker) the
  * result is shared through Redis (`<prefix>totals`) for 10× the time the walk
  * took (5 s to 5 min), and only one process walks at a time (`<prefix>totals:lock`,
  * SET NX): the walking costs at most ~10 % of Redis' time however many processes
@@ -66,7 +67,10 @@ export class SharedTotals {
     }
   }
 
-  /** Pages through the index, COUNT_BATCH torrents (one count call) at a time. */
+  /**
+   * Pages through the index, about COUNT_BATCH torrents a page (a scan call, and a
+   * count call for those with keys of their own), one page after another.
+   */
   private async walk(): Promise<SwarmTotals> {
     const totals: SwarmTotals = { torrents: 0, peers: 0, seeders: 0, leechers: 0, peers4: 0, peers6: 0, downloaded: 0 };
     const seen = new Set<string>();
@@ -76,7 +80,7 @@ export class SharedTotals {
       for (const { infoHash, counts } of page.torrents) {
         if (counts.seeders + counts.leechers === 0) continue;
         const id = infoHash.toString('latin1');
-        if (seen.has(id)) continue; // refreshed during the walk
+        if (seen.has(id)) continue; // HSCAN's rare repeat while Redis rehashes a big bucket
         seen.add(id);
         totals.torrents++;
         totals.seeders += counts.seeders;

@@ -3,25 +3,25 @@
   each were a script of its own (follows torrent.lua). The store sends an event-loop
   turn's announces together (announce-batch.ts): one EVALSHA per batch, so Redis reads,
   looks up and answers one command, and the tracker encodes and decodes one. On a
-  cluster a batch holds one torrent's announces (one hash slot).
+  cluster a batch holds the announces of one hash slot (any torrents of it).
 
-  KEYS: for each announce, its torrent's keys p, e, d (torrent.lua), in batch order.
+  KEYS: for each announce, its torrent's keys p, e, d, t (torrent.lua), in batch order.
   ARGV:
     1 now (ms)
     2 cutoff: now - peer TTL; a record last seen at or before it has expired
-    3 TTL of keys p and e (ms)
+    3 TTL of keys p, e and t (ms)
     4 TTL of key d, the downloaded count (ms)
-    5 refresh period (ms): key TTLs and the torrent index entry are renewed at most this often
+    5 refresh period (ms): key TTLs and the index entry of the bucket are renewed at most this often
     6 now as the 6 bytes of a record's last-seen field
-    7 the announces, 56 bytes each (packAnnounces() in announce-batch.ts):
+    7 the announces, 76 bytes each (packAnnounces() in announce-batch.ts):
         1..20 peer_id    21 event: s started, c completed, x stopped, u update
         22 flags: 1 seeder, 2 wants IPv4 peers, 4 wants IPv6 peers,
                   8 has an IPv4 endpoint, 16 has an IPv6 endpoint, 32 has a key
         23..24 numwant per family (big endian)    25..28 random seed (big endian)
-        29..32 key    33..38 IPv4 endpoint    39..56 IPv6 endpoint
+        29..32 key    33..38 IPv4 endpoint    39..56 IPv6 endpoint    57..76 info_hash
   Returns: per announce, in batch order,
     { status (0 ok, 1 key mismatch), seeders, leechers, downloaded, sample4, sample6,
-      index (1: the store should refresh the torrent's entry in the torrent index) },
+      index (1: the store should refresh the bucket's entry in the torrent index) },
     or { -1, error message } for an announce that raised an error (the others still run).
     sample4 / sample6: a list of strings of whole peer records (37 / 49 bytes): whole
     buckets as read, or cut from one. Together they hold exactly the sampled peers,
@@ -31,19 +31,27 @@
   Complexity: per announce, O(records of the peer's bucket, about SPLIT) plus the
     sampled buckets (about numwant records); a prune after a long silence touches
     every expired bucket; resizing is one split or up to 8 merges per set.
-    A steady re-announce is three calls: HGET meta, HGET the peer's bucket, HSET that
-    bucket and meta; sampling adds one HMGET of consecutive buckets per sampled set.
+    A steady re-announce of a torrent with its own keys is HGET meta, HGET the peer's
+    bucket, HSET that bucket and meta; sampling adds one HMGET of consecutive buckets per
+    sampled set. An inline torrent's is HGET meta (a miss), HMGET of its bucket entry and
+    the bucket's field 'r', HSET of its entry (its downloaded count rides along in it).
+    Once per refresh period per torrent: PEXPIRE of its keys, HSET of its marker (own
+    keys) and HGET of the bucket's 'r'. Once per refresh period per bucket, a bounded
+    prune of its dead entries (PRUNE_STEPS HSCAN steps from a kept cursor, HDEL) and
+    its TTL renewed.
 ]]
 
 local OK, KEY_MISMATCH = 0, 1
 local STOPPED, COMPLETED_EVENT = 'x', 'c'
-local PACKED_SIZE = 56
+local PACKED_SIZE = 76
 -- Packed announce flags.
 local IS_SEEDER, WANTS4, WANTS6, HAS_EP4, HAS_EP6, HAS_KEY = 1, 2, 4, 8, 16, 32
 
 local now, cutoff = tonumber(ARGV[1]), tonumber(ARGV[2])
 local keyTtl, downloadedTtl, refreshPeriod = ARGV[3], ARGV[4], tonumber(ARGV[5])
+local keyTtlMs = tonumber(keyTtl)
 local nowBytes, nowString = ARGV[6], ARGV[1]
+renewsBuckets = true
 
 -- The announcing peer, reset by announceOne(): its id and bucket hash, the bucket
 -- field it has (or would have) in each set, where its records are (at[set]: offset
@@ -241,15 +249,45 @@ end
 -- Key TTLs make a torrent nobody announces to vanish by itself. They are renewed once
 -- per refresh period, not on every announce; abs(): a clock far behind the last
 -- renewal (another process, a test clock) renews too.
-local function renewalDue()
-  if math.abs(now - meta[REFRESHED]) < refreshPeriod then return false end
+-- moving: the torrent is about to get keys of its own, which need their TTLs and marker now.
+local function renewalDue(moving)
+  local last = meta[REFRESHED]
+  -- An inline torrent's last renewal is not stored: its last announce stands for it, and
+  -- a new refresh period since then renews too (its key d is renewed however often it announces).
+  if not moving and math.abs(now - last) < refreshPeriod
+    and not (stored == INLINE and math.floor(now / refreshPeriod) ~= math.floor(last / refreshPeriod)) then
+    return false
+  end
   meta[REFRESHED] = now
   return true
 end
 local function renewTtls()
-  redis.call('PEXPIRE', peersKey, keyTtl)
-  if meta[INDEXED] == 1 then redis.call('PEXPIRE', expiryKey, keyTtl) end
+  if stored == OWN then
+    redis.call('PEXPIRE', peersKey, keyTtl)
+    if meta[INDEXED] == 1 then redis.call('PEXPIRE', expiryKey, keyTtl) end
+    -- Its marker, with the time of this renewal: a prune drops it once older than the key TTL.
+    redis.call('HSET', bucketKey, torrentField, marker(now))
+  end
   if meta[DOWNLOADED] > 0 then redis.call('PEXPIRE', downloadedKey, downloadedTtl) end
+end
+
+-- The bucket's TTL, renewed once per refresh period (its field 'r' says when it was
+-- last; abs() as in renewalDue), with a bounded prune of its dead entries first. A torrent
+-- with keys of its own looks only when it renewed its own (renewed), once per refresh
+-- period; an inline one read 'r' with its entry. Returns true when it renewed: the store
+-- then makes sure the bucket is in the torrent index.
+local function touchBucket(renewed)
+  if not stored then return false end
+  if not bucketRead then
+    -- (inline now but not read as such: it just moved into the bucket, which may have no TTL)
+    if not renewed and stored ~= INLINE then return false end
+    bucketRenewed, bucketRead = tonumber(redis.call('HGET', bucketKey, 'r') or ''), true
+  end
+  if bucketRenewed and math.abs(now - bucketRenewed) < refreshPeriod then return false end
+  pruneBucket(bucketKey, cutoff, now - keyTtlMs)
+  redis.call('HSET', bucketKey, 'r', nowString)
+  redis.call('PEXPIRE', bucketKey, keyTtl)
+  return true
 end
 
 -- Bucket s without the requester's record (the peer is never sampled to itself).
@@ -351,19 +389,18 @@ local function announceOne(peerId, event, seeder, ep4, ep6, key, numwant, wants4
     return counts(KEY_MISMATCH)
   end
 
-  local renew = false
   if event == STOPPED then
     if peer.class then removePeer() end
   else
     upsertPeer(class, event, ep4, ep6, key)
-    renew = renewalDue()
   end
   for k = 1, 4 do shrink(k) end
+  local renew = event ~= STOPPED and renewalDue(stored ~= OWN and inlineSet() == nil)
   local alive = flush()
   if renew and alive then renewTtls() end
 
   local result = counts(OK)
-  if renew then result[7] = 1 end
+  if touchBucket(renew and alive) then result[7] = 1 end
   if numwant <= 0 or event == STOPPED then return result end
   -- Seeders get leechers only; leechers get both. The requester's own record of a
   -- family, when it has an endpoint there, is in its class's set of that family.
@@ -384,8 +421,8 @@ for i = 0, #packed / PACKED_SIZE - 1 do
   local flags = string.byte(packed, o + 22)
   local numwantHi, numwantLo = string.byte(packed, o + 23, o + 24)
   local s1, s2, s3, s4 = string.byte(packed, o + 25, o + 28)
-  local k = i * 3
-  begin(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3])
+  local k = i * 4
+  begin(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], string.sub(packed, o + 57, o + 76))
   -- pcall: an announce that fails (a key of the wrong type, out of memory) fails alone;
   -- the others of the batch still run, as they would have as separate calls.
   local ok, reply = pcall(announceOne,

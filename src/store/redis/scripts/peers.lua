@@ -2,8 +2,8 @@
   peers.lua: prunes one torrent, then lists up to `limit` live peers (the stats page's
   torrent view). Follows torrent.lua.
 
-  KEYS: the torrent's keys p, e, d (torrent.lua)
-  ARGV: 1 cutoff: now - peer TTL (ms), 2 limit
+  KEYS: the torrent's keys p, e, d, t (torrent.lua)
+  ARGV: 1 cutoff: now - peer TTL (ms), 2 limit, 3 info_hash (20 bytes)
   Returns: a flat list, five entries per peer:
     peer_id, seeder (1|0), last seen (ms), IPv4 endpoint or '', IPv6 endpoint or ''
   Complexity: O(records listed), plus one bucket read per dual-stack peer for its
@@ -11,7 +11,7 @@
 ]]
 
 local limit = tonumber(ARGV[2])
-begin(KEYS[1], KEYS[2], KEYS[3])
+begin(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[3])
 if not pruneAndFlush(tonumber(ARGV[1])) then return {} end
 
 local out = {}

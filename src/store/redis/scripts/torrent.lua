@@ -1,16 +1,34 @@
 --[[
   torrent.lua: one torrent's keys, meta and peer buckets. Not a script of its own:
-  scripts.ts puts it in front of announce.lua, count.lua and peers.lua (Redis runs
-  each script as one chunk; there is no require). Every script works on the keys of
-  one torrent at a time, all of which share the `{<hex info_hash>}` hash tag (keys.ts),
-  so each call is atomic and runs unchanged on Redis Cluster.
+  scripts.ts puts it in front of announce.lua, count.lua, peers.lua and scan.lua (Redis
+  runs each script as one chunk; there is no require). Every script works on the keys
+  of one torrent at a time (scan.lua: on buckets), all in the slot of the
+  `{<hex info_hash>}` hash tag (keys.ts), so each call is atomic and runs unchanged on
+  Redis Cluster (where a batch holds the torrents of one slot).
 
-  A torrent's keys (torrentKeys() in keys.ts; begin() takes them in this order):
+  A torrent's keys (TorrentBuckets.scriptKeys() in keys.ts; begin() takes them in this order):
     p  hash    field 'm': the meta (msgpack array, META below);
                field '<set>:<bucket>': that bucket's peer records, concatenated
     e  zset    the expiry index, only once a set has split into more than one bucket:
                bucket field -> a lower bound of its records' last-seen times (ms)
     d  string  the downloaded count, only once > 0; it outlives the peers (30 days)
+    t  hash    a bucket of torrents of the hash slot (one of SUB_BUCKETS in keys.ts, chosen
+               by a keyed hash, shared by its torrents, in their slot):
+               info_hash (20 bytes) -> the torrent INLINE, or a MARKER when keys p (e) hold it:
+                 '\0' .. the 6-byte time of its last key renewal (renewTtls in announce.lua);
+                 a marker older than the key TTL belongs to a torrent whose keys expired;
+               field 'r': when the bucket's TTL and index entry were last renewed (ms);
+               field 'c': the HSCAN cursor of the bounded prune (pruneBucket), while not 0
+
+  Inline torrents: a torrent with one peer record (one peer, one family: most torrents
+  of a public tracker) has no keys of its own. Its bucket field holds one byte, the set
+  (1..4) + HAS_DOWNLOADED when key d exists, then the record, then (with HAS_DOWNLOADED)
+  the downloaded count in decimal: 38 to 64 bytes, so the bucket stays listpack-encoded
+  (values <= 64 bytes). Key d still holds the count (it outlives the peers); the copy
+  spares reading it on every announce. Its meta is implied: one peer, one bucket per
+  set, oldest = last announce = key renewal = the record's last-seen time. flush()
+  stores a torrent inline whenever it comes down to one record in sets of one bucket
+  (deleting p and e), and in p with a marker in t as soon as it has more.
 
   Sets: SEEDERS4, LEECHERS4, SEEDERS6, LEECHERS6 = 1..4, that is class + (IPv6 and 2 or 0)
   with class SEEDER = 1, LEECHER = 2. A dual-stack peer has one record in each family's
@@ -34,7 +52,7 @@ local SPLIT, MERGE = 16, 4
 
 -- Meta: a msgpack array; slot numbers are the stored format.
 local DOWNLOADED = 1     -- completions counted (mirrored in key d)
-local REFRESHED = 2      -- when key TTLs and the index entry were last renewed (ms)
+local REFRESHED = 2      -- when key TTLs (and the marker) were last renewed (ms)
 local OLDEST = 3         -- a lower bound of every last-seen time; -1: no peers. The
                          -- prune runs only when something may have expired.
 local INDEXED = 4        -- 1 once the expiry zset (key e) is in use
@@ -67,11 +85,23 @@ end
 -- (cache: field -> bytes, '' = empty or missing; dirty: fields to write back).
 -- Script-level and reset by begin() for each torrent, so that the functions
 -- below are made once per call, not once per announce of a batch.
-local peersKey, expiryKey, downloadedKey
-local meta, cache, dirty, saltStr = nil, nil, nil, ''
-local function begin(p, e, d)
-  peersKey, expiryKey, downloadedKey = p, e, d
-  meta, cache, dirty, saltStr = nil, {}, {}, ''
+-- stored: how the torrent is stored now: INLINE in its bucket, OWN keys, or nil (not at all).
+-- bucketRenewed: the bucket's field 'r' (nil: missing), once bucketRead (readMeta() reads
+-- it only for a torrent without keys of its own).
+local peersKey, expiryKey, downloadedKey, bucketKey, torrentField
+local meta, cache, dirty, saltStr, stored, bucketRenewed, bucketRead = nil, nil, nil, '', nil, nil, false
+local INLINE, OWN = 1, 2
+local HAS_DOWNLOADED = 16
+-- HSCAN steps of a bucket prune, fields per step (a hint to Redis; a listpack-encoded
+-- hash, at most 512 fields by default, comes whole in one step).
+local PRUNE_STEPS, PRUNE_STEP = 4, 128
+-- True in announce.lua, which renews the bucket's TTL after every write (touchBucket). The
+-- other scripts move a torrent inline only into a bucket that has a TTL (field 'r' set):
+-- a bucket made without one would never expire.
+local renewsBuckets = false
+local function begin(p, e, d, t, infoHash)
+  peersKey, expiryKey, downloadedKey, bucketKey, torrentField = p, e, d, t, infoHash
+  meta, cache, dirty, saltStr, stored, bucketRenewed, bucketRead = nil, {}, {}, '', nil, nil, false
 end
 
 -- The field name of bucket n of set k, 'k:n', made once per call: Lua turns a number
@@ -107,21 +137,79 @@ local function put(f, s)
   dirty[f] = true
 end
 
--- Reads meta; false when the torrent has no peers hash.
-local function readMeta()
-  local raw = redis.call('HGET', peersKey, 'm')
-  if not raw then return false end
-  meta = cmsgpack.unpack(raw)
-  saltStr = string.format('%d', meta[SALT])
-  return true
-end
-
 local function readTime(s, pos)
   local a, b, c, d, e, f = string.byte(s, pos, pos + 5)
   return ((((a * 256 + b) * 256 + c) * 256 + d) * 256 + e) * 256 + f
 end
 local function seenAt(s, off)
   return readTime(s, off + SEEN_AT)
+end
+
+-- A bucket value: an inline torrent (38 bytes or more), else a marker (7 bytes).
+local function isInline(v)
+  return #v > 7
+end
+-- A marker's time (0 for an old empty one).
+local function markerTime(v)
+  return #v == 7 and readTime(v, 2) or 0
+end
+local function marker(nowMs)
+  local b = {}
+  local x = nowMs
+  for i = 6, 1, -1 do
+    b[i] = string.char(x % 256)
+    x = math.floor(x / 256)
+  end
+  return '\0' .. table.concat(b)
+end
+-- The downloaded count of an inline torrent (v, set k), tag >= HAS_DOWNLOADED: its copy in
+-- v, else (a value written without one) key d.
+local function inlineDownloaded(v, k)
+  return tonumber(string.sub(v, 2 + RECORD_SIZE[k])) or tonumber(redis.call('GET', downloadedKey) or '0') or 0
+end
+-- The bucket value of an inline torrent: its only record, in set k.
+local function inlineValue(k, record)
+  if meta[DOWNLOADED] > 0 then
+    return string.char(k + HAS_DOWNLOADED) .. record .. string.format('%d', meta[DOWNLOADED])
+  end
+  return string.char(k) .. record
+end
+
+-- The meta of an inline torrent (bucket value v), its record cached as bucket 0 of its set.
+local function inlineMeta(v)
+  local tag = string.byte(v, 1)
+  local k = tag % HAS_DOWNLOADED
+  local record = string.sub(v, 2, 1 + RECORD_SIZE[k])
+  local seen = seenAt(record, 1)
+  local downloaded = tag >= HAS_DOWNLOADED and inlineDownloaded(v, k) or 0
+  meta = { downloaded, seen, seen, 0, math.random(1, 2147483646), seen, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1 }
+  meta[PEERS + classOf(k)] = 1
+  meta[RECORDS + k] = 1
+  for j = 1, 4 do cache[fieldName(j, 0)] = '' end
+  cache[fieldName(k, 0)] = record
+end
+
+-- Reads the torrent (the meta in key p, or else inline from its bucket); false when
+-- it has no peers. A marker whose key p is gone (expired) is dropped.
+local function readMeta()
+  local raw = redis.call('HGET', peersKey, 'm')
+  if raw then
+    stored = OWN
+    meta = cmsgpack.unpack(raw)
+  else
+    local got = redis.call('HMGET', bucketKey, torrentField, 'r')
+    local v = got[1]
+    bucketRenewed, bucketRead = tonumber(got[2] or ''), true
+    if not v then return false end
+    if not isInline(v) then
+      redis.call('HDEL', bucketKey, torrentField)
+      return false
+    end
+    stored = INLINE
+    inlineMeta(v)
+  end
+  saltStr = string.format('%d', meta[SALT])
+  return true
 end
 local function flagsAt(s, off)
   return string.byte(s, off + FLAGS_AT)
@@ -217,13 +305,46 @@ local function prune(cutoff)
   meta[OLDEST] = oldest
 end
 
--- Writes meta and the changed buckets (empty ones: HDEL). A torrent left without
--- peers is deleted (its downloaded count lives on in key d).
+-- The set of a torrent's only record when it may be stored inline (one record in a
+-- set of one bucket), else nil.
+local function inlineSet()
+  local only = nil
+  for k = 1, 4 do
+    local n = meta[RECORDS + k]
+    if n > 1 or (n == 1 and (only or meta[BUCKETS + k] > 1)) then return nil end
+    if n == 1 then only = k end
+  end
+  return only
+end
+
+-- Writes the torrent back: inline in its bucket when it has one record, else meta and
+-- the changed buckets in key p (empty ones: HDEL), with a '' marker in the bucket.
+-- A torrent left without peers is deleted (its downloaded count lives on in key d).
 -- Returns false when it deleted the torrent.
 local function flush()
   if meta[PEERS + SEEDER] + meta[PEERS + LEECHER] == 0 then
-    redis.call('DEL', peersKey, expiryKey)
+    if stored == OWN then redis.call('DEL', peersKey, expiryKey) end
+    if stored then redis.call('HDEL', bucketKey, torrentField) end
+    stored = nil
     return false
+  end
+  local only = inlineSet()
+  if only and stored ~= INLINE and not renewsBuckets and not bucketRead then
+    bucketRenewed, bucketRead = tonumber(redis.call('HGET', bucketKey, 'r') or ''), true
+  end
+  if only and (stored == INLINE or bucketRenewed or renewsBuckets) then
+    redis.call('HSET', bucketKey, torrentField, inlineValue(only, bucket(fieldName(only, 0))))
+    if stored == OWN then redis.call('DEL', peersKey, expiryKey) end
+    stored = INLINE
+    return true
+  end
+  if stored ~= OWN then
+    -- Out of the bucket into keys of its own: every record is written, not only changed
+    -- ones. Its marker and key TTLs are written by the renewal that follows (announce.lua).
+    for k = 1, 4 do
+      if meta[RECORDS + k] > 0 then dirty[fieldName(k, 0)] = true end
+    end
+    stored = OWN
   end
   -- In batches: unpack() is limited by Lua's C stack (8,000 values), and a prune
   -- after a long silence may rewrite thousands of buckets of a big swarm at once.
@@ -259,4 +380,35 @@ local function pruneAndFlush(cutoff)
   prune(cutoff)
   if oldest ~= meta[OLDEST] then flush() end
   return true
+end
+
+-- Whether bucket value v (of field f) is dead: an inline torrent last seen at or before
+-- cutoff, or a marker older than markerCutoff (its keys expired).
+local function deadEntry(f, v, cutoff, markerCutoff)
+  if #f ~= 20 then return false end
+  if isInline(v) then return seenAt(v, 2) <= cutoff end
+  return markerTime(v) < markerCutoff
+end
+
+-- Drops a bucket's dead entries (deadEntry), in at most PRUNE_STEPS HSCAN steps from the
+-- cursor kept in its field 'c': bounded work however big the bucket grew.
+local function pruneBucket(t, cutoff, markerCutoff)
+  local saved = redis.call('HGET', t, 'c')
+  local cursor = saved or '0'
+  for _ = 1, PRUNE_STEPS do
+    local got = redis.call('HSCAN', t, cursor, 'COUNT', PRUNE_STEP)
+    cursor = got[1]
+    local items = got[2]
+    local gone = { 'HDEL', t }
+    for i = 1, #items, 2 do
+      if deadEntry(items[i], items[i + 1], cutoff, markerCutoff) then gone[#gone + 1] = items[i] end
+    end
+    if #gone > 2 then redis.call(unpack(gone)) end
+    if cursor == '0' then break end
+  end
+  if cursor == '0' then
+    if saved then redis.call('HDEL', t, 'c') end
+  else
+    redis.call('HSET', t, 'c', cursor)
+  end
 end
