@@ -447,7 +447,7 @@ async function main(): Promise<void> {
       log,
     });
     const date = new Date().toISOString().slice(0, 10);
-    const report = `# Access-control layers, ${date}\n\n${machineLine()}\n\n\`npm run bench -- --layers\`: BitStorm on the memory store, ${loadW.prefill.toLocaleString('en')} stored peers, ${s.concurrency} announces in flight, ${s.duration} s per load.\n\n${table}\n`;
+    const report = `# Access-control layers, ${date}\n\n${machineLine()}\n\n\`npm run bench -- --layers\`: BitStorm on the memory store, ${loadW.prefill.toLocaleString('en')} stored peers, ${s.concurrency} announces in flight, ${s.duration} s per load, the median of ${s.rounds} rounds in which the layers take turns.\n\n${table}\n`;
     console.log(report);
     const out =
       s.out ?? (s.quick ? join(benchDir, 'results', `${date}-layers-quick.md.tmp`) : freshResultFile(date, '-layers'));
