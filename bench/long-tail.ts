@@ -4,7 +4,7 @@ import { type LoadResult, runLoad } from './loadgen.js';
 import { loadAverage } from './machine.js';
 import { cpuMicros, rssBytes } from './proc.js';
 import type { TrackerHandle } from './trackers.js';
-import { EVENT_NONE, EVENT_STARTED, torrentHash } from './workload.js';
+import { EVENT_NONE, EVENT_STARTED, rng, torrentHash } from './workload.js';
 
 /**
  * `npm run bench -- --long-tail`: the load of issue 19, a million small
@@ -49,19 +49,6 @@ export interface LongTailWorkload {
   clients: number;
   /** Torrents with 1, 2 and 3 peers. */
   sizes: [number, number, number];
-}
-
-/** xorshift32, as bench/workload.ts. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 4294967296;
-  };
 }
 
 /**

@@ -43,7 +43,7 @@ export interface Workload {
 }
 
 /** xorshift32: deterministic and fast; quality is plenty for picking torrents. */
-function rng(seed: number): () => number {
+export function rng(seed: number): () => number {
   let x = seed >>> 0 || 1;
   return () => {
     x ^= x << 13;

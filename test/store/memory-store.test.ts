@@ -44,19 +44,15 @@ it('memory store: small swarms share slab chunks, and every way a swarm goes giv
   let clock = 1_000_000;
   const store = new MemoryStore({ peerTtlMs: 1000, now: () => clock, backgroundSweep: false });
   const announce = (torrent: number, peer: number, event: StoreAnnounce['event'] = 'update') =>
-    store.announce({
-      event,
-      seeder: false,
-      ipv4: Buffer.from([127, 0, 0, 1, 0x1a, 0xe1]),
-      ipv6: null,
-      key: undefined,
-      numWant: 0,
-      want4: true,
-      want6: true,
-      withPeerIds: false,
-      infoHash: Buffer.alloc(20, torrent),
-      peerId: Buffer.alloc(20, peer),
-    });
+    store.announce(
+      storeAnnounce({
+        event,
+        ipv4: Buffer.from([127, 0, 0, 1, 0x1a, 0xe1]),
+        numWant: 0,
+        infoHash: Buffer.alloc(20, torrent),
+        peerId: Buffer.alloc(20, peer),
+      }),
+    );
   const before = smallTableChunks().inUse;
   for (let t = 0; t < 30; t++) await announce(t, 1);
   // Torrent 0 grows past the small sizes (2, then 4 peers) and back down.

@@ -224,7 +224,7 @@ export class RedisStore implements SwarmStore {
     ];
     const numbers: number[] = [];
     for (const { req } of batch) {
-      const n = buckets.bucketOf(req.infoHash); // one HMAC per announce
+      const n = buckets.bucketOf(req.infoHash); // one keyed hash per announce
       numbers.push(n);
       for (const k of buckets.scriptKeys(req.infoHash, n)) keys.push(k);
     }
