@@ -201,6 +201,63 @@ export function runStoreConformance(name: string, makeStore: StoreFactory): void
       assert.deepEqual([r.complete, r.incomplete], [0, 1]);
     });
 
+    it('a torrent that grows from one peer to many and back keeps the last peer whole (key, completed, endpoint, seeder)', async () => {
+      const { store } = await harness();
+      const h = hash(40);
+      await store.announce(req(h, 1, { event: 'completed', seeder: true, key: 0x77 }));
+      for (let n = 2; n <= 12; n++) await store.announce(req(h, n));
+      let r = await store.announce(req(h, 13, { numWant: 0 }));
+      assert.deepEqual([r.complete, r.incomplete, r.downloaded], [1, 12, 1]);
+      for (let n = 2; n <= 13; n++) await store.announce(req(h, n, { event: 'stopped' }));
+      const [one] = await store.scrape([h]);
+      assert.deepEqual(one, { complete: 1, incomplete: 0, downloaded: 1 });
+      const hijack = await store.announce(req(h, 1, { key: 0x78, ipv4: v4(900) }));
+      assert.equal(hijack.status, 'key-mismatch', 'the key survived the way back');
+      const again = await store.announce(req(h, 1, { event: 'completed', seeder: true, key: 0x77 }));
+      assert.equal(again.downloaded, 1, 'so did the completed mark');
+      r = await store.announce(req(h, 14));
+      assert.deepEqual(entries(r.peers4, 6), [v4(1).toString('hex')], 'and the endpoint');
+      assert.deepEqual([r.complete, r.incomplete], [1, 1]);
+      const peers = await store.torrentPeers(h, 10);
+      assert.deepEqual(peers.map((p) => [p.peerId.toString('hex'), p.seeder]).sort(), [
+        [peerId(1).toString('hex'), true],
+        [peerId(14).toString('hex'), false],
+      ]);
+      await store.announce(req(h, 14, { event: 'stopped' }));
+      await store.announce(req(h, 1, { event: 'stopped', key: 0x77 }));
+      assert.deepEqual(await store.scrape([h]), [{ complete: 0, incomplete: 0, downloaded: 1 }]);
+      assert.equal((await store.totals()).torrents, 0);
+    });
+
+    it('samples by the same rules at every swarm size', async () => {
+      const { store } = await harness();
+      for (const size of [1, 2, 3, 5, 40]) {
+        const h = hash(1000 + size);
+        // Peers 1..size; the odd ones seed.
+        for (let n = 1; n <= size; n++) await store.announce(req(h, n, { seeder: n % 2 === 1, numWant: 0 }));
+        const seeders = Math.ceil(size / 2);
+        for (const [who, seeder] of [
+          [1, true],
+          [size + 1, false],
+          [size + 2, true],
+        ] as const) {
+          const r = await store.announce(req(h, who, { seeder, numWant: 25 }));
+          const got = entries(r.peers4, 6);
+          const candidates: string[] = [];
+          for (let n = 1; n <= size; n++) {
+            if (n !== who && (!seeder || n % 2 === 0)) candidates.push(v4(n).toString('hex'));
+          }
+          assert.equal(got.length, Math.min(25, candidates.length), `size ${size}, peer ${who}`);
+          assert.equal(new Set(got).size, got.length, `size ${size}: no duplicates`);
+          for (const e of got) assert.ok(candidates.includes(e), `size ${size}, peer ${who}: ${e} is a candidate`);
+          await store.announce(req(h, who, { event: 'stopped', seeder }));
+          const [counts] = await store.scrape([h]);
+          assert.deepEqual([counts?.complete, counts?.incomplete], [seeders - (who === 1 ? 1 : 0), size - seeders]);
+          if (who === 1) await store.announce(req(h, 1, { seeder: true, numWant: 0 }));
+        }
+      }
+    });
+
     it('never returns, counts or scrapes a peer after its TTL', async () => {
       const h = hash(9);
       const { store, advance } = await harness();

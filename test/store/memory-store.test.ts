@@ -40,7 +40,7 @@ it('memory store: the sweep releases expired swarms in bounded slices', async ()
   await store.close();
 });
 
-it('memory store: small swarms share slab chunks, and every way a swarm goes gives its chunk back', async () => {
+it('memory store: one peer lives inline, small swarms share slab chunks, and every way a swarm goes gives its chunk back', async () => {
   let clock = 1_000_000;
   const store = new MemoryStore({ peerTtlMs: 1000, now: () => clock, backgroundSweep: false });
   const announce = (torrent: number, peer: number, event: StoreAnnounce['event'] = 'update') =>
@@ -53,24 +53,32 @@ it('memory store: small swarms share slab chunks, and every way a swarm goes giv
         peerId: Buffer.alloc(20, peer),
       }),
     );
+  const chunks = (): number => smallTableChunks().inUse - before;
   const before = smallTableChunks().inUse;
   for (let t = 0; t < 30; t++) await announce(t, 1);
-  // Torrent 0 grows past the small sizes (2, then 4 peers) and back down.
+  assert.equal(chunks(), 0, 'a torrent of one peer keeps it inline, with no table');
+  // Torrent 0 grows past the small sizes (2, then 4 peers): its table has a buffer of its own.
   for (let p = 2; p <= 8; p++) await announce(0, p);
-  assert.equal(smallTableChunks().inUse - before, 29, 'one chunk per one-peer swarm; the big one has its own buffer');
-  // A stop empties a swarm; expiry (found by the sweep or by totals) empties the rest.
-  await announce(1, 1, 'stopped');
-  assert.equal(smallTableChunks().inUse - before, 28);
+  assert.equal(chunks(), 0);
+  for (let t = 1; t <= 3; t++) await announce(t, 2);
+  assert.equal(chunks(), 3, 'a second peer moves a torrent into a table of 2, a slab chunk');
+  // A stop takes torrent 1 back to one peer, inline again; another empties torrent 4.
+  await announce(1, 2, 'stopped');
+  await announce(4, 1, 'stopped');
+  assert.equal(chunks(), 2);
+  assert.equal(store.heldTorrents, 29);
+  // Expiry (found by the sweep or by totals) empties the rest.
   clock += 1000;
   store.sweep(5);
   await store.totals();
   store.sweep();
   assert.equal(store.heldTorrents, 0);
-  assert.equal(smallTableChunks().inUse - before, 0);
+  assert.equal(chunks(), 0);
   // A chunk handed out again starts empty.
   await announce(40, 9);
+  await announce(40, 10);
   const [counts] = await store.scrape([Buffer.alloc(20, 40)]);
-  assert.deepEqual(counts, { complete: 0, incomplete: 1, downloaded: 0 });
+  assert.deepEqual(counts, { complete: 0, incomplete: 2, downloaded: 0 });
   await store.close();
 });
 

@@ -15,40 +15,27 @@ import {
   type TorrentVisitor,
 } from '../swarm-store.js';
 import { MemoryAccounts } from './accounts.js';
-import { COMPLETED, HAS_KEY, HAS4, HAS6, PeerTable } from './peer-table.js';
+import { COMPLETED, HAS_KEY, HAS4, HAS6, type PeerSlots, PeerTable } from './peer-table.js';
 import { samplePeers } from './sampler.js';
-import { decodeState, StateEncoder } from './state-file.js';
+import { type DecodedPeer, decodeState, StateEncoder } from './state-file.js';
 import { readStateBytes, writeFileAtomically } from './state-file-io.js';
+import { InlinePeer, NO_ROW, TorrentTable } from './torrent-table.js';
 import { MemoryWebRtcSwarms } from './webrtc-swarms.js';
 
 /**
  * The embedded store: swarms in process memory.
  *
- * Each torrent's peers are packed in a PeerTable (typed arrays, ~50 bytes a
- * peer, no garbage per announce). Expiry is exact without timers per peer:
- * every table knows a lower bound of its peers' last-seen times, so an
- * announce or scrape prunes its table only when something there can have
- * expired. The torrent map is kept ordered by the second of each torrent's last
- * announce (re-inserted when that second changes), so torrents whose peers all
- * expired sit at its head and are dropped in O(dropped); a background sweep
- * walks the rest in bounded slices so idle tables release their memory.
+ * Torrents are rows of a TorrentTable (typed arrays, ~100 bytes a torrent,
+ * its one peer inline); a torrent with more peers, or one with an IPv6
+ * endpoint, keeps them in a PeerTable (~50 bytes a peer). Nothing is
+ * allocated per announce but the reply. Expiry is exact without timers per
+ * peer: every PeerTable knows a lower bound of its peers' last-seen times, so
+ * an announce or scrape prunes it only when something there can have
+ * expired. The rows are linked in the order of the second of each torrent's
+ * last announce, so torrents whose peers all expired sit at its head and are
+ * dropped in O(dropped); a background sweep walks the rest in bounded slices
+ * so idle tables release their memory.
  */
-class Swarm {
-  readonly peers: PeerTable;
-  downloaded = 0;
-  /** Epoch ms of the last announce that was not a stop. */
-  lastAnnounce = 0;
-  /** floor(lastAnnounce / 1000): the torrent map is ordered by it. */
-  second = 0;
-  /** The state file save that wrote this swarm last (a save walks the live map, where a re-announced swarm comes round again). */
-  savedIn = 0;
-
-  /** `capacity`: the peers a state file brings back, so loading does not grow the table step by step. */
-  constructor(capacity?: number) {
-    this.peers = new PeerTable(capacity);
-  }
-}
-
 /** What a start got back from the state file. */
 export interface StateRestored {
   torrents: number;
@@ -90,24 +77,25 @@ export class MemoryStore implements SwarmStore {
   readonly kind = 'memory';
   readonly webrtc: MemoryWebRtcSwarms;
   readonly accounts: MemoryAccounts;
+  /** The torrents (torrent-table.ts). */
+  private readonly torrents = new TorrentTable();
+  /** A row's inline peer as PeerSlots (reused). */
+  private readonly inlinePeer = new InlinePeer(this.torrents);
   /**
-   * By info hash as a 20-character latin1 string. Clients choose info hashes,
-   * so this map must not let them pick colliding keys: its hash is V8's string
-   * hash, seeded at random in each process (Node rehashes its startup
-   * snapshot under a fresh seed: V8's --rehash-snapshot, and --hash-seed=0,
-   * "random", both the defaults). A 20-character key is never hashed as an
-   * array index (those hash to their value, whatever the seed). That hash is
-   * weaker than a PeerTable index's SipHash (on Node 20, Jenkins'
+   * Downloaded counts of torrents whose last peer left, by info hash as a
+   * 20-character latin1 string, in the order they left (so roughly oldest
+   * first): a torrent that comes back within `downloadedTtl` keeps its count
+   * (as on Redis). Dropped after the TTL. Clients choose info hashes, so this
+   * map must not let them pick colliding keys: its hash is V8's string hash,
+   * seeded at random in each process (Node rehashes its startup snapshot
+   * under a fresh seed: V8's --rehash-snapshot, and --hash-seed=0, "random",
+   * both the defaults). A 20-character key is never hashed as an array index
+   * (those hash to their value, whatever the seed). That hash is weaker than
+   * the SipHash of the torrent table and the PeerTables (on Node 20, Jenkins'
    * one-at-a-time started from a 32-bit seed), but we know of no way to find
    * its collisions without the seed, which never leaves the process. The same
-   * holds for `retired`, for the WebRTC swarms' maps (webrtc-swarms.ts) and
-   * for the accounts' maps (accounts.ts).
-   */
-  private readonly swarms = new Map<string, Swarm>();
-  /**
-   * Downloaded counts of torrents whose last peer left, by info hash, in the
-   * order they left (so roughly oldest first): a torrent that comes back
-   * within `downloadedTtl` keeps its count (as on Redis). Dropped after the TTL.
+   * holds for the WebRTC swarms' maps (webrtc-swarms.ts) and for the
+   * accounts' maps (accounts.ts).
    */
   private readonly retired = new Map<string, { downloaded: number; at: number }>();
   private readonly downloadedTtl: number;
@@ -120,8 +108,8 @@ export class MemoryStore implements SwarmStore {
   private readonly secrets = new Map<string, Buffer>();
   private readonly ttl: number;
   private readonly now: () => number;
-  private sweepCursor: Iterator<[string, Swarm]> | undefined;
-  private scanState: { position: number; iterator: Iterator<[string, Swarm]> } | undefined;
+  /** The next row the background sweep looks at. */
+  private sweepRow = 0;
   /** A visited torrent's info hash (walkTorrents: valid during the visit). */
   private readonly scanHash = Buffer.alloc(20);
   private readonly timer: NodeJS.Timeout | undefined;
@@ -130,7 +118,6 @@ export class MemoryStore implements SwarmStore {
   private readonly stateTimer: NodeJS.Timeout | undefined;
   /** The save under way or queued last: saves run one after another. */
   private saving: Promise<StateSaved> | undefined;
-  private saveEpoch = 0;
   private readonly log: (line: string) => void;
   /** What the state file gave back at start; undefined without --state-file, or when there was no usable file. */
   readonly restored: StateRestored | undefined;
@@ -169,26 +156,90 @@ export class MemoryStore implements SwarmStore {
   /** The announce itself, synchronous: the memory store never waits. */
   private apply(req: StoreAnnounce): StoreAnnounceResult {
     const now = this.now();
-    const hashKey = req.infoHash.toString('latin1');
-    let swarm = this.swarms.get(hashKey);
-    if (swarm === undefined) {
-      if (req.event === 'stopped') return result(undefined, 'ok');
-      swarm = new Swarm();
-      this.swarms.set(hashKey, swarm);
-      const back = this.retired.get(hashKey);
-      if (back !== undefined) {
-        this.retired.delete(hashKey);
-        swarm.downloaded = back.downloaded;
-        this.counts.downloaded += back.downloaded;
+    const torrents = this.torrents;
+    let row = torrents.find(req.infoHash);
+    if (row < 0) {
+      if (req.event === 'stopped')
+        return { status: 'ok', complete: 0, incomplete: 0, downloaded: 0, peers4: EMPTY, peers6: EMPTY };
+      row = torrents.add(req.infoHash, now);
+      if (this.retired.size > 0) {
+        const key = req.infoHash.toString('latin1');
+        const back = this.retired.get(key);
+        if (back !== undefined) {
+          this.retired.delete(key);
+          torrents.setDownloaded(row, back.downloaded);
+          this.counts.downloaded += back.downloaded;
+        }
       }
     }
-    const table = swarm.peers;
+    let table = torrents.table(row);
+    if (table === undefined) {
+      const answered = this.applyInline(row, req, now);
+      if (answered !== undefined) return answered;
+      table = this.promote(row);
+    }
+    return this.applyTable(row, table, req, now);
+  }
+
+  /**
+   * An announce to a torrent whose peer (if any) is inline. Undefined when
+   * the torrent needs a PeerTable: a second peer, or an IPv6 endpoint.
+   */
+  private applyInline(row: number, req: StoreAnnounce, now: number): StoreAnnounceResult | undefined {
+    const torrents = this.torrents;
+    const c = this.counts;
+    if (torrents.hasPeer(row) && torrents.peerLastSeen(row) <= now - this.ttl) this.removeInline(row);
+    if (!torrents.hasPeer(row)) {
+      if (req.event === 'stopped') return this.dropAnswered(row);
+      if (req.ipv6 !== null) return undefined;
+      torrents.setPeer(row, req.peerId, req.seeder, now);
+      c.peers++;
+      if (req.seeder) c.seeders++;
+    } else {
+      if (!torrents.samePeerId(row, req.peerId)) {
+        return req.event === 'stopped' ? this.result(row, 'ok') : undefined;
+      }
+      if (
+        (torrents.peerFlags(row) & HAS_KEY) !== 0 &&
+        req.key !== torrents.peerKey(row) &&
+        !(req.ipv4 !== null && torrents.samePeerIp4(row, req.ipv4))
+      ) {
+        return this.result(row, 'key-mismatch');
+      }
+      if (req.event === 'stopped') {
+        this.removeInline(row);
+        return this.dropAnswered(row);
+      }
+      if (req.ipv6 !== null) return undefined;
+      if (torrents.peerIsSeeder(row) !== req.seeder) {
+        torrents.setPeerSeeder(row, req.seeder);
+        c.seeders += req.seeder ? 1 : -1;
+      }
+      torrents.setPeerLastSeen(row, now);
+    }
+    if (req.ipv4 !== null) {
+      if ((torrents.peerFlags(row) & HAS4) === 0) c.peers4++;
+      torrents.setPeerEndpoint4(row, req.ipv4);
+    }
+    if (req.key !== undefined) torrents.setPeerKey(row, req.key);
+    if (req.event === 'completed' && (torrents.peerFlags(row) & COMPLETED) === 0) {
+      torrents.setPeerFlag(row, COMPLETED);
+      torrents.setDownloaded(row, torrents.downloaded(row) + 1);
+      c.downloaded++;
+    }
+    torrents.touch(row, now);
+    return this.result(row, 'ok'); // its one peer is the requester: nobody to sample
+  }
+
+  /** An announce to a torrent whose peers are in a PeerTable. */
+  private applyTable(row: number, table: PeerTable, req: StoreAnnounce, now: number): StoreAnnounceResult {
+    const torrents = this.torrents;
     // The table's counts before this announce (numbers, not an array: no garbage per announce).
     const count = table.count;
     const seeders = table.seeders;
     const count4 = table.count4;
     const count6 = table.count6;
-    this.prune(swarm, now);
+    this.prune(table, now);
     let slot = table.find(req.peerId);
 
     if (slot >= 0 && (table.flags(slot) & HAS_KEY) !== 0 && req.key !== table.key(slot)) {
@@ -196,15 +247,17 @@ export class MemoryStore implements SwarmStore {
         (req.ipv4 !== null && table.sameIp4(slot, req.ipv4)) || (req.ipv6 !== null && table.sameIp6(slot, req.ipv6));
       if (!same) {
         this.account(table, count, seeders, count4, count6);
-        return result(swarm, 'key-mismatch');
+        return this.result(row, 'key-mismatch');
       }
     }
 
     if (req.event === 'stopped') {
       if (slot >= 0) table.remove(slot);
       this.account(table, count, seeders, count4, count6);
-      if (table.count === 0) this.dropSwarm(hashKey, swarm);
-      return result(swarm, 'ok');
+      if (table.count === 0) return this.dropAnswered(row);
+      const out = this.result(row, 'ok');
+      this.settle(row, table);
+      return out;
     }
 
     if (slot < 0) slot = table.insert(req.peerId, req.seeder, now);
@@ -217,32 +270,67 @@ export class MemoryStore implements SwarmStore {
     if (req.key !== undefined) table.setKey(slot, req.key);
     if (req.event === 'completed' && (table.flags(slot) & COMPLETED) === 0) {
       table.setFlag(slot, COMPLETED);
-      swarm.downloaded++;
+      torrents.setDownloaded(row, torrents.downloaded(row) + 1);
       this.counts.downloaded++;
     }
     this.account(table, count, seeders, count4, count6);
+    torrents.touch(row, now);
 
-    swarm.lastAnnounce = now;
-    const second = Math.floor(now / 1000);
-    if (swarm.second !== second) {
-      swarm.second = second;
-      this.swarms.delete(hashKey); // re-insert at the end: the map stays ordered by second
-      this.swarms.set(hashKey, swarm);
-    }
+    const out = this.result(row, 'ok');
+    if (table.count === 1)
+      this.settle(row, table); // the requester alone: nobody to sample
+    else if (req.numWant > 0) samplePeers(table, slot, req, out);
+    return out;
+  }
 
-    const out = result(swarm, 'ok');
-    if (req.numWant > 0) samplePeers(table, slot, req, out);
+  /** Gives the row a PeerTable holding its inline peer, if any. */
+  private promote(row: number): PeerTable {
+    const table = new PeerTable();
+    this.torrents.movePeerTo(row, table);
+    this.torrents.setTable(row, table);
+    return table;
+  }
+
+  /** Moves a table's peers back inline when one peer without an IPv6 endpoint is left. */
+  private settle(row: number, table: PeerTable): void {
+    if (table.count !== 1 || table.count6 !== 0) return;
+    this.torrents.takePeerFrom(row, table, 0);
+    this.torrents.setTable(row, undefined);
+    table.release();
+  }
+
+  /** The row's counts as an announce's answer (no peers yet). */
+  private result(row: number, status: StoreAnnounceResult['status']): StoreAnnounceResult {
+    const torrents = this.torrents;
+    const table = torrents.table(row);
+    const complete = table ? table.seeders : torrents.peerSeeders(row);
+    const count = table ? table.count : torrents.hasPeer(row) ? 1 : 0;
+    return {
+      status,
+      complete,
+      incomplete: count - complete,
+      downloaded: torrents.downloaded(row),
+      peers4: EMPTY,
+      peers6: EMPTY,
+    };
+  }
+
+  /** Drops a torrent left without peers and answers with what it had (its downloaded count). */
+  private dropAnswered(row: number): StoreAnnounceResult {
+    const out = this.result(row, 'ok');
+    this.dropRow(row);
     return out;
   }
 
   async scrape(infoHashes: readonly Buffer[]): Promise<SwarmCounts[]> {
     const now = this.now();
+    const torrents = this.torrents;
     return infoHashes.map((hash) => {
-      const key = hash.toString('latin1');
-      const swarm = this.swarms.get(key);
-      if (!swarm) return { complete: 0, incomplete: 0, downloaded: this.retiredDownloaded(key, now) };
-      this.pruneCounted(swarm, now);
-      return { complete: swarm.peers.seeders, incomplete: swarm.peers.leechers, downloaded: swarm.downloaded };
+      const row = torrents.find(hash);
+      if (row < 0) return { complete: 0, incomplete: 0, downloaded: this.retiredDownloaded(hash, now) };
+      this.pruneCounted(row, now);
+      const complete = this.seedersOf(row);
+      return { complete, incomplete: this.countOf(row) - complete, downloaded: torrents.downloaded(row) };
     });
   }
 
@@ -259,58 +347,44 @@ export class MemoryStore implements SwarmStore {
   }
 
   /**
-   * Visits up to `count` live torrents from `cursor`, a position in the
-   * torrent map's order. Torrents re-announced during a scan move to the end,
-   * so, as with Redis SCAN, one may be seen twice. The last iterator is kept
-   * so that a scan continues in O(count).
+   * Visits up to `count` live torrents from `cursor`, a row number. Rows do
+   * not move, so a scan sees every torrent that lives throughout it once; one
+   * dropped and created again meanwhile may be seen twice (as with Redis SCAN).
    */
   private walkTorrents(cursor: string, count: number, visit: TorrentVisitor): string {
-    const start = Number(cursor) || 0;
-    let position = start;
-    let iterator: Iterator<[string, Swarm]>;
-    if (start > 0 && this.scanState?.position === start) {
-      iterator = this.scanState.iterator;
-    } else {
-      iterator = this.swarms.entries();
-      for (let i = 0; i < start && !iterator.next().done; i++);
-    }
+    const torrents = this.torrents;
     const now = this.now();
     const hash = this.scanHash;
     let visited = 0;
-    for (let next = iterator.next(); !next.done; next = iterator.next()) {
-      position++;
-      const [key, swarm] = next.value;
-      this.pruneCounted(swarm, now);
-      const t = swarm.peers;
-      if (t.count > 0) {
-        hash.write(key, 0, 20, 'latin1');
-        visit(hash, t.seeders, t.leechers, swarm.downloaded, swarm.lastAnnounce);
-        visited++;
-      }
-      if (visited >= count) {
-        this.scanState = { position, iterator };
-        return String(position);
+    for (let row = Number(cursor) || 0; row < torrents.rowEnd; row++) {
+      if (!torrents.isLive(row)) continue;
+      this.pruneCounted(row, now);
+      const peers = this.countOf(row);
+      if (peers > 0) {
+        const complete = this.seedersOf(row);
+        torrents.copyInfoHash(row, hash, 0);
+        visit(hash, complete, peers - complete, torrents.downloaded(row), torrents.lastAnnounce(row));
+        if (++visited >= count) return String(row + 1);
       }
     }
-    this.scanState = undefined;
     return '0';
   }
 
   async torrentPeers(infoHash: Buffer, limit: number): Promise<StoredPeer[]> {
-    const swarm = this.swarms.get(infoHash.toString('latin1'));
-    if (!swarm) return [];
-    this.pruneCounted(swarm, this.now());
-    const table = swarm.peers;
+    const row = this.torrents.find(infoHash);
+    if (row < 0) return [];
+    this.pruneCounted(row, this.now());
+    const peers = this.peersOf(row);
     const out: StoredPeer[] = [];
-    for (let slot = 0; slot < table.count && out.length < limit; slot++) {
-      const flags = table.flags(slot);
+    for (let slot = 0; slot < peers.count && out.length < limit; slot++) {
+      const flags = peers.flags(slot);
       const peerId = Buffer.allocUnsafe(20);
-      table.copyId(slot, peerId, 0);
+      peers.copyId(slot, peerId, 0);
       let ipv4: Buffer | null = null;
       let ipv6: Buffer | null = null;
-      if (flags & HAS4) table.copyEndpoint4(slot, (ipv4 = Buffer.allocUnsafe(6)), 0);
-      if (flags & HAS6) table.copyEndpoint6(slot, (ipv6 = Buffer.allocUnsafe(18)), 0);
-      out.push({ peerId, ipv4, ipv6, seeder: table.isSeeder(slot), lastSeen: table.lastSeen(slot) });
+      if (flags & HAS4) peers.copyEndpoint4(slot, (ipv4 = Buffer.allocUnsafe(6)), 0);
+      if (flags & HAS6) peers.copyEndpoint6(slot, (ipv6 = Buffer.allocUnsafe(18)), 0);
+      out.push({ peerId, ipv4, ipv6, seeder: peers.isSeeder(slot), lastSeen: peers.lastSeen(slot) });
     }
     return out;
   }
@@ -319,7 +393,7 @@ export class MemoryStore implements SwarmStore {
     this.dropExpiredSwarms(this.now());
     const c = this.counts;
     return {
-      torrents: this.swarms.size,
+      torrents: this.torrents.size,
       peers: c.peers,
       seeders: c.seeders,
       leechers: c.peers - c.seeders,
@@ -331,7 +405,7 @@ export class MemoryStore implements SwarmStore {
 
   /** Torrents held in memory, including expired ones the sweep has not reached yet. */
   get heldTorrents(): number {
-    return this.swarms.size;
+    return this.torrents.size;
   }
 
   async sharedSecret(name: string, bytes: number): Promise<Buffer> {
@@ -378,19 +452,22 @@ export class MemoryStore implements SwarmStore {
   }
 
   /**
-   * The file's chunks. The map is walked live across the writes: a torrent is
-   * encoded whole between two chunks, so it is never seen half changed; one
-   * re-inserted at the map's end by an announce meanwhile comes round again
-   * and is skipped; one created meanwhile is written too.
+   * The file's chunks. The rows are walked by number, live across the
+   * writes: a torrent is encoded whole between two chunks, so it is never
+   * seen half changed; one created meanwhile in a row not yet walked is
+   * written too; one dropped and created again in such a row is written twice
+   * (a load keeps the later record).
    */
   private *stateChunks(encoder: StateEncoder, tally: { torrents: number; peers: number }): Generator<Buffer> {
-    const epoch = ++this.saveEpoch;
-    for (const [key, swarm] of this.swarms) {
-      if (swarm.savedIn === epoch) continue;
-      swarm.savedIn = epoch;
-      encoder.torrent(key, swarm.downloaded, swarm.lastAnnounce, swarm.peers);
+    const torrents = this.torrents;
+    const hash = this.scanHash;
+    for (let row = 0; row < torrents.rowEnd; row++) {
+      if (!torrents.isLive(row)) continue;
+      const peers = this.peersOf(row);
+      torrents.copyInfoHash(row, hash, 0);
+      encoder.torrent(hash, torrents.downloaded(row), torrents.lastAnnounce(row), peers);
       tally.torrents++;
-      tally.peers += swarm.peers.count;
+      tally.peers += peers.count;
       yield* encoder.take();
     }
     for (const [key, r] of this.retired) {
@@ -413,176 +490,230 @@ export class MemoryStore implements SwarmStore {
       if (bytes === undefined) return undefined;
       return { ...this.restore(bytes, this.now()), bytes: bytes.length, ms: performance.now() - started };
     } catch (err) {
-      for (const swarm of this.swarms.values()) swarm.peers.release();
-      this.swarms.clear();
-      this.retired.clear();
-      const c = this.counts;
-      c.peers = c.seeders = c.peers4 = c.peers6 = c.downloaded = 0;
+      this.forgetAll();
       this.log(`bitstorm: state file ${path} ignored, starting empty: ${(err as Error).message}`);
       return undefined;
     }
   }
 
+  /** Empties the store (a state file that could not be loaded whole). */
+  private forgetAll(): void {
+    const torrents = this.torrents;
+    for (let row = 0; row < torrents.rowEnd; row++) torrents.table(row)?.release();
+    torrents.clear();
+    this.retired.clear();
+    const c = this.counts;
+    c.peers = c.seeders = c.peers4 = c.peers6 = c.downloaded = 0;
+  }
+
   /**
-   * Rebuilds the swarms through PeerTable's own API (so each index is built
-   * under its table's key), leaving out peers whose TTL ran out while the
-   * tracker was down, and retiring torrents left empty.
+   * Rebuilds the torrents through the tables' own API (so every index is
+   * keyed afresh), leaving out peers whose TTL ran out while the tracker was
+   * down, and retiring torrents left empty.
    */
   private restore(bytes: Buffer, now: number): Omit<StateRestored, 'bytes' | 'ms'> {
     const cutoff = now - this.ttl;
-    // By info hash, in file order; a torrent written twice (dropped and created again during a save) keeps its later record.
-    const loaded = new Map<string, Swarm>();
+    const torrents = this.torrents;
     const retired: Array<[string, number, number]> = [];
-    let swarm: Swarm | undefined;
+    let row = -1;
     let expired = 0;
-    try {
-      decodeState(bytes, {
-        torrent: (infoHash, downloaded, lastAnnounce, peers) => {
-          swarm = new Swarm(Math.max(2, peers));
-          swarm.downloaded = downloaded;
-          swarm.lastAnnounce = lastAnnounce;
-          swarm.second = Math.floor(lastAnnounce / 1000);
-          const key = infoHash.toString('latin1');
-          loaded.get(key)?.peers.release();
-          loaded.delete(key);
-          loaded.set(key, swarm);
-        },
-        peer: (peer) => {
-          if (!swarm) throw new Error('a peer before any torrent');
-          const table = swarm.peers;
-          if (peer.lastSeen <= cutoff) {
-            expired++;
-            return;
-          }
-          if (table.find(peer.id) >= 0) return; // only a hand-made file repeats an id
-          const slot = table.insert(peer.id, peer.seeder, peer.lastSeen);
-          if (peer.ep4) table.setEndpoint4(slot, peer.ep4);
-          if (peer.ep6) table.setEndpoint6(slot, peer.ep6);
-          if (peer.key !== undefined) table.setKey(slot, peer.key);
-          if (peer.completed) table.setFlag(slot, COMPLETED);
-        },
-        retired: (infoHash, downloaded, at) => retired.push([infoHash.toString('latin1'), downloaded, at]),
-      });
-    } catch (err) {
-      // Small tables hold slab chunks, which only release() gives back.
-      for (const s of loaded.values()) s.peers.release();
-      throw err;
-    }
+    decodeState(bytes, {
+      torrent: (infoHash, downloaded, lastAnnounce, peers) => {
+        // A torrent written twice (dropped and created again during a save) keeps its later record.
+        const earlier = torrents.find(infoHash);
+        if (earlier >= 0) {
+          torrents.table(earlier)?.release();
+          torrents.remove(earlier);
+        }
+        row = torrents.add(infoHash, lastAnnounce);
+        torrents.setDownloaded(row, downloaded);
+        // Room for every peer at once, so a big table does not grow step by step.
+        if (peers > 1) torrents.setTable(row, new PeerTable(peers));
+      },
+      peer: (peer) => {
+        if (row < 0) throw new Error('a peer before any torrent');
+        if (peer.lastSeen <= cutoff) {
+          expired++;
+          return;
+        }
+        this.loadPeer(row, peer);
+      },
+      retired: (infoHash, downloaded, at) => retired.push([infoHash.toString('latin1'), downloaded, at]),
+    });
 
-    // The map is kept ordered by second (dropExpiredSwarms relies on it); a
-    // file written while announces moved torrents may be slightly out of order.
-    let entries: Iterable<[string, Swarm]> = loaded;
-    let last = Number.NEGATIVE_INFINITY;
-    for (const s of loaded.values()) {
-      if (s.second < last) {
-        entries = [...loaded].sort((a, b) => a[1].second - b[1].second);
-        break;
-      }
-      last = s.second;
-    }
+    // Counts, torrents left empty, and single peers back inline (a table was made for the file's count).
+    const emptied: Array<[string, number, number]> = [];
+    const c = this.counts;
     let peers = 0;
-    const emptied: Swarm[] = [];
-    const emptiedKeys: string[] = [];
-    for (const [key, s] of entries) {
-      if (s.peers.count === 0) {
-        emptiedKeys.push(key);
-        emptied.push(s);
-        s.peers.release();
+    for (let r = 0; r < torrents.rowEnd; r++) {
+      if (!torrents.isLive(r)) continue;
+      const table = torrents.table(r);
+      if (table) this.settle(r, table);
+      const count = this.countOf(r);
+      if (count === 0) {
+        emptied.push([torrents.infoHashKey(r), torrents.downloaded(r), torrents.lastAnnounce(r)]);
+        torrents.table(r)?.release();
+        torrents.remove(r);
         continue;
       }
-      this.swarms.set(key, s);
-      const t = s.peers;
-      const c = this.counts;
-      c.peers += t.count;
-      c.seeders += t.seeders;
-      c.peers4 += t.count4;
-      c.peers6 += t.count6;
-      c.downloaded += s.downloaded;
-      peers += t.count;
+      const t = torrents.table(r);
+      c.peers += count;
+      c.seeders += this.seedersOf(r);
+      c.peers4 += t ? t.count4 : (torrents.peerFlags(r) & HAS4) !== 0 ? 1 : 0;
+      c.peers6 += t ? t.count6 : 0;
+      c.downloaded += torrents.downloaded(r);
+      peers += count;
     }
+    // The order by second (dropExpiredSwarms relies on it): rows came in file order.
+    torrents.sortOrder();
     // Retired counts in retirement order: the file's, then the torrents that emptied while the tracker was down.
     for (const [key, downloaded, at] of retired) this.retire(key, downloaded, at, now);
-    for (let i = 0; i < emptied.length; i++) {
-      const s = emptied[i] as Swarm;
-      this.retire(emptiedKeys[i] as string, s.downloaded, s.lastAnnounce, now);
+    for (const [key, downloaded, at] of emptied) this.retire(key, downloaded, at, now);
+    return { torrents: torrents.size, peers, expired, retired: this.retired.size };
+  }
+
+  /** Adds a peer from the state file to a row being loaded. */
+  private loadPeer(row: number, peer: DecodedPeer): void {
+    const torrents = this.torrents;
+    let table = torrents.table(row);
+    if (table === undefined) {
+      if (!torrents.hasPeer(row) && peer.ep6 === null) {
+        torrents.setPeer(row, peer.id, peer.seeder, peer.lastSeen);
+        if (peer.ep4) torrents.setPeerEndpoint4(row, peer.ep4);
+        if (peer.key !== undefined) torrents.setPeerKey(row, peer.key);
+        if (peer.completed) torrents.setPeerFlag(row, COMPLETED);
+        return;
+      }
+      if (torrents.hasPeer(row) && torrents.samePeerId(row, peer.id)) return; // only a hand-made file repeats an id
+      table = this.promote(row);
     }
-    return { torrents: this.swarms.size, peers, expired, retired: this.retired.size };
+    if (table.find(peer.id) >= 0) return;
+    const slot = table.insert(peer.id, peer.seeder, peer.lastSeen);
+    if (peer.ep4) table.setEndpoint4(slot, peer.ep4);
+    if (peer.ep6) table.setEndpoint6(slot, peer.ep6);
+    if (peer.key !== undefined) table.setKey(slot, peer.key);
+    if (peer.completed) table.setFlag(slot, COMPLETED);
   }
 
   /** Keeps a loaded downloaded count unless its torrent is live or its TTL is past. */
   private retire(key: string, downloaded: number, at: number, now: number): void {
-    if (downloaded <= 0 || at + this.downloadedTtl <= now || this.swarms.has(key)) return;
+    if (downloaded <= 0 || at + this.downloadedTtl <= now) return;
+    if (this.torrents.find(Buffer.from(key, 'latin1')) >= 0) return;
     this.keepRetired(key, downloaded, at);
   }
 
   /**
-   * Drops expired torrents and prunes up to `maxSwarms` torrents in all,
-   * continuing where the previous call stopped. Bounded so a sweep never pauses
-   * the process for long; exposed for tests that drive the clock by hand.
+   * Drops expired torrents and prunes up to `maxSwarms` torrents in all
+   * (each at most once), continuing where the previous call stopped; a
+   * torrent down to one IPv4 peer goes back inline. Bounded so a sweep never pauses the process for
+   * long; exposed for tests that drive the clock by hand.
    */
   sweep(maxSwarms = Number.POSITIVE_INFINITY): void {
     const now = this.now();
+    const torrents = this.torrents;
     this.dropRetired(now, maxSwarms);
     let visited = this.dropExpiredSwarms(now, maxSwarms);
-    while (visited < maxSwarms) {
-      if (!this.sweepCursor) this.sweepCursor = this.swarms.entries();
-      const next = this.sweepCursor.next();
-      if (next.done) {
-        this.sweepCursor = undefined;
-        return;
-      }
+    // Each row at most once a call, wrapping at the end: sweep() with no bound looks at every torrent.
+    for (let rows = torrents.rowEnd; visited < maxSwarms && rows > 0; rows--) {
+      if (this.sweepRow >= torrents.rowEnd) this.sweepRow = 0;
+      const row = this.sweepRow++;
       visited++;
-      const [key, swarm] = next.value;
-      this.pruneCounted(swarm, now);
-      if (swarm.peers.count === 0) this.dropSwarm(key, swarm);
+      if (!torrents.isLive(row)) continue;
+      this.pruneCounted(row, now);
+      const table = torrents.table(row);
+      if (this.countOf(row) === 0) this.dropRow(row);
+      else if (table) this.settle(row, table);
     }
   }
 
   /**
-   * Torrents at the head of the map announced in the oldest seconds; those whose
-   * last announce is past the TTL have no live peer left. Stops at the first
-   * second that may still hold a live torrent, so the cost is O(dropped).
+   * Torrents at the head of the order announced in the oldest seconds; those
+   * whose last announce is past the TTL have no live peer left. Stops at the
+   * first second that may still hold a live torrent, so the cost is O(dropped).
    */
   private dropExpiredSwarms(now: number, max = Number.POSITIVE_INFINITY): number {
+    const torrents = this.torrents;
     let dropped = 0;
-    for (const [key, swarm] of this.swarms) {
-      if (swarm.second * 1000 + this.ttl > now || dropped >= max) break;
-      if (swarm.lastAnnounce + this.ttl > now) continue; // same second, still live
-      dropped++;
-      const t = swarm.peers;
-      const count = t.count;
-      const seeders = t.seeders;
-      const count4 = t.count4;
-      const count6 = t.count6;
-      t.removeSeenBefore(Number.POSITIVE_INFINITY);
-      this.account(t, count, seeders, count4, count6);
-      this.dropSwarm(key, swarm);
+    for (let row = torrents.head; row !== NO_ROW && dropped < max; ) {
+      const next = torrents.nextInOrder(row);
+      const last = torrents.lastAnnounce(row);
+      if (Math.floor(last / 1000) * 1000 + this.ttl > now) break;
+      if (last + this.ttl <= now) {
+        // Otherwise the same second, still live.
+        dropped++;
+        const table = torrents.table(row);
+        if (table === undefined) {
+          if (torrents.hasPeer(row)) this.removeInline(row);
+        } else {
+          const count = table.count;
+          const seeders = table.seeders;
+          const count4 = table.count4;
+          const count6 = table.count6;
+          table.removeSeenBefore(Number.POSITIVE_INFINITY);
+          this.account(table, count, seeders, count4, count6);
+        }
+        this.dropRow(row);
+      }
+      row = next;
     }
     return dropped;
   }
 
-  /** Removes the swarm's expired peers (the caller accounts for the change). */
-  private prune(swarm: Swarm, now: number): void {
+  /** Removes the table's expired peers (the caller accounts for the change). */
+  private prune(table: PeerTable, now: number): void {
     const cutoff = now - this.ttl;
-    if (swarm.peers.oldest <= cutoff) swarm.peers.removeSeenBefore(cutoff);
+    if (table.oldest <= cutoff) table.removeSeenBefore(cutoff);
   }
 
-  private pruneCounted(swarm: Swarm, now: number): void {
-    const t = swarm.peers;
+  /** Removes a torrent's expired peers and accounts for them; the torrent stays, maybe empty. */
+  private pruneCounted(row: number, now: number): void {
+    const torrents = this.torrents;
+    const t = torrents.table(row);
+    if (t === undefined) {
+      if (torrents.hasPeer(row) && torrents.peerLastSeen(row) <= now - this.ttl) this.removeInline(row);
+      return;
+    }
     if (t.oldest > now - this.ttl) return; // nothing can have expired (prune's own test)
     const count = t.count;
     const seeders = t.seeders;
     const count4 = t.count4;
     const count6 = t.count6;
-    this.prune(swarm, now);
+    this.prune(t, now);
     this.account(t, count, seeders, count4, count6);
   }
 
-  private dropSwarm(key: string, swarm: Swarm): void {
-    this.counts.downloaded -= swarm.downloaded;
-    this.swarms.delete(key);
-    swarm.peers.release();
-    if (swarm.downloaded > 0) this.keepRetired(key, swarm.downloaded, swarm.lastAnnounce);
+  /** Removes the inline peer and accounts for it. */
+  private removeInline(row: number): void {
+    const torrents = this.torrents;
+    const c = this.counts;
+    c.peers--;
+    if (torrents.peerIsSeeder(row)) c.seeders--;
+    if ((torrents.peerFlags(row) & HAS4) !== 0) c.peers4--;
+    torrents.clearPeer(row);
+  }
+
+  private countOf(row: number): number {
+    const table = this.torrents.table(row);
+    return table ? table.count : this.torrents.hasPeer(row) ? 1 : 0;
+  }
+
+  private seedersOf(row: number): number {
+    const table = this.torrents.table(row);
+    return table ? table.seeders : this.torrents.peerSeeders(row);
+  }
+
+  private peersOf(row: number): PeerSlots {
+    return this.torrents.table(row) ?? this.inlinePeer.at(row);
+  }
+
+  /** Drops a torrent whose peers are gone (and accounted for), keeping its downloaded count a while. */
+  private dropRow(row: number): void {
+    const torrents = this.torrents;
+    const downloaded = torrents.downloaded(row);
+    this.counts.downloaded -= downloaded;
+    torrents.table(row)?.release();
+    if (downloaded > 0) this.keepRetired(torrents.infoHashKey(row), downloaded, torrents.lastAnnounce(row));
+    torrents.remove(row);
   }
 
   private keepRetired(key: string, downloaded: number, at: number): void {
@@ -595,8 +726,9 @@ export class MemoryStore implements SwarmStore {
     this.retired.set(key, { downloaded, at });
   }
 
-  private retiredDownloaded(key: string, now: number): number {
-    const r = this.retired.get(key);
+  private retiredDownloaded(infoHash: Buffer, now: number): number {
+    if (this.retired.size === 0) return 0;
+    const r = this.retired.get(infoHash.toString('latin1'));
     return r !== undefined && r.at + this.downloadedTtl > now ? r.downloaded : 0;
   }
 
@@ -617,15 +749,4 @@ export class MemoryStore implements SwarmStore {
     c.peers4 += table.count4 - count4;
     c.peers6 += table.count6 - count6;
   }
-}
-
-function result(swarm: Swarm | undefined, status: StoreAnnounceResult['status']): StoreAnnounceResult {
-  return {
-    status,
-    complete: swarm ? swarm.peers.seeders : 0,
-    incomplete: swarm ? swarm.peers.leechers : 0,
-    downloaded: swarm ? swarm.downloaded : 0,
-    peers4: EMPTY,
-    peers6: EMPTY,
-  };
 }

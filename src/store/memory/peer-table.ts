@@ -59,7 +59,24 @@ function randomKeyWord(): number {
   return keyPool[keyPoolAt++] as number;
 }
 
-export class PeerTable {
+/**
+ * Reading a torrent's peers slot by slot: a PeerTable, or a torrent's one
+ * inline peer (torrent-table.ts). For code that reads either: the state
+ * file, the stats page's peer list.
+ */
+export interface PeerSlots {
+  readonly count: number;
+  flags(slot: number): number;
+  isSeeder(slot: number): boolean;
+  key(slot: number): number;
+  /** Epoch ms. */
+  lastSeen(slot: number): number;
+  copyId(slot: number, out: Uint8Array, pos: number): void;
+  copyEndpoint4(slot: number, out: Uint8Array, pos: number): void;
+  copyEndpoint6(slot: number, out: Uint8Array, pos: number): void;
+}
+
+export class PeerTable implements PeerSlots {
   count = 0;
   /** Slots 0..seeders-1 hold seeders. */
   seeders = 0;

@@ -22,7 +22,7 @@
  */
 
 import { createHash, type Hash } from 'node:crypto';
-import { COMPLETED, HAS_KEY, HAS4, HAS6, type PeerTable } from './peer-table.js';
+import { COMPLETED, HAS_KEY, HAS4, HAS6, type PeerSlots } from './peer-table.js';
 
 export const STATE_MAGIC = 'BSSF';
 export const STATE_VERSION = 1;
@@ -76,14 +76,14 @@ export class StateEncoder {
     this.at = HEADER_SIZE;
   }
 
-  /** Appends a torrent and every peer of its table. */
-  torrent(infoHash: string, downloaded: number, lastAnnounce: number, table: PeerTable): void {
+  /** Appends a torrent (`infoHash`: its 20 bytes) and every one of its peers. */
+  torrent(infoHash: Uint8Array, downloaded: number, lastAnnounce: number, table: PeerSlots): void {
     this.room();
     const c = this.chunk;
     let at = this.at;
     c[at++] = TAG_TORRENT;
-    at += c.write(infoHash, at, ID_SIZE, 'latin1');
-    at = c.writeDoubleLE(downloaded, at);
+    c.set(infoHash.subarray(0, ID_SIZE), at);
+    at = c.writeDoubleLE(downloaded, at + ID_SIZE);
     at = c.writeDoubleLE(lastAnnounce, at);
     at = c.writeUInt32LE(table.count, at);
     this.at = at;
@@ -125,7 +125,7 @@ export class StateEncoder {
     return this.take();
   }
 
-  private peer(table: PeerTable, slot: number): void {
+  private peer(table: PeerSlots, slot: number): void {
     this.room();
     const c = this.chunk;
     let p = this.at;

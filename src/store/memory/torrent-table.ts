@@ -1,0 +1,516 @@
+/**
+ * The memory store's torrents, packed in typed arrays, one row a torrent.
+ *
+ * Most torrents of a public tracker have one peer. As JS objects (a Map entry
+ * and its key string, a swarm object, a PeerTable and its region) such a
+ * torrent costs ~600 bytes and gives the garbage collector millions of
+ * objects to trace; here it is one row of ~100 bytes in a dozen shared
+ * arrays, and its one peer lives in the row itself ("inline", as aquatic
+ * keeps small swarms). A torrent gets a PeerTable only when it holds two
+ * peers or a peer with an IPv6 endpoint (the row has no room for one), and
+ * goes back inline when it is down to one IPv4 peer (memory-store.ts decides
+ * when).
+ *
+ * Rows are found by info hash through an open-addressing index (linear
+ * probing, backward-shift deletion) keyed with SipHash-1-3 under a random key
+ * of the table's, since clients choose info hashes (peer-table.ts says why
+ * SipHash). Rows never move: a freed row goes on a free list and is reused,
+ * so a walk by row number (scans, the sweep, state file saves) sees every
+ * torrent that lives throughout the walk exactly once. Live rows are also
+ * linked in the order of the second of their last announce (a row whose
+ * second changes moves to the tail), so torrents whose peers all expired sit
+ * at the head and are dropped in O(dropped).
+ */
+
+import { randomFillSync } from 'node:crypto';
+import { siphash13Id } from '../../protocol/siphash.js';
+import { COMPLETED, HAS_KEY, HAS4, type PeerSlots, type PeerTable } from './peer-table.js';
+
+const ID_SIZE = 20;
+const EP4_SIZE = 6;
+/** No row (list ends, empty free list). */
+export const NO_ROW = 0xffffffff;
+
+/**
+ * A row's flag byte: the low four bits are the inline peer's, with
+ * PeerTable's meanings (HAS4, HAS_KEY, COMPLETED; never HAS6), then these.
+ */
+const ROW_LIVE = 0x10;
+const INLINE_PEER = 0x20;
+const INLINE_SEEDER = 0x40;
+const PEER_BITS = 0x0f;
+
+/** Bytes of one row across the columns: three f64, five u32, two ids, an endpoint, flags. */
+const ROW_BYTES = 3 * 8 + 5 * 4 + 2 * ID_SIZE + EP4_SIZE + 1;
+
+/** The first capacity, and growth by 1.5x while small, 1.25x past this many rows. */
+const FIRST_CAPACITY = 64;
+const SLOW_GROWTH_AT = 1 << 20;
+
+export class TorrentTable {
+  /** Live rows. */
+  size = 0;
+  /** Rows below this have been handed out at some time; a walk by row number ends here. */
+  rowEnd = 0;
+  /** The order by second of last announce: oldest first. */
+  head = NO_ROW;
+  tail = NO_ROW;
+  private capacity = 0;
+  private hashes: Uint32Array = new Uint32Array(0);
+  private infoHashes: Uint8Array = new Uint8Array(0);
+  private downloadedCol: Float64Array = new Float64Array(0);
+  /** Epoch ms of the last announce that was not a stop. */
+  private lastAnnounceCol: Float64Array = new Float64Array(0);
+  private prev: Uint32Array = new Uint32Array(0);
+  /** The order's next row; for a free row, the next free row. */
+  private next: Uint32Array = new Uint32Array(0);
+  private flagsCol: Uint8Array = new Uint8Array(0);
+  private peerIds: Uint8Array = new Uint8Array(0);
+  private peerEp4: Uint8Array = new Uint8Array(0);
+  private peerKeys: Uint32Array = new Uint32Array(0);
+  /** The inline peer's last-seen epoch ms. */
+  private peerSeen: Float64Array = new Float64Array(0);
+  /** A row's PeerTable, when its peers are not inline, as 1 + its place in `tableList` (0: none). */
+  private tableRefs: Uint32Array = new Uint32Array(0);
+  /** The PeerTables of the rows that have one, densely (a few in a long tail), and the free places. */
+  private readonly tableList: (PeerTable | undefined)[] = [];
+  private readonly freeTableRefs: number[] = [];
+  /** Row + 1 by hash position; 0 = empty. A power of two at least 1.5x the capacity. */
+  private index: Uint32Array = new Uint32Array(0);
+  private mask = 0;
+  private freeHead = NO_ROW;
+  private readonly key = new Int32Array(4);
+
+  constructor() {
+    randomFillSync(this.key);
+  }
+
+  /** The row of this info hash, or -1. */
+  find(infoHash: Uint8Array): number {
+    if (this.size === 0) return -1;
+    const index = this.index;
+    const mask = this.mask;
+    const infoHashes = this.infoHashes;
+    for (let i = this.hash(infoHash, 0) & mask; ; i = (i + 1) & mask) {
+      const entry = index[i] as number;
+      if (entry === 0) return -1;
+      const row = entry - 1;
+      if (sameBytes(infoHashes, row * ID_SIZE, infoHash, ID_SIZE)) return row;
+    }
+  }
+
+  /**
+   * Adds a torrent (not already present) with no peers and returns its row,
+   * at the order's tail with `lastAnnounce` (the caller keeps the order by
+   * second: an announce passes now, a load sorts afterwards with sortOrder()).
+   */
+  add(infoHash: Uint8Array, lastAnnounce: number): number {
+    let row = this.freeHead;
+    if (row !== NO_ROW) {
+      this.freeHead = this.next[row] as number;
+    } else {
+      if (this.rowEnd === this.capacity) this.grow();
+      row = this.rowEnd++;
+    }
+    this.infoHashes.set(infoHash.subarray(0, ID_SIZE), row * ID_SIZE);
+    const h = this.hash(infoHash, 0);
+    this.hashes[row] = h;
+    this.downloadedCol[row] = 0;
+    this.lastAnnounceCol[row] = lastAnnounce;
+    this.flagsCol[row] = ROW_LIVE;
+    this.indexInsert(row, h);
+    this.append(row);
+    this.size++;
+    return row;
+  }
+
+  /** Frees a row; the caller has released its PeerTable (slab chunks are not garbage collected). */
+  remove(row: number): void {
+    this.indexDelete(row);
+    this.unlink(row);
+    this.flagsCol[row] = 0;
+    this.setTable(row, undefined);
+    this.next[row] = this.freeHead;
+    this.freeHead = row;
+    this.size--;
+  }
+
+  /** Forgets every row (the caller has released their PeerTables). */
+  clear(): void {
+    this.tableRefs.fill(0);
+    this.tableList.length = 0;
+    this.freeTableRefs.length = 0;
+    this.flagsCol.fill(0);
+    this.index.fill(0);
+    this.size = 0;
+    this.freeHead = NO_ROW;
+    this.head = this.tail = NO_ROW;
+    // Rows below rowEnd stay handed out, as free rows.
+    for (let row = this.rowEnd - 1; row >= 0; row--) {
+      this.next[row] = this.freeHead;
+      this.freeHead = row;
+    }
+  }
+
+  isLive(row: number): boolean {
+    return ((this.flagsCol[row] as number) & ROW_LIVE) !== 0;
+  }
+
+  /** The row after this one in the order by second, or NO_ROW. */
+  nextInOrder(row: number): number {
+    return this.next[row] as number;
+  }
+
+  copyInfoHash(row: number, out: Uint8Array, pos: number): void {
+    const b = row * ID_SIZE;
+    const src = this.infoHashes;
+    for (let i = 0; i < ID_SIZE; i++) out[pos + i] = src[b + i] as number;
+  }
+
+  /** The info hash as a 20-character latin1 string (the retired counts' key). */
+  infoHashKey(row: number): string {
+    const ids = this.infoHashes;
+    return Buffer.from(ids.buffer, ids.byteOffset + row * ID_SIZE, ID_SIZE).toString('latin1');
+  }
+
+  downloaded(row: number): number {
+    return this.downloadedCol[row] as number;
+  }
+
+  setDownloaded(row: number, downloaded: number): void {
+    this.downloadedCol[row] = downloaded;
+  }
+
+  lastAnnounce(row: number): number {
+    return this.lastAnnounceCol[row] as number;
+  }
+
+  /** Records an announce at `now`; a row whose second changes moves to the order's tail. */
+  touch(row: number, now: number): void {
+    const before = this.lastAnnounceCol[row] as number;
+    this.lastAnnounceCol[row] = now;
+    if (Math.floor(before / 1000) !== Math.floor(now / 1000) && this.tail !== row) {
+      this.unlink(row);
+      this.append(row);
+    }
+  }
+
+  /**
+   * Relinks the order by the second of each live row's last announce (rows of
+   * one second in row order). For a load, whose rows come in file order.
+   */
+  sortOrder(): void {
+    const rows = new Uint32Array(this.size);
+    let n = 0;
+    for (let row = 0; row < this.rowEnd; row++) if (this.isLive(row)) rows[n++] = row;
+    const seconds = new Float64Array(this.rowEnd);
+    for (let i = 0; i < n; i++) {
+      const row = rows[i] as number;
+      seconds[row] = Math.floor((this.lastAnnounceCol[row] as number) / 1000);
+    }
+    rows.sort((a, b) => (seconds[a] as number) - (seconds[b] as number) || a - b);
+    this.head = this.tail = NO_ROW;
+    for (let i = 0; i < n; i++) this.append(rows[i] as number);
+  }
+
+  table(row: number): PeerTable | undefined {
+    const ref = this.tableRefs[row] as number;
+    return ref === 0 ? undefined : this.tableList[ref - 1];
+  }
+
+  /** Gives the row a PeerTable (its inline peer must have moved there), or takes it away (undefined). */
+  setTable(row: number, table: PeerTable | undefined): void {
+    const ref = this.tableRefs[row] as number;
+    if (ref !== 0) {
+      if (table !== undefined) {
+        this.tableList[ref - 1] = table;
+        return;
+      }
+      this.tableList[ref - 1] = undefined;
+      this.freeTableRefs.push(ref);
+      this.tableRefs[row] = 0;
+    } else if (table !== undefined) {
+      let place = this.freeTableRefs.pop();
+      if (place === undefined) {
+        this.tableList.push(table);
+        place = this.tableList.length;
+      } else {
+        this.tableList[place - 1] = table;
+      }
+      this.tableRefs[row] = place;
+    }
+  }
+
+  // The inline peer.
+
+  hasPeer(row: number): boolean {
+    return ((this.flagsCol[row] as number) & INLINE_PEER) !== 0;
+  }
+
+  /** PeerTable's flag bits of the inline peer (HAS4, HAS_KEY, COMPLETED). */
+  peerFlags(row: number): number {
+    return (this.flagsCol[row] as number) & PEER_BITS;
+  }
+
+  setPeerFlag(row: number, flag: number): void {
+    (this.flagsCol[row] as number) |= flag & PEER_BITS;
+  }
+
+  peerIsSeeder(row: number): boolean {
+    return ((this.flagsCol[row] as number) & INLINE_SEEDER) !== 0;
+  }
+
+  /** 1 if the inline peer is there and a seeder, else 0. */
+  peerSeeders(row: number): number {
+    return ((this.flagsCol[row] as number) & (INLINE_PEER | INLINE_SEEDER)) === (INLINE_PEER | INLINE_SEEDER) ? 1 : 0;
+  }
+
+  /** Stores a new inline peer (there is none) with no endpoint, key or flags. */
+  setPeer(row: number, id: Uint8Array, seeder: boolean, seen: number): void {
+    this.peerIds.set(id.subarray(0, ID_SIZE), row * ID_SIZE);
+    this.flagsCol[row] = ROW_LIVE | INLINE_PEER | (seeder ? INLINE_SEEDER : 0);
+    this.peerSeen[row] = seen;
+  }
+
+  clearPeer(row: number): void {
+    this.flagsCol[row] = ROW_LIVE;
+  }
+
+  samePeerId(row: number, id: Uint8Array): boolean {
+    return sameBytes(this.peerIds, row * ID_SIZE, id, ID_SIZE);
+  }
+
+  setPeerSeeder(row: number, seeder: boolean): void {
+    const f = this.flagsCol[row] as number;
+    this.flagsCol[row] = seeder ? f | INLINE_SEEDER : f & ~INLINE_SEEDER;
+  }
+
+  peerLastSeen(row: number): number {
+    return this.peerSeen[row] as number;
+  }
+
+  setPeerLastSeen(row: number, seen: number): void {
+    this.peerSeen[row] = seen;
+  }
+
+  peerKey(row: number): number {
+    return this.peerKeys[row] as number;
+  }
+
+  setPeerKey(row: number, key: number): void {
+    this.peerKeys[row] = key;
+    this.setPeerFlag(row, HAS_KEY);
+  }
+
+  setPeerEndpoint4(row: number, endpoint: Uint8Array): void {
+    this.peerEp4.set(endpoint.subarray(0, EP4_SIZE), row * EP4_SIZE);
+    this.setPeerFlag(row, HAS4);
+  }
+
+  /** Same IPv4 address (port ignored) as the inline peer's endpoint. */
+  samePeerIp4(row: number, endpoint: Uint8Array): boolean {
+    return ((this.flagsCol[row] as number) & HAS4) !== 0 && sameBytes(this.peerEp4, row * EP4_SIZE, endpoint, 4);
+  }
+
+  copyPeerId(row: number, out: Uint8Array, pos: number): void {
+    out.set(this.peerIds.subarray(row * ID_SIZE, row * ID_SIZE + ID_SIZE), pos);
+  }
+
+  copyPeerEndpoint4(row: number, out: Uint8Array, pos: number): void {
+    const b = row * EP4_SIZE;
+    const src = this.peerEp4;
+    for (let i = 0; i < EP4_SIZE; i++) out[pos + i] = src[b + i] as number;
+  }
+
+  /** Moves the inline peer into `table` (empty, not yet the row's) with all it carries. */
+  movePeerTo(row: number, table: PeerTable): void {
+    if (!this.hasPeer(row)) return;
+    const flags = this.peerFlags(row);
+    const slot = table.insert(
+      this.peerIds.subarray(row * ID_SIZE, row * ID_SIZE + ID_SIZE),
+      this.peerIsSeeder(row),
+      this.peerSeen[row] as number,
+    );
+    if (flags & HAS4) table.setEndpoint4(slot, this.peerEp4.subarray(row * EP4_SIZE, row * EP4_SIZE + EP4_SIZE));
+    if (flags & HAS_KEY) table.setKey(slot, this.peerKeys[row] as number);
+    if (flags & COMPLETED) table.setFlag(slot, COMPLETED);
+    this.clearPeer(row);
+  }
+
+  /** Makes the peer in `slot` of `table` (one without an IPv6 endpoint) the row's inline peer. */
+  takePeerFrom(row: number, table: PeerTable, slot: number): void {
+    const flags = table.flags(slot);
+    this.flagsCol[row] = ROW_LIVE | INLINE_PEER | (table.isSeeder(slot) ? INLINE_SEEDER : 0);
+    this.peerSeen[row] = table.lastSeen(slot);
+    table.copyId(slot, this.peerIds, row * ID_SIZE);
+    if (flags & HAS4) {
+      table.copyEndpoint4(slot, this.peerEp4, row * EP4_SIZE);
+      this.setPeerFlag(row, HAS4);
+    }
+    if (flags & HAS_KEY) this.setPeerKey(row, table.key(slot));
+    if (flags & COMPLETED) this.setPeerFlag(row, COMPLETED);
+  }
+
+  private hash(bytes: Uint8Array, offset: number): number {
+    const k = this.key;
+    return siphash13Id(k[0] as number, k[1] as number, k[2] as number, k[3] as number, bytes, offset);
+  }
+
+  private append(row: number): void {
+    this.prev[row] = this.tail;
+    this.next[row] = NO_ROW;
+    if (this.tail === NO_ROW) this.head = row;
+    else this.next[this.tail] = row;
+    this.tail = row;
+  }
+
+  private unlink(row: number): void {
+    const p = this.prev[row] as number;
+    const n = this.next[row] as number;
+    if (p === NO_ROW) this.head = n;
+    else this.next[p] = n;
+    if (n === NO_ROW) this.tail = p;
+    else this.prev[n] = p;
+  }
+
+  /**
+   * Moves the rows into a larger region and rebuilds the index from the
+   * stored hashes. Every column and the index share one ArrayBuffer, each
+   * region larger than the last: glibc maps such a buffer on its own and
+   * unmaps it when freed, where a dozen column arrays of different sizes
+   * would be carved from its heap and leave holes there that it never gives
+   * back (measured: ~25 bytes a torrent at 1M). A new region's pages are the
+   * kernel's zero pages until written, so the slack costs address space, not
+   * resident memory.
+   */
+  private grow(): void {
+    const old = this.capacity;
+    const capacity = old === 0 ? FIRST_CAPACITY : old >= SLOW_GROWTH_AT ? old + (old >> 2) : old + (old >> 1);
+    let indexSize = 4;
+    while (indexSize * 2 < capacity * 3) indexSize *= 2;
+    // 8-byte columns first, then 4-byte ones, then bytes: every view aligned.
+    const buffer = new ArrayBuffer(capacity * ROW_BYTES + indexSize * 4);
+    let at = 0;
+    const f64 = (): Float64Array => {
+      const a = new Float64Array(buffer, at, capacity);
+      at += capacity * 8;
+      return a;
+    };
+    const u32 = (n: number): Uint32Array => {
+      const a = new Uint32Array(buffer, at, n);
+      at += n * 4;
+      return a;
+    };
+    const u8 = (n: number): Uint8Array => {
+      const a = new Uint8Array(buffer, at, n);
+      at += n;
+      return a;
+    };
+    this.downloadedCol = grown(this.downloadedCol, f64());
+    this.lastAnnounceCol = grown(this.lastAnnounceCol, f64());
+    this.peerSeen = grown(this.peerSeen, f64());
+    this.hashes = grown(this.hashes, u32(capacity));
+    this.prev = grown(this.prev, u32(capacity));
+    this.next = grown(this.next, u32(capacity));
+    this.peerKeys = grown(this.peerKeys, u32(capacity));
+    this.tableRefs = grown(this.tableRefs, u32(capacity));
+    this.index = u32(indexSize);
+    this.infoHashes = grown(this.infoHashes, u8(capacity * ID_SIZE));
+    this.peerIds = grown(this.peerIds, u8(capacity * ID_SIZE));
+    this.peerEp4 = grown(this.peerEp4, u8(capacity * EP4_SIZE));
+    this.flagsCol = grown(this.flagsCol, u8(capacity));
+    this.capacity = capacity;
+    this.mask = indexSize - 1;
+    for (let row = 0; row < this.rowEnd; row++) {
+      if (this.isLive(row)) this.indexInsert(row, this.hashes[row] as number);
+    }
+  }
+
+  private indexInsert(row: number, hash: number): void {
+    const index = this.index;
+    const mask = this.mask;
+    let i = hash & mask;
+    while (index[i] !== 0) i = (i + 1) & mask;
+    index[i] = row + 1;
+  }
+
+  /** Backward-shift deletion (as PeerTable's index): no tombstones. */
+  private indexDelete(row: number): void {
+    const index = this.index;
+    const mask = this.mask;
+    const hashes = this.hashes;
+    let hole = (hashes[row] as number) & mask;
+    while (index[hole] !== row + 1) hole = (hole + 1) & mask;
+    let i = hole;
+    for (;;) {
+      i = (i + 1) & mask;
+      const entry = index[i] as number;
+      if (entry === 0) break;
+      const home = (hashes[entry - 1] as number) & mask;
+      const inRange = hole <= i ? home > hole && home <= i : home > hole || home <= i;
+      if (!inRange) {
+        index[hole] = entry;
+        hole = i;
+      }
+    }
+    index[hole] = 0;
+  }
+}
+
+function grown<T extends Uint8Array | Uint32Array | Float64Array>(from: T, to: T): T {
+  to.set(from as never);
+  return to;
+}
+
+function sameBytes(a: Uint8Array, offset: number, b: Uint8Array, n: number): boolean {
+  for (let i = 0; i < n; i++) if (a[offset + i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * A row's inline peer seen through PeerTable's read interface (slot 0), for
+ * code that reads either (the state file, the stats page's peer list).
+ * Points at one row at a time; reused.
+ */
+export class InlinePeer implements PeerSlots {
+  private row = 0;
+
+  constructor(private readonly torrents: TorrentTable) {}
+
+  at(row: number): this {
+    this.row = row;
+    return this;
+  }
+
+  get count(): number {
+    return this.torrents.hasPeer(this.row) ? 1 : 0;
+  }
+
+  flags(_slot: number): number {
+    return this.torrents.peerFlags(this.row);
+  }
+
+  isSeeder(_slot: number): boolean {
+    return this.torrents.peerIsSeeder(this.row);
+  }
+
+  key(_slot: number): number {
+    return this.torrents.peerKey(this.row);
+  }
+
+  lastSeen(_slot: number): number {
+    return this.torrents.peerLastSeen(this.row);
+  }
+
+  copyId(_slot: number, out: Uint8Array, pos: number): void {
+    this.torrents.copyPeerId(this.row, out, pos);
+  }
+
+  copyEndpoint4(_slot: number, out: Uint8Array, pos: number): void {
+    this.torrents.copyPeerEndpoint4(this.row, out, pos);
+  }
+
+  copyEndpoint6(_slot: number, _out: Uint8Array, _pos: number): void {
+    throw new Error('an inline peer has no IPv6 endpoint');
+  }
+}
