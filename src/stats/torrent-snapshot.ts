@@ -126,12 +126,11 @@ export class TorrentSnapshot implements TorrentTable {
   private static async fromAccumulator(acc: Accumulator, builtAt: number, truncated: boolean) {
     const slicer = new Slicer();
     const n = Math.min(acc.length, MAX_ROWS);
-    const byHash = await slicer.run(sortByHashSteps(acc.hashes, n));
+    const byHash = await slicer.run(sortByHashSteps(acc, n));
 
     // Copy rows into hash order, merging duplicates: a scan may return a torrent
-    // twice (Redis SCAN, or a torrent re-announced while the memory store scans);
-    // the fresher copy wins. Byte loops, not Buffer calls: this runs per row.
-    const src = acc.hashes;
+    // twice (Redis SCAN, or a torrent dropped and created again while the memory
+    // store scans); the fresher copy wins. Byte loops, not Buffer calls: this runs per row.
     const hashes = Buffer.allocUnsafe(n * 20);
     const cols = [new Float64Array(n), new Float64Array(n), new Float64Array(n), new Float64Array(n)] as const;
     let rows = 0;
@@ -139,27 +138,31 @@ export class TorrentSnapshot implements TorrentTable {
       if ((k & CHUNK_MASK) === CHUNK_MASK) await slicer.pause();
       const from = byHash[k]!;
       let dst = rows;
-      if (rows > 0 && sameHash(src, from * 20, hashes, (rows - 1) * 20)) {
+      if (rows > 0 && acc.sameHash(from, hashes, (rows - 1) * 20)) {
         dst = rows - 1;
-        if (acc.lastAnnounce[from]! < cols[3][dst]!) continue;
+        if (acc.value(3, from) < cols[3][dst]!) continue;
       } else {
-        for (let b = 0; b < 20; b++) hashes[rows * 20 + b] = src[from * 20 + b]!;
+        acc.copyHash(from, hashes, rows * 20);
         rows++;
       }
-      cols[0][dst] = acc.seeders[from]!;
-      cols[1][dst] = acc.leechers[from]!;
-      cols[2][dst] = acc.completed[from]!;
-      cols[3][dst] = acc.lastAnnounce[from]!;
+      cols[0][dst] = acc.value(0, from);
+      cols[1][dst] = acc.value(1, from);
+      cols[2][dst] = acc.value(2, from);
+      cols[3][dst] = acc.value(3, from);
     }
+    // Views, not copies: first writes to fresh memory are what a copy of tens of MB costs (page faults).
     const values = [
-      cols[0].slice(0, rows),
-      cols[1].slice(0, rows),
-      cols[2].slice(0, rows),
-      cols[3].slice(0, rows),
+      cols[0].subarray(0, rows),
+      cols[1].subarray(0, rows),
+      cols[2].subarray(0, rows),
+      cols[3].subarray(0, rows),
     ] as const;
 
     const all = new Uint32Array(rows);
-    for (let i = 0; i < rows; i++) all[i] = i;
+    for (let i = 0; i < rows; i++) {
+      if ((i & CHUNK_MASK) === CHUNK_MASK) await slicer.pause();
+      all[i] = i;
+    }
     const orders: Uint32Array[] = [];
     for (let c = 0; c < 4; c++) orders.push(await slicer.run(sortRowsSteps(all, values[c] as Float64Array)));
     return new TorrentSnapshot(
@@ -306,21 +309,33 @@ export class ScannedRows implements TorrentTable {
     if (q.prefix === null) return { recordsFiltered: 0, rows: [] };
     const want = q.start + q.length;
     const sign = q.dir === 'asc' ? 1 : -1;
-    const values = q.column === 0 ? undefined : this.columnOf(q.column);
-    const { hashes } = this.acc;
-    // Negative when row a comes before row b in the requested order
-    // (buf.compare(target, …) orders buf's range against target's).
+    const column = q.column - 1;
+    const acc = this.acc;
+    // Negative when row a comes before row b in the requested order.
     const before = (a: number, b: number): number => {
-      const byValue = values ? (values[a] as number) - (values[b] as number) : 0;
-      return sign * (byValue !== 0 ? byValue : hashes.compare(hashes, b * 20, b * 20 + 20, a * 20, a * 20 + 20));
+      const byValue = column >= 0 ? acc.value(column, a) - acc.value(column, b) : 0;
+      if (byValue !== 0) return sign * byValue;
+      // Ties are common (most torrents have 0 or 1 seeder): the hashes' first 4 bytes decide almost all.
+      const byKey = acc.hashKey(a) - acc.hashKey(b);
+      return sign * (byKey !== 0 ? byKey : acc.compareHashes(a, b));
     };
     const best: number[] = [];
     let matches = 0;
+    // The value of the last row kept: a row past it is skipped on one comparison of numbers.
+    let worst = Number.NaN;
     for (let i = 0; i < this.size; i++) {
-      if (q.prefix !== '' && !hashHasPrefix(hashes, i * 20, q.prefix)) continue;
+      if (q.prefix !== '' && !acc.hasPrefix(i, q.prefix)) continue;
       matches++;
       if (want <= 0) continue;
-      if (best.length === want && before(i, best[want - 1] as number) >= 0) continue;
+      if (best.length === want) {
+        if (column >= 0) {
+          const d = sign * (acc.value(column, i) - worst);
+          if (d > 0) continue;
+          if (d === 0 && before(i, best[want - 1] as number) >= 0) continue;
+        } else if (before(i, best[want - 1] as number) >= 0) {
+          continue;
+        }
+      }
       // Insertion into a short sorted list: most rows fail the test above.
       let at = best.length === want ? want - 1 : best.length;
       if (best.length < want) best.push(i);
@@ -329,24 +344,20 @@ export class ScannedRows implements TorrentTable {
         at--;
       }
       best[at] = i;
+      if (column >= 0) worst = acc.value(column, best[best.length - 1] as number);
     }
     const rows = best.slice(q.start).map((i) => this.row(i));
     return { recordsFiltered: matches, rows };
   }
 
-  private columnOf(column: number): Float64Array {
-    const { seeders, leechers, completed, lastAnnounce } = this.acc;
-    return [seeders, leechers, completed, lastAnnounce][column - 1] as Float64Array;
-  }
-
   private row(i: number): TorrentRow {
     const { acc } = this;
     return {
-      infoHash: acc.hashes.toString('hex', i * 20, i * 20 + 20),
-      seeders: acc.seeders[i] as number,
-      leechers: acc.leechers[i] as number,
-      completed: acc.completed[i] as number,
-      lastAnnounce: acc.lastAnnounce[i] as number,
+      infoHash: acc.hashHex(i),
+      seeders: acc.value(0, i),
+      leechers: acc.value(1, i),
+      completed: acc.value(2, i),
+      lastAnnounce: acc.value(3, i),
     };
   }
 }
@@ -361,14 +372,26 @@ function hashHasPrefix(hashes: Buffer, offset: number, prefix: string): boolean 
   return true;
 }
 
-/** Growable columns filled while scanning, so the scan holds no per-torrent objects. */
+/** Rows per Accumulator segment. */
+const SEGMENT_BITS = 16;
+const SEGMENT_ROWS = 1 << SEGMENT_BITS;
+const SEGMENT_MASK = SEGMENT_ROWS - 1;
+
+interface Segment {
+  hashes: Buffer;
+  /** Seeders, leechers, completed, last announce. */
+  values: readonly [Float64Array, Float64Array, Float64Array, Float64Array];
+}
+
+/**
+ * Columns filled while scanning, so the scan holds no per-torrent objects. In
+ * segments of 65,536 rows that are never copied: doubling arrays would copy
+ * tens of MB into fresh memory in one go at a million torrents, and on a VM
+ * those first writes (page faults) pause the event loop for ~100 ms.
+ */
 class Accumulator {
   length = 0;
-  hashes = Buffer.allocUnsafe(20 * 1024);
-  seeders = new Float64Array(1024);
-  leechers = new Float64Array(1024);
-  completed = new Float64Array(1024);
-  lastAnnounce = new Float64Array(1024);
+  private readonly segments: Segment[] = [];
 
   push(t: TorrentSummary): void {
     this.add(t.infoHash, t.complete, t.incomplete, t.downloaded, t.lastAnnounce);
@@ -376,27 +399,69 @@ class Accumulator {
 
   add(infoHash: Uint8Array, complete: number, incomplete: number, downloaded: number, lastAnnounce: number): void {
     if (this.length >= MAX_ROWS || infoHash.length !== 20) return;
-    if (this.length === this.seeders.length) this.grow();
     const i = this.length++;
+    const j = i & SEGMENT_MASK;
+    if (j === 0) {
+      this.segments.push({
+        hashes: Buffer.allocUnsafe(SEGMENT_ROWS * 20),
+        values: [
+          new Float64Array(SEGMENT_ROWS),
+          new Float64Array(SEGMENT_ROWS),
+          new Float64Array(SEGMENT_ROWS),
+          new Float64Array(SEGMENT_ROWS),
+        ],
+      });
+    }
+    const s = this.segments[i >>> SEGMENT_BITS]!;
     // A byte loop: Buffer#copy's fixed cost is several times 20 bytes' worth.
-    const to = this.hashes;
-    for (let b = 0, o = i * 20; b < 20; b++) to[o + b] = infoHash[b] as number;
-    this.seeders[i] = complete;
-    this.leechers[i] = incomplete;
-    this.completed[i] = downloaded;
-    this.lastAnnounce[i] = lastAnnounce;
+    const to = s.hashes;
+    for (let b = 0, o = j * 20; b < 20; b++) to[o + b] = infoHash[b] as number;
+    s.values[0][j] = complete;
+    s.values[1][j] = incomplete;
+    s.values[2][j] = downloaded;
+    s.values[3][j] = lastAnnounce;
   }
 
-  private grow(): void {
-    const size = this.seeders.length * 2;
-    const hashes = Buffer.allocUnsafe(size * 20);
-    this.hashes.copy(hashes);
-    this.hashes = hashes;
-    for (const key of ['seeders', 'leechers', 'completed', 'lastAnnounce'] as const) {
-      const next = new Float64Array(size);
-      next.set(this[key]);
-      this[key] = next;
-    }
+  /** Column 0 seeders, 1 leechers, 2 completed, 3 last announce, of row i. */
+  value(column: number, i: number): number {
+    return this.segments[i >>> SEGMENT_BITS]!.values[column]![i & SEGMENT_MASK]!;
+  }
+
+  /** The first 4 bytes of row i's hash as a uint32 (big-endian: hash order). */
+  hashKey(i: number): number {
+    const h = this.segments[i >>> SEGMENT_BITS]!.hashes;
+    const o = (i & SEGMENT_MASK) * 20;
+    return ((h[o]! << 24) | (h[o + 1]! << 16) | (h[o + 2]! << 8) | h[o + 3]!) >>> 0;
+  }
+
+  /** Negative when row a's hash sorts before row b's. */
+  compareHashes(a: number, b: number): number {
+    const ha = this.segments[a >>> SEGMENT_BITS]!.hashes;
+    const hb = this.segments[b >>> SEGMENT_BITS]!.hashes;
+    const oa = (a & SEGMENT_MASK) * 20;
+    const ob = (b & SEGMENT_MASK) * 20;
+    // buf.compare(target, …) orders buf's range against target's.
+    return ha.compare(hb, ob, ob + 20, oa, oa + 20);
+  }
+
+  sameHash(i: number, other: Buffer, offset: number): boolean {
+    return sameHash(this.segments[i >>> SEGMENT_BITS]!.hashes, (i & SEGMENT_MASK) * 20, other, offset);
+  }
+
+  copyHash(i: number, out: Buffer, offset: number): void {
+    const h = this.segments[i >>> SEGMENT_BITS]!.hashes;
+    const o = (i & SEGMENT_MASK) * 20;
+    for (let b = 0; b < 20; b++) out[offset + b] = h[o + b]!;
+  }
+
+  hashHex(i: number): string {
+    const o = (i & SEGMENT_MASK) * 20;
+    return this.segments[i >>> SEGMENT_BITS]!.hashes.toString('hex', o, o + 20);
+  }
+
+  /** Whether row i's hash starts with the hex digits of `prefix` (lowercase). */
+  hasPrefix(i: number, prefix: string): boolean {
+    return hashHasPrefix(this.segments[i >>> SEGMENT_BITS]!.hashes, (i & SEGMENT_MASK) * 20, prefix);
   }
 }
 
@@ -446,13 +511,12 @@ function runSync<T>(steps: Steps<T>): T {
  * Row indices ordered by info hash: a radix sort on the first 32 bits, then runs
  * sharing those bits (rare among random hashes) ordered by full comparison.
  */
-function* sortByHashSteps(hashes: Buffer, n: number): Steps<Uint32Array> {
+function* sortByHashSteps(acc: Accumulator, n: number): Steps<Uint32Array> {
   const keys = new Uint32Array(n);
   const rows = new Uint32Array(n);
   for (let a = 0; a < n; a += CHUNK) {
     for (let i = a, end = Math.min(n, a + CHUNK); i < end; i++) {
-      const o = i * 20;
-      keys[i] = ((hashes[o]! << 24) | (hashes[o + 1]! << 16) | (hashes[o + 2]! << 8) | hashes[o + 3]!) >>> 0;
+      keys[i] = acc.hashKey(i);
       rows[i] = i;
     }
     yield;
@@ -466,9 +530,7 @@ function* sortByHashSteps(hashes: Buffer, n: number): Steps<Uint32Array> {
     let j = i + 1;
     while (j < n && sortedKeys[j] === sortedKeys[i]) j++;
     if (j - i > 1) {
-      const run = Array.from(out.subarray(i, j)).sort((a, b) =>
-        hashes.compare(hashes, b * 20, b * 20 + 20, a * 20, a * 20 + 20),
-      );
+      const run = Array.from(out.subarray(i, j)).sort((a, b) => acc.compareHashes(a, b));
       out.set(run, i);
     }
     i = j;

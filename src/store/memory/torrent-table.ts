@@ -24,7 +24,7 @@
 
 import { randomFillSync } from 'node:crypto';
 import { siphash13Id } from '../../protocol/siphash.js';
-import { COMPLETED, HAS_KEY, HAS4, type PeerSlots, type PeerTable } from './peer-table.js';
+import { COMPLETED, copyBytes, HAS_KEY, HAS4, type PeerSlots, type PeerTable } from './peer-table.js';
 
 const ID_SIZE = 20;
 const EP4_SIZE = 6;
@@ -112,7 +112,7 @@ export class TorrentTable {
       if (this.rowEnd === this.capacity) this.grow();
       row = this.rowEnd++;
     }
-    this.infoHashes.set(infoHash.subarray(0, ID_SIZE), row * ID_SIZE);
+    copyBytes(infoHash, 0, this.infoHashes, row * ID_SIZE, ID_SIZE);
     const h = this.hash(infoHash, 0);
     this.hashes[row] = h;
     this.downloadedCol[row] = 0;
@@ -162,9 +162,7 @@ export class TorrentTable {
   }
 
   copyInfoHash(row: number, out: Uint8Array, pos: number): void {
-    const b = row * ID_SIZE;
-    const src = this.infoHashes;
-    for (let i = 0; i < ID_SIZE; i++) out[pos + i] = src[b + i] as number;
+    copyBytes(this.infoHashes, row * ID_SIZE, out, pos, ID_SIZE);
   }
 
   /** The info hash as a 20-character latin1 string (the retired counts' key). */
@@ -267,7 +265,7 @@ export class TorrentTable {
 
   /** Stores a new inline peer (there is none) with no endpoint, key or flags. */
   setPeer(row: number, id: Uint8Array, seeder: boolean, seen: number): void {
-    this.peerIds.set(id.subarray(0, ID_SIZE), row * ID_SIZE);
+    copyBytes(id, 0, this.peerIds, row * ID_SIZE, ID_SIZE);
     this.flagsCol[row] = ROW_LIVE | INLINE_PEER | (seeder ? INLINE_SEEDER : 0);
     this.peerSeen[row] = seen;
   }
@@ -303,7 +301,7 @@ export class TorrentTable {
   }
 
   setPeerEndpoint4(row: number, endpoint: Uint8Array): void {
-    this.peerEp4.set(endpoint.subarray(0, EP4_SIZE), row * EP4_SIZE);
+    copyBytes(endpoint, 0, this.peerEp4, row * EP4_SIZE, EP4_SIZE);
     this.setPeerFlag(row, HAS4);
   }
 
@@ -313,13 +311,11 @@ export class TorrentTable {
   }
 
   copyPeerId(row: number, out: Uint8Array, pos: number): void {
-    out.set(this.peerIds.subarray(row * ID_SIZE, row * ID_SIZE + ID_SIZE), pos);
+    copyBytes(this.peerIds, row * ID_SIZE, out, pos, ID_SIZE);
   }
 
   copyPeerEndpoint4(row: number, out: Uint8Array, pos: number): void {
-    const b = row * EP4_SIZE;
-    const src = this.peerEp4;
-    for (let i = 0; i < EP4_SIZE; i++) out[pos + i] = src[b + i] as number;
+    copyBytes(this.peerEp4, row * EP4_SIZE, out, pos, EP4_SIZE);
   }
 
   /** Moves the inline peer into `table` (empty, not yet the row's) with all it carries. */
