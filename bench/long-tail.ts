@@ -322,21 +322,24 @@ export async function runLongTailBench(o: LongTailOptions): Promise<LongTailResu
           (pre.first_error ? ` (first error: ${pre.first_error})` : ''),
       );
       await sleep(300);
-      const steady = await runLoad({
-        binary: o.loadgenBin,
-        file: w.file,
-        mode: 'udp',
-        port: t.port,
-        concurrency: o.concurrency,
-        duration: o.duration,
-        warmup: o.warmup,
-        start: w.prefill,
-        end: w.total,
-        numwant: 50,
-        timeoutMs: 2000,
-        pids,
-        sidePids: side,
-      });
+      // Regular updates of stored peers (numwant 50), for `duration` s after `warmup` s.
+      const steadyLoad = (duration: number, warmup: number): Promise<LoadResult> =>
+        runLoad({
+          binary: o.loadgenBin,
+          file: w.file,
+          mode: 'udp',
+          port: t.port,
+          concurrency: o.concurrency,
+          duration,
+          warmup,
+          start: w.prefill,
+          end: w.total,
+          numwant: 50,
+          timeoutMs: 2000,
+          pids,
+          sidePids: side,
+        });
+      const steady = await steadyLoad(o.duration, o.warmup);
       row.steady = steady;
       row.load = loadAverage();
       o.log(
@@ -346,21 +349,7 @@ export async function runLongTailBench(o: LongTailOptions): Promise<LongTailResu
       if (cfg.stats) {
         // The first answer is computed while the steady load goes on (a stats page opened on a busy
         // tracker): its time, and the announces' p99 meanwhile against the steady run's above.
-        const during = runLoad({
-          binary: o.loadgenBin,
-          file: w.file,
-          mode: 'udp',
-          port: t.port,
-          concurrency: o.concurrency,
-          duration: o.quick ? 2 : 6,
-          warmup: 0,
-          start: w.prefill,
-          end: w.total,
-          numwant: 50,
-          timeoutMs: 2000,
-          pids,
-          sidePids: side,
-        });
+        const during = steadyLoad(o.quick ? 2 : 6, 0);
         await sleep(o.quick ? 300 : 1000);
         row.stats = await timeStats(t.port, o.quick ? 30_000 : 120_000, () => [...pids(), ...side()]);
         row.duringStats = await during;
