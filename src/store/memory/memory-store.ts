@@ -188,7 +188,7 @@ export class MemoryStore implements SwarmStore {
   private applyInline(row: number, req: StoreAnnounce, now: number): StoreAnnounceResult | undefined {
     const torrents = this.torrents;
     const c = this.counts;
-    if (torrents.hasPeer(row) && torrents.peerLastSeen(row) <= now - this.ttl) this.removeInline(row);
+    this.pruneCounted(row, now);
     if (!torrents.hasPeer(row)) {
       if (req.event === 'stopped') return this.dropAnswered(row);
       if (req.ipv6 !== null) return undefined;
@@ -301,15 +301,12 @@ export class MemoryStore implements SwarmStore {
 
   /** The row's counts as an announce's answer (no peers yet). */
   private result(row: number, status: StoreAnnounceResult['status']): StoreAnnounceResult {
-    const torrents = this.torrents;
-    const table = torrents.table(row);
-    const complete = table ? table.seeders : torrents.peerSeeders(row);
-    const count = table ? table.count : torrents.hasPeer(row) ? 1 : 0;
+    const complete = this.seedersOf(row);
     return {
       status,
       complete,
-      incomplete: count - complete,
-      downloaded: torrents.downloaded(row),
+      incomplete: this.countOf(row) - complete,
+      downloaded: this.torrents.downloaded(row),
       peers4: EMPTY,
       peers6: EMPTY,
     };
