@@ -208,6 +208,8 @@ interface Row {
   stats?: StatsTiming;
   /** The same steady load while the first `/stats.json` answer was computed. */
   duringStats?: LoadResult;
+  /** The same load as duringStats with no /stats.json request: its reference. */
+  withoutStats?: LoadResult;
   load: string;
 }
 
@@ -349,6 +351,8 @@ export async function runLongTailBench(o: LongTailOptions): Promise<LongTailResu
       if (cfg.stats) {
         // The first answer is computed while the steady load goes on (a stats page opened on a busy
         // tracker): its time, and the announces' p99 meanwhile against the steady run's above.
+        // The same load first with no request, so the p99 meanwhile has its reference (no warm-up in either).
+        row.withoutStats = await steadyLoad(o.quick ? 2 : 6, 0);
         const during = steadyLoad(o.quick ? 2 : 6, 0);
         await sleep(o.quick ? 300 : 1000);
         row.stats = await timeStats(t.port, o.quick ? 30_000 : 120_000, () => [...pids(), ...side()]);
@@ -356,7 +360,8 @@ export async function runLongTailBench(o: LongTailOptions): Promise<LongTailResu
         o.log(
           `long tail: ${cfg.id} /stats.json by seeders under the steady load: first ${row.stats.firstMs.toFixed(0)} ms (tracker CPU ${row.stats.firstCpuMs.toFixed(0)} ms), second ${row.stats.secondMs.toFixed(0)} ms` +
             (row.stats.error ? ` (${row.stats.error})` : '') +
-            `; announces meanwhile p99 ${(row.duringStats.p99_us / 1000).toFixed(2)} ms, ${row.duringStats.errors} errors`,
+            `; announces meanwhile p99 ${(row.duringStats.p99_us / 1000).toFixed(2)} ms, ${row.duringStats.errors} errors` +
+            ` (the same load without the request: p99 ${(row.withoutStats.p99_us / 1000).toFixed(2)} ms)`,
         );
       }
     } catch (err) {
@@ -456,7 +461,10 @@ function renderLongTail(o: LongTailOptions, rows: Row[]): string {
         ? `failed: ${st.error} | –`
         : `${n(st.firstMs)} ms (CPU ${n(st.firstCpuMs)} ms) | ${n(st.secondMs)} ms`;
     const d = r.duringStats;
-    const meanwhile = d ? `${(d.p99_us / 1000).toFixed(2)} ms (${d.errors} errors)` : '–';
+    const without = r.withoutStats;
+    const meanwhile = d
+      ? `${(d.p99_us / 1000).toFixed(2)} ms (${d.errors} errors)${without ? `; without the request ${(without.p99_us / 1000).toFixed(2)} ms` : ''}`
+      : '–';
     out.push(
       `| ${name} | ${n(s.rate)}${r.id === 'opentracker' ? '' : ratio(s.rate, refSteady?.rate)} | ` +
         `${c.toFixed(1)}${redisPart ? redisPart.replace(')', cpuRatio.replace(' (', '; ')) : cpuRatio} | ` +
@@ -467,8 +475,8 @@ function renderLongTail(o: LongTailOptions, rows: Row[]): string {
     '',
     "CPU per announce: the tracker processes' CPU (on Redis, redis-server's added, and shown in parentheses) over the " +
       "measured window ÷ answered announces. `/stats.json`: the statistics table's DataTables request (first page of 10, " +
-      'sorted by seeders, descending) on BitStorm, 1 s into a second run of the steady load (6 s, no warm-up; its p99 is ' +
-      '"announce p99 meanwhile"); the first answer needs every torrent scanned ' +
+      'sorted by seeders, descending) on BitStorm, 1 s into a third run of the steady load (6 s, no warm-up; its p99 is ' +
+      '"announce p99 meanwhile", beside the p99 of a second run just before it, the same load without the request); the first answer needs every torrent scanned ' +
       "(no snapshot of the table exists yet; CPU: the tracker processes' and redis-server's CPU meanwhile; wall time well above it means other " +
       'work had the cores), the second is served from that snapshot. Reply `recordsTotal`: ' +
       (rows

@@ -1,4 +1,4 @@
-import { COLUMNS, type SnapshotQuery } from './torrent-snapshot.js';
+import { COLUMNS, type SnapshotQuery } from './table-query.js';
 
 /**
  * DataTables' server-side processing request (https://datatables.net/manual/server-side):

@@ -1,5 +1,8 @@
 import type { SwarmStore } from '../store/swarm-store.js';
-import { type ScannedRows, type SnapshotQuery, TorrentSnapshot, type TorrentTable } from './torrent-snapshot.js';
+import { canPreview, previewSteps } from './snapshot-preview.js';
+import { Slicer } from './snapshot-sort.js';
+import type { SnapshotPage, SnapshotQuery } from './table-query.js';
+import { type ScannedRows, TorrentSnapshot } from './torrent-snapshot.js';
 
 /**
  * Holds the current TorrentSnapshot and rebuilds it when it is older than
@@ -12,6 +15,16 @@ import { type ScannedRows, type SnapshotQuery, TorrentSnapshot, type TorrentTabl
  * of torrents never spends more than about a third of its time on the table.
  */
 const INLINE_BUILD_MS = 50;
+/** Work between returns to the event loop while a preview page is computed. */
+const PREVIEW_SLICE_MS = 1;
+
+/** A page of the table with what the page shows about the whole. */
+export interface TablePage extends SnapshotPage {
+  /** Torrents in the table. */
+  total: number;
+  builtAt: number;
+  truncated: boolean;
+}
 
 export class SnapshotCache {
   private current: TorrentSnapshot | undefined;
@@ -40,27 +53,31 @@ export class SnapshotCache {
   }
 
   /**
-   * What answers the table request `q`: the snapshot as get() gives it, or,
-   * before the first snapshot exists, the first build's scanned rows as soon
-   * as its scan is done (ScannedRows: a page near the top in one pass), so the
-   * first visitor of a large tracker does not wait for every column's sort.
+   * The table request `q` answered from the snapshot as get() gives it, or,
+   * before the first snapshot exists, from the first build's scanned rows as
+   * soon as its scan is done (a page near the top in one pass,
+   * snapshot-preview.ts), so the first visitor of a large tracker does not wait
+   * for the sorts.
    */
-  async forQuery(q: SnapshotQuery): Promise<TorrentTable> {
-    if (this.current) return this.get();
+  async page(q: SnapshotQuery): Promise<TablePage> {
+    if (this.current || !canPreview(q)) return pageOf(await this.get(), q);
     const building = this.refresh();
     const scanned = this.scanned as Promise<ScannedRows>;
-    const preview = scanned.then((rows): TorrentTable | Promise<TorrentTable> => (rows.canAnswer(q) ? rows : building));
-    return Promise.race<TorrentTable>([building, preview]);
+    const preview = scanned.then(async (scan): Promise<TablePage> => {
+      const page = await new Slicer(PREVIEW_SLICE_MS).run(previewSteps(scan.rows, q));
+      return { ...page, total: scan.rows.length, builtAt: scan.builtAt, truncated: scan.truncated };
+    });
+    return Promise.race([building.then((snapshot) => pageOf(snapshot, q)), preview]);
   }
 
   /** Rebuilds now (joining a rebuild already running) and resolves with the new snapshot. */
   refresh(): Promise<TorrentSnapshot> {
     if (this.building) return this.building;
-    let scannedNow: (rows: ScannedRows) => void = () => {};
+    let scannedNow: (scan: ScannedRows) => void = () => {};
     this.scanned = new Promise((resolve) => {
       scannedNow = resolve;
     });
-    const building = TorrentSnapshot.build(this.store, this.now, undefined, scannedNow).then(
+    const building = TorrentSnapshot.build(this.store, this.now, { onScanned: scannedNow }).then(
       (snapshot) => {
         this.current = snapshot;
         this.lastError = undefined;
@@ -81,4 +98,8 @@ export class SnapshotCache {
     building.then(clear, clear);
     return building;
   }
+}
+
+function pageOf(snapshot: TorrentSnapshot, q: SnapshotQuery): TablePage {
+  return { ...snapshot.query(q), total: snapshot.size, builtAt: snapshot.builtAt, truncated: snapshot.truncated };
 }

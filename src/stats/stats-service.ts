@@ -196,15 +196,14 @@ export class StatsService {
 
   private async table(params: URLSearchParams): Promise<Record<string, unknown>> {
     const request = parseTableRequest(params);
-    const snapshot = await this.snapshots.forQuery(request);
-    const page = snapshot.query(request);
+    const page = await this.snapshots.page(request);
     return {
       draw: request.draw,
-      recordsTotal: snapshot.size,
+      recordsTotal: page.total,
       recordsFiltered: page.recordsFiltered,
       data: page.rows,
-      snapshotAt: snapshot.builtAt,
-      truncated: snapshot.truncated || undefined,
+      snapshotAt: page.builtAt,
+      truncated: page.truncated || undefined,
     };
   }
 

@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { BadRequest, parseTableRequest, searchPrefix } from '../../src/stats/datatables-request.js';
-import { COLUMNS, type ScannedRows, type TorrentRow, TorrentSnapshot } from '../../src/stats/torrent-snapshot.js';
+import { canPreview, previewSteps } from '../../src/stats/snapshot-preview.js';
+import { runSync } from '../../src/stats/snapshot-sort.js';
+import { COLUMNS, type TorrentRow } from '../../src/stats/table-query.js';
+import { type ScannedRows, TorrentSnapshot } from '../../src/stats/torrent-snapshot.js';
 import type { SwarmStore, TorrentSummary } from '../../src/store/swarm-store.js';
 
 /** Deterministic pseudo-random summaries with plenty of ties in every column. */
@@ -48,7 +51,12 @@ function expected(all: TorrentSummary[], column: number, dir: 'asc' | 'desc', pr
 
 test('every column, both directions, with and without a prefix, matches a full sort', async () => {
   const all = summaries(3000);
-  const snap = await TorrentSnapshot.fromSummaries(all, Date.now());
+  // Sorted on the event loop, then on a worker thread.
+  for (const offThreadAbove of [Number.POSITIVE_INFINITY, 0]) await matchesFullSort(all, offThreadAbove);
+});
+
+async function matchesFullSort(all: TorrentSummary[], offThreadAbove: number): Promise<void> {
+  const snap = await TorrentSnapshot.fromSummaries(all, Date.now(), offThreadAbove);
   assert.equal(snap.size, 3000);
   for (const prefix of ['', 'a', '3f', 'c0d', all[17]?.infoHash.toString('hex').slice(0, 6) ?? '', 'ffffff']) {
     for (let column = 0; column < COLUMNS.length; column++) {
@@ -71,7 +79,7 @@ test('every column, both directions, with and without a prefix, matches a full s
       }
     }
   }
-});
+}
 
 test('duplicates from a scan are merged, keeping the fresher copy', async () => {
   const hash = Buffer.alloc(20, 0xab);
@@ -153,8 +161,11 @@ test('search text becomes an info-hash prefix', () => {
   assert.equal(searchPrefix('a'.repeat(41)), null);
 });
 
-test('before its sorts, a build answers a page near the top from the scanned rows, as the snapshot will', async () => {
+test('a build sorted on a worker thread pages like one sorted on the event loop, duplicates merged', async () => {
   const all = summaries(3000, 5);
+  // Torrents the scan lists twice: one fresher copy later, one staler.
+  all.push({ ...(all[10] as TorrentSummary), complete: 40, lastAnnounce: 1_800_000_000_000 });
+  all.push({ ...(all[20] as TorrentSummary), complete: 50, lastAnnounce: 1 });
   // A store of these torrents as far as a scan goes (the build reads nothing else).
   const store = {
     scanTorrents: async (cursor: string, count: number) => {
@@ -163,17 +174,51 @@ test('before its sorts, a build answers a page near the top from the scanned row
       return { cursor: from + count >= all.length ? '0' : String(from + count), torrents };
     },
   } as unknown as SwarmStore;
-  let scanned: ScannedRows | undefined;
-  const snap = await TorrentSnapshot.build(
-    store,
-    () => 1,
-    700,
-    (rows) => {
-      scanned = rows;
-    },
+  const offThread = await TorrentSnapshot.build(store, () => 1, { pageSize: 700, offThreadAbove: 0 });
+  const onLoop = await TorrentSnapshot.fromSummaries(all, 1, Number.POSITIVE_INFINITY);
+  assert.equal(offThread.size, 3000);
+  assert.equal(onLoop.size, 3000);
+  assert.equal(offThread.find(all[10]?.infoHash.toString('hex') ?? '')?.seeders, 40);
+  assert.equal(offThread.find(all[20]?.infoHash.toString('hex') ?? '')?.seeders, all[20]?.complete);
+  for (const prefix of ['', 'a', '3f', 'ffffff', null]) {
+    for (let column = 0; column < COLUMNS.length; column++) {
+      for (const dir of ['asc', 'desc'] as const) {
+        for (const [start, length] of [
+          [0, 10],
+          [7, 25],
+          [2990, 20],
+        ] as const) {
+          const q = { start, length, column, dir, prefix };
+          assert.deepEqual(offThread.query(q), onLoop.query(q), JSON.stringify(q));
+        }
+      }
+    }
+  }
+  const deduped = all.slice(0, 3000).map((t, i) => (i === 10 ? (all[3000] as TorrentSummary) : t));
+  assert.deepEqual(
+    offThread.query({ start: 0, length: 1000, column: 1, dir: 'desc', prefix: '' }).rows,
+    expected(deduped, 1, 'desc', '').slice(0, 1000),
   );
+});
+
+test('before its sorts, a build answers a page near the top from the scanned rows, as the snapshot will', async () => {
+  const all = summaries(3000, 5);
+  const store = {
+    scanTorrents: async (cursor: string, count: number) => {
+      const from = Number(cursor);
+      const torrents = all.slice(from, from + count);
+      return { cursor: from + count >= all.length ? '0' : String(from + count), torrents };
+    },
+  } as unknown as SwarmStore;
+  let scanned: ScannedRows | undefined;
+  const snap = await TorrentSnapshot.build(store, () => 1, {
+    pageSize: 700,
+    onScanned: (scan) => {
+      scanned = scan;
+    },
+  });
   assert.ok(scanned, 'the scan was reported before the build finished');
-  assert.equal(scanned.size, 3000);
+  assert.equal(scanned.rows.length, 3000);
   for (const prefix of ['', 'a', '3f', 'ffffff']) {
     for (let column = 0; column < COLUMNS.length; column++) {
       for (const dir of ['asc', 'desc'] as const) {
@@ -183,15 +228,18 @@ test('before its sorts, a build answers a page near the top from the scanned row
           [990, 10],
         ] as const) {
           const q = { start, length, column, dir, prefix };
-          assert.ok(scanned.canAnswer(q));
-          assert.deepEqual(scanned.query(q), snap.query(q), JSON.stringify(q));
+          assert.ok(canPreview(q));
+          assert.deepEqual(runSync(previewSteps(scanned.rows, q)), snap.query(q), JSON.stringify(q));
         }
       }
     }
   }
-  assert.equal(scanned.canAnswer({ start: 995, length: 10, column: 1, dir: 'desc', prefix: '' }), false);
-  assert.deepEqual(scanned.query({ start: 0, length: 10, column: 1, dir: 'desc', prefix: null }), {
-    recordsFiltered: 0,
-    rows: [],
-  });
+  assert.equal(canPreview({ start: 995, length: 10, column: 1, dir: 'desc', prefix: '' }), false);
+  assert.deepEqual(
+    runSync(previewSteps(scanned.rows, { start: 0, length: 10, column: 1, dir: 'desc', prefix: null })),
+    {
+      recordsFiltered: 0,
+      rows: [],
+    },
+  );
 });

@@ -1,0 +1,32 @@
+/**
+ * Entry of the thread that sorts a large snapshot (snapshot-sort-thread.ts):
+ * takes the scanned rows in shared memory, hands back their orders.
+ */
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
+import { parentPort } from 'node:worker_threads';
+import { type SharedRows, SnapshotRows } from './snapshot-rows.js';
+import { runSync, snapshotOrderSteps } from './snapshot-sort.js';
+
+const port = parentPort;
+if (!port) throw new Error('snapshot-sort-worker.js runs as a worker thread');
+lowerPriority();
+port.once('message', (shared: SharedRows) => {
+  const order = runSync(snapshotOrderSteps(SnapshotRows.fromShared(shared)));
+  port.postMessage(order, [order.byHash.buffer, ...order.byColumn.map((o) => o.buffer)] as ArrayBuffer[]);
+});
+
+/**
+ * Lowers this thread's priority (nice +10, Linux: /proc/thread-self names its
+ * thread id, and a thread id is a process id to setpriority), so on a busy
+ * machine the threads answering announces win the cores and the table's sorts
+ * take what is left. Elsewhere the sorts run at the tracker's priority.
+ */
+function lowerPriority(): void {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(tid) && tid > 0) setPriority(tid, 10);
+  } catch {
+    // No /proc, or not allowed: same priority as the rest of the tracker.
+  }
+}
