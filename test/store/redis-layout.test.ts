@@ -601,7 +601,14 @@ describe('Redis store layout', () => {
     assert.equal(await redis.command('HEXISTS', t, hash(3_000_000 + other).toString('latin1')), 1);
   });
 
-  it('lists each torrent once in a walk, even when buckets are renewed during it', async () => {
+  // Pages of 16: one lane; of 250: two lanes walked side by side (torrent-index.ts).
+  for (const pageSize of [16, 250]) {
+    it(`lists each torrent once in a walk, even when buckets are renewed during it (pages of ${pageSize})`, async () => {
+      await walkWhileRenewing(pageSize);
+    });
+  }
+
+  async function walkWhileRenewing(pageSize: number): Promise<void> {
     let clock = Date.now();
     const store = await makeStore({ now: () => clock });
     const torrents = 300;
@@ -611,8 +618,11 @@ describe('Redis store layout', () => {
     await waitFor(async () => ((await redis.command('ZCARD', torrentIndexKey(store.prefix))) as number) > 200, 2000);
     let cursor = '0';
     const seen: string[] = [];
+    let pages = 0;
     do {
-      const page = await store.scanTorrents(cursor, 16);
+      pages++;
+      const page = await store.scanTorrents(cursor, pageSize);
+      if (pages === 1 && pageSize >= 250) assert.match(page.cursor, /^\d+:\d+:\d+,\d+:\d+:\d+$/, 'two lanes go on');
       for (const x of page.torrents) seen.push(x.infoHash.toString('hex'));
       cursor = page.cursor;
       // Every bucket renewed (and its index entry refreshed) between pages.
@@ -622,7 +632,8 @@ describe('Redis store layout', () => {
     } while (cursor !== '0');
     assert.equal(seen.length, new Set(seen).size, 'no torrent twice');
     assert.equal(seen.length, torrents);
-  });
+    assert.ok(pages >= 2, `${pages} pages`);
+  }
 
   it('answers a full scrape with each torrent once, over several pages', async () => {
     const store = await makeStore();
