@@ -7,13 +7,20 @@ import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { type SharedRows, SnapshotRows } from './snapshot-rows.js';
 import { runSync, snapshotOrderSteps } from './snapshot-sort.js';
+import type { SortReply } from './snapshot-sort-thread.js';
 
 const port = parentPort;
 if (!port) throw new Error('snapshot-sort-worker.js runs as a worker thread');
 lowerPriority();
-port.once('message', (shared: SharedRows) => {
-  const order = runSync(snapshotOrderSteps(SnapshotRows.fromShared(shared)));
-  port.postMessage(order, [order.byHash.buffer, ...order.byColumn.map((o) => o.buffer)] as ArrayBuffer[]);
+port.once('message', (rows: SharedRows) => {
+  let reply: SortReply;
+  try {
+    reply = { order: runSync(snapshotOrderSteps(SnapshotRows.fromShared(rows))) };
+  } catch (err) {
+    reply = { error: err instanceof Error ? err.message : String(err) };
+  }
+  const moved = 'order' in reply ? [reply.order.byHash.buffer, ...reply.order.byColumn.map((o) => o.buffer)] : [];
+  port.postMessage(reply, moved as ArrayBuffer[]);
 });
 
 /**

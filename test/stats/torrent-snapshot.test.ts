@@ -2,11 +2,14 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { BadRequest, parseTableRequest, searchPrefix } from '../../src/stats/datatables-request.js';
+import { SnapshotCache } from '../../src/stats/snapshot-cache.js';
 import { canPreview, previewSteps } from '../../src/stats/snapshot-preview.js';
 import { runSync } from '../../src/stats/snapshot-sort.js';
 import { COLUMNS, type TorrentRow } from '../../src/stats/table-query.js';
 import { type ScannedRows, TorrentSnapshot } from '../../src/stats/torrent-snapshot.js';
+import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import type { SwarmStore, TorrentSummary } from '../../src/store/swarm-store.js';
+import { storeAnnounce } from '../helpers/store-announce.js';
 
 /** Deterministic pseudo-random summaries with plenty of ties in every column. */
 function summaries(n: number, seed = 1): TorrentSummary[] {
@@ -242,4 +245,40 @@ test('before its sorts, a build answers a page near the top from the scanned row
       rows: [],
     },
   );
+});
+
+test('a large memory store: the first page comes before the sorts end, then the snapshot sorted on the worker thread agrees', async () => {
+  const now = 1_700_000_000_000;
+  const store = new MemoryStore({ peerTtlMs: 3_600_000, now: () => now, backgroundSweep: false });
+  const torrents = 25_000; // past the size sorted off the event loop
+  for (let i = 0; i < torrents; i++) {
+    const infoHash = Buffer.alloc(20);
+    infoHash.writeUInt32BE(Math.imul(i, 2654435761) >>> 0, 0);
+    infoHash.writeUInt32BE(i, 16);
+    const ipv4 = Buffer.from([10, (i >> 16) & 255, (i >> 8) & 255, i & 255, 0x1a, 0xe1]);
+    await store.announce(storeAnnounce({ infoHash, peerId: infoHash, ipv4, event: 'started', seeder: i % 3 === 0 }));
+    if (i % 10 === 0) {
+      const second = Buffer.from(infoHash);
+      second.writeUInt8(0xff - (second[19] as number), 19);
+      await store.announce(storeAnnounce({ infoHash, peerId: second, ipv4, event: 'started', seeder: true }));
+    }
+  }
+  const cache = new SnapshotCache(store, () => now, 5000);
+  const q = { start: 0, length: 10, column: 1, dir: 'desc' as const, prefix: '' };
+  const first = await cache.page(q);
+  assert.equal(first.total, torrents);
+  assert.equal(first.recordsFiltered, torrents);
+  assert.equal(first.rows.length, 10);
+  assert.ok(
+    first.rows.every((r) => r.seeders === 2),
+    'torrents with two seeders first',
+  );
+  const snapshot = await cache.get();
+  assert.equal(snapshot.size, torrents);
+  assert.deepEqual(snapshot.query(q).rows, first.rows);
+  assert.deepEqual(
+    (await cache.page({ ...q, start: 990, length: 20 })).rows,
+    snapshot.query({ ...q, start: 990, length: 20 }).rows,
+  );
+  await store.close();
 });
