@@ -5,7 +5,7 @@ import { BadRequest, parseTableRequest, searchPrefix } from '../../src/stats/dat
 import { SnapshotCache } from '../../src/stats/snapshot-cache.js';
 import { canPreview, previewSteps } from '../../src/stats/snapshot-preview.js';
 import { runSync } from '../../src/stats/snapshot-sort.js';
-import { COLUMNS, type TorrentRow } from '../../src/stats/table-query.js';
+import { COLUMNS, type SnapshotQuery, type TorrentRow } from '../../src/stats/table-query.js';
 import { type ScannedRows, TorrentSnapshot } from '../../src/stats/torrent-snapshot.js';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import type { SwarmStore, TorrentSummary } from '../../src/store/swarm-store.js';
@@ -38,6 +38,27 @@ const rowOf = (t: TorrentSummary): TorrentRow => ({
   completed: t.downloaded,
   lastAnnounce: t.lastAnnounce,
 });
+
+/** A store of these torrents as far as a scan goes (a snapshot build reads nothing else). */
+function scannedStore(all: TorrentSummary[]): SwarmStore {
+  return {
+    scanTorrents: async (cursor: string, count: number) => {
+      const from = Number(cursor);
+      const torrents = all.slice(from, from + count);
+      return { cursor: from + count >= all.length ? '0' : String(from + count), torrents };
+    },
+  } as unknown as SwarmStore;
+}
+
+/** Table requests for every prefix given, every column, both directions, each [start, length]. */
+function everyOrder(prefixes: (string | null)[], ...pages: [number, number][]): SnapshotQuery[] {
+  const out: SnapshotQuery[] = [];
+  for (const prefix of prefixes)
+    for (let column = 0; column < COLUMNS.length; column++)
+      for (const dir of ['asc', 'desc'] as const)
+        for (const [start, length] of pages) out.push({ start, length, column, dir, prefix });
+  return out;
+}
 
 /** The reference: sort everything with a comparator (value, then hash), then slice. */
 function expected(all: TorrentSummary[], column: number, dir: 'asc' | 'desc', prefix: string): TorrentRow[] {
@@ -169,33 +190,14 @@ test('a build sorted on a worker thread pages like one sorted on the event loop,
   // Torrents the scan lists twice: one fresher copy later, one staler.
   all.push({ ...(all[10] as TorrentSummary), complete: 40, lastAnnounce: 1_800_000_000_000 });
   all.push({ ...(all[20] as TorrentSummary), complete: 50, lastAnnounce: 1 });
-  // A store of these torrents as far as a scan goes (the build reads nothing else).
-  const store = {
-    scanTorrents: async (cursor: string, count: number) => {
-      const from = Number(cursor);
-      const torrents = all.slice(from, from + count);
-      return { cursor: from + count >= all.length ? '0' : String(from + count), torrents };
-    },
-  } as unknown as SwarmStore;
-  const offThread = await TorrentSnapshot.build(store, () => 1, { pageSize: 700, offThreadAbove: 0 });
+  const offThread = await TorrentSnapshot.build(scannedStore(all), () => 1, { pageSize: 700, offThreadAbove: 0 });
   const onLoop = await TorrentSnapshot.fromSummaries(all, 1, Number.POSITIVE_INFINITY);
   assert.equal(offThread.size, 3000);
   assert.equal(onLoop.size, 3000);
   assert.equal(offThread.find(all[10]?.infoHash.toString('hex') ?? '')?.seeders, 40);
   assert.equal(offThread.find(all[20]?.infoHash.toString('hex') ?? '')?.seeders, all[20]?.complete);
-  for (const prefix of ['', 'a', '3f', 'ffffff', null]) {
-    for (let column = 0; column < COLUMNS.length; column++) {
-      for (const dir of ['asc', 'desc'] as const) {
-        for (const [start, length] of [
-          [0, 10],
-          [7, 25],
-          [2990, 20],
-        ] as const) {
-          const q = { start, length, column, dir, prefix };
-          assert.deepEqual(offThread.query(q), onLoop.query(q), JSON.stringify(q));
-        }
-      }
-    }
+  for (const q of everyOrder(['', 'a', '3f', 'ffffff', null], [0, 10], [7, 25], [2990, 20])) {
+    assert.deepEqual(offThread.query(q), onLoop.query(q), JSON.stringify(q));
   }
   const deduped = all.slice(0, 3000).map((t, i) => (i === 10 ? (all[3000] as TorrentSummary) : t));
   assert.deepEqual(
@@ -206,15 +208,8 @@ test('a build sorted on a worker thread pages like one sorted on the event loop,
 
 test('before its sorts, a build answers a page near the top from the scanned rows, as the snapshot will', async () => {
   const all = summaries(3000, 5);
-  const store = {
-    scanTorrents: async (cursor: string, count: number) => {
-      const from = Number(cursor);
-      const torrents = all.slice(from, from + count);
-      return { cursor: from + count >= all.length ? '0' : String(from + count), torrents };
-    },
-  } as unknown as SwarmStore;
   let scanned: ScannedRows | undefined;
-  const snap = await TorrentSnapshot.build(store, () => 1, {
+  const snap = await TorrentSnapshot.build(scannedStore(all), () => 1, {
     pageSize: 700,
     onScanned: (scan) => {
       scanned = scan;
@@ -222,20 +217,9 @@ test('before its sorts, a build answers a page near the top from the scanned row
   });
   assert.ok(scanned, 'the scan was reported before the build finished');
   assert.equal(scanned.rows.length, 3000);
-  for (const prefix of ['', 'a', '3f', 'ffffff']) {
-    for (let column = 0; column < COLUMNS.length; column++) {
-      for (const dir of ['asc', 'desc'] as const) {
-        for (const [start, length] of [
-          [0, 10],
-          [7, 25],
-          [990, 10],
-        ] as const) {
-          const q = { start, length, column, dir, prefix };
-          assert.ok(canPreview(q));
-          assert.deepEqual(runSync(previewSteps(scanned.rows, q)), snap.query(q), JSON.stringify(q));
-        }
-      }
-    }
+  for (const q of everyOrder(['', 'a', '3f', 'ffffff'], [0, 10], [7, 25], [990, 10])) {
+    assert.ok(canPreview(q));
+    assert.deepEqual(runSync(previewSteps(scanned.rows, q)), snap.query(q), JSON.stringify(q));
   }
   assert.equal(canPreview({ start: 995, length: 10, column: 1, dir: 'desc', prefix: '' }), false);
   assert.deepEqual(
