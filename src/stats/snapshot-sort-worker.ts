@@ -1,21 +1,26 @@
 /**
  * Entry of the thread that sorts a large snapshot (snapshot-sort-thread.ts):
- * takes the scanned rows in shared memory, hands back their orders.
+ * faults in the pages of the rows the scan is filling, then takes the scanned
+ * rows in shared memory and hands back their orders.
  */
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
-import { type SharedRows, SnapshotRows } from './snapshot-rows.js';
+import { SnapshotRows, touchPages } from './snapshot-rows.js';
 import { runSync, snapshotOrderSteps } from './snapshot-sort.js';
-import type { SortReply } from './snapshot-sort-thread.js';
+import type { SortReply, SortThreadRequest } from './snapshot-sort-thread.js';
 
 const port = parentPort;
 if (!port) throw new Error('snapshot-sort-worker.js runs as a worker thread');
 lowerPriority();
-port.once('message', (rows: SharedRows) => {
+port.on('message', (request: SortThreadRequest) => {
+  if ('touch' in request) {
+    touchPages(request.touch);
+    return;
+  }
   let reply: SortReply;
   try {
-    reply = { order: runSync(snapshotOrderSteps(SnapshotRows.fromShared(rows))) };
+    reply = { order: runSync(snapshotOrderSteps(SnapshotRows.fromShared(request.sort))) };
   } catch (err) {
     reply = { error: err instanceof Error ? err.message : String(err) };
   }

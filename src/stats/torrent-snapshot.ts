@@ -1,7 +1,7 @@
 import type { SwarmStore, TorrentSummary } from '../store/swarm-store.js';
 import { MAX_ROWS, prefixNibbles, SnapshotRows } from './snapshot-rows.js';
 import { columnOrderSteps, runSync, Slicer, type SnapshotOrder, snapshotOrderSteps } from './snapshot-sort.js';
-import { sortOffThread } from './snapshot-sort-thread.js';
+import { SortThread } from './snapshot-sort-thread.js';
 import type { SnapshotPage, SnapshotQuery, TorrentRow } from './table-query.js';
 
 /**
@@ -28,6 +28,8 @@ const OFF_THREAD_ABOVE = 20_000;
 const SCAN_SLICE_MS = 1;
 const SORT_SLICE_MS = 8;
 const MAX_CACHED_RANGES = 8;
+/** Segments of 65,536 rows made ahead of the scan for the sorting thread to fault in. */
+const FILL_AHEAD_SEGMENTS = 2;
 
 export interface BuildOptions {
   /** Torrents per store call (a hint to the store). */
@@ -71,39 +73,38 @@ export class TorrentSnapshot {
   }
 
   /**
-   * Scans the whole store in pages, returning to the event loop every couple
-   * of milliseconds, then sorts: on a worker thread when the rows are many, so
-   * announces keep being served while a large snapshot builds.
+   * Scans the whole store in pages, returning to the event loop every
+   * millisecond, then sorts: on a worker thread when the rows are many, so
+   * announces keep being served while a large snapshot builds. For a store in
+   * process memory that thread starts with the build and first faults in the
+   * pages the scan will fill (SnapshotRows.fillAhead).
    */
   static async build(store: SwarmStore, now: () => number, options: BuildOptions = {}): Promise<TorrentSnapshot> {
     const started = now();
     const t0 = performance.now();
     const pageSize = options.pageSize ?? 1000;
+    const offThreadAbove = options.offThreadAbove ?? OFF_THREAD_ABOVE;
     const rows = new SnapshotRows();
-    const slicer = new Slicer(SCAN_SLICE_MS);
-    let cursor = '0';
-    let truncated = false;
-    // A store that can visits its torrents without an object each (millions of them in process memory).
-    const visit = (infoHash: Uint8Array, complete: number, incomplete: number, downloaded: number, last: number) =>
-      rows.add(infoHash, complete, incomplete, downloaded, last);
-    do {
-      if (store.visitTorrents) {
-        cursor = await store.visitTorrents(cursor, pageSize, visit);
-      } else {
-        const page = await store.scanTorrents(cursor, pageSize);
-        for (const t of page.torrents) rows.push(t);
-        cursor = page.cursor;
+    let thread: SortThread | undefined;
+    if (store.visitTorrents) {
+      const expected = (await store.totals()).torrents;
+      if (expected > offThreadAbove) {
+        const sorter = new SortThread();
+        rows.fillAhead(FILL_AHEAD_SEGMENTS, (fresh) => sorter.touch(fresh));
+        thread = sorter;
       }
-      if (rows.length >= MAX_ROWS) {
-        truncated = true;
-        break;
-      }
-      await slicer.pause();
-    } while (cursor !== '0');
-    options.onScanned?.({ rows, builtAt: started, truncated });
-    const snapshot = await TorrentSnapshot.sorted(rows, started, truncated, options.offThreadAbove ?? OFF_THREAD_ABOVE);
-    snapshot.buildMs = performance.now() - t0;
-    return snapshot;
+    }
+    try {
+      const truncated = await scan(store, rows, pageSize);
+      rows.trim();
+      options.onScanned?.({ rows, builtAt: started, truncated });
+      const snapshot = await TorrentSnapshot.sorted(rows, started, truncated, offThreadAbove, thread);
+      snapshot.buildMs = performance.now() - t0;
+      return snapshot;
+    } catch (err) {
+      thread?.stop();
+      throw err;
+    }
   }
 
   /** Builds from a list (tests, and anything that already holds the summaries). */
@@ -114,14 +115,23 @@ export class TorrentSnapshot {
   ): Promise<TorrentSnapshot> {
     const rows = new SnapshotRows();
     for (const t of torrents) rows.push(t);
-    return TorrentSnapshot.sorted(rows, builtAt, false, offThreadAbove);
+    return TorrentSnapshot.sorted(rows, builtAt, false, offThreadAbove, undefined);
   }
 
-  private static async sorted(rows: SnapshotRows, builtAt: number, truncated: boolean, offThreadAbove: number) {
-    const order =
-      rows.length > offThreadAbove
-        ? await sortOffThread(rows)
-        : await new Slicer(SORT_SLICE_MS).run(snapshotOrderSteps(rows));
+  private static async sorted(
+    rows: SnapshotRows,
+    builtAt: number,
+    truncated: boolean,
+    offThreadAbove: number,
+    thread: SortThread | undefined,
+  ) {
+    let order: SnapshotOrder;
+    if (rows.length > offThreadAbove) {
+      order = await (thread ?? new SortThread()).sort(rows);
+    } else {
+      thread?.stop();
+      order = await new Slicer(SORT_SLICE_MS).run(snapshotOrderSteps(rows));
+    }
     return new TorrentSnapshot(builtAt, truncated, rows, order);
   }
 
@@ -195,4 +205,25 @@ export class TorrentSnapshot {
     }
     return lo;
   }
+}
+
+/** Reads every torrent of the store into `rows`; true when it held more than MAX_ROWS (the rest left out). */
+async function scan(store: SwarmStore, rows: SnapshotRows, pageSize: number): Promise<boolean> {
+  const slicer = new Slicer(SCAN_SLICE_MS);
+  // A store that can visits its torrents without an object each (millions of them in process memory).
+  const visit = (infoHash: Uint8Array, complete: number, incomplete: number, downloaded: number, last: number) =>
+    rows.add(infoHash, complete, incomplete, downloaded, last);
+  let cursor = '0';
+  do {
+    if (store.visitTorrents) {
+      cursor = await store.visitTorrents(cursor, pageSize, visit);
+    } else {
+      const page = await store.scanTorrents(cursor, pageSize);
+      for (const t of page.torrents) rows.push(t);
+      cursor = page.cursor;
+    }
+    if (rows.length >= MAX_ROWS) return true;
+    await slicer.pause();
+  } while (cursor !== '0');
+  return false;
 }
