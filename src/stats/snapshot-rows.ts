@@ -132,7 +132,7 @@ export class SnapshotRows {
   forEachSegment(each: (s: Segment, first: number, rows: number) => void): void {
     for (let k = 0; k < this.segments.length; k++) {
       const first = k * SEGMENT_ROWS;
-      each(this.segments[k]!, first, Math.min(SEGMENT_ROWS, this.length - first));
+      each(this.segments[k]!, first, Math.max(0, Math.min(SEGMENT_ROWS, this.length - first)));
     }
   }
 

@@ -72,6 +72,10 @@ export async function runUdpFuzz(port: number, firstSeed: number, count: number,
     const connected = parseUdpReply(first);
     if (connected.action !== 'connect') return [{ seed: firstSeed, problem: 'connect not answered', sent: '' }];
 
+    // Transaction ids sent in earlier windows: a late reply to one of them (a loaded machine can
+    // answer after the quiet period below) must not be taken for a reply to this window's packet
+    // that carries the same id (a mutation can turn one packet's id into another's).
+    const earlier = new Set<number>();
     for (let start = 0; start < count; start += window) {
       // Sent in this window, by transaction id: the packet and whether its connection id was the real one.
       const sent = new Map<number, { seed: number; bytes: Buffer; verified: boolean }[]>();
@@ -101,6 +105,7 @@ export async function runUdpFuzz(port: number, firstSeed: number, count: number,
         }
         const requests = sent.get(txid);
         if (!requests) continue; // a reply to a mutated transaction id of this window: parsed, nothing to compare
+        if (earlier.has(txid)) continue; // it may answer an earlier window's packet: nothing to compare
         if (requests.every((q) => !q.verified)) {
           const largest = Math.max(...requests.map((q) => q.bytes.length));
           if (reply.length > largest) {
@@ -113,6 +118,7 @@ export async function runUdpFuzz(port: number, firstSeed: number, count: number,
           }
         }
       }
+      for (const txid of sent.keys()) earlier.add(txid);
     }
   } finally {
     socket.close();
