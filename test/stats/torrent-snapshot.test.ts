@@ -234,11 +234,15 @@ test('before its sorts, a build answers a page near the top from the scanned row
 test('a large memory store: the first page comes before the sorts end, then the snapshot sorted on the worker thread agrees', async () => {
   const now = 1_700_000_000_000;
   const store = new MemoryStore({ peerTtlMs: 3_600_000, now: () => now, backgroundSweep: false });
-  const torrents = 25_000; // past the size sorted off the event loop
-  for (let i = 0; i < torrents; i++) {
+  const torrents = 25_000; // past the size sorted off the event loop (and whose pages that thread faults in)
+  const hashOf = (i: number): Buffer => {
     const infoHash = Buffer.alloc(20);
     infoHash.writeUInt32BE(Math.imul(i, 2654435761) >>> 0, 0);
     infoHash.writeUInt32BE(i, 16);
+    return infoHash;
+  };
+  for (let i = 0; i < torrents; i++) {
+    const infoHash = hashOf(i);
     const ipv4 = Buffer.from([10, (i >> 16) & 255, (i >> 8) & 255, i & 255, 0x1a, 0xe1]);
     await store.announce(storeAnnounce({ infoHash, peerId: infoHash, ipv4, event: 'started', seeder: i % 3 === 0 }));
     if (i % 10 === 0) {
@@ -264,5 +268,15 @@ test('a large memory store: the first page comes before the sorts end, then the 
     (await cache.page({ ...q, start: 990, length: 20 })).rows,
     snapshot.query({ ...q, start: 990, length: 20 }).rows,
   );
+  // Every torrent's row whole: a hash or a count the page-touching thread had clobbered would show.
+  for (let i = 0; i < torrents; i++) {
+    const row = snapshot.find(hashOf(i).toString('hex'));
+    const seeders = (i % 3 === 0 ? 1 : 0) + (i % 10 === 0 ? 1 : 0);
+    assert.deepEqual(
+      [row?.seeders, row?.leechers, row?.lastAnnounce],
+      [seeders, i % 3 === 0 ? 0 : 1, now],
+      `torrent ${i}`,
+    );
+  }
   await store.close();
 });
