@@ -350,8 +350,8 @@ export async function runLongTailBench(o: LongTailOptions): Promise<LongTailResu
       );
       if (cfg.stats) {
         // The first answer is computed while the steady load goes on (a stats page opened on a busy
-        // tracker): its time, and the announces' p99 meanwhile against the steady run's above.
-        // The same load first with no request, so the p99 meanwhile has its reference (no warm-up in either).
+        // tracker): its time, and the announces' p99 meanwhile against that of the same 6-s load run
+        // just before with no request (neither has a warm-up, unlike the steady run above).
         row.withoutStats = await steadyLoad(o.quick ? 2 : 6, 0);
         const during = steadyLoad(o.quick ? 2 : 6, 0);
         await sleep(o.quick ? 300 : 1000);
