@@ -12,7 +12,7 @@ const SEGMENT_MASK = SEGMENT_ROWS - 1;
 const MAX_COUNT = 0xffffffff;
 
 /** One segment's columns, in shared memory: the snapshot's sorting thread reads them in place. */
-export interface Segment {
+interface Segment {
   hashes: Buffer;
   /** Seeders, leechers, completed (uint32: 40 bytes a row, not 52), last announce (epoch ms). */
   values: readonly [Uint32Array, Uint32Array, Uint32Array, Float64Array];

@@ -209,6 +209,6 @@ export class Slicer {
   }
 }
 
-export function yieldToEventLoop(): Promise<void> {
+function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }

@@ -92,7 +92,7 @@ export class TorrentIndex {
     const lanes = cursor === '0' ? startLanes(wanted) : parseLanes(cursor);
     const each = Math.max(1, Math.ceil(wanted / lanes.length));
     const pages = await Promise.all(lanes.map((lane) => this.lanePage(lane, each, cutoff, markerCutoff)));
-    const torrents = pages.length === 1 ? (pages[0] as LanePage).torrents : pages.flatMap((p) => p.torrents);
+    const torrents = pages.flatMap((p) => p.torrents);
     const next = pages.flatMap((p) => (p.next ? [`${p.next.bucket}:${p.next.hscan}:${p.next.end}`] : []));
     return { cursor: next.length > 0 ? next.join(',') : '0', torrents };
   }
