@@ -354,7 +354,10 @@ describe('TLS (--tls-cert, --tls-key)', () => {
       }
     };
     try {
-      await waitFor(() => count(/HTTPS tracker listening/g) >= 2, 20_000, 'both workers listening');
+      // Each worker logs its listening line and its announce URLs in separate writes, which can reach
+      // this pipe in separate chunks: wait for the last line a worker logs before it serves.
+      await waitFor(() => count(/announce URL wss:\/\//g) >= 2, 20_000, 'both workers listening');
+      assert.equal(count(/HTTPS tracker listening/g), 2, output);
       assert.equal(count(/announce URL https:\/\//g), 2, output);
       install(second);
       child.kill('SIGHUP');
