@@ -1,5 +1,6 @@
 import type { AnnounceEvent } from '../protocol/types.js';
 import type { AccountStore } from './account-store.js';
+import type { SharedTorrentRows } from './shared-torrent-rows.js';
 import type { WebRtcStore } from './webrtc-store.js';
 
 /**
@@ -149,6 +150,12 @@ export interface SwarmStore {
    * during the call. Resolves with the next cursor ('0' when done).
    */
   visitTorrents?(cursor: string, count: number, visit: TorrentVisitor): Promise<string>;
+  /**
+   * A store whose torrents sit in shared memory (the memory store) hands them
+   * over whole, for the stats table's snapshot to walk on its own thread
+   * (shared-torrent-rows.ts) instead of the one answering announces.
+   */
+  sharedTorrents?(): SharedTorrentRows;
   /** The live peers of one torrent (stats page detail view), at most `limit`. */
   torrentPeers(infoHash: Buffer, limit: number): Promise<StoredPeer[]>;
   totals(): Promise<SwarmTotals>;

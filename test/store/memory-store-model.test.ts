@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { it } from 'node:test';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import { smallTableChunks } from '../../src/store/memory/peer-table.js';
+import { readSharedTorrents } from '../../src/store/shared-torrent-rows.js';
 import type { StoreAnnounce, StoreAnnounceResult } from '../../src/store/swarm-store.js';
 import { storeAnnounce } from '../helpers/store-announce.js';
 
@@ -117,6 +118,19 @@ class Model {
   }
 }
 
+type Counts = { complete: number; incomplete: number; downloaded: number };
+
+/** Each torrent's counts as readSharedTorrents() gives them, by hex info hash, sorted. */
+function sharedCounts(store: MemoryStore): Map<string, Counts> {
+  const out = new Map<string, Counts>();
+  readSharedTorrents(store.sharedTorrents(), (hash, complete, incomplete, downloaded) => {
+    const key = Buffer.from(hash).toString('hex');
+    assert.ok(!out.has(key), `${key} read twice`);
+    out.set(key, { complete, incomplete, downloaded });
+  });
+  return new Map([...out].sort());
+}
+
 function entries(buf: Buffer, size: number): string[] {
   const out: string[] = [];
   for (let i = 0; i + size <= buf.length; i += size) out.push(buf.subarray(i, i + size).toString('hex'));
@@ -193,6 +207,8 @@ async function run(seed: number, steps: number, dir: string): Promise<void> {
         if (c.complete + c.incomplete > 0) expected.set(hashOf(t).toString('hex'), c);
       }
       assert.deepEqual(new Map([...seen].sort()), new Map([...expected].sort()), where(step, 'scan'));
+      // The same torrents as another thread reads them in shared memory (the scan has pruned every swarm).
+      assert.deepEqual(sharedCounts(store), new Map([...expected].sort()), where(step, 'shared rows'));
     }
   }
 
@@ -225,6 +241,12 @@ async function run(seed: number, steps: number, dir: string): Promise<void> {
   await store.close();
   const loaded = new MemoryStore({ peerTtlMs: TTL, now, backgroundSweep: false, stateFile: file });
   assert.deepEqual(await loaded.totals(), totals, `seed ${seed}: totals after a load`);
+  const live = new Map<string, Counts>();
+  for (let t = 0; t < TORRENTS; t++) {
+    const c = model.counts(t, clock);
+    if (c.complete + c.incomplete > 0) live.set(hashOf(t).toString('hex'), c);
+  }
+  assert.deepEqual(sharedCounts(loaded), new Map([...live].sort()), `seed ${seed}: shared rows after a load`);
   for (let t = 0; t < TORRENTS; t++) {
     const [counts] = await loaded.scrape([hashOf(t)]);
     assert.deepEqual(counts, model.counts(t, clock), `seed ${seed}: torrent ${t} after a load`);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { lineSink, stderrLogger } from '../../logging/logger.js';
+import type { SharedTorrentRows } from '../shared-torrent-rows.js';
 import {
   DEFAULT_WEBRTC_TTL_MS,
   type StoreAnnounce,
@@ -246,14 +247,14 @@ export class MemoryStore implements SwarmStore {
       const same =
         (req.ipv4 !== null && table.sameIp4(slot, req.ipv4)) || (req.ipv6 !== null && table.sameIp6(slot, req.ipv6));
       if (!same) {
-        this.account(table, count, seeders, count4, count6);
+        this.account(row, table, count, seeders, count4, count6);
         return this.result(row, 'key-mismatch');
       }
     }
 
     if (req.event === 'stopped') {
       if (slot >= 0) table.remove(slot);
-      this.account(table, count, seeders, count4, count6);
+      this.account(row, table, count, seeders, count4, count6);
       if (table.count === 0) return this.dropAnswered(row);
       const out = this.result(row, 'ok');
       this.settle(row, table);
@@ -273,7 +274,7 @@ export class MemoryStore implements SwarmStore {
       torrents.setDownloaded(row, torrents.downloaded(row) + 1);
       this.counts.downloaded++;
     }
-    this.account(table, count, seeders, count4, count6);
+    this.account(row, table, count, seeders, count4, count6);
     torrents.touch(row, now);
 
     const out = this.result(row, 'ok');
@@ -341,6 +342,18 @@ export class MemoryStore implements SwarmStore {
 
   async visitTorrents(cursor: string, count: number, visit: TorrentVisitor): Promise<string> {
     return this.walkTorrents(cursor, count, visit);
+  }
+
+  /**
+   * The torrents in shared memory, for a walk on another thread
+   * (shared-torrent-rows.ts). Torrents whose every peer expired are dropped
+   * first; a swarm's expired peers still count there until its next announce
+   * or the background sweep prunes them, where walkTorrents() prunes as it goes.
+   */
+  sharedTorrents(): SharedTorrentRows {
+    const now = this.now();
+    this.dropExpiredSwarms(now);
+    return this.torrents.shared(now - this.ttl);
   }
 
   /**
@@ -554,6 +567,7 @@ export class MemoryStore implements SwarmStore {
         continue;
       }
       const t = torrents.table(r);
+      if (t) torrents.setTableCounts(r, t.seeders, t.count - t.seeders);
       c.peers += count;
       c.seeders += this.seedersOf(r);
       c.peers4 += t ? t.count4 : (torrents.peerFlags(r) & HAS4) !== 0 ? 1 : 0;
@@ -647,7 +661,7 @@ export class MemoryStore implements SwarmStore {
           const count4 = table.count4;
           const count6 = table.count6;
           table.removeSeenBefore(Number.POSITIVE_INFINITY);
-          this.account(table, count, seeders, count4, count6);
+          this.account(row, table, count, seeders, count4, count6);
         }
         this.dropRow(row);
       }
@@ -676,7 +690,7 @@ export class MemoryStore implements SwarmStore {
     const count4 = t.count4;
     const count6 = t.count6;
     this.prune(t, now);
-    this.account(t, count, seeders, count4, count6);
+    this.account(row, t, count, seeders, count4, count6);
   }
 
   /** Removes the inline peer and accounts for it. */
@@ -738,8 +752,12 @@ export class MemoryStore implements SwarmStore {
     }
   }
 
-  /** Moves the global totals by what happened to one table since it held these counts. */
-  private account(table: PeerTable, count: number, seeders: number, count4: number, count6: number): void {
+  /**
+   * Moves the global totals by what happened to one row's table since it held
+   * these counts, and mirrors its counts in the row for the stats snapshot's thread.
+   */
+  private account(row: number, table: PeerTable, count: number, seeders: number, count4: number, count6: number): void {
+    this.torrents.setTableCounts(row, table.seeders, table.count - table.seeders);
     const c = this.counts;
     c.peers += table.count - count;
     c.seeders += table.seeders - seeders;

@@ -24,6 +24,13 @@
 
 import { randomFillSync } from 'node:crypto';
 import { siphash13Id } from '../../protocol/siphash.js';
+import {
+  INLINE_PEER,
+  INLINE_SEEDER,
+  ROW_LIVE,
+  type SharedTorrentRows,
+  torrentRowsLayout,
+} from '../shared-torrent-rows.js';
 import { COMPLETED, copyBytes, HAS_KEY, HAS4, type PeerSlots, type PeerTable } from './peer-table.js';
 
 const ID_SIZE = 20;
@@ -33,15 +40,11 @@ export const NO_ROW = 0xffffffff;
 
 /**
  * A row's flag byte: the low four bits are the inline peer's, with
- * PeerTable's meanings (HAS4, HAS_KEY, COMPLETED; never HAS6), then these.
+ * PeerTable's meanings (HAS4, HAS_KEY, COMPLETED; never HAS6), then ROW_LIVE,
+ * INLINE_PEER and INLINE_SEEDER (shared-torrent-rows.ts, which reads them on
+ * another thread).
  */
-const ROW_LIVE = 0x10;
-const INLINE_PEER = 0x20;
-const INLINE_SEEDER = 0x40;
 const PEER_BITS = 0x0f;
-
-/** Bytes of one row across the columns: three f64, five u32, two ids, an endpoint, flags. */
-const ROW_BYTES = 3 * 8 + 5 * 4 + 2 * ID_SIZE + EP4_SIZE + 1;
 
 /** The first capacity, and growth by 1.5x while small, 1.25x past this many rows. */
 const FIRST_CAPACITY = 64;
@@ -56,6 +59,8 @@ export class TorrentTable {
   head = NO_ROW;
   tail = NO_ROW;
   private capacity = 0;
+  /** Every column and the index (torrentRowsLayout), shared so the stats snapshot can read them on its own thread. */
+  private buffer = new SharedArrayBuffer(0);
   private hashes: Uint32Array = new Uint32Array(0);
   private infoHashes: Uint8Array = new Uint8Array(0);
   private downloadedCol: Float64Array = new Float64Array(0);
@@ -75,6 +80,12 @@ export class TorrentTable {
   /** The PeerTables of the rows that have one, densely (a few in a long tail), and the free places. */
   private readonly tableList: (PeerTable | undefined)[] = [];
   private readonly freeTableRefs: number[] = [];
+  /**
+   * Seeders and leechers of each table place (2 words a place), mirrored by
+   * setTableCounts() for the stats snapshot's thread, which cannot read a
+   * PeerTable. Shared; grows by doubling with the places.
+   */
+  private tableCounts = new Uint32Array(new SharedArrayBuffer(0));
   /** Row + 1 by hash position; 0 = empty. A power of two at least 1.5x the capacity. */
   private index: Uint32Array = new Uint32Array(0);
   private mask = 0;
@@ -114,10 +125,13 @@ export class TorrentTable {
     }
     copyBytes(infoHash, 0, this.infoHashes, row * ID_SIZE, ID_SIZE);
     const h = this.hash(infoHash, 0);
-    this.hashes[row] = h;
+    // Hash word, then flags, atomically: a reader on another thread that saw
+    // neither change around its copy of the info hash copied one torrent's
+    // (shared-torrent-rows.ts).
+    Atomics.store(this.hashes, row, h);
     this.downloadedCol[row] = 0;
     this.lastAnnounceCol[row] = lastAnnounce;
-    this.flagsCol[row] = ROW_LIVE;
+    Atomics.store(this.flagsCol, row, ROW_LIVE);
     this.indexInsert(row, h);
     this.append(row);
     this.size++;
@@ -126,9 +140,9 @@ export class TorrentTable {
 
   /** Frees a row; the caller has released its PeerTable (slab chunks are not garbage collected). */
   remove(row: number): void {
+    Atomics.store(this.flagsCol, row, 0);
     this.indexDelete(row);
     this.unlink(row);
-    this.flagsCol[row] = 0;
     this.setTable(row, undefined);
     this.next[row] = this.freeHead;
     this.freeHead = row;
@@ -236,7 +250,36 @@ export class TorrentTable {
         this.tableList[place - 1] = table;
       }
       this.tableRefs[row] = place;
+      this.setTableCounts(row, 0, 0);
     }
+  }
+
+  /** Mirrors the counts of the row's PeerTable for shared() readers; the store calls it whenever they change. */
+  setTableCounts(row: number, seeders: number, leechers: number): void {
+    const place = (this.tableRefs[row] as number) - 1;
+    if (place < 0) return;
+    if (2 * place + 1 >= this.tableCounts.length) {
+      const grown = new Uint32Array(new SharedArrayBuffer(Math.max(64, 2 * this.tableCounts.length) * 4));
+      grown.set(this.tableCounts);
+      this.tableCounts = grown;
+    }
+    this.tableCounts[2 * place] = seeders;
+    this.tableCounts[2 * place + 1] = leechers;
+  }
+
+  /**
+   * The rows as another thread reads them (shared-torrent-rows.ts), as they
+   * are now and as they will be written from now on, until the table grows
+   * (its rows then stay as they were at that moment, for that reader).
+   */
+  shared(expiredBefore: number): SharedTorrentRows {
+    return {
+      buffer: this.buffer,
+      capacity: this.capacity,
+      rowEnd: this.rowEnd,
+      tableCounts: this.tableCounts.buffer as SharedArrayBuffer,
+      expiredBefore,
+    };
   }
 
   // The inline peer.
@@ -371,7 +414,7 @@ export class TorrentTable {
 
   /**
    * Moves the rows into a larger region and rebuilds the index from the
-   * stored hashes. Every column and the index share one ArrayBuffer, each
+   * stored hashes. Every column and the index share one buffer, each
    * region larger than the last: glibc maps such a buffer on its own and
    * unmaps it when freed, where a dozen column arrays of different sizes
    * would be carved from its heap and leave holes there that it never gives
@@ -382,41 +425,27 @@ export class TorrentTable {
   private grow(): void {
     const old = this.capacity;
     const capacity = old === 0 ? FIRST_CAPACITY : old >= SLOW_GROWTH_AT ? old + (old >> 2) : old + (old >> 1);
-    let indexSize = 4;
-    while (indexSize * 2 < capacity * 3) indexSize *= 2;
-    // 8-byte columns first, then 4-byte ones, then bytes: every view aligned.
-    const buffer = new ArrayBuffer(capacity * ROW_BYTES + indexSize * 4);
-    let at = 0;
-    const f64 = (): Float64Array => {
-      const a = new Float64Array(buffer, at, capacity);
-      at += capacity * 8;
-      return a;
-    };
-    const u32 = (n: number): Uint32Array => {
-      const a = new Uint32Array(buffer, at, n);
-      at += n * 4;
-      return a;
-    };
-    const u8 = (n: number): Uint8Array => {
-      const a = new Uint8Array(buffer, at, n);
-      at += n;
-      return a;
-    };
-    this.downloadedCol = grown(this.downloadedCol, f64());
-    this.lastAnnounceCol = grown(this.lastAnnounceCol, f64());
-    this.peerSeen = grown(this.peerSeen, f64());
-    this.hashes = grown(this.hashes, u32(capacity));
-    this.prev = grown(this.prev, u32(capacity));
-    this.next = grown(this.next, u32(capacity));
-    this.peerKeys = grown(this.peerKeys, u32(capacity));
-    this.tableRefs = grown(this.tableRefs, u32(capacity));
-    this.index = u32(indexSize);
-    this.infoHashes = grown(this.infoHashes, u8(capacity * ID_SIZE));
-    this.peerIds = grown(this.peerIds, u8(capacity * ID_SIZE));
-    this.peerEp4 = grown(this.peerEp4, u8(capacity * EP4_SIZE));
-    this.flagsCol = grown(this.flagsCol, u8(capacity));
+    const at = torrentRowsLayout(capacity);
+    const buffer = new SharedArrayBuffer(at.bytes);
+    const f64 = (offset: number) => new Float64Array(buffer, offset, capacity);
+    const u32 = (offset: number, n = capacity) => new Uint32Array(buffer, offset, n);
+    const u8 = (offset: number, n: number) => new Uint8Array(buffer, offset, n);
+    this.downloadedCol = grown(this.downloadedCol, f64(at.downloaded));
+    this.lastAnnounceCol = grown(this.lastAnnounceCol, f64(at.lastAnnounce));
+    this.peerSeen = grown(this.peerSeen, f64(at.peerSeen));
+    this.hashes = grown(this.hashes, u32(at.hashes));
+    this.prev = grown(this.prev, u32(at.prev));
+    this.next = grown(this.next, u32(at.next));
+    this.peerKeys = grown(this.peerKeys, u32(at.peerKeys));
+    this.tableRefs = grown(this.tableRefs, u32(at.tableRefs));
+    this.index = u32(at.index, at.indexSize);
+    this.infoHashes = grown(this.infoHashes, u8(at.infoHashes, capacity * ID_SIZE));
+    this.peerIds = grown(this.peerIds, u8(at.peerIds, capacity * ID_SIZE));
+    this.peerEp4 = grown(this.peerEp4, u8(at.peerEp4, capacity * EP4_SIZE));
+    this.flagsCol = grown(this.flagsCol, u8(at.flags, capacity));
+    this.buffer = buffer;
     this.capacity = capacity;
-    this.mask = indexSize - 1;
+    this.mask = at.indexSize - 1;
     for (let row = 0; row < this.rowEnd; row++) {
       if (this.isLive(row)) this.indexInsert(row, this.hashes[row] as number);
     }
