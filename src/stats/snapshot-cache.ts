@@ -15,7 +15,7 @@ import { type ScannedRows, TorrentSnapshot } from './torrent-snapshot.js';
  * of torrents never spends more than about a third of its time on the table.
  */
 const INLINE_BUILD_MS = 50;
-/** Work between returns to the event loop while a preview page is computed. */
+/** Work between returns to the event loop while a preview page is computed here. */
 const PREVIEW_SLICE_MS = 1;
 
 /** A page of the table with what the page shows about the whole. */
@@ -57,27 +57,35 @@ export class SnapshotCache {
    * before the first snapshot exists, from the first build's scanned rows as
    * soon as its scan is done (a page near the top in one pass,
    * snapshot-preview.ts), so the first visitor of a large tracker does not wait
-   * for the sorts.
+   * for the sorts. The build that this request starts answers it where it
+   * scans (on the worker thread for the memory store); a request that joins a
+   * build started for another page is answered here, in 1-ms slices.
    */
   async page(q: SnapshotQuery): Promise<TablePage> {
     if (this.current || !canPreview(q)) return pageOf(await this.get(), q);
-    const building = this.refresh();
+    const building = this.refresh(q);
     const scanned = this.scanned as Promise<ScannedRows>;
     const preview = scanned.then(async (scan): Promise<TablePage> => {
-      const page = await new Slicer(PREVIEW_SLICE_MS).run(previewSteps(scan.rows, q));
+      const page =
+        scan.preview && sameQuery(scan.preview.query, q)
+          ? scan.preview.page
+          : await new Slicer(PREVIEW_SLICE_MS).run(previewSteps(scan.rows, q));
       return { ...page, total: scan.rows.length, builtAt: scan.builtAt, truncated: scan.truncated };
     });
     return Promise.race([building.then((snapshot) => pageOf(snapshot, q)), preview]);
   }
 
-  /** Rebuilds now (joining a rebuild already running) and resolves with the new snapshot. */
-  refresh(): Promise<TorrentSnapshot> {
+  /**
+   * Rebuilds now (joining a rebuild already running) and resolves with the
+   * new snapshot; a new build also answers `preview` once it has scanned.
+   */
+  refresh(preview?: SnapshotQuery): Promise<TorrentSnapshot> {
     if (this.building) return this.building;
     let scannedNow: (scan: ScannedRows) => void = () => {};
     this.scanned = new Promise((resolve) => {
       scannedNow = resolve;
     });
-    const building = TorrentSnapshot.build(this.store, this.now, { onScanned: scannedNow }).then(
+    const building = TorrentSnapshot.build(this.store, this.now, { preview, onScanned: scannedNow }).then(
       (snapshot) => {
         this.current = snapshot;
         this.lastError = undefined;
@@ -98,6 +106,12 @@ export class SnapshotCache {
     building.then(clear, clear);
     return building;
   }
+}
+
+function sameQuery(a: SnapshotQuery, b: SnapshotQuery): boolean {
+  return (
+    a.start === b.start && a.length === b.length && a.column === b.column && a.dir === b.dir && a.prefix === b.prefix
+  );
 }
 
 function pageOf(snapshot: TorrentSnapshot, q: SnapshotQuery): TablePage {

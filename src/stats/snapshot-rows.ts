@@ -35,9 +35,6 @@ export interface SharedRows {
 export class SnapshotRows {
   length = 0;
   private readonly segments: Segment[] = [];
-  /** Segments kept made ahead of the one being filled (fillAhead). */
-  private ahead = 0;
-  private onNew: ((fresh: SharedRows) => void) | undefined;
 
   /** The rows another thread shared (SharedRows), read and written in place. */
   static fromShared(shared: SharedRows): SnapshotRows {
@@ -57,27 +54,6 @@ export class SnapshotRows {
     return { length: this.length, segments: this.segments.map(sharedSegment) };
   }
 
-  /**
-   * From now on keeps `segments` segments made ahead of the one being filled,
-   * and hands each new one to `onNew`, so another thread can fault in their
-   * pages (touchPages) before the scan writes them: on a VM a fresh page costs
-   * several microseconds when first written, ~115 ms for the 40 MB of a
-   * million rows, time the scan would otherwise take from the thread that
-   * answers announces. A few at a time, not all at once: making 40 MB of
-   * buffers in one go sets off a full garbage collection on the spot.
-   */
-  fillAhead(segments: number, onNew: (fresh: SharedRows) => void): void {
-    this.ahead = segments;
-    this.onNew = onNew;
-    this.extend(this.length >>> SEGMENT_BITS);
-  }
-
-  /** Drops the segments made ahead that no row reached. */
-  trim(): void {
-    this.segments.length = Math.ceil(this.length / SEGMENT_ROWS);
-    this.onNew = undefined;
-  }
-
   push(t: TorrentSummary): void {
     this.add(t.infoHash, t.complete, t.incomplete, t.downloaded, t.lastAnnounce);
   }
@@ -85,7 +61,7 @@ export class SnapshotRows {
   add(infoHash: Uint8Array, complete: number, incomplete: number, downloaded: number, lastAnnounce: number): void {
     if (this.length >= MAX_ROWS || infoHash.length !== 20) return;
     const i = this.length++;
-    if ((i & SEGMENT_MASK) === 0) this.extend(i >>> SEGMENT_BITS);
+    if ((i & SEGMENT_MASK) === 0) this.segments.push(newSegment());
     const j = i & SEGMENT_MASK;
     const s = this.segments[i >>> SEGMENT_BITS]!;
     // A byte loop: Buffer#copy's fixed cost is several times 20 bytes' worth.
@@ -95,18 +71,6 @@ export class SnapshotRows {
     s.values[1][j] = Math.min(incomplete, MAX_COUNT);
     s.values[2][j] = Math.min(downloaded, MAX_COUNT);
     s.values[3][j] = lastAnnounce;
-  }
-
-  /** Makes segment `current` and the `ahead` after it, those that do not exist yet. */
-  private extend(current: number): void {
-    const want = Math.min(current + 1 + this.ahead, MAX_ROWS / SEGMENT_ROWS);
-    const fresh: Segment[] = [];
-    while (this.segments.length < want) {
-      const segment = newSegment();
-      this.segments.push(segment);
-      fresh.push(segment);
-    }
-    if (fresh.length > 0) this.onNew?.({ length: 0, segments: fresh.map(sharedSegment) });
   }
 
   /** Column 0 seeders, 1 leechers, 2 completed, 3 last announce, of row i. */
@@ -185,24 +149,6 @@ function newSegment(): Segment {
     values: [count(), count(), count(), new Float64Array(new SharedArrayBuffer(SEGMENT_ROWS * 8))],
   };
 }
-
-/**
- * Faults in every page of shared rows, from a thread other than the one
- * filling them (SnapshotRows.fillAhead). An atomic add of 0 writes without
- * changing anything, so it is safe against the filling thread's writes to the
- * same word, which a plain store of 0 would not be.
- */
-export function touchPages(shared: SharedRows): void {
-  for (const s of shared.segments) {
-    for (const buffer of [s.hashes, ...s.values]) {
-      const words = new Int32Array(buffer);
-      for (let i = 0; i < words.length; i += PAGE_WORDS) Atomics.add(words, i, 0);
-    }
-  }
-}
-
-/** 32-bit words in a 4 KiB page. */
-const PAGE_WORDS = 1024;
 
 /** The values of lowercase hex digits (already validated), for comparePrefix. */
 export function prefixNibbles(prefix: string): Uint8Array {

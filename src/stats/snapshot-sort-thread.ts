@@ -1,19 +1,37 @@
 import { Worker } from 'node:worker_threads';
-import type { SharedRows, SnapshotRows } from './snapshot-rows.js';
+import type { SharedTorrentRows } from '../store/shared-torrent-rows.js';
+import { type SharedRows, SnapshotRows } from './snapshot-rows.js';
 import type { SnapshotOrder } from './snapshot-sort.js';
+import type { SnapshotPage, SnapshotQuery } from './table-query.js';
 
 const ENTRY = new URL('./snapshot-sort-worker.js', import.meta.url);
 
-/** What the thread is asked: to fault in rows' pages ahead of the scan, then to sort them. */
-export type SortThreadRequest = { touch: SharedRows } | { sort: SharedRows };
-export type SortReply = { order: SnapshotOrder } | { error: string };
+/**
+ * What the thread is asked: to walk a store's shared torrents (and answer one
+ * page from them before sorting), or to sort rows scanned elsewhere.
+ */
+export type SortThreadRequest = { scan: SharedTorrentRows; preview: SnapshotQuery | undefined } | { sort: SharedRows };
+export type SortReply =
+  | { scanned: SharedRows; truncated: boolean; preview: SnapshotPage | undefined }
+  | { order: SnapshotOrder }
+  | { error: string };
+
+/** A scan done on the thread: its rows, shared with it. */
+export interface ThreadScan {
+  rows: SnapshotRows;
+  /** More torrents than MAX_ROWS: the rest were left out. */
+  truncated: boolean;
+  /** The page asked for with scan(), from the scanned rows (snapshot-preview.ts). */
+  preview: SnapshotPage | undefined;
+}
 
 /**
- * A worker thread that sorts one snapshot's rows, so a large build's sorts (a
- * few hundred ms of CPU at a million torrents) never hold the event loop that
- * answers announces. The rows are shared, not copied; the orders come back as
- * transferred buffers. Started when a build starts, it first faults in the
- * pages the scan is about to fill (SnapshotRows.fillAhead), then sorts them.
+ * A worker thread that builds one snapshot's orders, so a large build (a few
+ * hundred ms of CPU at a million torrents) never holds the event loop that
+ * answers announces. For a store whose torrents are in shared memory it also
+ * walks them (scan()); otherwise it sorts the rows the event loop scanned
+ * (sort()). Rows are shared, not copied; the orders come back as transferred
+ * buffers.
  *
  * A thread per build, ended once it answers. A thread kept between builds held
  * on to every snapshot's shared rows until its own garbage collector ran,
@@ -24,45 +42,70 @@ export type SortReply = { order: SnapshotOrder } | { error: string };
  */
 export class SortThread {
   private readonly worker = new Worker(ENTRY);
-  private readonly reply: Promise<SnapshotOrder>;
+  private readonly scanned: Promise<ThreadScan>;
+  private readonly order: Promise<SnapshotOrder>;
 
   constructor() {
-    this.reply = new Promise((resolve, reject) => {
+    let scannedNow: (scan: ThreadScan) => void = () => {};
+    let scanFailed: (err: Error) => void = () => {};
+    this.scanned = new Promise((resolve, reject) => {
+      scannedNow = resolve;
+      scanFailed = reject;
+    });
+    this.order = new Promise((resolve, reject) => {
       let answered = false;
-      this.worker.once('message', (reply: SortReply) => {
+      const fail = (err: Error): void => {
         answered = true;
-        if ('error' in reply) reject(new Error(`snapshot sort: ${reply.error}`));
-        else resolve(reply.order);
+        scanFailed(err);
+        reject(err);
+      };
+      this.worker.on('message', (reply: SortReply) => {
+        if ('scanned' in reply) {
+          scannedNow({
+            rows: SnapshotRows.fromShared(reply.scanned),
+            truncated: reply.truncated,
+            preview: reply.preview,
+          });
+          return;
+        }
+        if ('error' in reply) fail(new Error(`snapshot sort: ${reply.error}`));
+        else {
+          answered = true;
+          resolve(reply.order);
+        }
         this.stop();
       });
-      this.worker.once('error', (err) => {
-        answered = true;
-        reject(err);
-      });
+      this.worker.once('error', fail);
       this.worker.once('exit', (code) => {
-        if (!answered) reject(new Error(`the snapshot sorting thread exited with code ${code}`));
+        if (!answered) fail(new Error(`the snapshot sorting thread exited with code ${code}`));
       });
     });
-    // A failure before sort() is asked for is reported by sort(), or by nobody if the build gave up.
-    this.reply.catch(() => {});
+    // A failure is reported by whichever promise the build still waits for, or by nobody if it gave up.
+    this.scanned.catch(() => {});
+    this.order.catch(() => {});
   }
 
-  /** Faults in the pages of these segments (SnapshotRows.fillAhead), while this thread waits for its sort. */
-  touch(fresh: SharedRows): void {
-    this.post({ touch: fresh });
+  /**
+   * Walks the store's shared torrents on the thread, then sorts what it found:
+   * `scanned` resolves once the walk is done, with the page `preview` asks for
+   * (a page near the top: canPreview), `order` once the sorts are.
+   */
+  scan(
+    torrents: SharedTorrentRows,
+    preview: SnapshotQuery | undefined,
+  ): { scanned: Promise<ThreadScan>; order: Promise<SnapshotOrder> } {
+    this.worker.postMessage({ scan: torrents, preview } satisfies SortThreadRequest);
+    return { scanned: this.scanned, order: this.order };
   }
 
+  /** Sorts rows scanned on the event loop. */
   sort(rows: SnapshotRows): Promise<SnapshotOrder> {
-    this.post({ sort: rows.shared() });
-    return this.reply;
+    this.worker.postMessage({ sort: rows.shared() } satisfies SortThreadRequest);
+    return this.order;
   }
 
   /** Ends the thread (once it answered, or unused when a build gives up). */
   stop(): void {
     void this.worker.terminate();
-  }
-
-  private post(request: SortThreadRequest): void {
-    this.worker.postMessage(request);
   }
 }

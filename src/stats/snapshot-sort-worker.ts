@@ -1,12 +1,14 @@
 /**
- * Entry of the thread that sorts a large snapshot (snapshot-sort-thread.ts):
- * faults in the pages of the rows the scan is filling, then takes the scanned
- * rows in shared memory and hands back their orders.
+ * Entry of the thread that builds a large snapshot (snapshot-sort-thread.ts):
+ * walks a store's shared torrents into rows (and answers the page asked for
+ * first), or takes rows scanned on the event loop, and hands back their orders.
  */
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
-import { SnapshotRows, touchPages } from './snapshot-rows.js';
+import { readSharedTorrents } from '../store/shared-torrent-rows.js';
+import { previewSteps } from './snapshot-preview.js';
+import { SnapshotRows } from './snapshot-rows.js';
 import { runSync, snapshotOrderSteps } from './snapshot-sort.js';
 import type { SortReply, SortThreadRequest } from './snapshot-sort-thread.js';
 
@@ -14,13 +16,20 @@ const port = parentPort;
 if (!port) throw new Error('snapshot-sort-worker.js runs as a worker thread');
 lowerPriority();
 port.on('message', (request: SortThreadRequest) => {
-  if ('touch' in request) {
-    touchPages(request.touch);
-    return;
-  }
   let reply: SortReply;
   try {
-    reply = { order: runSync(snapshotOrderSteps(SnapshotRows.fromShared(request.sort))) };
+    let rows: SnapshotRows;
+    if ('scan' in request) {
+      rows = new SnapshotRows();
+      const visited = readSharedTorrents(request.scan, (hash, seeders, leechers, downloaded, last) =>
+        rows.add(hash, seeders, leechers, downloaded, last),
+      );
+      const preview = request.preview && runSync(previewSteps(rows, request.preview));
+      port.postMessage({ scanned: rows.shared(), truncated: visited > rows.length, preview } satisfies SortReply);
+    } else {
+      rows = SnapshotRows.fromShared(request.sort);
+    }
+    reply = { order: runSync(snapshotOrderSteps(rows)) };
   } catch (err) {
     reply = { error: err instanceof Error ? err.message : String(err) };
   }
@@ -31,8 +40,8 @@ port.on('message', (request: SortThreadRequest) => {
 /**
  * Lowers this thread's priority (nice +10, Linux: /proc/thread-self names its
  * thread id, and a thread id is a process id to setpriority), so on a busy
- * machine the threads answering announces win the cores and the table's sorts
- * take what is left. Elsewhere the sorts run at the tracker's priority.
+ * machine the threads answering announces win the cores and the table's walk
+ * and sorts take what is left. Elsewhere they run at the tracker's priority.
  */
 function lowerPriority(): void {
   try {

@@ -1,4 +1,5 @@
 import type { SwarmStore, TorrentSummary } from '../store/swarm-store.js';
+import { previewSteps } from './snapshot-preview.js';
 import { MAX_ROWS, prefixNibbles, SnapshotRows } from './snapshot-rows.js';
 import { columnOrderSteps, runSync, Slicer, type SnapshotOrder, snapshotOrderSteps } from './snapshot-sort.js';
 import { SortThread } from './snapshot-sort-thread.js';
@@ -18,25 +19,33 @@ import type { SnapshotPage, SnapshotQuery, TorrentRow } from './table-query.js';
  * next pages), whichever is cheaper.
  */
 
-/** Past this many rows a snapshot is sorted on a worker thread (snapshot-sort-thread.ts); below, on the event loop. */
+/**
+ * Past this many rows a snapshot is sorted on a worker thread
+ * (snapshot-sort-thread.ts), and a store in shared memory walked there too;
+ * below, both happen on the event loop.
+ */
 const OFF_THREAD_ABOVE = 20_000;
 /**
- * Work between returns to the event loop: while scanning (the memory store
- * walks its rows on the event loop, announces wait meanwhile) and while
- * sorting a small snapshot on it.
+ * Work between returns to the event loop: while scanning a store on it
+ * (announces wait meanwhile) and while sorting a small snapshot on it.
  */
 const SCAN_SLICE_MS = 1;
+const PREVIEW_SLICE_MS = 1;
 const SORT_SLICE_MS = 8;
 const MAX_CACHED_RANGES = 8;
-/** Segments of 65,536 rows made ahead of the scan for the sorting thread to fault in. */
-const FILL_AHEAD_SEGMENTS = 2;
 
 export interface BuildOptions {
   /** Torrents per store call (a hint to the store). */
   pageSize?: number;
-  /** Sort on a worker thread past this many rows (default OFF_THREAD_ABOVE). */
+  /** Work on a worker thread past this many rows (default OFF_THREAD_ABOVE). */
   offThreadAbove?: number;
-  /** Called once the store is scanned, before the sorts: the rows can already answer a page (snapshot-preview.ts). */
+  /**
+   * A page near the top (canPreview) to answer from the scanned rows, before
+   * the sorts (snapshot-preview.ts): on the worker thread when the store is
+   * walked there, else on the event loop in 1-ms slices.
+   */
+  preview?: SnapshotQuery;
+  /** Called once the store is scanned (and `preview` answered), before the sorts. */
   onScanned?: (scan: ScannedRows) => void;
 }
 
@@ -46,6 +55,8 @@ export interface ScannedRows {
   /** As TorrentSnapshot's. */
   builtAt: number;
   truncated: boolean;
+  /** BuildOptions.preview's page, when asked for. */
+  preview: { query: SnapshotQuery; page: SnapshotPage } | undefined;
 }
 
 export class TorrentSnapshot {
@@ -73,38 +84,35 @@ export class TorrentSnapshot {
   }
 
   /**
-   * Scans the whole store in pages, returning to the event loop every
-   * millisecond, then sorts: on a worker thread when the rows are many, so
-   * announces keep being served while a large snapshot builds. For a store in
-   * process memory that thread starts with the build and first faults in the
-   * pages the scan will fill (SnapshotRows.fillAhead).
+   * Reads every torrent, then sorts. A store whose torrents sit in shared
+   * memory, when they are many, is walked and sorted on a worker thread: the
+   * event loop answering announces only hands it over. Any other store is
+   * scanned in pages on the event loop, returning to it every millisecond,
+   * and sorted on a worker thread when the rows are many.
    */
   static async build(store: SwarmStore, now: () => number, options: BuildOptions = {}): Promise<TorrentSnapshot> {
     const started = now();
     const t0 = performance.now();
-    const pageSize = options.pageSize ?? 1000;
     const offThreadAbove = options.offThreadAbove ?? OFF_THREAD_ABOVE;
-    const rows = new SnapshotRows();
-    let thread: SortThread | undefined;
-    if (store.visitTorrents) {
-      const expected = (await store.totals()).torrents;
-      if (expected > offThreadAbove) {
-        const sorter = new SortThread();
-        rows.fillAhead(FILL_AHEAD_SEGMENTS, (fresh) => sorter.touch(fresh));
-        thread = sorter;
+    let snapshot: TorrentSnapshot;
+    const query = options.preview;
+    if (store.sharedTorrents && (await store.totals()).torrents > offThreadAbove) {
+      const { scanned, order } = new SortThread().scan(store.sharedTorrents(), query);
+      const { rows, truncated, preview } = await scanned;
+      const page = query && preview && { query, page: preview };
+      options.onScanned?.({ rows, builtAt: started, truncated, preview: page });
+      snapshot = new TorrentSnapshot(started, truncated, rows, await order);
+    } else {
+      const rows = new SnapshotRows();
+      const truncated = await scan(store, rows, options.pageSize ?? 1000);
+      if (options.onScanned) {
+        const page = query && { query, page: await new Slicer(PREVIEW_SLICE_MS).run(previewSteps(rows, query)) };
+        options.onScanned({ rows, builtAt: started, truncated, preview: page });
       }
+      snapshot = await TorrentSnapshot.sorted(rows, started, truncated, offThreadAbove);
     }
-    try {
-      const truncated = await scan(store, rows, pageSize);
-      rows.trim();
-      options.onScanned?.({ rows, builtAt: started, truncated });
-      const snapshot = await TorrentSnapshot.sorted(rows, started, truncated, offThreadAbove, thread);
-      snapshot.buildMs = performance.now() - t0;
-      return snapshot;
-    } catch (err) {
-      thread?.stop();
-      throw err;
-    }
+    snapshot.buildMs = performance.now() - t0;
+    return snapshot;
   }
 
   /** Builds from a list (tests, and anything that already holds the summaries). */
@@ -115,23 +123,14 @@ export class TorrentSnapshot {
   ): Promise<TorrentSnapshot> {
     const rows = new SnapshotRows();
     for (const t of torrents) rows.push(t);
-    return TorrentSnapshot.sorted(rows, builtAt, false, offThreadAbove, undefined);
+    return TorrentSnapshot.sorted(rows, builtAt, false, offThreadAbove);
   }
 
-  private static async sorted(
-    rows: SnapshotRows,
-    builtAt: number,
-    truncated: boolean,
-    offThreadAbove: number,
-    thread: SortThread | undefined,
-  ) {
-    let order: SnapshotOrder;
-    if (rows.length > offThreadAbove) {
-      order = await (thread ?? new SortThread()).sort(rows);
-    } else {
-      thread?.stop();
-      order = await new Slicer(SORT_SLICE_MS).run(snapshotOrderSteps(rows));
-    }
+  private static async sorted(rows: SnapshotRows, builtAt: number, truncated: boolean, offThreadAbove: number) {
+    const order =
+      rows.length > offThreadAbove
+        ? await new SortThread().sort(rows)
+        : await new Slicer(SORT_SLICE_MS).run(snapshotOrderSteps(rows));
     return new TorrentSnapshot(builtAt, truncated, rows, order);
   }
 
