@@ -94,20 +94,21 @@ export class PeerTable implements PeerSlots {
    * with the u8 regions after the u32 ones. A small table's region is a chunk
    * of a shared slab (slab-chunks.ts: an ArrayBuffer of its own would cost
    * several times its data); a larger one has an ArrayBuffer to itself. The
-   * offsets below are positions in `u32` / `u8`, wherever the region starts.
+   * offsets are positions in `u32` / `u8`, wherever the region starts: the
+   * region's start and its ids' are stored, the others are computed from
+   * them and the capacity (getters below; fields would cost 8 bytes a table
+   * each, in a store where most tables hold two or three peers).
    */
   private u32: Uint32Array = EMPTY_U32;
   /** The same buffer as bytes. */
   private u8: Uint8Array = EMPTY_U8;
   /** The slab chunk holding the region (SMALL_POOLS), or -1 for a buffer of its own. */
   private chunk = -1;
+  /** Where the region starts in `u32`: the last-seen offsets, then keys, then the index. */
   private seenAt = 0;
-  private keysAt = 0;
-  private indexAt = 0;
+  /** Byte offset of the peer ids, after the index (kept: every hash of an id reads it). */
   private idsAt = 0;
-  /** Byte offset of the compact IPv4 endpoints (4-byte address, 2-byte port), 6 bytes a slot. */
-  private ep4At = 0;
-  private flagsAt = 0;
+  /** The index size - 1 (a power of two). */
   private mask = 0;
   private ep6: Uint8Array | null = null;
   private base = Number.NaN;
@@ -133,6 +134,23 @@ export class PeerTable implements PeerSlots {
 
   get leechers(): number {
     return this.count - this.seeders;
+  }
+
+  private get keysAt(): number {
+    return this.seenAt + this.capacity;
+  }
+
+  private get indexAt(): number {
+    return this.seenAt + 2 * this.capacity;
+  }
+
+  /** Byte offset of the compact IPv4 endpoints (4-byte address, 2-byte port), 6 bytes a slot. */
+  private get ep4At(): number {
+    return this.idsAt + this.capacity * ID_SIZE;
+  }
+
+  private get flagsAt(): number {
+    return this.idsAt + this.capacity * (ID_SIZE + EP4_SIZE);
   }
 
   /** The slot of the peer with this id, or -1. */
@@ -373,12 +391,8 @@ export class PeerTable implements PeerSlots {
     }
     this.capacity = capacity;
     this.seenAt = wordsAt;
-    this.keysAt = wordsAt + capacity;
-    this.indexAt = wordsAt + 2 * capacity;
     this.mask = indexSize - 1;
     this.idsAt = (wordsAt + words) * 4;
-    this.ep4At = this.idsAt + capacity * ID_SIZE;
-    this.flagsAt = this.ep4At + capacity * EP4_SIZE;
   }
 
   private grow(): void {
