@@ -209,18 +209,11 @@ export class TorrentSnapshot {
 /** Reads every torrent of the store into `rows`; true when it held more than MAX_ROWS (the rest left out). */
 async function scan(store: SwarmStore, rows: SnapshotRows, pageSize: number): Promise<boolean> {
   const slicer = new Slicer(SCAN_SLICE_MS);
-  // A store that can visits its torrents without an object each (millions of them in process memory).
-  const visit = (infoHash: Uint8Array, complete: number, incomplete: number, downloaded: number, last: number) =>
-    rows.add(infoHash, complete, incomplete, downloaded, last);
   let cursor = '0';
   do {
-    if (store.visitTorrents) {
-      cursor = await store.visitTorrents(cursor, pageSize, visit);
-    } else {
-      const page = await store.scanTorrents(cursor, pageSize);
-      for (const t of page.torrents) rows.push(t);
-      cursor = page.cursor;
-    }
+    const page = await store.scanTorrents(cursor, pageSize);
+    for (const t of page.torrents) rows.push(t);
+    cursor = page.cursor;
     if (rows.length >= MAX_ROWS) return true;
     await slicer.pause();
   } while (cursor !== '0');

@@ -82,14 +82,6 @@ export interface TorrentSummary extends SwarmCounts {
   lastAnnounce: number;
 }
 
-export type TorrentVisitor = (
-  infoHash: Uint8Array,
-  complete: number,
-  incomplete: number,
-  downloaded: number,
-  lastAnnounce: number,
-) => void;
-
 export interface StoredPeer {
   peerId: Buffer;
   ipv4: Buffer | null;
@@ -143,13 +135,6 @@ export interface SwarmStore {
   scrape(infoHashes: readonly Buffer[]): Promise<SwarmCounts[]>;
   /** Pages through live torrents (for full scrape and the stats page); `count` is a hint. */
   scanTorrents(cursor: string, count: number): Promise<TorrentScan>;
-  /**
-   * scanTorrents without an object per torrent, for a store that holds
-   * millions in process memory (the stats table's snapshot): `visit` gets each
-   * live torrent's counts, its info hash in a buffer that is valid only
-   * during the call. Resolves with the next cursor ('0' when done).
-   */
-  visitTorrents?(cursor: string, count: number, visit: TorrentVisitor): Promise<string>;
   /**
    * A store whose torrents sit in shared memory (the memory store) hands them
    * over whole, for the stats table's snapshot to walk on its own thread

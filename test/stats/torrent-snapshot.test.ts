@@ -231,7 +231,7 @@ test('before its sorts, a build answers a page near the top from the scanned row
   );
 });
 
-test('a large memory store, walked and sorted on the worker thread: the first page comes before the sorts end, and the snapshot agrees', async () => {
+test("a large memory store, walked and sorted on the worker thread: its first page (the thread's preview), a joined request's (the event loop's) and the snapshot agree", async () => {
   const now = 1_700_000_000_000;
   const store = new MemoryStore({ peerTtlMs: 3_600_000, now: () => now, backgroundSweep: false });
   const torrents = 25_000; // past the size walked and sorted off the event loop

@@ -13,7 +13,6 @@ import {
   type SwarmTotals,
   type TorrentScan,
   type TorrentSummary,
-  type TorrentVisitor,
 } from '../swarm-store.js';
 import { MemoryAccounts } from './accounts.js';
 import { COMPLETED, HAS_KEY, HAS4, HAS6, type PeerSlots, PeerTable } from './peer-table.js';
@@ -111,7 +110,7 @@ export class MemoryStore implements SwarmStore {
   private readonly now: () => number;
   /** The next row the background sweep looks at. */
   private sweepRow = 0;
-  /** A visited torrent's info hash (walkTorrents: valid during the visit). */
+  /** The info hash of the torrent a state file save is encoding. */
   private readonly scanHash = Buffer.alloc(20);
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly counts = { peers: 0, seeders: 0, peers4: 0, peers6: 0, downloaded: 0 };
@@ -332,52 +331,47 @@ export class MemoryStore implements SwarmStore {
     });
   }
 
+  /**
+   * Up to `count` live torrents from `cursor`, a row number, pruning as it
+   * goes. Rows do not move, so a scan sees every torrent that lives
+   * throughout it once; one dropped and created again meanwhile may be seen
+   * twice (as with Redis SCAN).
+   */
   async scanTorrents(cursor: string, count: number): Promise<TorrentScan> {
-    const torrents: TorrentSummary[] = [];
-    const next = this.walkTorrents(cursor, count, (infoHash, complete, incomplete, downloaded, lastAnnounce) => {
-      torrents.push({ infoHash: Buffer.from(infoHash), complete, incomplete, downloaded, lastAnnounce });
-    });
-    return { cursor: next, torrents };
-  }
-
-  async visitTorrents(cursor: string, count: number, visit: TorrentVisitor): Promise<string> {
-    return this.walkTorrents(cursor, count, visit);
+    const torrents = this.torrents;
+    const now = this.now();
+    const out: TorrentSummary[] = [];
+    for (let row = Number(cursor) || 0; row < torrents.rowEnd; row++) {
+      if (!torrents.isLive(row)) continue;
+      this.pruneCounted(row, now);
+      const peers = this.countOf(row);
+      if (peers === 0) continue;
+      const complete = this.seedersOf(row);
+      const infoHash = Buffer.allocUnsafe(20);
+      torrents.copyInfoHash(row, infoHash, 0);
+      const lastAnnounce = torrents.lastAnnounce(row);
+      out.push({
+        infoHash,
+        complete,
+        incomplete: peers - complete,
+        downloaded: torrents.downloaded(row),
+        lastAnnounce,
+      });
+      if (out.length >= count) return { cursor: String(row + 1), torrents: out };
+    }
+    return { cursor: '0', torrents: out };
   }
 
   /**
    * The torrents in shared memory, for a walk on another thread
    * (shared-torrent-rows.ts). Torrents whose every peer expired are dropped
    * first; a swarm's expired peers still count there until its next announce
-   * or the background sweep prunes them, where walkTorrents() prunes as it goes.
+   * or the background sweep prunes them, where scanTorrents() prunes as it goes.
    */
   sharedTorrents(): SharedTorrentRows {
     const now = this.now();
     this.dropExpiredSwarms(now);
     return this.torrents.shared(now - this.ttl);
-  }
-
-  /**
-   * Visits up to `count` live torrents from `cursor`, a row number. Rows do
-   * not move, so a scan sees every torrent that lives throughout it once; one
-   * dropped and created again meanwhile may be seen twice (as with Redis SCAN).
-   */
-  private walkTorrents(cursor: string, count: number, visit: TorrentVisitor): string {
-    const torrents = this.torrents;
-    const now = this.now();
-    const hash = this.scanHash;
-    let visited = 0;
-    for (let row = Number(cursor) || 0; row < torrents.rowEnd; row++) {
-      if (!torrents.isLive(row)) continue;
-      this.pruneCounted(row, now);
-      const peers = this.countOf(row);
-      if (peers > 0) {
-        const complete = this.seedersOf(row);
-        torrents.copyInfoHash(row, hash, 0);
-        visit(hash, complete, peers - complete, torrents.downloaded(row), torrents.lastAnnounce(row));
-        if (++visited >= count) return String(row + 1);
-      }
-    }
-    return '0';
   }
 
   async torrentPeers(infoHash: Buffer, limit: number): Promise<StoredPeer[]> {
