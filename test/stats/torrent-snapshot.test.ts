@@ -285,3 +285,23 @@ test("a large memory store, walked and sorted on the worker thread: its first pa
   }
   await store.close();
 });
+
+test('the next rebuild waits ten times as long as the last build took, however stale the snapshot', async () => {
+  let now = 1_700_000_000_000;
+  const store = new MemoryStore({ peerTtlMs: 3_600_000, now: () => now, backgroundSweep: false });
+  for (let i = 0; i < 50; i++) {
+    await store.announce(storeAnnounce({ infoHash: randomBytes(20), peerId: randomBytes(20), event: 'started' }));
+  }
+  // maxAgeMs 0: every request finds the snapshot stale, so only the spacing holds a rebuild back.
+  const cache = new SnapshotCache(store, () => now, 0);
+  const first = await cache.get();
+  const gap = 10 * first.buildMs;
+  assert.ok(gap > 0);
+  now += gap * 0.9;
+  assert.equal(await cache.get(), first, 'no rebuild before ten build times');
+  now += gap * 0.2;
+  const second = await cache.get();
+  assert.notEqual(second, first, 'rebuilt after ten build times');
+  assert.equal(second.size, 50);
+  await store.close();
+});
