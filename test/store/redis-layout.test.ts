@@ -579,6 +579,55 @@ describe('Redis store layout', () => {
     );
   });
 
+  it('lists torrents from their bucket entries as stored: inline ones read by the store, the others counted, dead ones skipped', async () => {
+    let clock = Date.now();
+    const store = await makeStore({ now: () => clock });
+    const listed = async (): Promise<Map<string, { complete: number; incomplete: number; downloaded: number }>> => {
+      const out = new Map<string, { complete: number; incomplete: number; downloaded: number }>();
+      let cursor = '0';
+      do {
+        const page = await store.scanTorrents(cursor, 1000);
+        for (const t of page.torrents) out.set(t.infoHash.toString('hex'), t);
+        cursor = page.cursor;
+      } while (cursor !== '0');
+      return out;
+    };
+    const seeder = hash(501); // inline, with a copy of its downloaded count
+    const swarm = hash(502); // two peers: a marker, counted by count.lua
+    const leaving = hash(503); // inline, expires
+    const garbled = hash(504); // inline, its downloaded copy unreadable: counted by count.lua
+    await store.announce(req(leaving, 1));
+    clock += 40_000;
+    await store.announce(req(seeder, 1, { seeder: true, event: 'completed' }));
+    await store.announce(req(swarm, 1, { seeder: true }));
+    await store.announce(req(swarm, 2));
+    await store.announce(req(garbled, 1, { seeder: true, event: 'completed' }));
+    const t = await tKey(store, garbled);
+    const v = Buffer.from((await redis.command('HGET', t, garbled.toString('latin1'))) as string, 'latin1');
+    assert.equal(v.subarray(38).toString(), '1');
+    await redis.command(
+      'HSET',
+      t,
+      garbled.toString('latin1'),
+      Buffer.concat([v.subarray(0, 38), Buffer.from('x')]).toString('latin1'),
+    );
+    clock += 25_000; // `leaving` is 65 s old, past the 60-s TTL; the others 25 s
+    const rows = await listed();
+    assert.deepEqual(rows.get(seeder.toString('hex')), {
+      infoHash: seeder,
+      complete: 1,
+      incomplete: 0,
+      downloaded: 1,
+      lastAnnounce: clock - 25_000,
+    });
+    assert.equal(rows.get(swarm.toString('hex'))?.complete, 1);
+    assert.equal(rows.get(swarm.toString('hex'))?.incomplete, 1);
+    assert.equal(rows.get(garbled.toString('hex'))?.downloaded, 1, 'from key d, by count.lua');
+    assert.equal(rows.has(leaving.toString('hex')), false, 'its peer expired');
+    assert.equal(rows.size, 3);
+    assert.equal((await store.totals()).torrents, 3);
+  });
+
   it('drops the marker of a torrent whose own keys expired, with no read of that torrent', async () => {
     let clock = Date.now();
     const store = await makeStore({ now: () => clock });

@@ -48,7 +48,7 @@ export function redisScripts(): Scripts {
     announce: script('announce'),
     count: script('count'),
     peers: script('peers'),
-    scan: script('scan'),
+    scan: script('scan', false),
     webrtc: script('webrtc', false),
     account: script('account', false),
   };

@@ -1,3 +1,4 @@
+import { readBucketEntry } from './bucket-entry.js';
 import type { RedisArg, RedisConnection } from './connection.js';
 import { BUCKETS, bucketKey, torrentIndexKey } from './keys.js';
 import type { Script } from './scripts.js';
@@ -76,8 +77,9 @@ export class TorrentIndex {
 
   /**
    * One page of the index: up to about `count` torrents (at most MAX_PAGE_TORRENTS
-   * plus one HSCAN step a lane) in bucket order within each lane, with each
-   * torrent's counts (pruned first). A bucket added during a walk behind its lane's
+   * plus one HSCAN step a lane) in bucket order within each lane, with each live
+   * torrent's counts: an inline torrent's read from its bucket entry
+   * (bucket-entry.ts), the others' from count.lua (pruned first). A bucket added during a walk behind its lane's
    * cursor is not listed (as with SCAN); none is listed twice. Within one bucket
    * HSCAN may return an entry twice only while Redis rehashes a big
    * (hashtable-encoded) bucket.
@@ -120,31 +122,17 @@ export class TorrentIndex {
       if (numbers.length === 0) break;
       // The cursor's bucket left the index: its HSCAN cursor means nothing in the next one.
       if (numbers[0] !== bucket) hscan = '0';
-      const [list, done, rest, missing] = await this.scanBuckets(
-        numbers,
-        [String(cutoff), String(markerCutoff)],
-        hscan,
-        wanted - torrents.length,
-      );
+      const [list, done, rest, missing] = await this.scanBuckets(numbers, hscan, wanted - torrents.length);
       for (const i of missing) gone.push(String(numbers[i - 1]));
-      for (let i = 0; i + 7 < list.length; i += 8) {
+      for (let i = 0; i + 1 < list.length; i += 2) {
         const infoHash = list[i] as Buffer;
-        if (list[i + 1] === 1) {
-          const [seeders, leechers, peers4, peers6, lastAnnounce, downloaded] = list.slice(i + 2, i + 8) as number[];
-          torrents.push({
-            infoHash,
-            counts: {
-              seeders: seeders as number,
-              leechers: leechers as number,
-              peers4: peers4 as number,
-              peers6: peers6 as number,
-              downloaded: downloaded as number,
-              lastAnnounce: lastAnnounce as number,
-            },
-          });
-        } else {
+        const entry = readBucketEntry(list[i + 1] as Buffer, cutoff, markerCutoff);
+        if (entry === 'dead') continue;
+        if (entry === 'count') {
           toCount.push(torrents.length);
           torrents.push({ infoHash, counts: NO_COUNTS });
+        } else {
+          torrents.push({ infoHash, counts: entry });
         }
       }
       const lastDone = done > 0 ? (numbers[done - 1] as number) : bucket - 1;
@@ -175,31 +163,31 @@ export class TorrentIndex {
   }
 
   /** scan.lua over buckets: one call on a single Redis; on a cluster one per bucket, in turn. */
-  private async scanBuckets(numbers: number[], args: string[], hscan: string, wanted: number): Promise<ScanReply> {
+  private async scanBuckets(numbers: number[], hscan: string, wanted: number): Promise<ScanReply> {
     const keys = numbers.map((n) => bucketKey(this.prefix, n));
-    if (!this.cluster) return this.connection.evalScript<ScanReply>(this.scan, keys, [...args, hscan, String(wanted)]);
-    const list: (Buffer | number)[] = [];
+    if (!this.cluster) return this.connection.evalScript<ScanReply>(this.scan, keys, [hscan, String(wanted)]);
+    const list: Buffer[] = [];
     const missing: number[] = [];
     let cursor = hscan;
     for (let i = 0; i < keys.length; i++) {
-      const left = wanted - list.length / 8;
+      const left = wanted - list.length / 2;
       const [l, done, rest, gone] = await this.connection.evalScript<ScanReply>(
         this.scan,
         [keys[i] as string],
-        [...args, cursor, String(left)],
+        [cursor, String(left)],
       );
       for (const x of l) list.push(x);
       if (gone.length > 0) missing.push(i + 1);
       cursor = String(rest);
       if (done === 0) return [list, i, cursor, missing];
-      if (list.length / 8 >= wanted) return [list, i + 1, '0', missing];
+      if (list.length / 2 >= wanted) return [list, i + 1, '0', missing];
     }
     return [list, keys.length, '0', missing];
   }
 }
 
 /** scan.lua's reply: the torrents listed, buckets done, the HSCAN cursor in the next one, missing buckets. */
-type ScanReply = [(Buffer | number)[], number, Buffer | string | number, number[]];
+type ScanReply = [Buffer[], number, Buffer | string | number, number[]];
 
 /** Where one lane of a walk stands: bucket `bucket` from HSCAN cursor `hscan`, walking up to bucket `end` (excluded). */
 interface Lane {

@@ -1,17 +1,16 @@
 --[[
-  scan.lua: lists the torrents of buckets (a page of the torrent index), dropping the
-  dead entries it meets (deadEntry in torrent.lua). Follows torrent.lua.
+  scan.lua: lists the torrents of buckets (a page of the torrent index) as they are
+  stored: each bucket entry's field and value, which the store reads
+  (bucket-entry.ts), so Redis spends on a torrent little more than its share of an
+  HSCAN step. Dead entries are listed too (the store skips them); each bucket's own
+  prune drops them (pruneBucket in torrent.lua, when an announce renews the bucket),
+  and a bucket nobody announces to expires whole. Stands alone (no torrent.lua).
 
   KEYS: bucket keys t (torrent.lua), in bucket order; on a cluster, one.
-  ARGV: 1 cutoff: now - peer TTL (ms)
-        2 marker cutoff: now - key TTL (ms); an older marker's keys have expired
-        3 the HSCAN cursor to go on from in KEYS[1] ('0': from its start)
-        4 torrents wanted: the call stops once it listed this many
+  ARGV: 1 the HSCAN cursor to go on from in KEYS[1] ('0': from its start)
+        2 torrents wanted: the call stops once it listed this many
   Returns: { list, keys done, cursor, missing }
-    list: a flat list, eight entries per torrent: info_hash, counted (1: the next six
-      are its counts; 0: count it with count.lua, it has keys of its own, or is inline
-      without a copy of its downloaded count), seeders,
-      leechers, IPv4 records, IPv6 records, last announce (ms), downloaded
+    list: a flat list, two entries per torrent: info_hash (its 20-byte field), the value
     keys done: how many of KEYS were listed to their end; cursor: where to go on in the
       next one ('0': from its start)
     missing: the KEYS indexes (1-based) of buckets that do not exist (expired)
@@ -20,8 +19,7 @@
 ]]
 
 local SCAN_STEP = 128
-local cutoff, markerCutoff = tonumber(ARGV[1]), tonumber(ARGV[2])
-local cursor, wanted = ARGV[3], tonumber(ARGV[4])
+local cursor, wanted = ARGV[1], tonumber(ARGV[2])
 local list, missing, listed, done = {}, {}, 0, 0
 for i = 1, #KEYS do
   local t = KEYS[i]
@@ -32,34 +30,15 @@ for i = 1, #KEYS do
     local items = got[2]
     if first and cursor == '0' and #items == 0 and redis.call('EXISTS', t) == 0 then missing[#missing + 1] = i end
     first = false
-    local gone = { 'HDEL', t }
     for j = 1, #items, 2 do
-      local f, v = items[j], items[j + 1]
+      local f = items[j]
+      -- Fields 'r' and 'c' are the bucket's own.
       if #f == 20 then
-        if deadEntry(f, v, cutoff, markerCutoff) then
-          gone[#gone + 1] = f
-        elseif isInline(v) and (string.byte(v, 1) < HAS_DOWNLOADED
-            or tonumber(string.sub(v, 2 + RECORD_SIZE[string.byte(v, 1) % HAS_DOWNLOADED]))) then
-          local tag = string.byte(v, 1)
-          local k = tag % HAS_DOWNLOADED
-          local class = classOf(k)
-          list[#list + 1] = f
-          list[#list + 1] = 1
-          list[#list + 1] = class == SEEDER and 1 or 0
-          list[#list + 1] = class == LEECHER and 1 or 0
-          list[#list + 1] = k <= 2 and 1 or 0
-          list[#list + 1] = k > 2 and 1 or 0
-          list[#list + 1] = seenAt(v, 2)
-          list[#list + 1] = tag >= HAS_DOWNLOADED and tonumber(string.sub(v, 2 + RECORD_SIZE[k])) or 0
-          listed = listed + 1
-        else
-          list[#list + 1] = f
-          for _ = 1, 7 do list[#list + 1] = 0 end
-          listed = listed + 1
-        end
+        list[#list + 1] = f
+        list[#list + 1] = items[j + 1]
+        listed = listed + 1
       end
     end
-    if #gone > 2 then redis.call(unpack(gone)) end
   until cursor == '0' or listed >= wanted
   if cursor ~= '0' then break end
   done = i

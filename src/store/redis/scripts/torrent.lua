@@ -1,8 +1,8 @@
 --[[
   torrent.lua: one torrent's keys, meta and peer buckets. Not a script of its own:
-  scripts.ts puts it in front of announce.lua, count.lua, peers.lua and scan.lua (Redis
-  runs each script as one chunk; there is no require). Every script works on the keys
-  of one torrent at a time (scan.lua: on buckets), all in the slot of the
+  scripts.ts puts it in front of announce.lua, count.lua and peers.lua (Redis runs
+  each script as one chunk; there is no require). Every script works on the keys
+  of one torrent at a time, all in the slot of the
   `{<hex info_hash>}` hash tag (keys.ts), so each call is atomic and runs unchanged on
   Redis Cluster (where a batch holds the torrents of one slot).
 
@@ -383,7 +383,8 @@ local function pruneAndFlush(cutoff)
 end
 
 -- Whether bucket value v (of field f) is dead: an inline torrent last seen at or before
--- cutoff, or a marker older than markerCutoff (its keys expired).
+-- cutoff, or a marker older than markerCutoff (its keys expired). A scan makes the same
+-- test where it reads the entries (readBucketEntry in bucket-entry.ts).
 local function deadEntry(f, v, cutoff, markerCutoff)
   if #f ~= 20 then return false end
   if isInline(v) then return seenAt(v, 2) <= cutoff end

@@ -1,0 +1,71 @@
+import type { TorrentCountReply } from './torrent-counts.js';
+
+/**
+ * A torrent's entry in a bucket of torrents (scripts/torrent.lua, "Inline
+ * torrents"), read where the scan lists it (scripts/scan.lua returns entries
+ * as stored; decoding them here costs Redis nothing).
+ *
+ * Inline: one byte, the set (1..4) plus HAS_DOWNLOADED when key d exists, then
+ * the torrent's one record (peer id 20, last seen 6 bytes big-endian ms, flags
+ * 1, key 4, endpoint 6 or 18), then with HAS_DOWNLOADED the downloaded count in
+ * decimal. A marker (its own keys hold the torrent): a 0 byte and the 6-byte
+ * time of its last key renewal, or shorter from an older layout.
+ */
+const HAS_DOWNLOADED = 16;
+const RECORD_SIZE = [0, 37, 37, 49, 49];
+const SEEN_AT = 1 + 20;
+const MARKER_SIZE = 7;
+
+/** What a scan makes of one entry. */
+export type BucketEntry =
+  /** An inline torrent: its counts. */
+  | TorrentCountReply
+  /** Not readable from its entry: count it with count.lua (a marker, or an inline copy of downloaded that is not a number). */
+  | 'count'
+  /** Its peer expired (inline), or its keys did (a marker older than the key TTL): not listed; the bucket's prune drops it. */
+  | 'dead';
+
+/**
+ * `cutoff`: now - peer TTL (a record last seen at or before it has expired);
+ * `markerCutoff`: now - key TTL (a marker renewed before it outlived its keys).
+ * The same tests as deadEntry() in torrent.lua.
+ */
+export function readBucketEntry(value: Buffer, cutoff: number, markerCutoff: number): BucketEntry {
+  if (value.length <= MARKER_SIZE) {
+    const renewed = value.length === MARKER_SIZE ? value.readUIntBE(1, 6) : 0;
+    return renewed < markerCutoff ? 'dead' : 'count';
+  }
+  const tag = value[0] as number;
+  const set = tag % HAS_DOWNLOADED;
+  const recordSize = RECORD_SIZE[set];
+  if (recordSize === undefined || set === 0 || value.length < 1 + recordSize) return 'count';
+  const seen = value.readUIntBE(SEEN_AT, 6);
+  if (seen <= cutoff) return 'dead';
+  let downloaded = 0;
+  if (tag >= HAS_DOWNLOADED) {
+    downloaded = decimal(value, 1 + recordSize);
+    if (Number.isNaN(downloaded)) return 'count';
+  }
+  const seeder = set === 1 || set === 3;
+  const ipv4 = set <= 2;
+  return {
+    seeders: seeder ? 1 : 0,
+    leechers: seeder ? 0 : 1,
+    peers4: ipv4 ? 1 : 0,
+    peers6: ipv4 ? 0 : 1,
+    downloaded,
+    lastAnnounce: seen,
+  };
+}
+
+/** The digits from `from` to the end as a number; NaN when there are none or anything else is there. */
+function decimal(b: Buffer, from: number): number {
+  if (from >= b.length || b.length - from > 15) return Number.NaN;
+  let n = 0;
+  for (let i = from; i < b.length; i++) {
+    const d = (b[i] as number) - 48;
+    if (d < 0 || d > 9) return Number.NaN;
+    n = n * 10 + d;
+  }
+  return n;
+}
