@@ -27,7 +27,8 @@ export type BucketEntry =
 
 /**
  * `cutoff`: now - peer TTL (a record last seen at or before it has expired);
- * `markerCutoff`: now - key TTL (a marker renewed before it outlived its keys).
+ * `markerCutoff`: now - key TTL (a marker last renewed before it belongs to a
+ * torrent whose keys have expired).
  * The same tests as deadEntry() in torrent.lua.
  */
 export function readBucketEntry(value: Buffer, cutoff: number, markerCutoff: number): BucketEntry {

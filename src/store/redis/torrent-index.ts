@@ -79,10 +79,10 @@ export class TorrentIndex {
    * One page of the index: up to about `count` torrents (at most MAX_PAGE_TORRENTS
    * plus one HSCAN step a lane) in bucket order within each lane, with each live
    * torrent's counts: an inline torrent's read from its bucket entry
-   * (bucket-entry.ts), the others' from count.lua (pruned first). A bucket added during a walk behind its lane's
-   * cursor is not listed (as with SCAN); none is listed twice. Within one bucket
-   * HSCAN may return an entry twice only while Redis rehashes a big
-   * (hashtable-encoded) bucket.
+   * (bucket-entry.ts), the others' from count.lua (pruned first). A bucket added
+   * during a walk behind its lane's cursor is not listed (as with SCAN); none is
+   * listed twice. Within one bucket HSCAN may return an entry twice only while
+   * Redis rehashes a big (hashtable-encoded) bucket.
    *
    * Cursor: '0' to start; then the lanes not yet done, comma-separated, each
    * `<bucket>:<hscan cursor>:<end>` = go on in bucket `bucket` from that HSCAN
