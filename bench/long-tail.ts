@@ -467,7 +467,7 @@ function renderLongTail(o: LongTailOptions, rows: Row[]): string {
       : '–';
     out.push(
       `| ${name} | ${n(s.rate)}${r.id === 'opentracker' ? '' : ratio(s.rate, refSteady?.rate)} | ` +
-        `${c.toFixed(1)}${redisPart ? redisPart.replace(')', cpuRatio.replace(' (', '; ')) : cpuRatio} | ` +
+        `${c.toFixed(1)}${redisPart && cpuRatio ? redisPart.replace(')', cpuRatio.replace(' (', '; ')) : redisPart || cpuRatio} | ` +
         `${(s.p50_us / 1000).toFixed(2)} ms | ${(s.p99_us / 1000).toFixed(2)} ms | ${s.errors} | ${stats} | ${meanwhile} | ${r.load} |`,
     );
   }

@@ -20,7 +20,11 @@ const MARKER_SIZE = 7;
 export type BucketEntry =
   /** An inline torrent: its counts. */
   | TorrentCountReply
-  /** Not readable from its entry: count it with count.lua (a marker, or an inline copy of downloaded that is not a number). */
+  /**
+   * Not readable from its entry: count it with count.lua (a marker; an inline
+   * value whose downloaded copy is not a number of at most 15 digits, whose set
+   * is not 1..4, or that is shorter than its record).
+   */
   | 'count'
   /** Its peer expired (inline), or its keys did (a marker older than the key TTL): not listed; the bucket's prune drops it. */
   | 'dead';

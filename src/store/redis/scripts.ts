@@ -5,9 +5,10 @@ import { packageDir } from '../../package-dir.js';
 
 /**
  * The Redis store's Lua scripts, in scripts/*.lua: each file opens with its KEYS,
- * ARGV, reply and complexity. torrent.lua holds what they share (a torrent's keys,
- * meta and peer buckets) and is put in front of each, because Redis runs a script
- * as one chunk with no `require`. They are read once, when the first Redis store
+ * ARGV, reply and complexity. torrent.lua holds what announce, count and peers
+ * share (a torrent's keys, meta and peer buckets) and is put in front of each of
+ * them, because Redis runs a script as one chunk with no `require`; scan, webrtc
+ * and account stand alone. They are read once, when the first Redis store
  * is made (a memory-store tracker never reads them), and called by SHA1 (EVALSHA;
  * on NOSCRIPT the source is sent again with EVAL).
  */
