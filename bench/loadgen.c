@@ -22,6 +22,8 @@
  *          [--concurrency 64] [--duration 10] [--warmup 0] [--once]
  *          [--start 0] [--end N] [--max N] [--numwant 50] [--timeout-ms 2000]
  *          [--path /announce/<passkey>]   (UDP: sent as BEP 41 URL data)
+ *          [--rate R]   (UDP: start at most R requests a second, spread evenly;
+ *                        a slot waits for its turn, which its latency does not count)
  * Prints "START" and "END" lines around the measured window (the bench samples
  * /proc CPU counters on them), then one JSON line with the results.
  */
@@ -87,6 +89,7 @@ typedef struct {
   char req[512];
   int reused; /* keep-alive connection already served a request */
   int tries;  /* UDP sends of the current record (prefill retries) */
+  int waiting; /* --rate: idle until deadline_ns, its turn to start */
 } slot_t;
 
 static int mode = MODE_UDP;
@@ -101,6 +104,9 @@ static int numwant = 50;
 static int timeout_ms = 2000;
 /* Announce path: "/announce", or "/announce/<passkey>" for a private tracker (UDP: sent as BEP 41 URL data). */
 static const char *path = "/announce";
+/* --rate: requests started per second across all slots (UDP); 0 = each slot starts its next at once. */
+static double rate = 0;
+static int64_t next_turn_ns;
 
 static uint32_t n_torrents, n_clients, n_records, n_ips;
 static uint8_t *hashes;
@@ -243,8 +249,30 @@ static void udp_send_connect(int s) {
     record_error(E_CONNECT, strerror(errno));
 }
 
+static void udp_launch(int s);
+
+/* Starts slot s's next request now, or with --rate at the next free turn (the
+   main loop launches it then). A schedule fallen behind by more than a
+   millisecond restarts from now rather than bursting to catch up. */
 static void udp_start(int s) {
+  if (rate > 0) {
+    int64_t now = now_ns();
+    if (next_turn_ns < now - 1000000) next_turn_ns = now;
+    int64_t turn = next_turn_ns;
+    next_turn_ns += (int64_t)(1e9 / rate);
+    if (turn > now) {
+      slots[s].state = 0;
+      slots[s].waiting = 1;
+      slots[s].deadline_ns = turn;
+      return;
+    }
+  }
+  udp_launch(s);
+}
+
+static void udp_launch(int s) {
   slot_t *sl = &slots[s];
+  sl->waiting = 0;
   sl->rec = next_record(s % (int)n_ips);
   if (!sl->rec) {
     sl->state = 0;
@@ -614,12 +642,13 @@ static void parse_args(int argc, char **argv) {
     else if (!strcmp(a, "--numwant")) numwant = atoi(v);
     else if (!strcmp(a, "--timeout-ms")) timeout_ms = atoi(v);
     else if (!strcmp(a, "--path")) path = v;
+    else if (!strcmp(a, "--rate")) rate = atof(v);
     else {
       fprintf(stderr, "unknown option %s\n", a);
       exit(2);
     }
   }
-  if (!file || concurrency < 1 || concurrency > 65000) {
+  if (!file || concurrency < 1 || concurrency > 65000 || rate < 0 || (rate > 0 && (mode != MODE_UDP || once))) {
     fprintf(stderr, "usage: loadgen --mode udp|http|http-ka --port P --file W [options]\n");
     exit(2);
   }
@@ -666,7 +695,7 @@ int main(int argc, char **argv) {
   int64_t last_scan = t0;
   int64_t measured_ns = 0;
   for (;;) {
-    int n = epoll_wait(epfd, evs, 256, 5);
+    int n = epoll_wait(epfd, evs, 256, rate > 0 ? 1 : 5);
     for (int i = 0; i < n; i++) {
       uint64_t d = evs[i].data.u64;
       if (d >= 1000000) http_event((int)(d - 1000000), evs[i].events);
@@ -679,6 +708,10 @@ int main(int argc, char **argv) {
       fflush(stdout);
     }
     if (now >= t_end) break;
+    if (rate > 0) {
+      for (int s = 0; s < concurrency; s++)
+        if (slots[s].waiting && now >= slots[s].deadline_ns) udp_launch(s);
+    }
     if (now - last_scan >= 2000000) {
       last_scan = now;
       int active = 0;

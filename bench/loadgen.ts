@@ -29,6 +29,8 @@ export interface LoadOptions {
   timeoutMs?: number;
   /** Announce path (default /announce): /announce/<passkey> for a private tracker (UDP: BEP 41 URL data). */
   path?: string;
+  /** UDP: requests started per second at most, spread evenly (a load below what the tracker can take). */
+  rate?: number;
   /** Processes whose CPU is charged to the tracker (tracker tree, redis-server). */
   pids: () => number[];
   /** Extra processes measured separately (redis-server). */
@@ -87,6 +89,7 @@ export function runLoad(o: LoadOptions): Promise<LoadResult> {
   if (o.max !== undefined) args.push('--max', String(o.max));
   if (o.once) args.push('--once');
   if (o.path) args.push('--path', o.path);
+  if (o.rate) args.push('--rate', String(o.rate));
   return new Promise((resolve, reject) => {
     const child = spawn(o.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     // Hard bound: the generator stops by itself; this only catches a hang.

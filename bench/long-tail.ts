@@ -210,6 +210,8 @@ interface Row {
   duringStats?: LoadResult;
   /** The same load as duringStats with no /stats.json request: its reference. */
   withoutStats?: LoadResult;
+  /** Half the steady rate, paced (--rate): with no request, then while a request rebuilds the table. */
+  halfRate?: { rate: number; without: LoadResult; during: LoadResult; rebuilt: boolean };
   load: string;
 }
 
@@ -219,6 +221,17 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export const STATS_BY_SEEDERS =
   '/stats.json?draw=1&start=0&length=10&search%5Bvalue%5D=&search%5Bregex%5D=false' +
   '&order%5B0%5D%5Bcolumn%5D=1&order%5B0%5D%5Bdir%5D=desc&columns%5B0%5D%5Bdata%5D=infoHash';
+
+/** The time of the table a `/stats.json` table request is answered from (its `snapshotAt`), or NaN. */
+async function snapshotAt(port: number): Promise<number> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}${STATS_BY_SEEDERS}`, { signal: AbortSignal.timeout(30_000) });
+    const body = (await res.json()) as { snapshotAt?: number };
+    return typeof body.snapshotAt === 'number' ? body.snapshotAt : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
 
 async function timeStats(port: number, timeoutMs: number, pids: () => number[]): Promise<StatsTiming> {
   const once = async (draw: number): Promise<{ ms: number; recordsTotal: number }> => {
@@ -325,7 +338,7 @@ export async function runLongTailBench(o: LongTailOptions): Promise<LongTailResu
       );
       await sleep(300);
       // Regular updates of stored peers (numwant 50), for `duration` s after `warmup` s.
-      const steadyLoad = (duration: number, warmup: number): Promise<LoadResult> =>
+      const steadyLoad = (duration: number, warmup: number, rate?: number): Promise<LoadResult> =>
         runLoad({
           binary: o.loadgenBin,
           file: w.file,
@@ -338,6 +351,7 @@ export async function runLongTailBench(o: LongTailOptions): Promise<LongTailResu
           end: w.total,
           numwant: 50,
           timeoutMs: 2000,
+          rate,
           pids,
           sidePids: side,
         });
@@ -362,6 +376,23 @@ export async function runLongTailBench(o: LongTailOptions): Promise<LongTailResu
             (row.stats.error ? ` (${row.stats.error})` : '') +
             `; announces meanwhile p99 ${(row.duringStats.p99_us / 1000).toFixed(2)} ms, ${row.duringStats.errors} errors` +
             ` (the same load without the request: p99 ${(row.withoutStats.p99_us / 1000).toFixed(2)} ms)`,
+        );
+        // The same at half the steady rate, paced: a tracker with cores to spare, as most run. The
+        // table exists by now, so the request starts a rebuild in the background (the same walk and
+        // sorts as the first build) once the last build is old enough: waited for first.
+        const rate = Math.max(1, Math.round(steady.rate / 2));
+        await sleep(o.quick ? 500 : 12_000);
+        const halfWithout = await steadyLoad(o.quick ? 2 : 6, 0, rate);
+        const halfLoad = steadyLoad(o.quick ? 2 : 6, 0, rate);
+        await sleep(o.quick ? 300 : 1000);
+        // Answered from the current table; a rebuild it starts shows as a newer table after the load.
+        const asked = await snapshotAt(t.port);
+        const halfDuring = await halfLoad;
+        const rebuilt = (await snapshotAt(t.port)) > asked;
+        row.halfRate = { rate, without: halfWithout, during: halfDuring, rebuilt };
+        o.log(
+          `long tail: ${cfg.id} at ${rate}/s (half the steady rate): p99 ${(halfWithout.p99_us / 1000).toFixed(2)} ms, ` +
+            `${(halfDuring.p99_us / 1000).toFixed(2)} ms while /stats.json ${rebuilt ? 'rebuilt the table' : 'did not rebuild the table'}`,
         );
       }
     } catch (err) {
@@ -485,6 +516,25 @@ function renderLongTail(o: LongTailOptions, rows: Row[]): string {
         .join(', ') || '–') +
       '.',
   );
+  const half = rows.filter((r) => r.halfRate);
+  if (half.length > 0) {
+    out.push(
+      '',
+      `At half the steady rate (UDP, paced evenly: a tracker with cores to spare), ${o.quick ? 2 : 6} s each, after a pause of ${o.quick ? 0.5 : 12} s: ` +
+        half
+          .map((r) => {
+            const h = r.halfRate as NonNullable<Row['halfRate']>;
+            const p99 = (x: LoadResult): string => `${(x.p99_us / 1000).toFixed(2)} ms`;
+            return (
+              `${NAMES[r.id] ?? r.id} at ${n(h.rate)}/s: announce p99 ${p99(h.without)} with no request, ` +
+              `${p99(h.during)} while a \`/stats.json\` request ${h.rebuilt ? 'rebuilt the table' : 'did not get the table rebuilt (too soon after the last build)'}` +
+              ` (${h.during.errors} errors)`
+            );
+          })
+          .join('; ') +
+        '.',
+    );
+  }
   const notes = rows.filter((r) => r.notes.length > 0).map((r) => `- ${NAMES[r.id] ?? r.id}: ${r.notes.join('; ')}`);
   if (notes.length > 0) out.push('', 'Notes:', '', ...notes);
   return out.join('\n');
