@@ -19,7 +19,7 @@ import { createClient } from 'redis';
 import { RedisStore, type RedisStoreOptions } from '../src/store/redis/redis-store.js';
 import type { SwarmStore } from '../src/store/swarm-store.js';
 import { startRedisServer } from '../test/helpers/redis-server.js';
-import { storeAnnounce } from '../test/helpers/store-announce.js';
+import { syntheticAnnounces } from './synthetic-torrents.js';
 
 const torrents = Number(process.argv[2] ?? 1_000_000);
 const checkout = process.argv[3];
@@ -40,27 +40,12 @@ if (checkout) {
 }
 
 try {
-  const infoHash = Buffer.alloc(20);
-  const peerId = Buffer.alloc(20);
-  const ipv4 = Buffer.from([10, 0, 0, 1, 0x1a, 0xe1]);
   let inFlight: Promise<unknown>[] = [];
-  for (let i = 0; i < torrents; i++) {
-    infoHash.writeUInt32BE(Math.imul(i, 2654435761) >>> 0, 0);
-    infoHash.writeUInt32BE(i, 16);
-    peerId.writeUInt32BE(i, 0);
-    for (let k = 0; k < (i % 3 === 0 ? 2 : 1); k++) {
-      peerId[19] = k;
-      const req = storeAnnounce({
-        infoHash: Buffer.from(infoHash),
-        peerId: Buffer.from(peerId),
-        ipv4,
-        seeder: k === 0,
-      });
-      inFlight.push(store.announce(req));
-      if (inFlight.length >= 512) {
-        await Promise.all(inFlight);
-        inFlight = [];
-      }
+  for (const req of syntheticAnnounces(torrents)) {
+    inFlight.push(store.announce(req));
+    if (inFlight.length >= 512) {
+      await Promise.all(inFlight);
+      inFlight = [];
     }
   }
   await Promise.all(inFlight);

@@ -21,7 +21,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import type { SnapshotCache as Cache } from '../src/stats/snapshot-cache.js';
 import type { MemoryStoreOptions, MemoryStore as Store } from '../src/store/memory/memory-store.js';
-import { storeAnnounce } from '../test/helpers/store-announce.js';
+import { syntheticAnnounces } from './synthetic-torrents.js';
 
 const torrents = Number(process.argv[2] ?? 1_000_000);
 const root = process.argv[3] ? `${pathToFileURL(resolve(process.argv[3])).href}/dist/` : '../';
@@ -35,18 +35,7 @@ const { SnapshotCache } = (await import(`${root}src/stats/snapshot-cache.js`)) a
 const BUILDS = 5;
 const now = 1_700_000_000_000;
 const store = new MemoryStore({ peerTtlMs: 3_600_000, now: () => now, backgroundSweep: false });
-const infoHash = Buffer.alloc(20);
-const peerId = Buffer.alloc(20);
-const ipv4 = Buffer.from([10, 0, 0, 1, 0x1a, 0xe1]);
-for (let i = 0; i < torrents; i++) {
-  infoHash.writeUInt32BE(Math.imul(i, 2654435761) >>> 0, 0);
-  infoHash.writeUInt32BE(i, 16);
-  peerId.writeUInt32BE(i, 0);
-  for (let k = 0; k < (i % 3 === 0 ? 2 : 1); k++) {
-    peerId[19] = k;
-    await store.announce(storeAnnounce({ infoHash, peerId, ipv4, event: 'started', seeder: k === 0 }));
-  }
-}
+for (const req of syntheticAnnounces(torrents)) await store.announce(req);
 
 const ms = (x: number): string => `${x.toFixed(0)} ms`;
 console.log(`${torrents.toLocaleString('en')} torrents, ${process.argv[3] ?? 'this checkout'}`);
