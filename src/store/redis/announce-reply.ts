@@ -1,4 +1,5 @@
 import type { StoreAnnounce, StoreAnnounceResult } from '../swarm-store.js';
+import { ENDPOINT4_SIZE, ENDPOINT6_SIZE, RECORD_ENDPOINT } from './peer-record.js';
 
 /**
  * The announce script's reply for one announce (scripts/announce.lua):
@@ -9,8 +10,6 @@ export type AnnounceReply = [number, number, number, number, Buffer[], Buffer[],
 
 /** Script status of an announce refused by the key guard. */
 const KEY_MISMATCH = 1;
-/** Bytes before the endpoint in a peer record: peer_id, last seen, flags, key (scripts/torrent.lua). */
-const RECORD_ENDPOINT = 20 + 6 + 1 + 4;
 const EMPTY = Buffer.alloc(0);
 
 /**
@@ -42,8 +41,8 @@ function cutSample(chunks: Buffer[], endpointSize: number, withIds: boolean): { 
 
 /** The store's answer to one announce, from its script reply. */
 export function announceResult(req: StoreAnnounce, reply: AnnounceReply): StoreAnnounceResult {
-  const four = cutSample(reply[4], 6, req.withPeerIds);
-  const six = cutSample(reply[5], 18, req.withPeerIds);
+  const four = cutSample(reply[4], ENDPOINT4_SIZE, req.withPeerIds);
+  const six = cutSample(reply[5], ENDPOINT6_SIZE, req.withPeerIds);
   const result: StoreAnnounceResult = {
     status: reply[0] === KEY_MISMATCH ? 'key-mismatch' : 'ok',
     complete: reply[1],

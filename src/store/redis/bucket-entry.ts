@@ -1,3 +1,4 @@
+import { ENDPOINT4_SIZE, ENDPOINT6_SIZE, RECORD_ENDPOINT, RECORD_SEEN_AT } from './peer-record.js';
 import type { TorrentCountReply } from './torrent-counts.js';
 
 /**
@@ -6,14 +7,20 @@ import type { TorrentCountReply } from './torrent-counts.js';
  * as stored; decoding them here costs Redis nothing).
  *
  * Inline: one byte, the set (1..4) plus HAS_DOWNLOADED when key d exists, then
- * the torrent's one record (peer id 20, last seen 6 bytes big-endian ms, flags
- * 1, key 4, endpoint 6 or 18), then with HAS_DOWNLOADED the downloaded count in
- * decimal. A marker (its own keys hold the torrent): a 0 byte and the 6-byte
+ * the torrent's one record (peer-record.ts), then with HAS_DOWNLOADED the
+ * downloaded count in decimal. A marker (its own keys hold the torrent): a 0 byte and the 6-byte
  * time of its last key renewal, or shorter from an older layout.
  */
 const HAS_DOWNLOADED = 16;
-const RECORD_SIZE = [0, 37, 37, 49, 49];
-const SEEN_AT = 1 + 20;
+/** By set: 1, 2 IPv4 seeders and leechers; 3, 4 IPv6. */
+const RECORD_SIZE = [
+  0,
+  RECORD_ENDPOINT + ENDPOINT4_SIZE,
+  RECORD_ENDPOINT + ENDPOINT4_SIZE,
+  RECORD_ENDPOINT + ENDPOINT6_SIZE,
+  RECORD_ENDPOINT + ENDPOINT6_SIZE,
+];
+const SEEN_AT = 1 + RECORD_SEEN_AT;
 const MARKER_SIZE = 7;
 
 /** What a scan makes of one entry. */
