@@ -17,10 +17,11 @@ const INLINE_BUILD_MS = 50;
 /**
  * A tracker of millions of torrents rebuilds the table at most a tenth of the
  * time while someone watches the page (the page polls every few seconds). A
- * build there takes 0.5-1 s of CPU on the memory store, and seconds of Redis'
- * CPU on the Redis store, taken from the announces: at a million torrents the
- * table shows rows up to ~10 s old on the memory store, a couple of minutes on
- * Redis (its time is on the page), instead of keeping a core or Redis busy a
+ * build there takes 0.5-1 s of CPU on the memory store, and ~0.8 s of Redis'
+ * CPU and ~1 s of the tracker's on the Redis store (seconds of wall time under
+ * load), taken from the announces: at a million torrents the table shows rows up
+ * to ~10 s old on the memory store, about a minute on Redis under load (its time
+ * is on the page), instead of keeping a core or Redis busy a
  * third of the time. Smaller trackers are rebuilt every maxAgeMs as before.
  */
 const REBUILD_SPACING = 10;

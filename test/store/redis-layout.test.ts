@@ -13,7 +13,7 @@ import {
   torrentSlot,
 } from '../../src/store/redis/keys.js';
 import { RedisStore, type RedisStoreOptions } from '../../src/store/redis/redis-store.js';
-import type { StoreAnnounce } from '../../src/store/swarm-store.js';
+import type { StoreAnnounce, TorrentSummary } from '../../src/store/swarm-store.js';
 import { type RedisServerHandle, startRedisServer } from '../helpers/redis-server.js';
 import { storeAnnounce } from '../helpers/store-announce.js';
 
@@ -65,14 +65,29 @@ function req(infoHash: Buffer, n: number, over: Partial<StoreAnnounce> = {}): St
   });
 }
 
+/** Every torrent a walk of the store lists, by hex info hash (`listed`: how many entries it listed in all). */
+async function walk(store: RedisStore, pageSize = 1000): Promise<Map<string, TorrentSummary> & { listed?: number }> {
+  const out: Map<string, TorrentSummary> & { listed?: number } = new Map<string, TorrentSummary>();
+  let cursor = '0';
+  let listed = 0;
+  do {
+    const page = await store.scanTorrents(cursor, pageSize);
+    for (const t of page.torrents) out.set(t.infoHash.toString('hex'), t);
+    listed += page.torrents.length;
+    cursor = page.cursor;
+  } while (cursor !== '0');
+  out.listed = listed;
+  return out;
+}
+
 /** The bucket key that holds torrent h. */
 async function tKey(store: RedisStore, h: Buffer): Promise<string> {
   return bucketKey(store.prefix, (await store.torrentBuckets()).bucketOf(h));
 }
 
-/** A bucket marker: 0, then the 6-byte time of the last key renewal. */
+/** A bucket marker: 0, then the 6-byte time of the last key renewal, then the counts (41 bytes). */
 function isMarker(v: unknown): boolean {
-  return typeof v === 'string' && v.length === 7 && v.charCodeAt(0) === 0;
+  return typeof v === 'string' && v.length === 41 && v.charCodeAt(0) === 0;
 }
 
 async function keysOf(prefix: string): Promise<string[]> {
@@ -582,18 +597,9 @@ describe('Redis store layout', () => {
   it('lists torrents from their bucket entries as stored: inline ones read by the store, the others counted, dead ones skipped', async () => {
     let clock = Date.now();
     const store = await makeStore({ now: () => clock });
-    const listed = async (): Promise<Map<string, { complete: number; incomplete: number; downloaded: number }>> => {
-      const out = new Map<string, { complete: number; incomplete: number; downloaded: number }>();
-      let cursor = '0';
-      do {
-        const page = await store.scanTorrents(cursor, 1000);
-        for (const t of page.torrents) out.set(t.infoHash.toString('hex'), t);
-        cursor = page.cursor;
-      } while (cursor !== '0');
-      return out;
-    };
+    const listed = (): Promise<Map<string, TorrentSummary>> => walk(store);
     const seeder = hash(501); // inline, with a copy of its downloaded count
-    const swarm = hash(502); // two peers: a marker, counted by count.lua
+    const swarm = hash(502); // two peers: a marker, read for its counts
     const leaving = hash(503); // inline, expires
     const garbled = hash(504); // inline, its downloaded copy unreadable: counted by count.lua
     await store.announce(req(leaving, 1));
@@ -626,6 +632,88 @@ describe('Redis store layout', () => {
     assert.equal(rows.has(leaving.toString('hex')), false, 'its peer expired');
     assert.equal(rows.size, 3);
     assert.equal((await store.totals()).torrents, 3);
+  });
+
+  it("reads a torrent's counts from its marker while no record can have expired, and asks count.lua once one may have", async () => {
+    const start = Date.now();
+    let clock = start;
+    const store = await makeStore({ now: () => clock });
+    const h = hash(510);
+    const field = h.toString('latin1');
+    await store.announce(req(h, 1, { seeder: true }));
+    await store.announce(req(h, 2));
+    const t = await tKey(store, h);
+    const markerNow = async (): Promise<Buffer> =>
+      Buffer.from((await redis.command('HGET', t, field)) as string, 'latin1');
+    /** A marker's seeders, leechers, IPv4 records, IPv6 records, downloaded (torrent.lua). */
+    const shown = (m: Buffer): number[] => [
+      m.readUInt32BE(19),
+      m.readUInt32BE(23),
+      m.readUInt32BE(27),
+      m.readUInt32BE(31),
+      m.readUIntBE(35, 6),
+    ];
+    assert.deepEqual(shown(await markerNow()), [1, 1, 2, 0, 0]);
+    // Within the refresh period (15 s) the marker still follows every change of the counts.
+    clock += 1000;
+    await store.announce(req(h, 3, { seeder: true, event: 'completed' }));
+    await store.announce(req(h, 4, { ipv4: null, ipv6: Buffer.alloc(18, 4) }));
+    const m = await markerNow();
+    assert.deepEqual(shown(m), [2, 2, 3, 1, 1]);
+    assert.equal(m.readUIntBE(7, 6), start, 'its oldest bound');
+    // A steady re-announce leaves it as it is.
+    clock += 1000;
+    await store.announce(req(h, 2));
+    assert.deepEqual(await markerNow(), m);
+    // The scan lists what the marker says (here edited: 7 seeders), with its last announce.
+    const edited = Buffer.from(m);
+    edited.writeUInt32BE(7, 19);
+    await redis.command('HSET', t, field, edited.toString('latin1'));
+    const read = (await walk(store)).get(h.toString('hex'));
+    assert.equal(read?.complete, 7, 'read from the marker');
+    assert.equal(read?.lastAnnounce, start + 1000);
+    // Peer 1 passes the 60-s TTL: the marker's bound is at the cutoff, so count.lua counts
+    // (pruning peer 1), and its prune writes the marker anew.
+    clock = start + 60_000;
+    const counted = (await walk(store)).get(h.toString('hex'));
+    assert.deepEqual([counted?.complete, counted?.incomplete, counted?.downloaded], [1, 2, 1]);
+    const after = await markerNow();
+    assert.deepEqual(shown(after), [1, 2, 2, 1, 1]);
+    assert.equal(after.readUIntBE(7, 6), start + 1000, 'the new oldest bound');
+    assert.equal((await store.totals()).peers, 3);
+  });
+
+  it('walks a big (hashtable-encoded) bucket one HSCAN step at a time, across pages, listing each torrent once', async () => {
+    const store = await makeStore();
+    const now = Date.now();
+    const n = 7; // any bucket
+    const t = bucketKey(store.prefix, n);
+    // 600 inline torrents (set 2: an IPv4 leecher) written as the announce script would:
+    // past the 512 entries of a listpack, so Redis keeps the bucket as a hashtable.
+    const args: string[] = ['HSET', t, 'r', String(now)];
+    for (let i = 0; i < 600; i++) {
+      const record = Buffer.alloc(37);
+      peer(i).copy(record, 0);
+      record.writeUIntBE(now, 20, 6);
+      Buffer.from([10, 9, i >> 8, i & 255, 0x1a, 0xe1]).copy(record, 31);
+      args.push(hash(900_000 + i).toString('latin1'), Buffer.concat([Buffer.from([2]), record]).toString('latin1'));
+    }
+    await redis.command(...(args as [string, ...string[]]));
+    await redis.command('PEXPIRE', t, '600000');
+    await redis.command('ZADD', torrentIndexKey(store.prefix), String(n), String(n));
+    assert.equal(await redis.command('OBJECT', 'ENCODING', t), 'hashtable');
+    for (const pageSize of [16, 1000]) {
+      const rows = await walk(store, pageSize);
+      assert.equal(rows.size, 600, `pages of ${pageSize}`);
+      assert.equal(rows.listed, 600, `pages of ${pageSize}: none listed twice`);
+      assert.equal(rows.get(hash(900_123).toString('hex'))?.incomplete, 1);
+    }
+    assert.equal((await store.totals()).leechers, 600);
+    assert.equal(
+      await redis.command('ZCARD', torrentIndexKey(store.prefix)),
+      1,
+      'a bucket read in steps is not taken for gone',
+    );
   });
 
   it('drops the marker of a torrent whose own keys expired, with no read of that torrent', async () => {

@@ -9,15 +9,15 @@ import { redisScripts } from '../../src/store/redis/scripts.js';
 /**
  * The Redis store's Lua, linted as Redis runs it: each script with torrent.lua
  * in front (scripts.ts). luacheck comes from Debian's lua-check (the test
- * command installs it). Redis' Lua is 5.1 with `redis`, `cmsgpack`, KEYS and
- * ARGV as globals; a new global, a shadowed local or an unused one fails.
+ * command installs it). Redis' Lua is 5.1 with `redis`, `cmsgpack`, `struct`,
+ * KEYS and ARGV as globals; a new global, a shadowed local or an unused one fails.
  * torrent.lua is shared, so a name it declares may go unused by one script,
- * but not by all three. scan.lua, webrtc.lua and account.lua stand alone (nothing in front of them).
+ * but not by all three. webrtc.lua and account.lua stand alone (nothing in front of them).
  */
 describe('Redis store scripts', () => {
   const scripts = redisScripts();
   const all = [scripts.announce, scripts.count, scripts.peers];
-  const standalone = [scripts.scan, scripts.webrtc, scripts.account];
+  const standalone = [scripts.webrtc, scripts.account];
   const sharedLines = readFileSync(
     new URL('../../../src/store/redis/scripts/torrent.lua', import.meta.url),
     'utf8',
@@ -39,6 +39,7 @@ describe('Redis store scripts', () => {
             '--read-globals',
             'redis',
             'cmsgpack',
+            'struct',
             'KEYS',
             'ARGV',
             '--codes',

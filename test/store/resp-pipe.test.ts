@@ -116,6 +116,24 @@ describe('RespPipe against redis-server', () => {
     }
   });
 
+  it('sends a group of commands together, replies in order, and refuses a group past maxPending whole', async () => {
+    const o = open(`redis://127.0.0.1:${plain.port}/3`);
+    try {
+      await until('ready', () => o.pipe.isReady);
+      const group = Array.from({ length: 300 }, (_, i) =>
+        i % 3 === 2 ? ['GET', `g${i - 1}`] : ['SET', `g${i}`, `v${i}`],
+      );
+      const replies = await Promise.all(o.pipe.sendAll(group));
+      for (const [i, r] of replies.entries()) assert.equal(String(r), i % 3 === 2 ? `v${i - 1}` : 'OK');
+      // 1,001 commands where 1,000 may wait: none is sent.
+      const refused = o.pipe.sendAll(Array.from({ length: 1001 }, (_, i) => ['SET', `x${i}`, '1']));
+      for (const r of refused) await assert.rejects(r, /more than 1000 commands/);
+      assert.equal(await o.pipe.send(['DBSIZE']), 200);
+    } finally {
+      o.pipe.close();
+    }
+  });
+
   it('does not become ready with a wrong password, and says why', async () => {
     const o = open(`redis://:wrong@127.0.0.1:${redis.port}`);
     try {

@@ -3,13 +3,14 @@ import type { TorrentCountReply } from './torrent-counts.js';
 
 /**
  * A torrent's entry in a bucket of torrents (scripts/torrent.lua, "Inline
- * torrents"), read where the scan lists it (scripts/scan.lua returns entries
- * as stored; decoding them here costs Redis nothing).
+ * torrents"), read where a scan lists it (torrent-index.ts reads buckets with
+ * plain HSCAN: decoding entries here costs Redis nothing).
  *
  * Inline: one byte, the set (1..4) plus HAS_DOWNLOADED when key d exists, then
  * the torrent's one record (peer-record.ts), then with HAS_DOWNLOADED the
- * downloaded count in decimal. A marker (its own keys hold the torrent): a 0 byte and the 6-byte
- * time of its last key renewal, or shorter from an older layout.
+ * downloaded count in decimal. A marker (its own keys hold the torrent): a 0 byte, the 6-byte
+ * time of its last key renewal, then the torrent's counts (marker() in torrent.lua has
+ * the layout), or shorter from an older layout.
  */
 const HAS_DOWNLOADED = 16;
 /** By set: 1, 2 IPv4 seeders and leechers; 3, 4 IPv6. */
@@ -21,16 +22,19 @@ const RECORD_SIZE = [
   RECORD_ENDPOINT + ENDPOINT6_SIZE,
 ];
 const SEEN_AT = 1 + RECORD_SEEN_AT;
-const MARKER_SIZE = 7;
+/** An older layout's marker: the renewal time only. */
+const RENEWAL_MARKER_SIZE = 7;
+const MARKER_SIZE = 41;
 
 /** What a scan makes of one entry. */
 export type BucketEntry =
   /** An inline torrent: its counts. */
   | TorrentCountReply
   /**
-   * Not readable from its entry: count it with count.lua (a marker; an inline
-   * value whose downloaded copy is not a number of at most 15 digits, whose set
-   * is not 1..4, or that is shorter than its record).
+   * Not readable from its entry: count it with count.lua (a marker whose oldest
+   * record may have expired, or written by an older layout; an inline value whose
+   * downloaded copy is not a number of at most 15 digits, whose set is not 1..4,
+   * or that is shorter than its record).
    */
   | 'count'
   /** Its peer expired (inline), or its keys did (a marker older than the key TTL): not listed; the bucket's prune drops it. */
@@ -43,11 +47,8 @@ export type BucketEntry =
  * The same tests as deadEntry() in torrent.lua.
  */
 export function readBucketEntry(value: Buffer, cutoff: number, markerCutoff: number): BucketEntry {
-  if (value.length <= MARKER_SIZE) {
-    const renewed = value.length === MARKER_SIZE ? value.readUIntBE(1, 6) : 0;
-    return renewed < markerCutoff ? 'dead' : 'count';
-  }
-  const tag = value[0] as number;
+  const tag = value[0];
+  if (tag === undefined || tag === 0) return readMarker(value, cutoff, markerCutoff);
   const set = tag % HAS_DOWNLOADED;
   const recordSize = RECORD_SIZE[set];
   if (recordSize === undefined || set === 0 || value.length < 1 + recordSize) return 'count';
@@ -67,6 +68,26 @@ export function readBucketEntry(value: Buffer, cutoff: number, markerCutoff: num
     peers6: ipv4 ? 0 : 1,
     downloaded,
     lastAnnounce: seen,
+  };
+}
+
+/**
+ * A marker's counts, as its torrent's last write left them (torrent.lua writes it
+ * whenever they change), while no record can have expired since: the marker's oldest
+ * last-seen time is after the cutoff. Its last announce may be up to a refresh
+ * period old (a steady re-announce does not rewrite the marker).
+ */
+function readMarker(value: Buffer, cutoff: number, markerCutoff: number): BucketEntry {
+  const renewed = value.length >= RENEWAL_MARKER_SIZE ? value.readUIntBE(1, 6) : 0;
+  if (renewed < markerCutoff) return 'dead';
+  if (value.length !== MARKER_SIZE || value.readUIntBE(7, 6) <= cutoff) return 'count';
+  return {
+    lastAnnounce: value.readUIntBE(13, 6),
+    seeders: value.readUInt32BE(19),
+    leechers: value.readUInt32BE(23),
+    peers4: value.readUInt32BE(27),
+    peers6: value.readUInt32BE(31),
+    downloaded: value.readUIntBE(35, 6),
   };
 }
 

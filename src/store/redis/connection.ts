@@ -152,6 +152,22 @@ export class RedisConnection {
     return this.clusterCommand<T>(firstKey, args);
   }
 
+  /**
+   * Several commands sent together (on a single Redis, one write to the socket),
+   * each `[firstKey, args]` as for command(); their replies in order. Rejects
+   * when any fails.
+   */
+  commands<T>(commands: readonly (readonly [RedisArg | undefined, RedisArg[]])[]): Promise<T[]> {
+    if (!this.isReady) return Promise.reject(new StoreError(UNAVAILABLE));
+    if (this.pipe) {
+      return Promise.all(this.pipe.sendAll(commands.map(([, args]) => args))).then(
+        (replies) => replies as T[],
+        (err: unknown) => Promise.reject(this.failure(err)),
+      );
+    }
+    return Promise.all(commands.map(([firstKey, args]) => this.clusterCommand<T>(firstKey, args)));
+  }
+
   /** EVALSHA, loading the script again when the server does not know it (NOSCRIPT: restart, SCRIPT FLUSH, failover). */
   async evalScript<T>(script: Script, keys: readonly string[], args: readonly RedisArg[]): Promise<T> {
     // One array, filled in place: a batch of announces has a few dozen arguments.

@@ -138,14 +138,7 @@ export class RedisStore implements SwarmStore {
     const cluster = this.kind === 'redis-cluster';
     this.counter = new TorrentCounter(this.connection, this.scripts.count, () => this.torrentBuckets(), cluster);
     bucketTag(0); // makes the slots' bucket tags now (a few ms), not on the first announce
-    this.index = new TorrentIndex(
-      this.connection,
-      this.scripts.scan,
-      this.prefix,
-      this.counter,
-      cluster,
-      this.keyTtl + this.indexRefresh,
-    );
+    this.index = new TorrentIndex(this.connection, this.prefix, this.counter, this.keyTtl + this.indexRefresh);
     this.totalsCache = new SharedTotals(
       this.connection,
       this.prefix,
@@ -269,18 +262,21 @@ export class RedisStore implements SwarmStore {
 
   /**
    * Pages through the torrent index in bucket order (torrent-index.ts has the cursor):
-   * a torrent is listed once per walk (a page also drops the rare repeat of HSCAN).
+   * a torrent is listed once per walk (a page also drops the rare repeat of HSCAN
+   * in a big bucket read in steps).
    */
   async scanTorrents(cursor: string, count: number): Promise<TorrentScan> {
     const now = this.now();
     const page = await this.indexPage(cursor, Math.max(1, count));
     const torrents: TorrentSummary[] = [];
     const seen = new Set<string>();
-    for (const { infoHash, counts } of page.torrents) {
+    for (const { infoHash, counts, stepped } of page.torrents) {
       if (counts.seeders + counts.leechers === 0) continue;
-      const id = infoHash.toString('latin1');
-      if (seen.has(id)) continue;
-      seen.add(id);
+      if (stepped) {
+        const id = infoHash.toString('latin1');
+        if (seen.has(id)) continue;
+        seen.add(id);
+      }
       torrents.push({
         infoHash,
         complete: counts.seeders,

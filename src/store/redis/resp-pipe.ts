@@ -128,6 +128,27 @@ export class RespPipe {
     return this.write(this.socket as Socket, encodeCommand(args));
   }
 
+  /**
+   * Writes several commands in one write to the socket (one Buffer: a write per
+   * command cost more than reading the replies in a walk of the torrent index);
+   * resolves with their replies, in order. All or none are sent.
+   */
+  sendAll(commands: readonly (readonly (string | Buffer)[])[]): Promise<RespValue>[] {
+    if (!this.isReady) return commands.map(() => Promise.reject(new Error('Redis connection not ready')));
+    if (this.queue.length - this.head + commands.length > this.options.maxPending) {
+      return commands.map(() =>
+        Promise.reject(new Error(`more than ${this.options.maxPending} commands waiting for Redis`)),
+      );
+    }
+    (this.socket as Socket).write(Buffer.concat(commands.map(encodeCommand)));
+    const deadline = Date.now() + this.options.timeoutMs;
+    const replies = commands.map(
+      () => new Promise<RespValue>((resolve, reject) => this.queue.push({ deadline, resolve, reject, done: false })),
+    );
+    this.startTicker();
+    return replies;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;

@@ -7,8 +7,8 @@ import { packageDir } from '../../package-dir.js';
  * The Redis store's Lua scripts, in scripts/*.lua: each file opens with its KEYS,
  * ARGV, reply and complexity. torrent.lua holds what announce, count and peers
  * share (a torrent's keys, meta and peer buckets) and is put in front of each of
- * them, because Redis runs a script as one chunk with no `require`; scan, webrtc
- * and account stand alone. They are read once, when the first Redis store
+ * them, because Redis runs a script as one chunk with no `require`; webrtc and
+ * account stand alone. They are read once, when the first Redis store
  * is made (a memory-store tracker never reads them), and called by SHA1 (EVALSHA;
  * on NOSCRIPT the source is sent again with EVAL).
  */
@@ -25,8 +25,6 @@ export interface Scripts {
   readonly count: Script;
   /** Prune one torrent and list its peers (peers.lua). */
   readonly peers: Script;
-  /** List the torrents of buckets, a page of the torrent index (scan.lua). */
-  readonly scan: Script;
   /** One announce to a WebRTC swarm (webrtc.lua, which stands alone). */
   readonly webrtc: Script;
   /** One announce's accounting for a passkey (account.lua, which stands alone). */
@@ -49,7 +47,6 @@ export function redisScripts(): Scripts {
     announce: script('announce'),
     count: script('count'),
     peers: script('peers'),
-    scan: script('scan', false),
     webrtc: script('webrtc', false),
     account: script('account', false),
   };

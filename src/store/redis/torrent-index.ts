@@ -1,12 +1,17 @@
 import { readBucketEntry } from './bucket-entry.js';
 import type { RedisArg, RedisConnection } from './connection.js';
 import { BUCKETS, bucketKey, torrentIndexKey } from './keys.js';
-import type { Script } from './scripts.js';
 import type { TorrentCounter, TorrentCountReply } from './torrent-counts.js';
 
 export interface IndexedTorrent {
   readonly infoHash: Buffer;
   readonly counts: TorrentCountReply;
+  /**
+   * Read from a big (hashtable-encoded) bucket, one HSCAN step at a time: HSCAN may
+   * list it again while Redis rehashes that bucket (a walk that must list each
+   * torrent once keeps these apart). A listpack bucket comes whole, never twice.
+   */
+  readonly stepped?: true;
 }
 
 export interface IndexPage {
@@ -15,25 +20,34 @@ export interface IndexPage {
   readonly torrents: IndexedTorrent[];
 }
 
-/** Buckets per scan call on a single Redis (a cluster takes one per call). */
-const BUCKETS_PER_CALL = 16;
+/**
+ * Buckets read per round trip of a lane, at most: each is one HSCAN command,
+ * sent together. A lane's page reads as many as the torrents it still wants
+ * need, at the average it has seen so far (GUESS_PER_BUCKET before the first:
+ * a million torrents fill the BUCKETS ~8 each).
+ */
+const BUCKETS_PER_CALL = 64;
+const GUESS_PER_BUCKET = 8;
+/** HSCAN's COUNT: a hint to Redis; a listpack-encoded bucket (at most 512 fields by default) comes whole. */
+const HSCAN_STEP = 128;
 
 /**
  * A walk asked for pages this large or larger runs in lanes: the bucket range
  * cut into up to MAX_LANES parts walked side by side, each page taking about
- * LANE_TORRENTS from each. A page is a dozen or more calls one after another
- * (index range, scan, counts; again for the next buckets), each waiting its turn
- * behind the announces queued on the connection: at a million torrents one lane
- * spent ~14 s on a stats snapshot under load, most of it waiting. Each call still
- * holds Redis as briefly as before; smaller pages (the totals walk's) keep one lane.
+ * LANE_TORRENTS from each. A page is several round trips one after another
+ * (index range, bucket reads, counts; again for the next buckets), each waiting
+ * its turn behind the announces queued on the connection: at a million torrents
+ * one lane spent ~14 s on a stats snapshot under load, most of it waiting.
+ * Smaller pages (the totals walk's) keep one lane.
  */
 const LANE_TORRENTS = 125;
 const MAX_LANES = 8;
 
 /**
- * Torrents per page at most, whatever the caller asks: a page lists at most this many
- * plus one HSCAN step of one bucket (scan.lua), so a page holds Redis for a bounded
- * time however the torrents are spread over buckets.
+ * Torrents per page wanted at most, whatever the caller asks. A page lists whole
+ * buckets, so it may hold up to a round trip's buckets more (with the default
+ * listpack threshold at most 512 torrents each; a hashtable-encoded bucket is read
+ * HSCAN_STEP fields at a time, and a page ends inside it).
  */
 export const MAX_PAGE_TORRENTS = 1000;
 
@@ -42,22 +56,24 @@ export const MAX_PAGE_TORRENTS = 1000;
  * scripts/torrent.lua), each scored by its own bucket number, so a walk pages in
  * a fixed order and never lists a torrent twice because its bucket was renewed
  * during the walk. A bucket lists its torrents: the inline ones with their one
- * record, the others with a marker. The index lives in another hash slot than any
- * bucket, so the announce script cannot write it: the store adds a bucket after
- * the script's reply (once per refresh period per bucket), without waiting, and a
- * failure only delays the bucket's appearance on the stats page. A walk drops the
- * entries of buckets that expired; the index has at most BUCKETS entries, and it
- * expires too once nothing is announced to.
+ * record, the others with a marker holding their counts. The index lives in
+ * another hash slot than any bucket, so the announce script cannot write it: the
+ * store adds a bucket after the script's reply (once per refresh period per
+ * bucket), without waiting, and a failure only delays the bucket's appearance on
+ * the stats page. A walk drops the entries of buckets that expired; the index
+ * has at most BUCKETS entries, and it expires too once nothing is announced to.
+ *
+ * Buckets are read with plain HSCAN commands, not a script: Redis writes the
+ * entries straight into the reply, where a script spent about three times as much
+ * of Redis' time turning them into Lua strings and back (bench/redis-walk.ts).
  */
 export class TorrentIndex {
   readonly key: string;
 
   constructor(
     private readonly connection: RedisConnection,
-    private readonly scan: Script,
     private readonly prefix: string,
     private readonly counter: TorrentCounter,
-    private readonly cluster: boolean,
     /** TTL of the index key itself (ms). */
     private readonly keyTtl: number,
   ) {
@@ -76,13 +92,13 @@ export class TorrentIndex {
   }
 
   /**
-   * One page of the index: up to about `count` torrents (at most MAX_PAGE_TORRENTS
-   * plus one HSCAN step a lane) in bucket order within each lane, with each live
-   * torrent's counts: an inline torrent's read from its bucket entry
-   * (bucket-entry.ts), the others' from count.lua (pruned first). A bucket added
-   * during a walk behind its lane's cursor is not listed (as with SCAN); none is
-   * listed twice. Within one bucket HSCAN may return an entry twice only while
-   * Redis rehashes a big (hashtable-encoded) bucket.
+   * One page of the index: about `count` torrents (at most MAX_PAGE_TORRENTS, in
+   * whole buckets) in bucket order within each lane, with each live torrent's
+   * counts: read from its bucket entry (bucket-entry.ts), or for a torrent whose
+   * entry cannot tell (a marker that may count expired peers) from count.lua
+   * (pruned first). A bucket added during a walk behind its lane's cursor is not
+   * listed (as with SCAN); none is listed twice. Within one bucket HSCAN may
+   * return an entry twice only while Redis rehashes a big (hashtable-encoded) bucket.
    *
    * Cursor: '0' to start; then the lanes not yet done, comma-separated, each
    * `<bucket>:<hscan cursor>:<end>` = go on in bucket `bucket` from that HSCAN
@@ -99,7 +115,7 @@ export class TorrentIndex {
     return { cursor: next.length > 0 ? next.join(',') : '0', torrents };
   }
 
-  /** Up to about `wanted` torrents of one lane from where its cursor stands, and where it stands next (none: done). */
+  /** About `wanted` torrents of one lane from where its cursor stands, and where it stands next (none: done). */
   private async lanePage(lane: Lane, wanted: number, cutoff: number, markerCutoff: number): Promise<LanePage> {
     let { bucket, hscan } = lane;
     const { end } = lane;
@@ -107,7 +123,12 @@ export class TorrentIndex {
     const toCount: number[] = [];
     const gone: string[] = [];
     let next: Lane | undefined;
-    while (torrents.length < wanted) {
+    let bucketsRead = 0;
+    let entriesRead = 0;
+    for (;;) {
+      const left = wanted - torrents.length;
+      const perBucket = bucketsRead > 0 ? Math.max(1, entriesRead / bucketsRead) : GUESS_PER_BUCKET;
+      const take = Math.max(1, Math.min(BUCKETS_PER_CALL, Math.ceil(left / perBucket)));
       const flat = await this.connection.command<(Buffer | number)[]>(this.key, [
         'ZRANGE',
         this.key,
@@ -116,39 +137,58 @@ export class TorrentIndex {
         'BYSCORE',
         'LIMIT',
         '0',
-        String(BUCKETS_PER_CALL),
+        String(take),
       ]);
       const numbers = flat.map((m) => Number(String(m)));
-      if (numbers.length === 0) break;
+      if (numbers.length === 0) {
+        next = undefined;
+        break;
+      }
       // The cursor's bucket left the index: its HSCAN cursor means nothing in the next one.
       if (numbers[0] !== bucket) hscan = '0';
-      const [list, done, rest, missing] = await this.scanBuckets(numbers, hscan, wanted - torrents.length);
-      for (const i of missing) gone.push(String(numbers[i - 1]));
-      for (let i = 0; i + 1 < list.length; i += 2) {
-        const infoHash = list[i] as Buffer;
-        const entry = readBucketEntry(list[i + 1] as Buffer, cutoff, markerCutoff);
-        if (entry === 'dead') continue;
-        if (entry === 'count') {
-          toCount.push(torrents.length);
-          torrents.push({ infoHash, counts: NO_COUNTS });
-        } else {
-          torrents.push({ infoHash, counts: entry });
+      const replies = await this.connection.commands<[Buffer, Buffer[]]>(
+        numbers.map((n, i) => {
+          const key = bucketKey(this.prefix, n);
+          return [key, ['HSCAN', key, i === 0 ? hscan : '0', 'COUNT', String(HSCAN_STEP)]];
+        }),
+      );
+      let stoppedIn = -1;
+      const continued = hscan !== '0';
+      for (let i = 0; i < replies.length; i++) {
+        const [rest, items] = replies[i] as [Buffer, Buffer[]];
+        const restCursor = String(rest);
+        const stepped = restCursor !== '0' || (i === 0 && continued);
+        // Redis deletes an empty hash, and a live bucket always has its field 'r'.
+        if (items.length === 0 && !stepped) gone.push(String(numbers[i]));
+        bucketsRead++;
+        for (let j = 0; j + 1 < items.length; j += 2) {
+          const infoHash = items[j] as Buffer;
+          // Fields 'r' and 'c' are the bucket's own.
+          if (infoHash.length !== 20) continue;
+          entriesRead++;
+          const entry = readBucketEntry(items[j + 1] as Buffer, cutoff, markerCutoff);
+          if (entry === 'dead') continue;
+          const counts = entry === 'count' ? NO_COUNTS : entry;
+          if (entry === 'count') toCount.push(torrents.length);
+          torrents.push(stepped ? { infoHash, counts, stepped: true } : { infoHash, counts });
+        }
+        if (restCursor !== '0') {
+          // A big (hashtable-encoded) bucket, read one step: the lane goes on inside it
+          // (the buckets read after it in this round trip are read again then).
+          stoppedIn = i;
+          hscan = restCursor;
+          break;
         }
       }
-      const lastDone = done > 0 ? (numbers[done - 1] as number) : bucket - 1;
-      hscan = String(rest);
-      if (hscan !== '0') {
-        // Stopped inside bucket `numbers[done]`.
-        bucket = numbers[done] as number;
+      if (stoppedIn >= 0) {
+        bucket = numbers[stoppedIn] as number;
         next = { bucket, hscan, end };
         break;
       }
-      bucket = lastDone + 1;
-      next =
-        (done < numbers.length || numbers.length === BUCKETS_PER_CALL) && bucket < end
-          ? { bucket, hscan, end }
-          : undefined;
-      if (!next) break;
+      hscan = '0';
+      bucket = (numbers[numbers.length - 1] as number) + 1;
+      next = numbers.length === take && bucket < end ? { bucket, hscan, end } : undefined;
+      if (!next || torrents.length >= wanted) break;
     }
     if (gone.length > 0) this.connection.command(this.key, ['ZREM', this.key, ...gone]).catch(() => undefined);
     const counts = await this.counter.count(
@@ -161,33 +201,7 @@ export class TorrentIndex {
     });
     return { torrents, next };
   }
-
-  /** scan.lua over buckets: one call on a single Redis; on a cluster one per bucket, in turn. */
-  private async scanBuckets(numbers: number[], hscan: string, wanted: number): Promise<ScanReply> {
-    const keys = numbers.map((n) => bucketKey(this.prefix, n));
-    if (!this.cluster) return this.connection.evalScript<ScanReply>(this.scan, keys, [hscan, String(wanted)]);
-    const list: Buffer[] = [];
-    const missing: number[] = [];
-    let cursor = hscan;
-    for (let i = 0; i < keys.length; i++) {
-      const left = wanted - list.length / 2;
-      const [l, done, rest, gone] = await this.connection.evalScript<ScanReply>(
-        this.scan,
-        [keys[i] as string],
-        [cursor, String(left)],
-      );
-      for (const x of l) list.push(x);
-      if (gone.length > 0) missing.push(i + 1);
-      cursor = String(rest);
-      if (done === 0) return [list, i, cursor, missing];
-      if (list.length / 2 >= wanted) return [list, i + 1, '0', missing];
-    }
-    return [list, keys.length, '0', missing];
-  }
 }
-
-/** scan.lua's reply: the torrents listed, buckets done, the HSCAN cursor in the next one, missing buckets. */
-type ScanReply = [Buffer[], number, Buffer | string | number, number[]];
 
 /** Where one lane of a walk stands: bucket `bucket` from HSCAN cursor `hscan`, walking up to bucket `end` (excluded). */
 interface Lane {

@@ -77,11 +77,14 @@ export class SharedTotals {
     let cursor = '0';
     do {
       const page = await this.page(cursor, COUNT_BATCH);
-      for (const { infoHash, counts } of page.torrents) {
+      for (const { infoHash, counts, stepped } of page.torrents) {
         if (counts.seeders + counts.leechers === 0) continue;
-        const id = infoHash.toString('latin1');
-        if (seen.has(id)) continue; // HSCAN's rare repeat while Redis rehashes a big bucket
-        seen.add(id);
+        if (stepped) {
+          // HSCAN's rare repeat while Redis rehashes a big bucket read in steps.
+          const id = infoHash.toString('latin1');
+          if (seen.has(id)) continue;
+          seen.add(id);
+        }
         totals.torrents++;
         totals.seeders += counts.seeders;
         totals.leechers += counts.leechers;

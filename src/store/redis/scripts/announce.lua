@@ -35,10 +35,11 @@
     bucket, HSET that bucket and meta; sampling adds one HMGET of consecutive buckets per
     sampled set. An inline torrent's is HGET meta (a miss), HMGET of its bucket entry and
     the bucket's field 'r', HSET of its entry (its downloaded count rides along in it).
-    Once per refresh period per torrent: PEXPIRE of its keys, HSET of its marker (own
-    keys) and HGET of the bucket's 'r'. Once per refresh period per bucket, a bounded
-    prune of its dead entries (PRUNE_STEPS HSCAN steps from a kept cursor, HDEL) and
-    its TTL renewed.
+    An announce that changes a torrent's counts (a peer joins, leaves, completes or
+    expires) also HSETs its marker (own keys). Once per refresh period per torrent:
+    PEXPIRE of its keys, HSET of its marker (own keys) and HGET of the bucket's 'r'.
+    Once per refresh period per bucket, a bounded prune of its dead entries
+    (PRUNE_STEPS HSCAN steps from a kept cursor, HDEL) and its TTL renewed.
 ]]
 
 local OK, KEY_MISMATCH = 0, 1
@@ -265,8 +266,8 @@ local function renewTtls()
   if stored == OWN then
     redis.call('PEXPIRE', peersKey, keyTtl)
     if meta[INDEXED] == 1 then redis.call('PEXPIRE', expiryKey, keyTtl) end
-    -- Its marker, with the time of this renewal: a prune drops it once older than the key TTL.
-    redis.call('HSET', bucketKey, torrentField, marker(now))
+    -- (Its marker, with this renewal's time, was written by flush(): a bucket prune drops
+    -- a marker once older than the key TTL.)
   end
   if meta[DOWNLOADED] > 0 then redis.call('PEXPIRE', downloadedKey, downloadedTtl) end
 end

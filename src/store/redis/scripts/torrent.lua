@@ -14,9 +14,9 @@
     d  string  the downloaded count, only once > 0; it outlives the peers (30 days)
     t  hash    a bucket of torrents of the hash slot (one of SUB_BUCKETS in keys.ts, chosen
                by a keyed hash, shared by its torrents, in their slot):
-               info_hash (20 bytes) -> the torrent INLINE, or a MARKER when keys p (e) hold it:
-                 '\0' .. the 6-byte time of its last key renewal (renewTtls in announce.lua);
-                 a marker older than the key TTL belongs to a torrent whose keys expired;
+               info_hash (20 bytes) -> the torrent INLINE, or a MARKER when keys p (e) hold it
+                 (marker() below: its last key renewal, and its counts for the scans; a
+                 marker older than the key TTL belongs to a torrent whose keys expired);
                field 'r': when the bucket's TTL and index entry were last renewed (ms);
                field 'c': the HSCAN cursor of the bounded prune (pruneBucket), while not 0
 
@@ -99,9 +99,13 @@ local PRUNE_STEPS, PRUNE_STEP = 4, 128
 -- other scripts move a torrent inline only into a bucket that has a TTL (field 'r' set):
 -- a bucket made without one would never expire.
 local renewsBuckets = false
+-- What the torrent's marker shows, as read with its meta (markerShows()): flush()
+-- rewrites the marker only when this changed. shown[1] == nil: not read (no marker yet).
+local shown = {}
 local function begin(p, e, d, t, infoHash)
   peersKey, expiryKey, downloadedKey, bucketKey, torrentField = p, e, d, t, infoHash
   meta, cache, dirty, saltStr, stored, bucketRenewed, bucketRead = nil, {}, {}, '', nil, nil, false
+  shown[1] = nil
 end
 
 -- The field name of bucket n of set k, 'k:n', made once per call: Lua turns a number
@@ -145,22 +149,45 @@ local function seenAt(s, off)
   return readTime(s, off + SEEN_AT)
 end
 
--- A bucket value: an inline torrent (38 bytes or more), else a marker (7 bytes).
+-- A bucket value: an inline torrent (its first byte the set, 1..4, maybe + HAS_DOWNLOADED),
+-- else a marker (first byte 0; an old layout's may be empty).
 local function isInline(v)
-  return #v > 7
+  local tag = string.byte(v, 1)
+  return tag ~= nil and tag ~= 0
 end
--- A marker's time (0 for an old empty one).
+-- A marker's renewal time (0 for an old empty one).
 local function markerTime(v)
-  return #v == 7 and readTime(v, 2) or 0
+  return #v >= 7 and readTime(v, 2) or 0
 end
-local function marker(nowMs)
-  local b = {}
-  local x = nowMs
-  for i = 6, 1, -1 do
-    b[i] = string.char(x % 256)
-    x = math.floor(x / 256)
+
+-- The marker of a torrent with keys of its own, 41 bytes, big-endian integers:
+--   1 0 (a marker)    2..7 last key renewal (meta REFRESHED)    8..13 meta OLDEST (0: -1)
+--   14..19 last announce    20..23 seeders    24..27 leechers    28..31 IPv4 records
+--   32..35 IPv6 records    36..41 downloaded
+-- A scan reads the counts from it (bucket-entry.ts) while OLDEST is after the peer TTL's
+-- cutoff (no record can have expired since it was written), and asks count.lua otherwise;
+-- the prune that count.lua then runs writes a marker with the new OLDEST. Written by
+-- flush() when any of these but the last announce changed (a steady re-announce does not
+-- rewrite it), so a scan's last announce may be up to a refresh period old.
+-- An older marker (7 bytes: the renewal only) is counted by count.lua until rewritten.
+local function markerShows(into)
+  into[1], into[2], into[3] = meta[REFRESHED], meta[OLDEST], meta[DOWNLOADED]
+  into[4], into[5] = meta[PEERS + SEEDER], meta[PEERS + LEECHER]
+  into[6], into[7] = meta[RECORDS + 1] + meta[RECORDS + 2], meta[RECORDS + 3] + meta[RECORDS + 4]
+end
+local latest = {}
+local function markerChanged()
+  if shown[1] == nil then return true end
+  markerShows(latest)
+  for i = 1, 7 do
+    if latest[i] ~= shown[i] then return true end
   end
-  return '\0' .. table.concat(b)
+  return false
+end
+local function marker()
+  return struct.pack('>BI6I6I6I4I4I4I4I6', 0, meta[REFRESHED], math.max(meta[OLDEST], 0), meta[LAST_ANNOUNCE],
+    meta[PEERS + SEEDER], meta[PEERS + LEECHER], meta[RECORDS + 1] + meta[RECORDS + 2],
+    meta[RECORDS + 3] + meta[RECORDS + 4], meta[DOWNLOADED])
 end
 -- The downloaded count of an inline torrent (v, set k), tag >= HAS_DOWNLOADED: its copy in
 -- v, else (a value written without one) key d.
@@ -196,6 +223,7 @@ local function readMeta()
   if raw then
     stored = OWN
     meta = cmsgpack.unpack(raw)
+    markerShows(shown)
   else
     local got = redis.call('HMGET', bucketKey, torrentField, 'r')
     local v = got[1]
@@ -340,11 +368,17 @@ local function flush()
   end
   if stored ~= OWN then
     -- Out of the bucket into keys of its own: every record is written, not only changed
-    -- ones. Its marker and key TTLs are written by the renewal that follows (announce.lua).
+    -- ones, and its marker. Its key TTLs are written by the renewal that follows (announce.lua).
     for k = 1, 4 do
       if meta[RECORDS + k] > 0 then dirty[fieldName(k, 0)] = true end
     end
     stored = OWN
+    shown[1] = nil
+  end
+  -- Outside announce.lua, only over an entry already there: a bucket made here would
+  -- have no TTL, and a torrent an older layout wrote gets its entry with its next renewal.
+  if markerChanged() and (renewsBuckets or redis.call('HEXISTS', bucketKey, torrentField) == 1) then
+    redis.call('HSET', bucketKey, torrentField, marker())
   end
   -- In batches: unpack() is limited by Lua's C stack (8,000 values), and a prune
   -- after a long silence may rewrite thousands of buckets of a big swarm at once.
