@@ -683,6 +683,21 @@ describe('Redis store layout', () => {
     assert.equal((await store.totals()).peers, 3);
   });
 
+  it("gives a bucket its TTL again when a marker's write made it anew (the bucket was lost, its torrent's keys were not)", async () => {
+    let clock = Date.now();
+    const store = await makeStore({ now: () => clock });
+    const h = hash(520);
+    await store.announce(req(h, 1));
+    await store.announce(req(h, 2));
+    const t = await tKey(store, h);
+    await redis.command('DEL', t);
+    clock += 1000; // within the refresh period: no renewal is due
+    await store.announce(req(h, 3)); // a new peer: the marker is written
+    assert.ok(isMarker(await redis.command('HGET', t, h.toString('latin1'))));
+    assert.ok(((await redis.command('PTTL', t)) as number) > 0, 'the bucket has a TTL');
+    assert.equal(await redis.command('HGET', t, 'r'), String(clock));
+  });
+
   it('walks a big (hashtable-encoded) bucket one HSCAN step at a time, across pages, listing each torrent once', async () => {
     const store = await makeStore();
     const now = Date.now();
@@ -759,7 +774,8 @@ describe('Redis store layout', () => {
     do {
       pages++;
       const page = await store.scanTorrents(cursor, pageSize);
-      if (pages === 1 && pageSize >= 250) assert.match(page.cursor, /^\d+:\d+:\d+,\d+:\d+:\d+$/, 'two lanes go on');
+      if (pages === 1 && pageSize >= 250)
+        assert.match(page.cursor, /^\d+:\d+:\d+:\d+,\d+:\d+:\d+:\d+$/, 'two lanes go on');
       for (const x of page.torrents) seen.push(x.infoHash.toString('hex'));
       cursor = page.cursor;
       // Every bucket renewed (and its index entry refreshed) between pages.

@@ -262,21 +262,16 @@ export class RedisStore implements SwarmStore {
 
   /**
    * Pages through the torrent index in bucket order (torrent-index.ts has the cursor):
-   * a torrent is listed once per walk (a page also drops the rare repeat of HSCAN
-   * in a big bucket read in steps).
+   * a torrent is listed once per walk, but for HSCAN's rare repeat in a big
+   * (hashtable-encoded) bucket that Redis rehashes while the walk reads it in steps
+   * (its steps land in different pages).
    */
   async scanTorrents(cursor: string, count: number): Promise<TorrentScan> {
     const now = this.now();
     const page = await this.indexPage(cursor, Math.max(1, count));
     const torrents: TorrentSummary[] = [];
-    const seen = new Set<string>();
-    for (const { infoHash, counts, stepped } of page.torrents) {
+    for (const { infoHash, counts } of page.torrents) {
       if (counts.seeders + counts.leechers === 0) continue;
-      if (stepped) {
-        const id = infoHash.toString('latin1');
-        if (seen.has(id)) continue;
-        seen.add(id);
-      }
       torrents.push({
         infoHash,
         complete: counts.seeders,

@@ -22,12 +22,14 @@ export interface IndexPage {
 
 /**
  * Buckets read per round trip of a lane, at most: each is one HSCAN command,
- * sent together. A lane's page reads as many as the torrents it still wants
- * need, at the average it has seen so far (GUESS_PER_BUCKET before the first:
- * a million torrents fill the BUCKETS ~8 each).
+ * sent together. A lane's round trip reads as many buckets as the torrents it
+ * still wants need at the torrents per bucket it has seen (carried from page to
+ * page in the cursor); the first of a walk reads FIRST_BUCKETS, which bounds a
+ * page however full the buckets are (~8 torrents each at a million, ~76 at ten
+ * million).
  */
 const BUCKETS_PER_CALL = 64;
-const GUESS_PER_BUCKET = 8;
+const FIRST_BUCKETS = 4;
 /** HSCAN's COUNT: a hint to Redis; a listpack-encoded bucket (at most 512 fields by default) comes whole. */
 const HSCAN_STEP = 128;
 
@@ -98,12 +100,14 @@ export class TorrentIndex {
    * entry cannot tell (a marker that may count expired peers) from count.lua
    * (pruned first). A bucket added during a walk behind its lane's cursor is not
    * listed (as with SCAN); none is listed twice. Within one bucket HSCAN may
-   * return an entry twice only while Redis rehashes a big (hashtable-encoded) bucket.
+   * return an entry twice only while Redis rehashes a big (hashtable-encoded)
+   * bucket read in steps, one step a page (`stepped`: the totals walk drops the repeats).
    *
    * Cursor: '0' to start; then the lanes not yet done, comma-separated, each
-   * `<bucket>:<hscan cursor>:<end>` = go on in bucket `bucket` from that HSCAN
-   * cursor ('0': its start), up to bucket `end` (excluded). `<bucket>:<hscan>`
-   * alone is one lane to the last bucket.
+   * `<bucket>:<hscan cursor>:<end>:<per bucket>` = go on in bucket `bucket` from
+   * that HSCAN cursor ('0': its start), up to bucket `end` (excluded), having
+   * read `per bucket` / 10 torrents per bucket so far (optional).
+   * `<bucket>:<hscan>` alone is one lane to the last bucket.
    */
   async page(cursor: string, count: number, cutoff: number, markerCutoff: number): Promise<IndexPage> {
     const wanted = Math.max(1, Math.min(MAX_PAGE_TORRENTS, Math.floor(count)));
@@ -111,7 +115,9 @@ export class TorrentIndex {
     const each = Math.max(1, Math.ceil(wanted / lanes.length));
     const pages = await Promise.all(lanes.map((lane) => this.lanePage(lane, each, cutoff, markerCutoff)));
     const torrents = pages.flatMap((p) => p.torrents);
-    const next = pages.flatMap((p) => (p.next ? [`${p.next.bucket}:${p.next.hscan}:${p.next.end}`] : []));
+    const next = pages.flatMap(({ next: n }) =>
+      n ? [`${n.bucket}:${n.hscan}:${n.end}${n.perBucket ? `:${Math.round(n.perBucket * 10)}` : ''}`] : [],
+    );
     return { cursor: next.length > 0 ? next.join(',') : '0', torrents };
   }
 
@@ -125,10 +131,11 @@ export class TorrentIndex {
     let next: Lane | undefined;
     let bucketsRead = 0;
     let entriesRead = 0;
+    let perBucket = lane.perBucket;
     for (;;) {
       const left = wanted - torrents.length;
-      const perBucket = bucketsRead > 0 ? Math.max(1, entriesRead / bucketsRead) : GUESS_PER_BUCKET;
-      const take = Math.max(1, Math.min(BUCKETS_PER_CALL, Math.ceil(left / perBucket)));
+      if (bucketsRead > 0) perBucket = Math.max(1, entriesRead / bucketsRead);
+      const take = perBucket ? Math.max(1, Math.min(BUCKETS_PER_CALL, Math.ceil(left / perBucket))) : FIRST_BUCKETS;
       const flat = await this.connection.command<(Buffer | number)[]>(this.key, [
         'ZRANGE',
         this.key,
@@ -180,14 +187,15 @@ export class TorrentIndex {
           break;
         }
       }
+      if (bucketsRead > 0) perBucket = Math.max(1, entriesRead / bucketsRead);
       if (stoppedIn >= 0) {
         bucket = numbers[stoppedIn] as number;
-        next = { bucket, hscan, end };
+        next = { bucket, hscan, end, perBucket };
         break;
       }
       hscan = '0';
       bucket = (numbers[numbers.length - 1] as number) + 1;
-      next = numbers.length === take && bucket < end ? { bucket, hscan, end } : undefined;
+      next = numbers.length === take && bucket < end ? { bucket, hscan, end, perBucket } : undefined;
       if (!next || torrents.length >= wanted) break;
     }
     if (gone.length > 0) this.connection.command(this.key, ['ZREM', this.key, ...gone]).catch(() => undefined);
@@ -208,6 +216,8 @@ interface Lane {
   bucket: number;
   hscan: string;
   end: number;
+  /** Torrent entries per bucket read so far (undefined: none read yet in this walk). */
+  perBucket?: number | undefined;
 }
 
 interface LanePage {
@@ -228,12 +238,13 @@ function startLanes(wanted: number): Lane[] {
 function parseLanes(cursor: string): Lane[] {
   const lanes: Lane[] = [];
   for (const part of cursor.split(',', MAX_LANES + 1)) {
-    const match = /^(\d{1,7}):(\d{1,20})(?::(\d{1,7}))?$/.exec(part);
+    const match = /^(\d{1,7}):(\d{1,20})(?::(\d{1,7})(?::(\d{1,6}))?)?$/.exec(part);
     if (!match || lanes.length === MAX_LANES) throw new Error(`bad torrent index cursor: ${cursor}`);
     const bucket = Number(match[1]);
     const end = match[3] === undefined ? BUCKETS : Number(match[3]);
     if (bucket >= end || end > BUCKETS) throw new Error(`bad torrent index cursor: ${cursor}`);
-    lanes.push({ bucket, hscan: match[2] as string, end });
+    const perBucket = match[4] === undefined ? undefined : Math.max(1, Number(match[4]) / 10);
+    lanes.push({ bucket, hscan: match[2] as string, end, perBucket });
   }
   return lanes;
 }

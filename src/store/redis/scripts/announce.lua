@@ -36,10 +36,11 @@
     sampled set. An inline torrent's is HGET meta (a miss), HMGET of its bucket entry and
     the bucket's field 'r', HSET of its entry (its downloaded count rides along in it).
     An announce that changes a torrent's counts (a peer joins, leaves, completes or
-    expires) also HSETs its marker (own keys). Once per refresh period per torrent:
-    PEXPIRE of its keys, HSET of its marker (own keys) and HGET of the bucket's 'r'.
-    Once per refresh period per bucket, a bounded prune of its dead entries
-    (PRUNE_STEPS HSCAN steps from a kept cursor, HDEL) and its TTL renewed.
+    expires) also HSETs its marker (own keys) and HGETs the bucket's 'r'. Once per
+    refresh period per torrent: PEXPIRE of its keys, HSET of its marker (own keys)
+    and HGET of the bucket's 'r'. Once per refresh period per bucket, a bounded prune of
+    its dead entries (PRUNE_STEPS HSCAN steps from a kept cursor, HDEL) and its TTL
+    renewed.
 ]]
 
 local OK, KEY_MISMATCH = 0, 1
@@ -274,14 +275,15 @@ end
 
 -- The bucket's TTL, renewed once per refresh period (its field 'r' says when it was
 -- last; abs() as in renewalDue), with a bounded prune of its dead entries first. A torrent
--- with keys of its own looks only when it renewed its own (renewed), once per refresh
--- period; an inline one read 'r' with its entry. Returns true when it renewed: the store
--- then makes sure the bucket is in the torrent index.
-local function touchBucket(renewed)
+-- with keys of its own looks only when it renewed its own or wrote its marker (wrote: the
+-- HSET may have made the bucket anew if it was lost, evicted or deleted, with no TTL);
+-- an inline one read 'r' with its entry. Returns true when it renewed: the store then
+-- makes sure the bucket is in the torrent index.
+local function touchBucket(wrote)
   if not stored then return false end
   if not bucketRead then
     -- (inline now but not read as such: it just moved into the bucket, which may have no TTL)
-    if not renewed and stored ~= INLINE then return false end
+    if not wrote and stored ~= INLINE then return false end
     bucketRenewed, bucketRead = tonumber(redis.call('HGET', bucketKey, 'r') or ''), true
   end
   if bucketRenewed and math.abs(now - bucketRenewed) < refreshPeriod then return false end
@@ -401,7 +403,7 @@ local function announceOne(peerId, event, seeder, ep4, ep6, key, numwant, wants4
   if renew and alive then renewTtls() end
 
   local result = counts(OK)
-  if touchBucket(renew and alive) then result[7] = 1 end
+  if touchBucket((renew and alive) or markerWritten) then result[7] = 1 end
   if numwant <= 0 or event == STOPPED then return result end
   -- Seeders get leechers only; leechers get both. The requester's own record of a
   -- family, when it has an endpoint there, is in its class's set of that family.

@@ -95,17 +95,19 @@ local HAS_DOWNLOADED = 16
 -- HSCAN steps of a bucket prune, fields per step (a hint to Redis; a listpack-encoded
 -- hash, at most 512 fields by default, comes whole in one step).
 local PRUNE_STEPS, PRUNE_STEP = 4, 128
--- True in announce.lua, which renews the bucket's TTL after every write (touchBucket). The
--- other scripts move a torrent inline only into a bucket that has a TTL (field 'r' set):
--- a bucket made without one would never expire.
+-- True in announce.lua, which makes sure the bucket has its TTL after every write that
+-- may have made it (touchBucket). The other scripts write into a bucket only where it has
+-- a TTL: a torrent inline only into a bucket with field 'r' set, a marker only over an
+-- entry already there (a bucket made without a TTL would never expire).
 local renewsBuckets = false
 -- What the torrent's marker shows, as read with its meta (markerShows()): flush()
 -- rewrites the marker only when this changed. shown[1] == nil: not read (no marker yet).
-local shown = {}
+-- markerWritten: flush() wrote it (announce.lua then checks the bucket's TTL).
+local shown, markerWritten = {}, false
 local function begin(p, e, d, t, infoHash)
   peersKey, expiryKey, downloadedKey, bucketKey, torrentField = p, e, d, t, infoHash
   meta, cache, dirty, saltStr, stored, bucketRenewed, bucketRead = nil, {}, {}, '', nil, nil, false
-  shown[1] = nil
+  shown[1], markerWritten = nil, false
 end
 
 -- The field name of bucket n of set k, 'k:n', made once per call: Lua turns a number
@@ -379,6 +381,7 @@ local function flush()
   -- have no TTL, and a torrent an older layout wrote gets its entry with its next renewal.
   if markerChanged() and (renewsBuckets or redis.call('HEXISTS', bucketKey, torrentField) == 1) then
     redis.call('HSET', bucketKey, torrentField, marker())
+    markerWritten = true
   end
   -- In batches: unpack() is limited by Lua's C stack (8,000 values), and a prune
   -- after a long silence may rewrite thousands of buckets of a big swarm at once.
