@@ -116,7 +116,9 @@ export class TorrentIndex {
     const pages = await Promise.all(lanes.map((lane) => this.lanePage(lane, each, cutoff, markerCutoff)));
     const torrents = pages.flatMap((p) => p.torrents);
     const next = pages.flatMap(({ next: n }) =>
-      n ? [`${n.bucket}:${n.hscan}:${n.end}${n.perBucket ? `:${Math.round(n.perBucket * 10)}` : ''}`] : [],
+      n
+        ? [`${n.bucket}:${n.hscan}:${n.end}${n.perBucket ? `:${Math.min(999_999, Math.round(n.perBucket * 10))}` : ''}`]
+        : [],
     );
     return { cursor: next.length > 0 ? next.join(',') : '0', torrents };
   }
