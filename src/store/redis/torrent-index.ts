@@ -136,7 +136,6 @@ export class TorrentIndex {
     let perBucket = lane.perBucket;
     for (;;) {
       const left = wanted - torrents.length;
-      if (bucketsRead > 0) perBucket = Math.max(1, entriesRead / bucketsRead);
       const take = perBucket ? Math.max(1, Math.min(BUCKETS_PER_CALL, Math.ceil(left / perBucket))) : FIRST_BUCKETS;
       const flat = await this.connection.command<(Buffer | number)[]>(this.key, [
         'ZRANGE',
