@@ -211,7 +211,15 @@ interface Row {
   /** The same load as duringStats with no /stats.json request: its reference. */
   withoutStats?: LoadResult;
   /** Half the steady rate, paced (--rate): with no request, then while a request rebuilds the table. */
-  halfRate?: { rate: number; without: LoadResult; during: LoadResult; rebuilt: boolean };
+  halfRate?: {
+    rate: number;
+    pauseS: number;
+    without: LoadResult;
+    during: LoadResult;
+    rebuilt: boolean;
+    /** A rebuild that outlasted the run: seconds from the request until the new table was seen (polled every 250 ms). */
+    outlastedS?: number;
+  };
   load: string;
 }
 
@@ -369,6 +377,7 @@ export async function runLongTailBench(o: LongTailOptions): Promise<LongTailResu
         row.withoutStats = await steadyLoad(o.quick ? 2 : 6, 0);
         const during = steadyLoad(o.quick ? 2 : 6, 0);
         await sleep(o.quick ? 300 : 1000);
+        const asked = Date.now();
         row.stats = await timeStats(t.port, o.quick ? 30_000 : 120_000, () => [...pids(), ...side()]);
         row.duringStats = await during;
         o.log(
@@ -377,22 +386,54 @@ export async function runLongTailBench(o: LongTailOptions): Promise<LongTailResu
             `; announces meanwhile p99 ${(row.duringStats.p99_us / 1000).toFixed(2)} ms, ${row.duringStats.errors} errors` +
             ` (the same load without the request: p99 ${(row.withoutStats.p99_us / 1000).toFixed(2)} ms)`,
         );
-        // The same at half the steady rate, paced: a tracker with cores to spare, as most run. The
-        // table exists by now, so the request starts a rebuild in the background (the same walk and
-        // sorts as the first build) once the last build is old enough: waited for first.
+        // The same at half the steady rate, paced. The table exists by now, so the request starts a
+        // rebuild in the background (the same walk and sorts as the first build) once the last build
+        // is old enough: a tracker waits 10x a build's time before the next (snapshot-cache.ts), and
+        // a build takes about its first answer's time plus the sorts (under a second), so that long
+        // after the first build ended is waited for first; `rebuilt` below says whether it was enough.
         const rate = Math.max(1, Math.round(steady.rate / 2));
-        await sleep(o.quick ? 500 : 12_000);
+        const buildGuessMs = (Number.isFinite(row.stats.firstMs) ? row.stats.firstMs : 0) + 1000;
+        const pauseMs = o.quick ? 5_500 : Math.max(12_000, asked + 11 * buildGuessMs - Date.now());
+        await sleep(pauseMs);
         const halfWithout = await steadyLoad(o.quick ? 2 : 6, 0, rate);
         const halfLoad = steadyLoad(o.quick ? 2 : 6, 0, rate);
         await sleep(o.quick ? 300 : 1000);
-        // Answered from the current table; a rebuild it starts shows as a newer table after the load.
-        const asked = await snapshotAt(t.port);
+        // Answered from the current table; a rebuild it starts shows as a newer table. A rebuild
+        // still running when the load ends (Redis) is waited for, up to a minute, to say when it ended.
+        // The polls are table requests too: a table they got rebuilt started after the load, and
+        // ends the wait unclaimed.
+        const requested = Date.now();
+        const before = await snapshotAt(t.port);
         const halfDuring = await halfLoad;
-        const rebuilt = (await snapshotAt(t.port)) > asked;
-        row.halfRate = { rate, without: halfWithout, during: halfDuring, rebuilt };
+        const loadEnded = Date.now();
+        let rebuilt = false;
+        let outlastedS: number | undefined;
+        for (let poll = 0, until = loadEnded + (o.quick ? 5_000 : 60_000); Date.now() < until; poll++) {
+          const at = await snapshotAt(t.port);
+          if (at >= loadEnded) break;
+          // A small store is rebuilt inline: the request's own answer was the new table.
+          if (at > before || before >= requested) {
+            rebuilt = true;
+            if (poll > 0) outlastedS = (Date.now() - requested) / 1000;
+            break;
+          }
+          await sleep(250);
+        }
+        row.halfRate = {
+          rate,
+          pauseS: pauseMs / 1000,
+          without: halfWithout,
+          during: halfDuring,
+          rebuilt,
+          outlastedS,
+        };
         o.log(
-          `long tail: ${cfg.id} at ${rate}/s (half the steady rate): p99 ${(halfWithout.p99_us / 1000).toFixed(2)} ms, ` +
-            `${(halfDuring.p99_us / 1000).toFixed(2)} ms while /stats.json ${rebuilt ? 'rebuilt the table' : 'did not rebuild the table'}`,
+          `long tail: ${cfg.id} at ${rate}/s (half the steady rate): p99 ${(halfWithout.p99_us / 1000).toFixed(2)} ms ` +
+            `(${cpu(halfWithout).toFixed(1)} µs CPU/announce, ${coreShare(halfWithout)} % of a core), ` +
+            `${(halfDuring.p99_us / 1000).toFixed(2)} ms while /stats.json ` +
+            (rebuilt
+              ? `rebuilt the table${outlastedS === undefined ? '' : ` (done ${outlastedS.toFixed(1)} s after the request, after the run)`}`
+              : 'did not rebuild the table'),
         );
       }
     } catch (err) {
@@ -407,6 +448,11 @@ export async function runLongTailBench(o: LongTailOptions): Promise<LongTailResu
 
 function cpu(r: LoadResult): number {
   return (r.cpuUs + r.sideCpuUs) / Math.max(1, r.ok);
+}
+
+/** The tracker processes' CPU over the measured window, in percent of one core (redis-server's not counted). */
+function coreShare(r: LoadResult): string {
+  return ((100 * r.cpuUs) / Math.max(1, r.seconds * 1e6)).toFixed(0);
 }
 
 const NAMES: Record<string, string> = {
@@ -520,14 +566,19 @@ function renderLongTail(o: LongTailOptions, rows: Row[]): string {
   if (half.length > 0) {
     out.push(
       '',
-      `At half the steady rate (UDP, paced evenly: a tracker with cores to spare), ${o.quick ? 2 : 6} s each, after a pause of ${o.quick ? 0.5 : 12} s: ` +
+      `At half the steady rate (UDP, paced evenly), ${o.quick ? 2 : 6} s each, after a pause long enough for the next rebuild (at least ${o.quick ? 5.5 : 12} s): ` +
         half
           .map((r) => {
             const h = r.halfRate as NonNullable<Row['halfRate']>;
             const p99 = (x: LoadResult): string => `${(x.p99_us / 1000).toFixed(2)} ms`;
             return (
-              `${NAMES[r.id] ?? r.id} at ${n(h.rate)}/s: announce p99 ${p99(h.without)} with no request, ` +
-              `${p99(h.during)} while a \`/stats.json\` request ${h.rebuilt ? 'rebuilt the table' : 'did not get the table rebuilt (too soon after the last build)'}` +
+              `${NAMES[r.id] ?? r.id} at ${n(h.rate)}/s (after ${h.pauseS.toFixed(0)} s): announce p99 ${p99(h.without)} with no request ` +
+              `(the tracker's CPU ${cpu(h.without).toFixed(1)} µs per announce${r.id === 'bitstorm-redis' ? " with redis-server's" : ''}, its processes ${coreShare(h.without)} % of a core), ` +
+              `${p99(h.during)} while a \`/stats.json\` request ${
+                h.rebuilt
+                  ? `rebuilt the table${h.outlastedS === undefined ? ' within the run' : ` (the new table seen ${h.outlastedS.toFixed(1)} s after the request: the rebuild outlasted the run)`}`
+                  : 'did not get the table rebuilt (too soon after the last build, or a rebuild of over a minute)'
+              }` +
               ` (${h.during.errors} errors)`
             );
           })
