@@ -85,6 +85,19 @@ async function tKey(store: RedisStore, h: Buffer): Promise<string> {
   return bucketKey(store.prefix, (await store.torrentBuckets()).bucketOf(h));
 }
 
+/**
+ * A store on a clock the test moves (`clock.now`), and torrent `hash(n)` with
+ * two peers (so keys of its own and a marker in bucket `t`).
+ */
+async function twoPeerTorrent(n: number): Promise<{ clock: { now: number }; store: RedisStore; h: Buffer; t: string }> {
+  const clock = { now: Date.now() };
+  const store = await makeStore({ now: () => clock.now });
+  const h = hash(n);
+  await store.announce(req(h, 1));
+  await store.announce(req(h, 2));
+  return { clock, store, h, t: await tKey(store, h) };
+}
+
 /** A bucket marker: 0, then the 6-byte time of the last key renewal, then the counts (41 bytes). */
 function isMarker(v: unknown): boolean {
   return typeof v === 'string' && v.length === 41 && v.charCodeAt(0) === 0;
@@ -254,17 +267,12 @@ describe('Redis store layout', () => {
   });
 
   it('adopts a torrent an older version wrote without a bucket entry, within one refresh period', async () => {
-    let clock = Date.now();
-    const store = await makeStore({ now: () => clock });
-    const h = hash(70);
-    await store.announce(req(h, 1));
-    await store.announce(req(h, 2));
-    const t = await tKey(store, h);
+    const { clock, store, h, t } = await twoPeerTorrent(70);
     // As the previous layout left it: keys p (e, d) only, no entry in a bucket.
     await redis.command('DEL', t, torrentIndexKey(store.prefix));
     const r = await store.announce(req(h, 3));
     assert.equal(r.incomplete, 3, 'its peers are read as before');
-    clock += 16_000; // past the refresh period (peer TTL / 4)
+    clock.now += 16_000; // past the refresh period (peer TTL / 4)
     await store.announce(req(h, 1));
     assert.ok(isMarker(await redis.command('HGET', t, h.toString('latin1'))));
     await waitFor(async () => (await redis.command('ZCARD', torrentIndexKey(store.prefix))) === 1, 2000);
@@ -272,7 +280,7 @@ describe('Redis store layout', () => {
     // Pruned down to one record by a scrape, with no bucket yet: it keeps its own keys
     // (a bucket made by a scrape would have no TTL), and moves inline on its next announce.
     await redis.command('DEL', t);
-    clock += 50_000; // peers 2 and 3 (last seen 66 s ago) expire; peer 1 (50 s) does not
+    clock.now += 50_000; // peers 2 and 3 (last seen 66 s ago) expire; peer 1 (50 s) does not
     assert.deepEqual(await store.scrape([h]), [{ complete: 0, incomplete: 1, downloaded: 0 }]);
     const [p] = torrentKeys(store.prefix, h) as string[];
     assert.equal(await redis.command('EXISTS', p as string), 1);
@@ -677,18 +685,13 @@ describe('Redis store layout', () => {
   });
 
   it("gives a bucket its TTL again when a marker's write made it anew (the bucket was lost, its torrent's keys were not)", async () => {
-    let clock = Date.now();
-    const store = await makeStore({ now: () => clock });
-    const h = hash(520);
-    await store.announce(req(h, 1));
-    await store.announce(req(h, 2));
-    const t = await tKey(store, h);
+    const { clock, store, h, t } = await twoPeerTorrent(520);
     await redis.command('DEL', t);
-    clock += 1000; // within the refresh period: no renewal is due
+    clock.now += 1000; // within the refresh period: no renewal is due
     await store.announce(req(h, 3)); // a new peer: the marker is written
     assert.ok(isMarker(await redis.command('HGET', t, h.toString('latin1'))));
     assert.ok(((await redis.command('PTTL', t)) as number) > 0, 'the bucket has a TTL');
-    assert.equal(await redis.command('HGET', t, 'r'), String(clock));
+    assert.equal(await redis.command('HGET', t, 'r'), String(clock.now));
   });
 
   it('walks a big (hashtable-encoded) bucket one HSCAN step at a time, across pages, listing each torrent once', async () => {
@@ -725,19 +728,14 @@ describe('Redis store layout', () => {
   });
 
   it('drops the marker of a torrent whose own keys expired, with no read of that torrent', async () => {
-    let clock = Date.now();
-    const store = await makeStore({ now: () => clock });
+    const { clock, store, h, t } = await twoPeerTorrent(88);
     const map = await store.torrentBuckets();
-    const h = hash(88);
-    await store.announce(req(h, 1));
-    await store.announce(req(h, 2));
-    const t = await tKey(store, h);
     assert.ok(isMarker(await redis.command('HGET', t, h.toString('latin1'))));
     const renewed = Buffer.from((await redis.command('HGET', t, h.toString('latin1'))) as string, 'latin1');
-    assert.ok(Math.abs(renewed.readUIntBE(1, 6) - clock) < 1000, 'the marker holds the renewal time');
+    assert.ok(Math.abs(renewed.readUIntBE(1, 6) - clock.now) < 1000, 'the marker holds the renewal time');
     // Its keys expire (here: deleted, as the key TTL would) and the clock passes the key TTL.
     for (const k of torrentKeys(store.prefix, h)) await redis.command('DEL', k);
-    clock += 200_000;
+    clock.now += 200_000;
     let other = -1;
     for (let i = 1; i < 5_000_000 && other < 0; i++)
       if (map.bucketOf(hash(3_000_000 + i)) === map.bucketOf(h)) other = i;
