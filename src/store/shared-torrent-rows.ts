@@ -3,8 +3,8 @@
  *
  * The torrent table (memory/torrent-table.ts) keeps its columns in one
  * SharedArrayBuffer laid out by torrentRowsLayout(), and the seeder and
- * leecher counts of the torrents whose peers are in a PeerTable (objects no
- * other thread can read) in a second shared array. A SharedTorrentRows names
+ * leecher counts of the torrents whose peers are not inline (a PeerTable,
+ * which no other thread can read, or a small swarm) in a second shared array. A SharedTorrentRows names
  * both, so the stats table's snapshot can walk every torrent on its own thread
  * (readSharedTorrents) while the announce thread goes on writing: the walk
  * costs that thread nothing but handing over this descriptor.
@@ -84,7 +84,7 @@ export interface SharedTorrentRows {
   capacity: number;
   /** Rows below this had been handed out when the descriptor was made. */
   rowEnd: number;
-  /** Seeders and leechers of table place p (a row's tableRefs entry - 1) at 2p and 2p + 1. */
+  /** Seeders and leechers of place p (a row's tableRefs entry - 1) at 2p and 2p + 1. */
   tableCounts: SharedArrayBuffer;
   /** An inline peer last seen at or before this epoch ms has expired (not counted). */
   expiredBefore: number;
@@ -124,7 +124,7 @@ export function readSharedTorrents(rows: SharedTorrentRows, visit: SharedTorrent
     let seeders: number;
     let leechers: number;
     if (ref !== 0) {
-      // A table made after the descriptor has no place in it yet: left out, as the torrent would be.
+      // A place made after the descriptor has no counts in it yet: left out, as the torrent would be.
       if (ref > places) continue;
       seeders = counts[2 * (ref - 1)] as number;
       leechers = counts[2 * (ref - 1) + 1] as number;

@@ -16,7 +16,8 @@ import {
 } from '../swarm-store.js';
 import { MemoryAccounts } from './accounts.js';
 import { COMPLETED, HAS_KEY, HAS4, HAS6, type PeerSlots, PeerTable } from './peer-table.js';
-import { samplePeers } from './sampler.js';
+import { samplePeers, sampleSmallSwarm } from './sampler.js';
+import { SMALL_SLOTS, SmallSwarmPeers, SmallSwarms } from './small-swarms.js';
 import { type DecodedPeer, decodeState, StateEncoder } from './state-file.js';
 import { readStateBytes, writeFileAtomically } from './state-file-io.js';
 import { InlinePeer, NO_ROW, TorrentTable } from './torrent-table.js';
@@ -26,12 +27,13 @@ import { MemoryWebRtcSwarms } from './webrtc-swarms.js';
  * The embedded store: swarms in process memory.
  *
  * Torrents are rows of a TorrentTable (typed arrays, ~100 bytes a torrent,
- * its one peer inline); a torrent with more peers, or one with an IPv6
- * endpoint, keeps them in a PeerTable (~50 bytes a peer). Nothing is
- * allocated per announce but the reply. Expiry is exact without timers per
+ * its one peer inline); a torrent of two to four IPv4 peers keeps them in a
+ * small swarm (four slots in shared columns, ~160 bytes), and one with more
+ * peers, or with an IPv6 endpoint, in a PeerTable (~50 bytes a peer). Nothing
+ * is allocated per announce but the reply. Expiry is exact without timers per
  * peer: every PeerTable knows a lower bound of its peers' last-seen times, so
  * an announce or scrape prunes it only when something there can have
- * expired. The rows are linked in the order of the second of each torrent's
+ * expired (a small swarm's four times are simply read). The rows are linked in the order of the second of each torrent's
  * last announce, so torrents whose peers all expired sit at its head and are
  * dropped in O(dropped); a background sweep walks the rest in bounded slices
  * so idle tables release their memory.
@@ -70,6 +72,12 @@ export interface MemoryStoreOptions extends StoreOptions {
 const DEFAULT_STATE_INTERVAL_MS = 300_000;
 
 const EMPTY = Buffer.alloc(0);
+/**
+ * A PeerTable down to this many peers (none with an IPv6 endpoint) becomes a
+ * small swarm again. Below SMALL_SLOTS, so a swarm going back and forth
+ * across the small swarm's size does not move on every announce.
+ */
+const SMALL_AGAIN_AT = 2;
 const SWEEP_TICK_MS = 1000;
 const SWEEP_SLICE = 10_000;
 
@@ -81,6 +89,13 @@ export class MemoryStore implements SwarmStore {
   private readonly torrents = new TorrentTable();
   /** A row's inline peer as PeerSlots (reused). */
   private readonly inlinePeer = new InlinePeer(this.torrents);
+  /** The swarms of two to four IPv4 peers, by place (small-swarms.ts). */
+  private readonly small = new SmallSwarms();
+  /** A small swarm as PeerSlots (reused). */
+  private readonly smallPeers = new SmallSwarmPeers(this.small);
+  /** Scratch for moving a peer between forms. */
+  private readonly moveId = Buffer.alloc(20);
+  private readonly moveEp4 = Buffer.alloc(6);
   /**
    * Downloaded counts of torrents whose last peer left, by info hash as a
    * 20-character latin1 string, in the order they left (so roughly oldest
@@ -172,18 +187,25 @@ export class MemoryStore implements SwarmStore {
         }
       }
     }
-    let table = torrents.table(row);
-    if (table === undefined) {
+    let place = torrents.place(row);
+    if (place < 0) {
       const answered = this.applyInline(row, req, now);
       if (answered !== undefined) return answered;
-      table = this.promote(row);
+      if (req.ipv6 !== null) return this.applyTable(row, this.promote(row), req, now);
+      place = this.inlineToSmall(row);
+    }
+    let table = torrents.tableAt(place);
+    if (table === undefined) {
+      const answered = this.applySmall(row, place, req, now);
+      if (answered !== undefined) return answered;
+      table = this.smallToTable(row, place);
     }
     return this.applyTable(row, table, req, now);
   }
 
   /**
    * An announce to a torrent whose peer (if any) is inline. Undefined when
-   * the torrent needs a PeerTable: a second peer, or an IPv6 endpoint.
+   * the torrent needs more room: a second peer, or an IPv6 endpoint.
    */
   private applyInline(row: number, req: StoreAnnounce, now: number): StoreAnnounceResult | undefined {
     const torrents = this.torrents;
@@ -229,6 +251,66 @@ export class MemoryStore implements SwarmStore {
     }
     torrents.touch(row, now);
     return this.result(row, 'ok'); // its one peer is the requester: nobody to sample
+  }
+
+  /**
+   * An announce to a torrent whose peers are a small swarm. Undefined when it
+   * needs a PeerTable: a fifth peer, or an IPv6 endpoint.
+   */
+  private applySmall(row: number, place: number, req: StoreAnnounce, now: number): StoreAnnounceResult | undefined {
+    const small = this.small;
+    const torrents = this.torrents;
+    // The swarm's counts before this announce, as applyTable() keeps them.
+    const count = small.count(place);
+    const seeders = small.seeders(place);
+    const count4 = small.count4(place);
+    small.removeSeenBefore(place, now - this.ttl);
+    let slot = small.find(place, req.peerId);
+
+    if (
+      slot >= 0 &&
+      (small.flags(place, slot) & HAS_KEY) !== 0 &&
+      req.key !== small.key(place, slot) &&
+      !(req.ipv4 !== null && small.sameIp4(place, slot, req.ipv4))
+    ) {
+      this.accountSmall(row, place, count, seeders, count4);
+      return this.result(row, 'key-mismatch');
+    }
+
+    if (req.event === 'stopped') {
+      if (slot >= 0) small.remove(place, slot);
+      this.accountSmall(row, place, count, seeders, count4);
+      if (small.count(place) === 0) return this.dropAnswered(row);
+      const out = this.result(row, 'ok');
+      this.settleSmall(row, place);
+      return out;
+    }
+
+    if (req.ipv6 !== null || (slot < 0 && small.count(place) === SMALL_SLOTS)) {
+      this.accountSmall(row, place, count, seeders, count4); // what the prune removed
+      return undefined;
+    }
+
+    if (slot < 0) slot = small.insert(place, req.peerId, req.seeder, now);
+    else {
+      small.setSeeder(place, slot, req.seeder);
+      small.touch(place, slot, now);
+    }
+    if (req.ipv4 !== null) small.setEndpoint4(place, slot, req.ipv4);
+    if (req.key !== undefined) small.setKey(place, slot, req.key);
+    if (req.event === 'completed' && (small.flags(place, slot) & COMPLETED) === 0) {
+      small.setFlag(place, slot, COMPLETED);
+      torrents.setDownloaded(row, torrents.downloaded(row) + 1);
+      this.counts.downloaded++;
+    }
+    this.accountSmall(row, place, count, seeders, count4);
+    torrents.touch(row, now);
+
+    const out = this.result(row, 'ok');
+    if (small.count(place) === 1)
+      this.settleSmall(row, place); // the requester alone: nobody to sample
+    else if (req.numWant > 0) sampleSmallSwarm(small, place, slot, req, out);
+    return out;
   }
 
   /** An announce to a torrent whose peers are in a PeerTable. */
@@ -291,12 +373,89 @@ export class MemoryStore implements SwarmStore {
     return table;
   }
 
-  /** Moves a table's peers back inline when one peer without an IPv6 endpoint is left. */
+  /** Moves the row's inline peer (if any) into a new small swarm, and returns its place. */
+  private inlineToSmall(row: number): number {
+    const torrents = this.torrents;
+    const place = torrents.openPlace(row);
+    this.small.open(place);
+    if (torrents.hasPeer(row)) {
+      this.copyToSmall(this.inlinePeer.at(row), place);
+      torrents.clearPeer(row);
+    }
+    return place;
+  }
+
+  /** Moves a small swarm's peers into a PeerTable at the same place, and returns it. */
+  private smallToTable(row: number, place: number): PeerTable {
+    // Room for one more peer, in the capacities a table grows through (2 and 4 are slab chunks).
+    const n = this.small.count(place) + 1;
+    const table = new PeerTable(n <= 2 ? 2 : n <= 4 ? 4 : 6);
+    this.copyToTable(this.smallPeers.at(place), table);
+    this.small.open(place); // empty: the place's swarm is the table now
+    this.torrents.setPlaceTable(place, table);
+    this.torrents.setTableCounts(row, table.seeders, table.count - table.seeders);
+    return table;
+  }
+
+  /**
+   * Moves a table's peers back inline when one peer without an IPv6 endpoint
+   * is left, or into a small swarm when SMALL_AGAIN_AT are.
+   */
   private settle(row: number, table: PeerTable): void {
-    if (table.count !== 1 || table.count6 !== 0) return;
-    this.torrents.takePeerFrom(row, table, 0);
-    this.torrents.setTable(row, undefined);
+    if (table.count6 !== 0 || table.count > SMALL_AGAIN_AT) return;
+    const torrents = this.torrents;
+    if (table.count === 1) {
+      torrents.takePeerFrom(row, table, 0);
+      torrents.setTable(row, undefined);
+    } else {
+      const place = torrents.place(row);
+      this.small.open(place);
+      this.copyToSmall(table, place);
+      torrents.setPlaceTable(place, undefined);
+    }
     table.release();
+  }
+
+  /** Moves a small swarm's last peer back inline and gives up its place. */
+  private settleSmall(row: number, place: number): void {
+    if (this.small.count(place) !== 1) return;
+    this.torrents.takePeerFrom(row, this.smallPeers.at(place), 0);
+    this.torrents.setTable(row, undefined);
+  }
+
+  /** Copies every peer of `from` (none with an IPv6 endpoint, at most SMALL_SLOTS) into the empty small swarm at `place`. */
+  private copyToSmall(from: PeerSlots, place: number): void {
+    const small = this.small;
+    const id = this.moveId;
+    const ep4 = this.moveEp4;
+    for (let i = 0; i < from.count; i++) {
+      from.copyId(i, id, 0);
+      const slot = small.insert(place, id, from.isSeeder(i), from.lastSeen(i));
+      const flags = from.flags(i);
+      if (flags & HAS4) {
+        from.copyEndpoint4(i, ep4, 0);
+        small.setEndpoint4(place, slot, ep4);
+      }
+      if (flags & HAS_KEY) small.setKey(place, slot, from.key(i));
+      if (flags & COMPLETED) small.setFlag(place, slot, COMPLETED);
+    }
+  }
+
+  /** Copies every peer of `from` (no IPv6 endpoints) into the empty `table`. */
+  private copyToTable(from: PeerSlots, table: PeerTable): void {
+    const id = this.moveId;
+    const ep4 = this.moveEp4;
+    for (let i = 0; i < from.count; i++) {
+      from.copyId(i, id, 0);
+      const slot = table.insert(id, from.isSeeder(i), from.lastSeen(i));
+      const flags = from.flags(i);
+      if (flags & HAS4) {
+        from.copyEndpoint4(i, ep4, 0);
+        table.setEndpoint4(slot, ep4);
+      }
+      if (flags & HAS_KEY) table.setKey(slot, from.key(i));
+      if (flags & COMPLETED) table.setFlag(slot, COMPLETED);
+    }
   }
 
   /** The row's counts as an announce's answer (no peers yet). */
@@ -532,7 +691,7 @@ export class MemoryStore implements SwarmStore {
         row = torrents.add(infoHash, lastAnnounce);
         torrents.setDownloaded(row, downloaded);
         // Room for every peer at once, so a big table does not grow step by step.
-        if (peers > 1) torrents.setTable(row, new PeerTable(peers));
+        if (peers > SMALL_SLOTS) torrents.setTable(row, new PeerTable(peers));
       },
       peer: (peer) => {
         if (row < 0) throw new Error('a peer before any torrent');
@@ -545,14 +704,13 @@ export class MemoryStore implements SwarmStore {
       retired: (infoHash, downloaded, at) => retired.push([infoHash.toString('latin1'), downloaded, at]),
     });
 
-    // Counts, torrents left empty, and single peers back inline (a table was made for the file's count).
+    // Counts, torrents left empty, and tables made smaller (one was made for the file's count).
     const emptied: Array<[string, number, number]> = [];
     const c = this.counts;
     let peers = 0;
     for (let r = 0; r < torrents.rowEnd; r++) {
       if (!torrents.isLive(r)) continue;
-      const table = torrents.table(r);
-      if (table) this.settle(r, table);
+      this.settleRow(r);
       const count = this.countOf(r);
       if (count === 0) {
         emptied.push([torrents.infoHashKey(r), torrents.downloaded(r), torrents.lastAnnounce(r)]);
@@ -560,12 +718,18 @@ export class MemoryStore implements SwarmStore {
         torrents.remove(r);
         continue;
       }
-      const t = torrents.table(r);
-      if (t) torrents.setTableCounts(r, t.seeders, t.count - t.seeders);
+      const place = torrents.place(r);
+      const t = place < 0 ? undefined : torrents.tableAt(place);
+      const seeders = this.seedersOf(r);
+      torrents.setTableCounts(r, seeders, count - seeders); // nothing for an inline peer
       c.peers += count;
-      c.seeders += this.seedersOf(r);
-      c.peers4 += t ? t.count4 : (torrents.peerFlags(r) & HAS4) !== 0 ? 1 : 0;
-      c.peers6 += t ? t.count6 : 0;
+      c.seeders += seeders;
+      if (place < 0) c.peers4 += (torrents.peerFlags(r) & HAS4) !== 0 ? 1 : 0;
+      else if (t === undefined) c.peers4 += this.small.count4(place);
+      else {
+        c.peers4 += t.count4;
+        c.peers6 += t.count6;
+      }
       c.downloaded += torrents.downloaded(r);
       peers += count;
     }
@@ -577,11 +741,12 @@ export class MemoryStore implements SwarmStore {
     return { torrents: torrents.size, peers, expired, retired: this.retired.size };
   }
 
-  /** Adds a peer from the state file to a row being loaded. */
+  /** Adds a peer from the state file to a row being loaded (inline, then a small swarm, then a PeerTable). */
   private loadPeer(row: number, peer: DecodedPeer): void {
     const torrents = this.torrents;
-    let table = torrents.table(row);
-    if (table === undefined) {
+    let place = torrents.place(row);
+    let table: PeerTable | undefined;
+    if (place < 0) {
       if (!torrents.hasPeer(row) && peer.ep6 === null) {
         torrents.setPeer(row, peer.id, peer.seeder, peer.lastSeen);
         if (peer.ep4) torrents.setPeerEndpoint4(row, peer.ep4);
@@ -590,7 +755,21 @@ export class MemoryStore implements SwarmStore {
         return;
       }
       if (torrents.hasPeer(row) && torrents.samePeerId(row, peer.id)) return; // only a hand-made file repeats an id
-      table = this.promote(row);
+      if (peer.ep6 !== null) table = this.promote(row);
+      else place = this.inlineToSmall(row);
+    }
+    if (table === undefined) table = torrents.tableAt(place);
+    if (table === undefined) {
+      const small = this.small;
+      if (small.find(place, peer.id) >= 0) return;
+      if (peer.ep6 === null && small.count(place) < SMALL_SLOTS) {
+        const slot = small.insert(place, peer.id, peer.seeder, peer.lastSeen);
+        if (peer.ep4) small.setEndpoint4(place, slot, peer.ep4);
+        if (peer.key !== undefined) small.setKey(place, slot, peer.key);
+        if (peer.completed) small.setFlag(place, slot, COMPLETED);
+        return;
+      }
+      table = this.smallToTable(row, place);
     }
     if (table.find(peer.id) >= 0) return;
     const slot = table.insert(peer.id, peer.seeder, peer.lastSeen);
@@ -625,10 +804,18 @@ export class MemoryStore implements SwarmStore {
       visited++;
       if (!torrents.isLive(row)) continue;
       this.pruneCounted(row, now);
-      const table = torrents.table(row);
       if (this.countOf(row) === 0) this.dropRow(row);
-      else if (table) this.settle(row, table);
+      else this.settleRow(row);
     }
+  }
+
+  /** A table or small swarm that has become smaller than its form moves to the smaller one. */
+  private settleRow(row: number): void {
+    const place = this.torrents.place(row);
+    if (place < 0) return;
+    const table = this.torrents.tableAt(place);
+    if (table === undefined) this.settleSmall(row, place);
+    else this.settle(row, table);
   }
 
   /**
@@ -646,9 +833,17 @@ export class MemoryStore implements SwarmStore {
       if (last + this.ttl <= now) {
         // Otherwise the same second, still live.
         dropped++;
-        const table = torrents.table(row);
-        if (table === undefined) {
+        const place = torrents.place(row);
+        const table = place < 0 ? undefined : torrents.tableAt(place);
+        if (place < 0) {
           if (torrents.hasPeer(row)) this.removeInline(row);
+        } else if (table === undefined) {
+          const small = this.small;
+          const count = small.count(place);
+          const seeders = small.seeders(place);
+          const count4 = small.count4(place);
+          small.removeSeenBefore(place, Number.POSITIVE_INFINITY);
+          this.accountSmall(row, place, count, seeders, count4);
         } else {
           const count = table.count;
           const seeders = table.seeders;
@@ -673,9 +868,20 @@ export class MemoryStore implements SwarmStore {
   /** Removes a torrent's expired peers and accounts for them; the torrent stays, maybe empty. */
   private pruneCounted(row: number, now: number): void {
     const torrents = this.torrents;
-    const t = torrents.table(row);
-    if (t === undefined) {
+    const place = torrents.place(row);
+    if (place < 0) {
       if (torrents.hasPeer(row) && torrents.peerLastSeen(row) <= now - this.ttl) this.removeInline(row);
+      return;
+    }
+    const t = torrents.tableAt(place);
+    if (t === undefined) {
+      const small = this.small;
+      if (small.oldest(place) > now - this.ttl) return;
+      const count = small.count(place);
+      const seeders = small.seeders(place);
+      const count4 = small.count4(place);
+      small.removeSeenBefore(place, now - this.ttl);
+      this.accountSmall(row, place, count, seeders, count4);
       return;
     }
     if (t.oldest > now - this.ttl) return; // nothing can have expired (prune's own test)
@@ -698,17 +904,40 @@ export class MemoryStore implements SwarmStore {
   }
 
   private countOf(row: number): number {
-    const table = this.torrents.table(row);
-    return table ? table.count : this.torrents.hasPeer(row) ? 1 : 0;
+    const place = this.torrents.place(row);
+    if (place < 0) return this.torrents.hasPeer(row) ? 1 : 0;
+    const table = this.torrents.tableAt(place);
+    return table ? table.count : this.small.count(place);
   }
 
   private seedersOf(row: number): number {
-    const table = this.torrents.table(row);
-    return table ? table.seeders : this.torrents.peerSeeders(row);
+    const place = this.torrents.place(row);
+    if (place < 0) return this.torrents.peerSeeders(row);
+    const table = this.torrents.tableAt(place);
+    return table ? table.seeders : this.small.seeders(place);
   }
 
   private peersOf(row: number): PeerSlots {
-    return this.torrents.table(row) ?? this.inlinePeer.at(row);
+    const place = this.torrents.place(row);
+    if (place < 0) return this.inlinePeer.at(row);
+    return this.torrents.tableAt(place) ?? this.smallPeers.at(place);
+  }
+
+  /**
+   * Where the torrents' peers are: inline, in small swarms, in PeerTables
+   * (O(torrents): for tests and diagnostics).
+   */
+  swarmForms(): { inline: number; small: number; tables: number } {
+    const torrents = this.torrents;
+    const forms = { inline: 0, small: 0, tables: 0 };
+    for (let row = 0; row < torrents.rowEnd; row++) {
+      if (!torrents.isLive(row)) continue;
+      const place = torrents.place(row);
+      if (place < 0) forms.inline += torrents.hasPeer(row) ? 1 : 0;
+      else if (torrents.tableAt(place) === undefined) forms.small++;
+      else forms.tables++;
+    }
+    return forms;
   }
 
   /** Drops a torrent whose peers are gone (and accounted for), keeping its downloaded count a while. */
@@ -744,6 +973,18 @@ export class MemoryStore implements SwarmStore {
       if (r.at + this.downloadedTtl > now || n++ >= max) break;
       this.retired.delete(key);
     }
+  }
+
+  /** account() for a small swarm (no IPv6 endpoints). */
+  private accountSmall(row: number, place: number, count: number, seeders: number, count4: number): void {
+    const small = this.small;
+    const n = small.count(place);
+    const s = small.seeders(place);
+    this.torrents.setTableCounts(row, s, n - s);
+    const c = this.counts;
+    c.peers += n - count;
+    c.seeders += s - seeders;
+    c.peers4 += small.count4(place) - count4;
   }
 
   /**

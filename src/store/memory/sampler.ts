@@ -1,5 +1,6 @@
 import type { StoreAnnounce, StoreAnnounceResult } from '../swarm-store.js';
 import { HAS4, HAS6, type PeerTable } from './peer-table.js';
+import { SMALL_SLOTS, type SmallSwarms } from './small-swarms.js';
 
 /**
  * The memory store's peer sampling: which peers an announce is given. Apart
@@ -161,4 +162,49 @@ export function samplePeers(table: PeerTable, self: number, req: StoreAnnounce, 
     out.peerIds6 = p.n6 > 0 ? p.ids6.subarray(0, p.n6 * 20) : EMPTY;
   }
   p.table = undefined as unknown as PeerTable; // do not keep a dropped swarm alive
+}
+
+/** The candidates of one small-swarm sampling call (reused). */
+const smallPicks = new Int32Array(SMALL_SLOTS);
+
+/**
+ * samplePeers() for a small swarm (small-swarms.ts): the same candidates (a
+ * seeder's are the leechers; a leecher's are everyone), of whom at most three
+ * have an endpoint to give, so they are gathered and, when fewer are wanted,
+ * shuffled. A small swarm has no IPv6 endpoints.
+ */
+export function sampleSmallSwarm(
+  swarms: SmallSwarms,
+  place: number,
+  self: number,
+  req: StoreAnnounce,
+  out: StoreAnnounceResult,
+): void {
+  if (!req.want4) return;
+  const seederAsks = swarms.isSeeder(place, self);
+  let n = 0;
+  for (let slot = 0, end = swarms.count(place); slot < end; slot++) {
+    if (slot === self || (seederAsks && swarms.isSeeder(place, slot))) continue;
+    if ((swarms.flags(place, slot) & HAS4) !== 0) smallPicks[n++] = slot;
+  }
+  const want = Math.min(req.numWant, n);
+  if (want <= 0) return;
+  for (let i = 0; i < want && want < n; i++) {
+    const j = i + Math.floor(Math.random() * (n - i));
+    const picked = smallPicks[j] as number;
+    smallPicks[j] = smallPicks[i] as number;
+    smallPicks[i] = picked;
+  }
+  const buf4 = Buffer.allocUnsafe(want * 6);
+  const ids4 = req.withPeerIds ? Buffer.allocUnsafe(want * 20) : EMPTY;
+  for (let i = 0; i < want; i++) {
+    const slot = smallPicks[i] as number;
+    swarms.copyEndpoint4(place, slot, buf4, i * 6);
+    if (req.withPeerIds) swarms.copyId(place, slot, ids4, i * 20);
+  }
+  out.peers4 = buf4;
+  if (req.withPeerIds) {
+    out.peerIds4 = ids4;
+    out.peerIds6 = EMPTY;
+  }
 }

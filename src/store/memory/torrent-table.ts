@@ -6,10 +6,11 @@
  * torrent costs ~600 bytes and gives the garbage collector millions of
  * objects to trace; here it is one row of ~100 bytes in a dozen shared
  * arrays, and its one peer lives in the row itself ("inline", as aquatic
- * keeps small swarms). A torrent gets a PeerTable only when it holds two
- * peers or a peer with an IPv6 endpoint (the row has no room for one), and
- * goes back inline when it is down to one IPv4 peer (memory-store.ts decides
- * when).
+ * keeps small swarms). A torrent with more peers gets a place: a number
+ * that names either its small swarm (two to four IPv4 peers in shared
+ * columns, small-swarms.ts) or its PeerTable (more peers, or a peer with an
+ * IPv6 endpoint, for which neither has room). It goes back inline when it is
+ * down to one IPv4 peer (memory-store.ts decides when).
  *
  * Rows are found by info hash through an open-addressing index (linear
  * probing, backward-shift deletion) keyed with SipHash-1-3 under a random key
@@ -75,15 +76,18 @@ export class TorrentTable {
   private peerKeys: Uint32Array = new Uint32Array(0);
   /** The inline peer's last-seen epoch ms. */
   private peerSeen: Float64Array = new Float64Array(0);
-  /** A row's PeerTable, when its peers are not inline, as 1 + its place in `tableList` (0: none). */
+  /** A row's place, when its peers are not inline, as 1 + the place (0: none). */
   private tableRefs: Uint32Array = new Uint32Array(0);
-  /** The PeerTables of the rows that have one, densely (a few in a long tail), and the free places. */
+  /**
+   * The PeerTable of each place, undefined where the place holds a small
+   * swarm (or is free), densely (a few in a long tail), and the free places.
+   */
   private readonly tableList: (PeerTable | undefined)[] = [];
   private readonly freeTableRefs: number[] = [];
   /**
-   * Seeders and leechers of each table place (2 words a place), mirrored by
-   * setTableCounts() for the stats snapshot's thread, which cannot read a
-   * PeerTable. Shared; grows by doubling with the places.
+   * Seeders and leechers of each place (2 words a place), mirrored by
+   * setTableCounts() for the stats snapshot's thread, which reads neither a
+   * PeerTable nor the small swarms. Shared; grows by doubling with the places.
    */
   private tableCounts = new Uint32Array(new SharedArrayBuffer(0));
   /** Row + 1 by hash position; 0 = empty. A power of two at least 1.5x the capacity. */
@@ -225,12 +229,43 @@ export class TorrentTable {
     for (let i = 0; i < n; i++) this.append(rows[i] as number);
   }
 
+  /** The row's PeerTable; undefined when its peers are inline or a small swarm. */
   table(row: number): PeerTable | undefined {
     const ref = this.tableRefs[row] as number;
     return ref === 0 ? undefined : this.tableList[ref - 1];
   }
 
-  /** Gives the row a PeerTable (its inline peer must have moved there), or takes it away (undefined). */
+  /** The row's place, or -1 when its peers (if any) are inline. */
+  place(row: number): number {
+    return (this.tableRefs[row] as number) - 1;
+  }
+
+  /** The place's PeerTable; undefined for a small swarm. */
+  tableAt(place: number): PeerTable | undefined {
+    return this.tableList[place];
+  }
+
+  /** Gives a row without a place one for a small swarm (its inline peer must move there), and returns it. */
+  openPlace(row: number): number {
+    let ref = this.freeTableRefs.pop();
+    if (ref === undefined) {
+      this.tableList.push(undefined);
+      ref = this.tableList.length;
+    }
+    this.tableRefs[row] = ref;
+    this.setTableCounts(row, 0, 0);
+    return ref - 1;
+  }
+
+  /** Makes the place's swarm a PeerTable, or a small swarm again (undefined). */
+  setPlaceTable(place: number, table: PeerTable | undefined): void {
+    this.tableList[place] = table;
+  }
+
+  /**
+   * Gives the row a PeerTable (its inline peer must have moved there; a row
+   * with a place keeps it), or takes its place away (undefined).
+   */
   setTable(row: number, table: PeerTable | undefined): void {
     const ref = this.tableRefs[row] as number;
     if (ref !== 0) {
@@ -254,7 +289,7 @@ export class TorrentTable {
     }
   }
 
-  /** Mirrors the counts of the row's PeerTable for shared() readers; the store calls it whenever they change. */
+  /** Mirrors the counts of the row's swarm (at its place) for shared() readers; the store calls it whenever they change. */
   setTableCounts(row: number, seeders: number, leechers: number): void {
     const place = (this.tableRefs[row] as number) - 1;
     if (place < 0) return;
@@ -377,7 +412,7 @@ export class TorrentTable {
   }
 
   /** Makes the peer in `slot` of `table` (one without an IPv6 endpoint) the row's inline peer. */
-  takePeerFrom(row: number, table: PeerTable, slot: number): void {
+  takePeerFrom(row: number, table: PeerSlots, slot: number): void {
     const flags = table.flags(slot);
     this.flagsCol[row] = ROW_LIVE | INLINE_PEER | (table.isSeeder(slot) ? INLINE_SEEDER : 0);
     this.peerSeen[row] = table.lastSeen(slot);
