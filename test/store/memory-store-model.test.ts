@@ -14,13 +14,13 @@ import { storeAnnounce } from '../helpers/store-announce.js';
  * torrents, each a Map of peers), over random runs of announces, clock
  * steps, scrapes, scans and sweep slices on a few torrents and peers. Few,
  * so that torrents keep moving between one inline peer, a small swarm (a
- * second peer) and a PeerTable (a fifth peer, an IPv6 endpoint) and back, and
+ * second peer) and a PeerTable (a ninth peer, an IPv6 endpoint) and back, and
  * between live, expired and dropped; every answer is checked as it comes.
  */
 
 const TTL = 10_000;
 const TORRENTS = 4;
-const PEERS = 6;
+const PEERS = 10;
 
 interface ModelPeer {
   seeder: boolean;

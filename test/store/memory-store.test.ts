@@ -40,7 +40,7 @@ it('memory store: the sweep releases expired swarms in bounded slices', async ()
   await store.close();
 });
 
-it('memory store: one peer lives inline, two to four IPv4 peers in a small swarm, more or IPv6 in a PeerTable, and back', async () => {
+it('memory store: one peer lives inline, two to eight IPv4 peers in a small swarm, more or IPv6 in a PeerTable, and back', async () => {
   let clock = 1_000_000;
   const store = new MemoryStore({ peerTtlMs: 1000, now: () => clock, backgroundSweep: false });
   const announce = (torrent: number, peer: number, fields: Partial<StoreAnnounce> = {}) =>
@@ -52,61 +52,73 @@ it('memory store: one peer lives inline, two to four IPv4 peers in a small swarm
         ...fields,
       }),
     );
+  const hosts = (peers4: Buffer): number[] => [...peers4].filter((_, i) => i % 6 === 3).sort((a, b) => a - b);
   const v6 = Buffer.concat([Buffer.alloc(15), Buffer.from([1, 0x1a, 0xe1])]);
   const forms = () => store.swarmForms();
   const chunks = (): number => smallTableChunks().inUse - before;
   const before = smallTableChunks().inUse;
   for (let t = 0; t < 30; t++) await announce(t, 1);
-  assert.deepEqual(forms(), { inline: 30, small: 0, tables: 0 }, 'a torrent of one peer keeps it inline');
+  assert.deepEqual(
+    forms(),
+    { inline: 30, small: 0, tables: 0, smallSlots: 0 },
+    'a torrent of one peer keeps it inline',
+  );
 
-  // Torrent 0 grows to four peers in a small swarm, whose fourth peer is given the other three.
+  // Torrent 0 grows to four peers in a small swarm (a run of 2 slots, then 4), whose fourth peer is given the other three.
   await announce(0, 2, { seeder: true });
+  assert.deepEqual(forms(), { inline: 29, small: 1, tables: 0, smallSlots: 2 });
   await announce(0, 3);
   const fourth = await announce(0, 4);
-  assert.deepEqual(forms(), { inline: 29, small: 1, tables: 0 });
+  assert.deepEqual(forms(), { inline: 29, small: 1, tables: 0, smallSlots: 4 });
   assert.equal(chunks(), 0, 'a small swarm takes no slab chunk');
-  assert.deepEqual([...fourth.peers4].filter((_, i) => i % 6 === 3).sort(), [1, 2, 3]);
+  assert.deepEqual(hosts(fourth.peers4), [1, 2, 3]);
   assert.deepEqual({ complete: fourth.complete, incomplete: fourth.incomplete }, { complete: 1, incomplete: 3 });
   // A seeder is given the leechers only; numWant 1 gives one of them.
-  const seeder = await announce(0, 2, { seeder: true });
-  assert.deepEqual([...seeder.peers4].filter((_, i) => i % 6 === 3).sort(), [1, 3, 4]);
+  assert.deepEqual(hosts((await announce(0, 2, { seeder: true })).peers4), [1, 3, 4]);
   assert.equal((await announce(0, 3, { numWant: 1 })).peers4.length, 6);
-  // A fifth peer moves it to a PeerTable with everything its peers carried.
+  // Past SMALL_SLOTS (8) it moves to a PeerTable with everything its peers carried.
   await announce(0, 1, { event: 'completed', seeder: true, key: 77 });
-  await announce(0, 5);
-  assert.deepEqual(forms(), { inline: 29, small: 0, tables: 1 });
-  assert.deepEqual(await store.scrape([Buffer.alloc(20, 0)]), [{ complete: 2, incomplete: 3, downloaded: 1 }]);
-  assert.equal((await announce(0, 1, { key: 78, ipv4: Buffer.from([127, 0, 0, 9, 0, 1]) })).status, 'key-mismatch');
-  // Down to two peers it is a small swarm again, down to one inline.
-  for (const p of [5, 4, 3]) await announce(0, p, { event: 'stopped' });
-  assert.deepEqual(forms(), { inline: 29, small: 1, tables: 0 });
-  assert.equal((await announce(0, 1, { key: 78, ipv4: Buffer.from([127, 0, 0, 9, 0, 1]) })).status, 'key-mismatch');
-  await announce(0, 2, { event: 'stopped' });
-  assert.deepEqual(forms(), { inline: 30, small: 0, tables: 0 });
+  for (let p = 5; p <= 8; p++) await announce(0, p);
+  assert.deepEqual(forms(), { inline: 29, small: 1, tables: 0, smallSlots: 8 });
+  assert.deepEqual(hosts((await announce(0, 8)).peers4), [1, 2, 3, 4, 5, 6, 7]);
+  await announce(0, 9);
+  assert.deepEqual(forms(), { inline: 29, small: 0, tables: 1, smallSlots: 0 });
+  assert.deepEqual(await store.scrape([Buffer.alloc(20, 0)]), [{ complete: 2, incomplete: 7, downloaded: 1 }]);
+  const elsewhere = Buffer.from([127, 0, 0, 99, 0, 1]);
+  assert.equal((await announce(0, 1, { key: 78, ipv4: elsewhere })).status, 'key-mismatch');
+  // Down to four peers it is a small swarm again, down to one inline.
+  for (const p of [9, 8, 7, 6, 5]) await announce(0, p, { event: 'stopped' });
+  assert.deepEqual(forms(), { inline: 29, small: 1, tables: 0, smallSlots: 4 });
+  assert.equal((await announce(0, 1, { key: 78, ipv4: elsewhere })).status, 'key-mismatch', 'the key came along');
+  assert.deepEqual(await store.scrape([Buffer.alloc(20, 0)]), [{ complete: 2, incomplete: 2, downloaded: 1 }]);
+  for (const p of [4, 3, 2]) await announce(0, p, { event: 'stopped' });
+  assert.deepEqual(forms(), { inline: 30, small: 0, tables: 0, smallSlots: 0 });
   const totals = await store.totals();
   assert.deepEqual([totals.peers, totals.seeders, totals.peers4, totals.downloaded], [30, 1, 30, 1]);
 
   // An IPv6 endpoint needs a PeerTable (a small one is a slab chunk), whatever the count.
   await announce(1, 2, { ipv4: null, ipv6: v6 });
-  assert.deepEqual(forms(), { inline: 29, small: 0, tables: 1 });
+  assert.deepEqual(forms(), { inline: 29, small: 0, tables: 1, smallSlots: 0 });
   assert.equal(chunks(), 1);
   await announce(2, 2);
   await announce(2, 3, { ipv4: null, ipv6: v6 });
-  assert.deepEqual(forms(), { inline: 28, small: 0, tables: 2 });
+  assert.deepEqual(forms(), { inline: 28, small: 0, tables: 2, smallSlots: 0 });
   await announce(1, 2, { event: 'stopped' });
-  assert.deepEqual(forms(), { inline: 29, small: 0, tables: 1 });
+  assert.deepEqual(forms(), { inline: 29, small: 0, tables: 1, smallSlots: 0 });
   assert.equal(chunks(), 1);
 
-  // Expiry (found by the sweep or by totals) empties the rest and gives every chunk back.
+  // Expiry (found by the sweep or by totals) empties the rest and gives every chunk and run back.
   await announce(3, 2);
+  await announce(4, 2);
+  await announce(4, 3);
   clock += 1000;
   store.sweep(5);
   await store.totals();
   store.sweep();
   assert.equal(store.heldTorrents, 0);
-  assert.deepEqual(forms(), { inline: 0, small: 0, tables: 0 });
+  assert.deepEqual(forms(), { inline: 0, small: 0, tables: 0, smallSlots: 0 });
   assert.equal(chunks(), 0);
-  // A place handed out again starts empty.
+  // A run handed out again starts empty.
   await announce(40, 9);
   await announce(40, 10);
   assert.deepEqual(await store.scrape([Buffer.alloc(20, 40)]), [{ complete: 0, incomplete: 2, downloaded: 0 }]);

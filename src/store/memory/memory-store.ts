@@ -27,13 +27,14 @@ import { MemoryWebRtcSwarms } from './webrtc-swarms.js';
  * The embedded store: swarms in process memory.
  *
  * Torrents are rows of a TorrentTable (typed arrays, ~100 bytes a torrent,
- * its one peer inline); a torrent of two to four IPv4 peers keeps them in a
- * small swarm (four slots in shared columns, ~160 bytes), and one with more
- * peers, or with an IPv6 endpoint, in a PeerTable (~50 bytes a peer). Nothing
+ * its one peer inline); a torrent of two to eight IPv4 peers keeps them in a
+ * small swarm (a run of slots in shared columns, 39 bytes a slot), and one
+ * with more peers, or with an IPv6 endpoint, in a PeerTable (~50 bytes a peer,
+ * beside the table's own ~200 bytes of object). Nothing
  * is allocated per announce but the reply. Expiry is exact without timers per
  * peer: every PeerTable knows a lower bound of its peers' last-seen times, so
  * an announce or scrape prunes it only when something there can have
- * expired (a small swarm's four times are simply read). The rows are linked in the order of the second of each torrent's
+ * expired (a small swarm's few times are simply read). The rows are linked in the order of the second of each torrent's
  * last announce, so torrents whose peers all expired sit at its head and are
  * dropped in O(dropped); a background sweep walks the rest in bounded slices
  * so idle tables release their memory.
@@ -74,10 +75,10 @@ const DEFAULT_STATE_INTERVAL_MS = 300_000;
 const EMPTY = Buffer.alloc(0);
 /**
  * A PeerTable down to this many peers (none with an IPv6 endpoint) becomes a
- * small swarm again. Below SMALL_SLOTS, so a swarm going back and forth
+ * small swarm again. Half of SMALL_SLOTS, so a swarm going back and forth
  * across the small swarm's size does not move on every announce.
  */
-const SMALL_AGAIN_AT = 2;
+const SMALL_AGAIN_AT = SMALL_SLOTS / 2;
 const SWEEP_TICK_MS = 1000;
 const SWEEP_SLICE = 10_000;
 
@@ -255,7 +256,7 @@ export class MemoryStore implements SwarmStore {
 
   /**
    * An announce to a torrent whose peers are a small swarm. Undefined when it
-   * needs a PeerTable: a fifth peer, or an IPv6 endpoint.
+   * needs a PeerTable: a peer past SMALL_SLOTS, or an IPv6 endpoint.
    */
   private applySmall(row: number, place: number, req: StoreAnnounce, now: number): StoreAnnounceResult | undefined {
     const small = this.small;
@@ -286,7 +287,7 @@ export class MemoryStore implements SwarmStore {
       return out;
     }
 
-    if (req.ipv6 !== null || (slot < 0 && small.count(place) === SMALL_SLOTS)) {
+    if (req.ipv6 !== null || (slot < 0 && small.full(place))) {
       this.accountSmall(row, place, count, seeders, count4); // what the prune removed
       return undefined;
     }
@@ -387,11 +388,11 @@ export class MemoryStore implements SwarmStore {
 
   /** Moves a small swarm's peers into a PeerTable at the same place, and returns it. */
   private smallToTable(row: number, place: number): PeerTable {
-    // Room for one more peer, in the capacities a table grows through (2 and 4 are slab chunks).
+    // Room for one more peer (tables of 2 and 4 are slab chunks), and then some when it is a big one.
     const n = this.small.count(place) + 1;
-    const table = new PeerTable(n <= 2 ? 2 : n <= 4 ? 4 : 6);
+    const table = new PeerTable(n <= 2 ? 2 : n <= 4 ? 4 : n + (n >> 1));
     this.copyToTable(this.smallPeers.at(place), table);
-    this.small.open(place); // empty: the place's swarm is the table now
+    this.small.close(place); // the place's swarm is the table now
     this.torrents.setPlaceTable(place, table);
     this.torrents.setTableCounts(row, table.seeders, table.count - table.seeders);
     return table;
@@ -420,7 +421,20 @@ export class MemoryStore implements SwarmStore {
   private settleSmall(row: number, place: number): void {
     if (this.small.count(place) !== 1) return;
     this.torrents.takePeerFrom(row, this.smallPeers.at(place), 0);
+    this.small.close(place);
     this.torrents.setTable(row, undefined);
+  }
+
+  /**
+   * Gives back what holds the row's peers, a PeerTable's slab chunk or a
+   * small swarm's run (neither is garbage collected), before the row goes.
+   */
+  private releasePeers(row: number): void {
+    const place = this.torrents.place(row);
+    if (place < 0) return;
+    const table = this.torrents.tableAt(place);
+    if (table === undefined) this.small.close(place);
+    else table.release();
   }
 
   /** Copies every peer of `from` (none with an IPv6 endpoint, at most SMALL_SLOTS) into the empty small swarm at `place`. */
@@ -664,6 +678,7 @@ export class MemoryStore implements SwarmStore {
     const torrents = this.torrents;
     for (let row = 0; row < torrents.rowEnd; row++) torrents.table(row)?.release();
     torrents.clear();
+    this.small.clear();
     this.retired.clear();
     const c = this.counts;
     c.peers = c.seeders = c.peers4 = c.peers6 = c.downloaded = 0;
@@ -685,7 +700,7 @@ export class MemoryStore implements SwarmStore {
         // A torrent written twice (dropped and created again during a save) keeps its later record.
         const earlier = torrents.find(infoHash);
         if (earlier >= 0) {
-          torrents.table(earlier)?.release();
+          this.releasePeers(earlier);
           torrents.remove(earlier);
         }
         row = torrents.add(infoHash, lastAnnounce);
@@ -714,7 +729,7 @@ export class MemoryStore implements SwarmStore {
       const count = this.countOf(r);
       if (count === 0) {
         emptied.push([torrents.infoHashKey(r), torrents.downloaded(r), torrents.lastAnnounce(r)]);
-        torrents.table(r)?.release();
+        this.releasePeers(r);
         torrents.remove(r);
         continue;
       }
@@ -762,7 +777,7 @@ export class MemoryStore implements SwarmStore {
     if (table === undefined) {
       const small = this.small;
       if (small.find(place, peer.id) >= 0) return;
-      if (peer.ep6 === null && small.count(place) < SMALL_SLOTS) {
+      if (peer.ep6 === null && !small.full(place)) {
         const slot = small.insert(place, peer.id, peer.seeder, peer.lastSeen);
         if (peer.ep4) small.setEndpoint4(place, slot, peer.ep4);
         if (peer.key !== undefined) small.setKey(place, slot, peer.key);
@@ -924,12 +939,13 @@ export class MemoryStore implements SwarmStore {
   }
 
   /**
-   * Where the torrents' peers are: inline, in small swarms, in PeerTables
-   * (O(torrents): for tests and diagnostics).
+   * Where the torrents' peers are: inline, in small swarms, in PeerTables,
+   * and the slots the small swarms' runs hold (O(torrents): for tests and
+   * diagnostics).
    */
-  swarmForms(): { inline: number; small: number; tables: number } {
+  swarmForms(): { inline: number; small: number; tables: number; smallSlots: number } {
     const torrents = this.torrents;
-    const forms = { inline: 0, small: 0, tables: 0 };
+    const forms = { inline: 0, small: 0, tables: 0, smallSlots: this.small.slotsInUse };
     for (let row = 0; row < torrents.rowEnd; row++) {
       if (!torrents.isLive(row)) continue;
       const place = torrents.place(row);
@@ -945,7 +961,7 @@ export class MemoryStore implements SwarmStore {
     const torrents = this.torrents;
     const downloaded = torrents.downloaded(row);
     this.counts.downloaded -= downloaded;
-    torrents.table(row)?.release();
+    this.releasePeers(row);
     if (downloaded > 0) this.keepRetired(torrents.infoHashKey(row), downloaded, torrents.lastAnnounce(row));
     torrents.remove(row);
   }

@@ -1,74 +1,124 @@
 /**
- * Swarms of two to four IPv4 peers, in columns shared by all of them.
+ * Swarms of two to eight IPv4 peers, in columns shared by all of them.
  *
  * In a long tail most torrents with more than one peer have two or three. As
  * a PeerTable such a torrent costs ~200 bytes of JS object on top of its peers'
- * data (measured: 209 bytes of heap a table, beside its slab chunk); here its
- * peers are four fixed slots in typed arrays (~160 bytes whatever the count)
- * and there is no object at all. The swarm is addressed by its torrent's
- * place, the number torrent-table.ts gives a row whose peers are not inline
- * (the same numbering as its PeerTables, so the seeder and leecher counts the
- * stats thread reads are mirrored the same way for both).
+ * data (measured: 209 bytes of heap a table, beside its slab chunk; a table
+ * past four peers also has an ArrayBuffer of its own, ~700 bytes); here its
+ * peers are a run of slots in typed arrays, 39 bytes a slot, and there is no
+ * object at all. The swarm is addressed by its torrent's place, the number
+ * torrent-table.ts gives a row whose peers are not inline (the same numbering
+ * as its PeerTables, so the seeder and leecher counts the stats thread reads
+ * are mirrored the same way for both).
  *
- * Slots 0..count-1 hold the peers, in no particular order: with four slots a
- * scan is cheaper than keeping seeders first or an index. A peer is found by
- * comparing ids, so there is no hash for clients to aim at. A swarm that needs
- * a fifth slot or gets an IPv6 endpoint moves to a PeerTable; memory-store.ts
- * decides when, and when a swarm moves back.
+ * A swarm's run has 2, 4 or 8 slots: it starts at 2 and moves to a run twice
+ * as long when full. Freed runs are kept on a free list of their length and
+ * reused before the columns grow (the columns stay at their peak, as a Map's
+ * table does). Slots 0..count-1 of the run hold the peers, in no particular
+ * order: with at most eight a scan is cheaper than keeping seeders first or
+ * an index, and a peer is found by comparing ids, so there is no hash for
+ * clients to aim at. A swarm that needs a ninth slot or gets an IPv6 endpoint
+ * moves to a PeerTable; memory-store.ts decides when, and when it moves back.
  */
 
 import { copyBytes, HAS_KEY, HAS4, type PeerSlots } from './peer-table.js';
+import { grownCapacity } from './region-growth.js';
 
-export const SMALL_SLOTS = 4;
+/** The most peers a small swarm holds: its longest run. */
+export const SMALL_SLOTS = 8;
+const FIRST_RUN = 2;
 const ID_SIZE = 20;
 const EP4_SIZE = 6;
+/** Bytes of one slot in all columns: last seen, key, id, endpoint, flags. */
+const SLOT_BYTES = 8 + 4 + ID_SIZE + EP4_SIZE + 1;
 /** A slot's flags: PeerTable's bits (HAS4, HAS_KEY, COMPLETED; never HAS6) and this one. */
 const SEEDER = 0x10;
 const PEER_BITS = 0x0f;
 const FIRST_PLACES = 64;
+const FIRST_SLOTS = 256;
 
 export class SmallSwarms {
+  /** Places the per-place columns have room for. */
   private places = 0;
   /** Peers per place. */
   private counts = new Uint8Array(0);
+  /** Slots of the place's run (0: it has none). */
+  private runs = new Uint8Array(0);
+  /** The first slot of the place's run. */
+  private starts = new Uint32Array(0);
+  /** Slots the per-slot columns have room for, and the end of those handed out. */
+  private slots = 0;
+  private slotEnd = 0;
   private flagsCol = new Uint8Array(0);
   private ids = new Uint8Array(0);
   private ep4 = new Uint8Array(0);
   private keys = new Uint32Array(0);
   /** Last-seen epoch ms. */
   private seen = new Float64Array(0);
+  /** Freed runs by length (index 2, 4, 8). */
+  private readonly freeRuns: number[][] = [[], [], [], [], [], [], [], [], []];
+  /** Slots in the runs of open places (for tests and diagnostics: a run not given back stays counted). */
+  slotsInUse = 0;
 
-  /** Makes `place` usable and empty. */
+  /** Gives `place` an empty run. */
   open(place: number): void {
-    if (place >= this.places) this.grow(place + 1);
+    if (place >= this.places) this.growPlaces(place + 1);
     this.counts[place] = 0;
+    this.runs[place] = FIRST_RUN;
+    this.starts[place] = this.takeRun(FIRST_RUN);
+  }
+
+  /** Gives the place's run back (the place is being given up, or its swarm moved). */
+  close(place: number): void {
+    const run = this.runs[place] as number;
+    if (run === 0) return;
+    this.freeRun(this.starts[place] as number, run);
+    this.runs[place] = 0;
+    this.counts[place] = 0;
+  }
+
+  /** Gives every run back (the store is emptied). */
+  clear(): void {
+    this.runs.fill(0);
+    this.counts.fill(0);
+    for (const list of this.freeRuns) list.length = 0;
+    this.slotEnd = 0;
+    this.slotsInUse = 0;
   }
 
   count(place: number): number {
     return this.counts[place] as number;
   }
 
+  /** No room for another peer: the swarm needs a PeerTable. */
+  full(place: number): boolean {
+    return this.counts[place] === SMALL_SLOTS;
+  }
+
   seeders(place: number): number {
     let n = 0;
-    const end = place * SMALL_SLOTS + (this.counts[place] as number);
-    for (let i = place * SMALL_SLOTS; i < end; i++) if (((this.flagsCol[i] as number) & SEEDER) !== 0) n++;
+    const start = this.starts[place] as number;
+    const end = start + (this.counts[place] as number);
+    for (let i = start; i < end; i++) if (((this.flagsCol[i] as number) & SEEDER) !== 0) n++;
     return n;
   }
 
   /** Peers with an IPv4 endpoint. */
   count4(place: number): number {
     let n = 0;
-    const end = place * SMALL_SLOTS + (this.counts[place] as number);
-    for (let i = place * SMALL_SLOTS; i < end; i++) if (((this.flagsCol[i] as number) & HAS4) !== 0) n++;
+    const start = this.starts[place] as number;
+    const end = start + (this.counts[place] as number);
+    for (let i = start; i < end; i++) if (((this.flagsCol[i] as number) & HAS4) !== 0) n++;
     return n;
   }
 
   /** The slot of the peer with this id, or -1. */
   find(place: number, id: Uint8Array): number {
     const ids = this.ids;
+    const start = this.starts[place] as number;
     const n = this.counts[place] as number;
     for (let slot = 0; slot < n; slot++) {
-      const at = (place * SMALL_SLOTS + slot) * ID_SIZE;
+      const at = (start + slot) * ID_SIZE;
       let i = 0;
       while (i < ID_SIZE && ids[at + i] === id[i]) i++;
       if (i === ID_SIZE) return slot;
@@ -76,11 +126,12 @@ export class SmallSwarms {
     return -1;
   }
 
-  /** Adds a peer with no endpoint, key or flags; the caller has checked there is room and no such id. */
+  /** Adds a peer with no endpoint, key or flags; the caller has checked the swarm is not full and has no such id. */
   insert(place: number, id: Uint8Array, seeder: boolean, now: number): number {
     const slot = this.counts[place] as number;
+    if (slot === this.runs[place]) this.lengthenRun(place);
     this.counts[place] = slot + 1;
-    const i = place * SMALL_SLOTS + slot;
+    const i = (this.starts[place] as number) + slot;
     copyBytes(id, 0, this.ids, i * ID_SIZE, ID_SIZE);
     this.flagsCol[i] = seeder ? SEEDER : 0;
     this.seen[i] = now;
@@ -92,21 +143,17 @@ export class SmallSwarms {
     const last = (this.counts[place] as number) - 1;
     this.counts[place] = last;
     if (slot === last) return;
-    const to = place * SMALL_SLOTS + slot;
-    const from = place * SMALL_SLOTS + last;
-    this.ids.copyWithin(to * ID_SIZE, from * ID_SIZE, from * ID_SIZE + ID_SIZE);
-    this.ep4.copyWithin(to * EP4_SIZE, from * EP4_SIZE, from * EP4_SIZE + EP4_SIZE);
-    this.flagsCol[to] = this.flagsCol[from] as number;
-    this.keys[to] = this.keys[from] as number;
-    this.seen[to] = this.seen[from] as number;
+    const start = this.starts[place] as number;
+    this.moveSlot(start + last, start + slot);
   }
 
   /** Removes every peer last seen at or before `cutoff`; returns how many. */
   removeSeenBefore(place: number, cutoff: number): number {
     let removed = 0;
+    const start = this.starts[place] as number;
     // Downwards: a removal fills `slot` from a higher slot, already visited.
     for (let slot = (this.counts[place] as number) - 1; slot >= 0; slot--) {
-      if ((this.seen[place * SMALL_SLOTS + slot] as number) <= cutoff) {
+      if ((this.seen[start + slot] as number) <= cutoff) {
         this.remove(place, slot);
         removed++;
       }
@@ -117,128 +164,154 @@ export class SmallSwarms {
   /** The earliest last-seen time of the swarm's peers (Infinity when it has none). */
   oldest(place: number): number {
     let oldest = Number.POSITIVE_INFINITY;
-    const end = place * SMALL_SLOTS + (this.counts[place] as number);
-    for (let i = place * SMALL_SLOTS; i < end; i++)
-      if ((this.seen[i] as number) < oldest) oldest = this.seen[i] as number;
+    const start = this.starts[place] as number;
+    const end = start + (this.counts[place] as number);
+    for (let i = start; i < end; i++) if ((this.seen[i] as number) < oldest) oldest = this.seen[i] as number;
     return oldest;
   }
 
   isSeeder(place: number, slot: number): boolean {
-    return ((this.flagsCol[place * SMALL_SLOTS + slot] as number) & SEEDER) !== 0;
+    return ((this.flagsCol[(this.starts[place] as number) + slot] as number) & SEEDER) !== 0;
   }
 
   setSeeder(place: number, slot: number, seeder: boolean): void {
-    const i = place * SMALL_SLOTS + slot;
+    const i = (this.starts[place] as number) + slot;
     const f = this.flagsCol[i] as number;
     this.flagsCol[i] = seeder ? f | SEEDER : f & ~SEEDER;
   }
 
   /** PeerTable's flag bits of the peer (HAS4, HAS_KEY, COMPLETED). */
   flags(place: number, slot: number): number {
-    return (this.flagsCol[place * SMALL_SLOTS + slot] as number) & PEER_BITS;
+    return (this.flagsCol[(this.starts[place] as number) + slot] as number) & PEER_BITS;
   }
 
   setFlag(place: number, slot: number, flag: number): void {
-    (this.flagsCol[place * SMALL_SLOTS + slot] as number) |= flag & PEER_BITS;
+    (this.flagsCol[(this.starts[place] as number) + slot] as number) |= flag & PEER_BITS;
   }
 
   key(place: number, slot: number): number {
-    return this.keys[place * SMALL_SLOTS + slot] as number;
+    return this.keys[(this.starts[place] as number) + slot] as number;
   }
 
   setKey(place: number, slot: number, key: number): void {
-    this.keys[place * SMALL_SLOTS + slot] = key;
+    this.keys[(this.starts[place] as number) + slot] = key;
     this.setFlag(place, slot, HAS_KEY);
   }
 
   lastSeen(place: number, slot: number): number {
-    return this.seen[place * SMALL_SLOTS + slot] as number;
+    return this.seen[(this.starts[place] as number) + slot] as number;
   }
 
   touch(place: number, slot: number, now: number): void {
-    this.seen[place * SMALL_SLOTS + slot] = now;
+    this.seen[(this.starts[place] as number) + slot] = now;
   }
 
   setEndpoint4(place: number, slot: number, endpoint: Uint8Array): void {
-    copyBytes(endpoint, 0, this.ep4, (place * SMALL_SLOTS + slot) * EP4_SIZE, EP4_SIZE);
+    copyBytes(endpoint, 0, this.ep4, ((this.starts[place] as number) + slot) * EP4_SIZE, EP4_SIZE);
     this.setFlag(place, slot, HAS4);
   }
 
   /** Same IPv4 address (port ignored) as the peer's endpoint. */
   sameIp4(place: number, slot: number, endpoint: Uint8Array): boolean {
     if ((this.flags(place, slot) & HAS4) === 0) return false;
-    const at = (place * SMALL_SLOTS + slot) * EP4_SIZE;
+    const at = ((this.starts[place] as number) + slot) * EP4_SIZE;
     for (let i = 0; i < 4; i++) if (this.ep4[at + i] !== endpoint[i]) return false;
     return true;
   }
 
   copyId(place: number, slot: number, out: Uint8Array, pos: number): void {
-    copyBytes(this.ids, (place * SMALL_SLOTS + slot) * ID_SIZE, out, pos, ID_SIZE);
+    copyBytes(this.ids, ((this.starts[place] as number) + slot) * ID_SIZE, out, pos, ID_SIZE);
   }
 
   copyEndpoint4(place: number, slot: number, out: Uint8Array, pos: number): void {
-    copyBytes(this.ep4, (place * SMALL_SLOTS + slot) * EP4_SIZE, out, pos, EP4_SIZE);
-  }
-
-  /** The id of the peer in `slot`, as a view (valid until the swarm changes). */
-  idView(place: number, slot: number): Uint8Array {
-    const at = (place * SMALL_SLOTS + slot) * ID_SIZE;
-    return this.ids.subarray(at, at + ID_SIZE);
-  }
-
-  /** The endpoint of the peer in `slot`, as a view (valid until the swarm changes). */
-  endpoint4View(place: number, slot: number): Uint8Array {
-    const at = (place * SMALL_SLOTS + slot) * EP4_SIZE;
-    return this.ep4.subarray(at, at + EP4_SIZE);
+    copyBytes(this.ep4, ((this.starts[place] as number) + slot) * EP4_SIZE, out, pos, EP4_SIZE);
   }
 
   /** Bytes of the columns (for tests and diagnostics). */
   get bytes(): number {
-    return this.places * bytesPerPlace();
+    return this.places * 6 + this.slots * SLOT_BYTES;
+  }
+
+  /** Moves a full run's peers into a run twice as long. */
+  private lengthenRun(place: number): void {
+    const run = this.runs[place] as number;
+    const from = this.starts[place] as number;
+    const to = this.takeRun(run * 2); // may grow the columns: copy after
+    for (let i = 0; i < run; i++) this.moveSlot(from + i, to + i);
+    this.freeRun(from, run);
+    this.runs[place] = run * 2;
+    this.starts[place] = to;
+  }
+
+  private moveSlot(from: number, to: number): void {
+    this.ids.copyWithin(to * ID_SIZE, from * ID_SIZE, from * ID_SIZE + ID_SIZE);
+    this.ep4.copyWithin(to * EP4_SIZE, from * EP4_SIZE, from * EP4_SIZE + EP4_SIZE);
+    this.flagsCol[to] = this.flagsCol[from] as number;
+    this.keys[to] = this.keys[from] as number;
+    this.seen[to] = this.seen[from] as number;
+  }
+
+  private takeRun(length: number): number {
+    this.slotsInUse += length;
+    const reused = (this.freeRuns[length] as number[]).pop();
+    if (reused !== undefined) return reused;
+    if (this.slotEnd + length > this.slots) this.growSlots(this.slotEnd + length);
+    const start = this.slotEnd;
+    this.slotEnd += length;
+    return start;
+  }
+
+  private freeRun(start: number, length: number): void {
+    this.slotsInUse -= length;
+    (this.freeRuns[length] as number[]).push(start);
   }
 
   /**
-   * Room for at least `places` places, by 1.5x (1.25x past a million). All
-   * columns share one buffer, as torrent-table.ts does and for its reason:
-   * glibc maps a large buffer on its own and unmaps it when freed, where
-   * separate column arrays would leave holes in its heap.
+   * Room for at least `slots` slots (region-growth.ts). All slot columns
+   * share one buffer, as torrent-table.ts does and for its reason: glibc
+   * maps a large buffer on its own and unmaps it when freed, where separate
+   * column arrays would leave holes in its heap.
    */
-  private grow(places: number): void {
-    const old = this.places;
-    let capacity = old === 0 ? FIRST_PLACES : old;
-    while (capacity < places) capacity += capacity >= 1 << 20 ? capacity >> 2 : capacity >> 1;
-    const buffer = new ArrayBuffer(capacity * bytesPerPlace());
-    const slots = capacity * SMALL_SLOTS;
+  private growSlots(slots: number): void {
+    const capacity = grownCapacity(this.slots, FIRST_SLOTS, slots, (n) => n * SLOT_BYTES);
+    const buffer = new ArrayBuffer(capacity * SLOT_BYTES);
     let at = 0;
-    const seen = new Float64Array(buffer, at, slots);
-    at += slots * 8;
-    const keys = new Uint32Array(buffer, at, slots);
-    at += slots * 4;
-    const ids = new Uint8Array(buffer, at, slots * ID_SIZE);
-    at += slots * ID_SIZE;
-    const ep4 = new Uint8Array(buffer, at, slots * EP4_SIZE);
-    at += slots * EP4_SIZE;
-    const flags = new Uint8Array(buffer, at, slots);
-    at += slots;
-    const counts = new Uint8Array(buffer, at, capacity);
+    const seen = new Float64Array(buffer, at, capacity);
+    at += capacity * 8;
+    const keys = new Uint32Array(buffer, at, capacity);
+    at += capacity * 4;
+    const ids = new Uint8Array(buffer, at, capacity * ID_SIZE);
+    at += capacity * ID_SIZE;
+    const ep4 = new Uint8Array(buffer, at, capacity * EP4_SIZE);
+    at += capacity * EP4_SIZE;
+    const flags = new Uint8Array(buffer, at, capacity);
     seen.set(this.seen);
     keys.set(this.keys);
     ids.set(this.ids);
     ep4.set(this.ep4);
     flags.set(this.flagsCol);
-    counts.set(this.counts);
     this.seen = seen;
     this.keys = keys;
     this.ids = ids;
     this.ep4 = ep4;
     this.flagsCol = flags;
+    this.slots = capacity;
+  }
+
+  private growPlaces(places: number): void {
+    const capacity = grownCapacity(this.places, FIRST_PLACES, places, (n) => n * 6);
+    const buffer = new ArrayBuffer(capacity * 6);
+    const starts = new Uint32Array(buffer, 0, capacity);
+    const counts = new Uint8Array(buffer, capacity * 4, capacity);
+    const runs = new Uint8Array(buffer, capacity * 5, capacity);
+    starts.set(this.starts);
+    counts.set(this.counts);
+    runs.set(this.runs);
+    this.starts = starts;
     this.counts = counts;
+    this.runs = runs;
     this.places = capacity;
   }
-}
-
-function bytesPerPlace(): number {
-  return SMALL_SLOTS * (8 + 4 + ID_SIZE + EP4_SIZE + 1) + 1;
 }
 
 /**

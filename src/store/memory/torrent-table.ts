@@ -33,6 +33,7 @@ import {
   torrentRowsLayout,
 } from '../shared-torrent-rows.js';
 import { COMPLETED, copyBytes, HAS_KEY, HAS4, type PeerSlots, type PeerTable } from './peer-table.js';
+import { grownCapacity } from './region-growth.js';
 
 const ID_SIZE = 20;
 const EP4_SIZE = 6;
@@ -47,9 +48,8 @@ export const NO_ROW = 0xffffffff;
  */
 const PEER_BITS = 0x0f;
 
-/** The first capacity, and growth by 1.5x while small, 1.25x past this many rows. */
+/** The first capacity (then region-growth.ts). */
 const FIRST_CAPACITY = 64;
-const SLOW_GROWTH_AT = 1 << 20;
 
 export class TorrentTable {
   /** Live rows. */
@@ -453,13 +453,13 @@ export class TorrentTable {
    * region larger than the last: glibc maps such a buffer on its own and
    * unmaps it when freed, where a dozen column arrays of different sizes
    * would be carved from its heap and leave holes there that it never gives
-   * back (measured: ~25 bytes a torrent at 1M). A new region's pages are the
-   * kernel's zero pages until written, so the slack costs address space, not
-   * resident memory.
+   * back (measured: ~25 bytes a torrent at 1M); region-growth.ts picks the
+   * sizes. A new region's pages are the kernel's zero pages until written, so
+   * the slack costs address space, not resident memory.
    */
   private grow(): void {
     const old = this.capacity;
-    const capacity = old === 0 ? FIRST_CAPACITY : old >= SLOW_GROWTH_AT ? old + (old >> 2) : old + (old >> 1);
+    const capacity = grownCapacity(old, FIRST_CAPACITY, old + 1, (n) => torrentRowsLayout(n).bytes);
     const at = torrentRowsLayout(capacity);
     const buffer = new SharedArrayBuffer(at.bytes);
     const f64 = (offset: number) => new Float64Array(buffer, offset, capacity);
