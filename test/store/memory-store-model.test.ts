@@ -210,6 +210,9 @@ async function run(seed: number, steps: number, dir: string): Promise<void> {
       assert.deepEqual(new Map([...seen].sort()), new Map([...expected].sort()), where(step, 'scan'));
       // The same torrents as another thread reads them in shared memory (the scan has pruned every swarm).
       assert.deepEqual(sharedCounts(store), new Map([...expected].sort()), where(step, 'shared rows'));
+      // Every small swarm holds one run of 2 to 8 slots: runs not given back would show here.
+      const forms = store.swarmForms();
+      assert.ok(forms.smallSlots >= 2 * forms.small && forms.smallSlots <= 8 * forms.small, where(step, 'small runs'));
     }
   }
 
@@ -260,12 +263,14 @@ async function run(seed: number, steps: number, dir: string): Promise<void> {
     assert.deepEqual(listed, expected, `seed ${seed}: peers of torrent ${t} after a load`);
   }
 
-  // Once every peer has expired, both stores have given back every slab chunk they took.
+  // Once every peer has expired, both stores have given back every slab chunk and small swarm run they took.
   clock += TTL;
   store.sweep();
   loaded.sweep();
   assert.equal(store.heldTorrents + loaded.heldTorrents, 0, `seed ${seed}: torrents left after expiry`);
   assert.equal(smallTableChunks().inUse, chunksBefore, `seed ${seed}: slab chunks not given back`);
+  assert.equal(store.swarmForms().smallSlots, 0, `seed ${seed}: small swarm runs not given back`);
+  assert.equal(loaded.swarmForms().smallSlots, 0, `seed ${seed}: small swarm runs not given back after a load`);
   await loaded.close();
 }
 

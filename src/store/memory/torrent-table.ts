@@ -142,7 +142,7 @@ export class TorrentTable {
     return row;
   }
 
-  /** Frees a row; the caller has released its PeerTable (slab chunks are not garbage collected). */
+  /** Frees a row and its place; the caller has released its PeerTable or small swarm run (neither is garbage collected). */
   remove(row: number): void {
     Atomics.store(this.flagsCol, row, 0);
     this.indexDelete(row);
@@ -153,7 +153,7 @@ export class TorrentTable {
     this.size--;
   }
 
-  /** Forgets every row (the caller has released their PeerTables). */
+  /** Forgets every row (the caller has released their PeerTables and small swarm runs). */
   clear(): void {
     this.tableRefs.fill(0);
     this.tableList.length = 0;
