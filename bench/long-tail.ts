@@ -173,6 +173,8 @@ export interface LongTailConfig {
   prefillCap: number;
   /** BitStorm: time `/stats.json` sorted by seeders. */
   stats: boolean;
+  /** Started with bench/gc-on-signal.ts preloaded: its RSS is read again after a full garbage collection. */
+  collectsOnSignal?: boolean;
 }
 
 export interface LongTailOptions {
@@ -203,6 +205,8 @@ interface Row {
   torrents: number;
   prefill?: LoadResult;
   rssGrowth: number;
+  /** The RSS growth again after a full garbage collection (collectsOnSignal). */
+  rssLive?: number;
   redisGrowth?: number;
   steady?: LoadResult;
   stats?: StatsTiming;
@@ -334,11 +338,19 @@ export async function runLongTailBench(o: LongTailOptions): Promise<LongTailResu
       // Let the tracker finish queued work (and Node a GC cycle) before reading memory.
       await sleep(o.quick ? 500 : 2000);
       row.rssGrowth = rssBytes(pids()) - baseRss;
+      if (cfg.collectsOnSignal) {
+        for (const pid of pids()) process.kill(pid, 'SIGUSR2');
+        await sleep(1000);
+        row.rssLive = rssBytes(pids()) - baseRss;
+      }
       const redisNow = t.redis?.usedMemory();
       if (baseRedis !== undefined && redisNow !== undefined) row.redisGrowth = redisNow - baseRedis;
       o.log(
         `long tail: ${cfg.id}: prefill ${pre.ok} ok, ${pre.errors} errors, ${pre.retries} resent, ${Math.round(pre.rate)}/s; ` +
           `RSS +${(row.rssGrowth / 2 ** 20).toFixed(1)} MiB = ${(row.rssGrowth / Math.max(1, row.torrents)).toFixed(0)} B/torrent` +
+          (row.rssLive !== undefined
+            ? ` (${(row.rssLive / Math.max(1, row.torrents)).toFixed(0)} B/torrent after a full GC)`
+            : '') +
           (row.redisGrowth !== undefined
             ? `, redis used_memory ${(row.redisGrowth / Math.max(1, row.torrents)).toFixed(0)} B/torrent`
             : '') +
@@ -469,6 +481,11 @@ function renderLongTail(o: LongTailOptions, rows: Row[]): string {
   const ratio = (x: number, y: number | undefined): string =>
     y !== undefined && y > 0 && Number.isFinite(x) ? ` (${(x / y).toFixed(2)}×)` : '';
   const perTorrent = (r: Row): number => r.rssGrowth / Math.max(1, r.torrents);
+  const live = (r: Row): string => {
+    if (r.rssLive === undefined) return '–';
+    const each = r.rssLive / Math.max(1, r.torrents);
+    return r.redisGrowth === undefined ? `${n(each)} B${ratio(each, refPerTorrent)}` : `${n(each)} B of its own`;
+  };
   const refPerTorrent = ref ? perTorrent(ref) : undefined;
   const out: string[] = [];
   const [one, two, three] = w.sizes;
@@ -484,13 +501,13 @@ function renderLongTail(o: LongTailOptions, rows: Row[]): string {
     '',
     '### Memory and prefill',
     '',
-    '| tracker | peers stored | torrents | prefill announces/s | prefill CPU µs per announce | RSS growth per torrent | per peer | Redis `used_memory` per torrent | per peer |',
-    '|---|--:|--:|--:|--:|--:|--:|--:|--:|',
+    '| tracker | peers stored | torrents | prefill announces/s | prefill CPU µs per announce | RSS growth per torrent | per peer | after a full GC, per torrent | Redis `used_memory` per torrent | per peer |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
   );
   for (const r of rows) {
     const name = NAMES[r.id] ?? r.id;
     if (r.unavailable || !r.prefill) {
-      out.push(`| ${name} | not measured: ${r.unavailable ?? r.notes.join('; ')} | | | | | | | |`);
+      out.push(`| ${name} | not measured: ${r.unavailable ?? r.notes.join('; ')} | | | | | | | | |`);
       continue;
     }
     // On Redis the ratio is of the total, Redis' used_memory and the tracker's own RSS growth.
@@ -505,7 +522,7 @@ function renderLongTail(o: LongTailOptions, rows: Row[]): string {
     out.push(
       `| ${name} | ${n(r.stored)} | ${r.stored < w.prefill ? '≈' : ''}${n(r.torrents)} | ${n(r.prefill.rate)} | ${cpu(r.prefill).toFixed(1)} | ` +
         `${n(perTorrent(r))} B${r.id === 'opentracker' || r.redisGrowth !== undefined ? '' : ratio(perTorrent(r), refPerTorrent)} | ` +
-        `${n(r.rssGrowth / Math.max(1, r.stored))} B | ${redis} |`,
+        `${n(r.rssGrowth / Math.max(1, r.stored))} B | ${live(r)} | ${redis} |`,
     );
   }
   out.push(
@@ -513,6 +530,9 @@ function renderLongTail(o: LongTailOptions, rows: Row[]): string {
     "RSS growth: the tracker processes' resident memory 2 s after the prefill minus before it (opentracker: after its " +
       "whitelist of the workload's hashes was loaded). On Redis the tracker's RSS growth is its own (caches, buffers), " +
       "the swarms are in Redis' `used_memory`: the total is the two added (its ratio is the total's). " +
+      "After a full GC: the same read again 1 s after BitStorm's processes ran a full garbage collection (they run " +
+      'with bench/gc-on-signal.ts preloaded), without what only awaits one, such as a column region replaced when it ' +
+      "grew; bittorrent-tracker's is not taken. " +
       "Ratios: against opentracker. Prefill CPU: the tracker's (and redis-server's) CPU over the prefill ÷ stored peers.",
     '',
     '### Steady UDP load on that state',

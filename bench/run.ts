@@ -697,6 +697,8 @@ async function longTail(
   // The prefill caps: BitStorm's figures are the goals, so it gets the time to store everything;
   // the references get 150 s as in the main bench (bittorrent-tracker could otherwise dominate the run).
   const cap = (id: string): number => (s.quick ? 20 : id.startsWith('bitstorm') ? 300 : 150);
+  // BitStorm's RSS is read again after a full GC (bench/gc-on-signal.ts).
+  const gcOnSignal = ['--expose-gc', '--import', new URL('./gc-on-signal.js', import.meta.url).href];
   const all: LongTailConfig[] = [
     {
       id: 'opentracker',
@@ -720,13 +722,15 @@ async function longTail(
       id: 'bitstorm-memory',
       prefillCap: cap('bitstorm-memory'),
       stats: true,
-      start: () => startBitstorm({ repoRoot, redis: false, workers: 1, nodeArgs }),
+      collectsOnSignal: true,
+      start: () => startBitstorm({ repoRoot, redis: false, workers: 1, nodeArgs: [...nodeArgs, ...gcOnSignal] }),
     },
     {
       id: 'bitstorm-redis',
       prefillCap: cap('bitstorm-redis'),
       stats: true,
-      start: () => startRedisBitstorm(1, nodeArgs),
+      collectsOnSignal: true,
+      start: () => startRedisBitstorm(1, [...nodeArgs, ...gcOnSignal]),
     },
   ];
   const configs = all.filter((c) => !s.only || s.only.includes(c.id));
