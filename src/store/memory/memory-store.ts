@@ -29,15 +29,15 @@ import { MemoryWebRtcSwarms } from './webrtc-swarms.js';
  * Torrents are rows of a TorrentTable (typed arrays, ~100 bytes a torrent,
  * its one peer inline); a torrent of two to eight IPv4 peers keeps them in a
  * small swarm (a run of slots in shared columns, 39 bytes a slot), and one
- * with more peers, or with an IPv6 endpoint, in a PeerTable (~50 bytes a peer,
- * beside the table's own ~200 bytes of object). Nothing
- * is allocated per announce but the reply. Expiry is exact without timers per
- * peer: every PeerTable knows a lower bound of its peers' last-seen times, so
- * an announce or scrape prunes it only when something there can have
- * expired (a small swarm's few times are simply read). The rows are linked in the order of the second of each torrent's
- * last announce, so torrents whose peers all expired sit at its head and are
- * dropped in O(dropped); a background sweep walks the rest in bounded slices
- * so idle tables release their memory.
+ * with more peers, or with an IPv6 endpoint, in a PeerTable (~50 bytes a
+ * peer, beside the table's own ~200 bytes of object). Nothing is allocated
+ * per announce but the reply. Expiry is exact without timers per peer: every
+ * PeerTable knows a lower bound of its peers' last-seen times, so an announce
+ * or scrape prunes it only when something there can have expired (a small
+ * swarm's few times are simply read). The rows are linked in the order of
+ * the second of each torrent's last announce, so torrents whose peers all
+ * expired sit at its head and are dropped in O(dropped); a background sweep
+ * walks the rest in bounded slices so idle tables release their memory.
  */
 /** What a start got back from the state file. */
 export interface StateRestored {
@@ -90,7 +90,7 @@ export class MemoryStore implements SwarmStore {
   private readonly torrents = new TorrentTable();
   /** A row's inline peer as PeerSlots (reused). */
   private readonly inlinePeer = new InlinePeer(this.torrents);
-  /** The swarms of two to four IPv4 peers, by place (small-swarms.ts). */
+  /** The swarms of two to eight IPv4 peers, by place (small-swarms.ts). */
   private readonly small = new SmallSwarms();
   /** A small swarm as PeerSlots (reused). */
   private readonly smallPeers = new SmallSwarmPeers(this.small);
@@ -400,7 +400,7 @@ export class MemoryStore implements SwarmStore {
 
   /**
    * Moves a table's peers back inline when one peer without an IPv6 endpoint
-   * is left, or into a small swarm when SMALL_AGAIN_AT are.
+   * is left, or into a small swarm when at most SMALL_AGAIN_AT are.
    */
   private settle(row: number, table: PeerTable): void {
     if (table.count6 !== 0 || table.count > SMALL_AGAIN_AT) return;

@@ -169,7 +169,7 @@ const smallPicks = new Int32Array(SMALL_SLOTS);
 
 /**
  * samplePeers() for a small swarm (small-swarms.ts): the same candidates (a
- * seeder's are the leechers; a leecher's are everyone), of whom at most three
+ * seeder's are the leechers; a leecher's are everyone), of whom at most seven
  * have an endpoint to give, so they are gathered and, when fewer are wanted,
  * shuffled. A small swarm has no IPv6 endpoints.
  */

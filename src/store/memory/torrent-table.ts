@@ -7,7 +7,7 @@
  * objects to trace; here it is one row of ~100 bytes in a dozen shared
  * arrays, and its one peer lives in the row itself ("inline", as aquatic
  * keeps small swarms). A torrent with more peers gets a place: a number
- * that names either its small swarm (two to four IPv4 peers in shared
+ * that names either its small swarm (two to eight IPv4 peers in shared
  * columns, small-swarms.ts) or its PeerTable (more peers, or a peer with an
  * IPv6 endpoint, for which neither has room). It goes back inline when it is
  * down to one IPv4 peer (memory-store.ts decides when).
@@ -80,7 +80,7 @@ export class TorrentTable {
   private tableRefs: Uint32Array = new Uint32Array(0);
   /**
    * The PeerTable of each place, undefined where the place holds a small
-   * swarm (or is free), densely (a few in a long tail), and the free places.
+   * swarm (or is free), one entry a place, and the free places.
    */
   private readonly tableList: (PeerTable | undefined)[] = [];
   private readonly freeTableRefs: number[] = [];
