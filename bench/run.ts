@@ -94,7 +94,8 @@ const HELP = `Usage: npm run bench -- [options]
                        1,000,000 torrents of 1–3 peers (P(k) ∝ k^-1.7: ≈68 % one peer), the same UDP
                        prefill in every tracker, then RSS (and Redis used_memory) growth per torrent and
                        per peer, the prefill's announces/s, a steady UDP load of regular updates
-                       (announces/s, CPU µs per announce), BitStorm's first /stats.json answer
+                       (announces/s, CPU µs per announce), BitStorm's RSS growth after a full GC
+                       (it runs with --expose-gc and bench/gc-on-signal.ts), its first /stats.json answer
                        sorted by seeders and the announce p99 meanwhile, then at half the rate while
                        the table is rebuilt; --only picks among opentracker, bittorrent-tracker,
                        bitstorm-memory, bitstorm-redis (default all four); --duration and
