@@ -853,12 +853,7 @@ export class MemoryStore implements SwarmStore {
         if (place < 0) {
           if (torrents.hasPeer(row)) this.removeInline(row);
         } else if (table === undefined) {
-          const small = this.small;
-          const count = small.count(place);
-          const seeders = small.seeders(place);
-          const count4 = small.count4(place);
-          small.removeSeenBefore(place, Number.POSITIVE_INFINITY);
-          this.accountSmall(row, place, count, seeders, count4);
+          this.pruneSmallCounted(row, place, Number.POSITIVE_INFINITY);
         } else {
           const count = table.count;
           const seeders = table.seeders;
@@ -890,13 +885,7 @@ export class MemoryStore implements SwarmStore {
     }
     const t = torrents.tableAt(place);
     if (t === undefined) {
-      const small = this.small;
-      if (small.oldest(place) > now - this.ttl) return;
-      const count = small.count(place);
-      const seeders = small.seeders(place);
-      const count4 = small.count4(place);
-      small.removeSeenBefore(place, now - this.ttl);
-      this.accountSmall(row, place, count, seeders, count4);
+      if (this.small.oldest(place) <= now - this.ttl) this.pruneSmallCounted(row, place, now - this.ttl);
       return;
     }
     if (t.oldest > now - this.ttl) return; // nothing can have expired (prune's own test)
@@ -989,6 +978,16 @@ export class MemoryStore implements SwarmStore {
       if (r.at + this.downloadedTtl > now || n++ >= max) break;
       this.retired.delete(key);
     }
+  }
+
+  /** Removes a small swarm's peers last seen at or before `cutoff` and accounts for them. */
+  private pruneSmallCounted(row: number, place: number, cutoff: number): void {
+    const small = this.small;
+    const count = small.count(place);
+    const seeders = small.seeders(place);
+    const count4 = small.count4(place);
+    small.removeSeenBefore(place, cutoff);
+    this.accountSmall(row, place, count, seeders, count4);
   }
 
   /** account() for a small swarm (no IPv6 endpoints). */

@@ -568,7 +568,8 @@ function sameBytes(a: Uint8Array, offset: number, id: Uint8Array): boolean {
   return true;
 }
 
-function sameBytesN(a: Uint8Array, offset: number, b: Uint8Array, n: number): boolean {
+/** The `n` bytes at `a[offset]` equal `b`'s first `n` (a byte loop, as copyBytes). */
+export function sameBytesN(a: Uint8Array, offset: number, b: Uint8Array, n: number): boolean {
   for (let i = 0; i < n; i++) if (a[offset + i] !== b[i]) return false;
   return true;
 }

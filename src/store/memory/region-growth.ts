@@ -29,6 +29,12 @@ export function grownCapacity(old: number, first: number, needed: number, bytes:
   return capacity;
 }
 
+/** Copies a column into its grown region and returns the new column. */
+export function grown<T extends Uint8Array | Uint32Array | Float64Array>(from: T, to: T): T {
+  to.set(from as never);
+  return to;
+}
+
 function step(capacity: number): number {
   return capacity + (capacity >= SLOW_GROWTH_AT ? capacity >> 2 : capacity >> 1);
 }

@@ -21,8 +21,8 @@
  * moves to a PeerTable; memory-store.ts decides when, and when it moves back.
  */
 
-import { copyBytes, HAS_KEY, HAS4, type PeerSlots } from './peer-table.js';
-import { grownCapacity } from './region-growth.js';
+import { copyBytes, HAS_KEY, HAS4, type PeerSlots, sameBytesN } from './peer-table.js';
+import { grown, grownCapacity } from './region-growth.js';
 
 /** The most peers a small swarm holds: its longest run. */
 export const SMALL_SLOTS = 8;
@@ -96,19 +96,20 @@ export class SmallSwarms {
   }
 
   seeders(place: number): number {
-    let n = 0;
-    const start = this.starts[place] as number;
-    const end = start + (this.counts[place] as number);
-    for (let i = start; i < end; i++) if (((this.flagsCol[i] as number) & SEEDER) !== 0) n++;
-    return n;
+    return this.withFlag(place, SEEDER);
   }
 
   /** Peers with an IPv4 endpoint. */
   count4(place: number): number {
+    return this.withFlag(place, HAS4);
+  }
+
+  /** Peers of the swarm whose flags have `flag`. */
+  private withFlag(place: number, flag: number): number {
     let n = 0;
     const start = this.starts[place] as number;
     const end = start + (this.counts[place] as number);
-    for (let i = start; i < end; i++) if (((this.flagsCol[i] as number) & HAS4) !== 0) n++;
+    for (let i = start; i < end; i++) if (((this.flagsCol[i] as number) & flag) !== 0) n++;
     return n;
   }
 
@@ -117,12 +118,7 @@ export class SmallSwarms {
     const ids = this.ids;
     const start = this.starts[place] as number;
     const n = this.counts[place] as number;
-    for (let slot = 0; slot < n; slot++) {
-      const at = (start + slot) * ID_SIZE;
-      let i = 0;
-      while (i < ID_SIZE && ids[at + i] === id[i]) i++;
-      if (i === ID_SIZE) return slot;
-    }
+    for (let slot = 0; slot < n; slot++) if (sameBytesN(ids, (start + slot) * ID_SIZE, id, ID_SIZE)) return slot;
     return -1;
   }
 
@@ -213,10 +209,8 @@ export class SmallSwarms {
 
   /** Same IPv4 address (port ignored) as the peer's endpoint. */
   sameIp4(place: number, slot: number, endpoint: Uint8Array): boolean {
-    if ((this.flags(place, slot) & HAS4) === 0) return false;
     const at = ((this.starts[place] as number) + slot) * EP4_SIZE;
-    for (let i = 0; i < 4; i++) if (this.ep4[at + i] !== endpoint[i]) return false;
-    return true;
+    return (this.flags(place, slot) & HAS4) !== 0 && sameBytesN(this.ep4, at, endpoint, 4);
   }
 
   copyId(place: number, slot: number, out: Uint8Array, pos: number): void {
@@ -284,32 +278,20 @@ export class SmallSwarms {
     at += capacity * ID_SIZE;
     const ep4 = new Uint8Array(buffer, at, capacity * EP4_SIZE);
     at += capacity * EP4_SIZE;
-    const flags = new Uint8Array(buffer, at, capacity);
-    seen.set(this.seen);
-    keys.set(this.keys);
-    ids.set(this.ids);
-    ep4.set(this.ep4);
-    flags.set(this.flagsCol);
-    this.seen = seen;
-    this.keys = keys;
-    this.ids = ids;
-    this.ep4 = ep4;
-    this.flagsCol = flags;
+    this.seen = grown(this.seen, seen);
+    this.keys = grown(this.keys, keys);
+    this.ids = grown(this.ids, ids);
+    this.ep4 = grown(this.ep4, ep4);
+    this.flagsCol = grown(this.flagsCol, new Uint8Array(buffer, at, capacity));
     this.slots = capacity;
   }
 
   private growPlaces(places: number): void {
     const capacity = grownCapacity(this.places, FIRST_PLACES, places, (n) => n * 6);
     const buffer = new ArrayBuffer(capacity * 6);
-    const starts = new Uint32Array(buffer, 0, capacity);
-    const counts = new Uint8Array(buffer, capacity * 4, capacity);
-    const runs = new Uint8Array(buffer, capacity * 5, capacity);
-    starts.set(this.starts);
-    counts.set(this.counts);
-    runs.set(this.runs);
-    this.starts = starts;
-    this.counts = counts;
-    this.runs = runs;
+    this.starts = grown(this.starts, new Uint32Array(buffer, 0, capacity));
+    this.counts = grown(this.counts, new Uint8Array(buffer, capacity * 4, capacity));
+    this.runs = grown(this.runs, new Uint8Array(buffer, capacity * 5, capacity));
     this.places = capacity;
   }
 }

@@ -32,8 +32,16 @@ import {
   type SharedTorrentRows,
   torrentRowsLayout,
 } from '../shared-torrent-rows.js';
-import { COMPLETED, copyBytes, HAS_KEY, HAS4, type PeerSlots, type PeerTable } from './peer-table.js';
-import { grownCapacity } from './region-growth.js';
+import {
+  COMPLETED,
+  copyBytes,
+  HAS_KEY,
+  HAS4,
+  type PeerSlots,
+  type PeerTable,
+  sameBytesN as sameBytes,
+} from './peer-table.js';
+import { grown, grownCapacity } from './region-growth.js';
 
 const ID_SIZE = 20;
 const EP4_SIZE = 6;
@@ -515,16 +523,6 @@ export class TorrentTable {
     }
     index[hole] = 0;
   }
-}
-
-function grown<T extends Uint8Array | Uint32Array | Float64Array>(from: T, to: T): T {
-  to.set(from as never);
-  return to;
-}
-
-function sameBytes(a: Uint8Array, offset: number, b: Uint8Array, n: number): boolean {
-  for (let i = 0; i < n; i++) if (a[offset + i] !== b[i]) return false;
-  return true;
 }
 
 /**
