@@ -28,9 +28,9 @@ const EP4_SIZE = 6;
 
 /** Byte offsets of the table's columns in its buffer, for a capacity of `capacity` rows. */
 export interface TorrentRowsLayout {
-  downloaded: number;
   lastAnnounce: number;
-  peerSeen: number;
+  downloaded: number;
+  peerSeenAgo: number;
   hashes: number;
   prev: number;
   next: number;
@@ -60,9 +60,9 @@ export function torrentRowsLayout(capacity: number): TorrentRowsLayout {
     return start;
   };
   return {
-    downloaded: take(capacity * 8),
     lastAnnounce: take(capacity * 8),
-    peerSeen: take(capacity * 8),
+    downloaded: take(capacity * 4),
+    peerSeenAgo: take(capacity * 4),
     hashes: take(capacity * 4),
     prev: take(capacity * 4),
     next: take(capacity * 4),
@@ -108,9 +108,9 @@ export function readSharedTorrents(rows: SharedTorrentRows, visit: SharedTorrent
   const hashes = new Uint32Array(buffer, at.hashes, capacity);
   const infoHashes = new Uint8Array(buffer, at.infoHashes, capacity * ID_SIZE);
   const tableRefs = new Uint32Array(buffer, at.tableRefs, capacity);
-  const downloaded = new Float64Array(buffer, at.downloaded, capacity);
   const lastAnnounce = new Float64Array(buffer, at.lastAnnounce, capacity);
-  const peerSeen = new Float64Array(buffer, at.peerSeen, capacity);
+  const downloaded = new Uint32Array(buffer, at.downloaded, capacity);
+  const peerSeenAgo = new Uint32Array(buffer, at.peerSeenAgo, capacity);
   const counts = new Uint32Array(rows.tableCounts);
   const places = counts.length >>> 1;
   const hash = new Uint8Array(ID_SIZE);
@@ -129,7 +129,9 @@ export function readSharedTorrents(rows: SharedTorrentRows, visit: SharedTorrent
       seeders = counts[2 * (ref - 1)] as number;
       leechers = counts[2 * (ref - 1) + 1] as number;
     } else {
-      if ((f & INLINE_PEER) === 0 || (peerSeen[row] as number) <= expiredBefore) continue;
+      if ((f & INLINE_PEER) === 0) continue;
+      // The two words may be from different moments: a count a moment old or new.
+      if ((lastAnnounce[row] as number) - (peerSeenAgo[row] as number) <= expiredBefore) continue;
       seeders = (f & INLINE_SEEDER) !== 0 ? 1 : 0;
       leechers = 1 - seeders;
     }

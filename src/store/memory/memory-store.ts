@@ -215,6 +215,8 @@ export class MemoryStore implements SwarmStore {
     if (!torrents.hasPeer(row)) {
       if (req.event === 'stopped') return this.dropAnswered(row);
       if (req.ipv6 !== null) return undefined;
+      // The announce is taken: touch first, as the inline peer's time is kept relative to the row's.
+      torrents.touch(row, now);
       torrents.setPeer(row, req.peerId, req.seeder, now);
       c.peers++;
       if (req.seeder) c.seeders++;
@@ -234,6 +236,7 @@ export class MemoryStore implements SwarmStore {
         return this.dropAnswered(row);
       }
       if (req.ipv6 !== null) return undefined;
+      torrents.touch(row, now);
       if (torrents.peerIsSeeder(row) !== req.seeder) {
         torrents.setPeerSeeder(row, req.seeder);
         c.seeders += req.seeder ? 1 : -1;
@@ -250,7 +253,6 @@ export class MemoryStore implements SwarmStore {
       torrents.setDownloaded(row, torrents.downloaded(row) + 1);
       c.downloaded++;
     }
-    torrents.touch(row, now);
     return this.result(row, 'ok'); // its one peer is the requester: nobody to sample
   }
 

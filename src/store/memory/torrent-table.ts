@@ -45,6 +45,7 @@ import { grown, grownCapacity } from './region-growth.js';
 
 const ID_SIZE = 20;
 const EP4_SIZE = 6;
+const MAX_U32 = 0xffffffff;
 /** No row (list ends, empty free list). */
 export const NO_ROW = 0xffffffff;
 
@@ -72,7 +73,8 @@ export class TorrentTable {
   private buffer = new SharedArrayBuffer(0);
   private hashes: Uint32Array = new Uint32Array(0);
   private infoHashes: Uint8Array = new Uint8Array(0);
-  private downloadedCol: Float64Array = new Float64Array(0);
+  /** Completed downloads, saturating at MAX_U32 (four billion: no torrent gets there). */
+  private downloadedCol: Uint32Array = new Uint32Array(0);
   /** Epoch ms of the last announce that was not a stop. */
   private lastAnnounceCol: Float64Array = new Float64Array(0);
   private prev: Uint32Array = new Uint32Array(0);
@@ -82,8 +84,13 @@ export class TorrentTable {
   private peerIds: Uint8Array = new Uint8Array(0);
   private peerEp4: Uint8Array = new Uint8Array(0);
   private peerKeys: Uint32Array = new Uint32Array(0);
-  /** The inline peer's last-seen epoch ms. */
-  private peerSeen: Float64Array = new Float64Array(0);
+  /**
+   * The inline peer's last-seen time as ms before the row's last announce
+   * (never after it: both are set to the same now), in 4 bytes rather than
+   * an epoch ms in 8. Saturates at MAX_U32, 49.7 days: such a peer has
+   * expired under any peer TTL the config allows (7 days at most).
+   */
+  private peerSeenAgo: Uint32Array = new Uint32Array(0);
   /** A row's place, when its peers are not inline, as 1 + the place (0: none). */
   private tableRefs: Uint32Array = new Uint32Array(0);
   /**
@@ -202,7 +209,7 @@ export class TorrentTable {
   }
 
   setDownloaded(row: number, downloaded: number): void {
-    this.downloadedCol[row] = downloaded;
+    this.downloadedCol[row] = Math.min(downloaded, MAX_U32);
   }
 
   lastAnnounce(row: number): number {
@@ -212,7 +219,9 @@ export class TorrentTable {
   /** Records an announce at `now`; a row whose second changes moves to the order's tail. */
   touch(row: number, now: number): void {
     const before = this.lastAnnounceCol[row] as number;
+    const seen = before - (this.peerSeenAgo[row] as number);
     this.lastAnnounceCol[row] = now;
+    this.setPeerLastSeen(row, seen);
     if (Math.floor(before / 1000) !== Math.floor(now / 1000) && this.tail !== row) {
       this.unlink(row);
       this.append(row);
@@ -349,11 +358,11 @@ export class TorrentTable {
     return ((this.flagsCol[row] as number) & (INLINE_PEER | INLINE_SEEDER)) === (INLINE_PEER | INLINE_SEEDER) ? 1 : 0;
   }
 
-  /** Stores a new inline peer (there is none) with no endpoint, key or flags. */
+  /** Stores a new inline peer (there is none) with no endpoint, key or flags; `seen` as for setPeerLastSeen(). */
   setPeer(row: number, id: Uint8Array, seeder: boolean, seen: number): void {
     copyBytes(id, 0, this.peerIds, row * ID_SIZE, ID_SIZE);
     this.flagsCol[row] = ROW_LIVE | INLINE_PEER | (seeder ? INLINE_SEEDER : 0);
-    this.peerSeen[row] = seen;
+    this.setPeerLastSeen(row, seen);
   }
 
   clearPeer(row: number): void {
@@ -370,11 +379,16 @@ export class TorrentTable {
   }
 
   peerLastSeen(row: number): number {
-    return this.peerSeen[row] as number;
+    return (this.lastAnnounceCol[row] as number) - (this.peerSeenAgo[row] as number);
   }
 
+  /**
+   * `seen` must not be after the row's last announce: when the peer announces,
+   * touch() the row first. (A later time would be kept as the announce's.)
+   */
   setPeerLastSeen(row: number, seen: number): void {
-    this.peerSeen[row] = seen;
+    const ago = (this.lastAnnounceCol[row] as number) - seen;
+    this.peerSeenAgo[row] = ago <= 0 ? 0 : ago >= MAX_U32 ? MAX_U32 : ago;
   }
 
   peerKey(row: number): number {
@@ -411,7 +425,7 @@ export class TorrentTable {
     const slot = table.insert(
       this.peerIds.subarray(row * ID_SIZE, row * ID_SIZE + ID_SIZE),
       this.peerIsSeeder(row),
-      this.peerSeen[row] as number,
+      this.peerLastSeen(row),
     );
     if (flags & HAS4) table.setEndpoint4(slot, this.peerEp4.subarray(row * EP4_SIZE, row * EP4_SIZE + EP4_SIZE));
     if (flags & HAS_KEY) table.setKey(slot, this.peerKeys[row] as number);
@@ -423,7 +437,7 @@ export class TorrentTable {
   takePeerFrom(row: number, table: PeerSlots, slot: number): void {
     const flags = table.flags(slot);
     this.flagsCol[row] = ROW_LIVE | INLINE_PEER | (table.isSeeder(slot) ? INLINE_SEEDER : 0);
-    this.peerSeen[row] = table.lastSeen(slot);
+    this.setPeerLastSeen(row, table.lastSeen(slot));
     table.copyId(slot, this.peerIds, row * ID_SIZE);
     if (flags & HAS4) {
       table.copyEndpoint4(slot, this.peerEp4, row * EP4_SIZE);
@@ -470,12 +484,11 @@ export class TorrentTable {
     const capacity = grownCapacity(old, FIRST_CAPACITY, old + 1, (n) => torrentRowsLayout(n).bytes);
     const at = torrentRowsLayout(capacity);
     const buffer = new SharedArrayBuffer(at.bytes);
-    const f64 = (offset: number) => new Float64Array(buffer, offset, capacity);
     const u32 = (offset: number, n = capacity) => new Uint32Array(buffer, offset, n);
     const u8 = (offset: number, n: number) => new Uint8Array(buffer, offset, n);
-    this.downloadedCol = grown(this.downloadedCol, f64(at.downloaded));
-    this.lastAnnounceCol = grown(this.lastAnnounceCol, f64(at.lastAnnounce));
-    this.peerSeen = grown(this.peerSeen, f64(at.peerSeen));
+    this.lastAnnounceCol = grown(this.lastAnnounceCol, new Float64Array(buffer, at.lastAnnounce, capacity));
+    this.downloadedCol = grown(this.downloadedCol, u32(at.downloaded));
+    this.peerSeenAgo = grown(this.peerSeenAgo, u32(at.peerSeenAgo));
     this.hashes = grown(this.hashes, u32(at.hashes));
     this.prev = grown(this.prev, u32(at.prev));
     this.next = grown(this.next, u32(at.next));
