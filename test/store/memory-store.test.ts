@@ -64,10 +64,11 @@ it('memory store: one peer lives inline, two to eight IPv4 peers in a small swar
     'a torrent of one peer keeps it inline',
   );
 
-  // Torrent 0 grows to four peers in a small swarm (a run of 2 slots, then 4), whose fourth peer is given the other three.
+  // Torrent 0 grows to four peers in a small swarm (a run of 2 slots, then 3, then 4), whose fourth peer is given the other three.
   await announce(0, 2, { seeder: true });
   assert.deepEqual(forms(), { inline: 29, small: 1, tables: 0, smallSlots: 2 });
   await announce(0, 3);
+  assert.deepEqual(forms(), { inline: 29, small: 1, tables: 0, smallSlots: 3 });
   const fourth = await announce(0, 4);
   assert.deepEqual(forms(), { inline: 29, small: 1, tables: 0, smallSlots: 4 });
   assert.equal(chunks(), 0, 'a small swarm takes no slab chunk');

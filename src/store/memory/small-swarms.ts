@@ -11,8 +11,11 @@
  * as its PeerTables, so the seeder and leecher counts the stats thread reads
  * are mirrored the same way for both).
  *
- * A swarm's run has 2, 4 or 8 slots: it starts at 2 and moves to a run twice
- * as long when full. Freed runs are kept on a free list of their length and
+ * A swarm's run has 2, 3, 4, 6 or 8 slots: it starts at 2 and moves to the
+ * next length when full. Each step is at most 1.5x, so a run is at least two
+ * thirds full once it has grown, and a swarm of three peers (a third of the
+ * swarms of more than one, in a long tail) takes 3 slots, not 4. Moving a run
+ * costs a copy of at most six slots. Freed runs are kept on a free list of their length and
  * reused before the columns grow (the columns stay at their peak, as a Map's
  * table does). Slots 0..count-1 of the run hold the peers, in no particular
  * order: with at most eight a scan is cheaper than keeping seeders first or
@@ -26,6 +29,8 @@ import { grown, grownCapacity } from './region-growth.js';
 
 /** The most peers a small swarm holds: its longest run. */
 export const SMALL_SLOTS = 8;
+/** The run a full run of each length moves to (RUN_AFTER[run]). */
+const RUN_AFTER = [0, 0, 3, 4, 6, 0, 8];
 const FIRST_RUN = 2;
 const ID_SIZE = 20;
 const EP4_SIZE = 6;
@@ -55,7 +60,7 @@ export class SmallSwarms {
   private keys = new Uint32Array(0);
   /** Last-seen epoch ms. */
   private seen = new Float64Array(0);
-  /** Freed runs by length (index 2, 4, 8). */
+  /** Freed runs by length (index 2, 3, 4, 6, 8). */
   private readonly freeRuns: number[][] = [[], [], [], [], [], [], [], [], []];
   /** Slots in the runs of open places (for tests and diagnostics: a run not given back stays counted). */
   slotsInUse = 0;
@@ -226,14 +231,15 @@ export class SmallSwarms {
     return this.places * 6 + this.slots * SLOT_BYTES;
   }
 
-  /** Moves a full run's peers into a run twice as long. */
+  /** Moves a full run's peers into a run of the next length. */
   private lengthenRun(place: number): void {
     const run = this.runs[place] as number;
+    const longer = RUN_AFTER[run] as number;
     const from = this.starts[place] as number;
-    const to = this.takeRun(run * 2); // may grow the columns: copy after
+    const to = this.takeRun(longer); // may grow the columns: copy after
     for (let i = 0; i < run; i++) this.moveSlot(from + i, to + i);
     this.freeRun(from, run);
-    this.runs[place] = run * 2;
+    this.runs[place] = longer;
     this.starts[place] = to;
   }
 
