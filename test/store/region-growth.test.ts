@@ -4,7 +4,7 @@ import { grownCapacity } from '../../src/store/memory/region-growth.js';
 import { torrentRowsLayout } from '../../src/store/shared-torrent-rows.js';
 
 it('region growth: 1.5x, 1.25x past a million, never a buffer of between 1 MiB and 32 MiB', () => {
-  for (const bytes of [(n: number) => n * 39, (n: number) => n * 6, (n: number) => torrentRowsLayout(n).bytes]) {
+  for (const bytes of [(n: number) => n * 35, (n: number) => n * 6, (n: number) => torrentRowsLayout(n).bytes]) {
     const sizes: number[] = [];
     let capacity = 0;
     while (capacity < 3_000_000) {

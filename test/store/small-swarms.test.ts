@@ -106,3 +106,25 @@ it('small swarms: closed runs are reused by length, and a reused run starts empt
   swarms.clear();
   assert.equal(swarms.slotsInUse, 0);
 });
+
+it('small swarms: last-seen times stay exact to the ms across a rebase, and the rebase keeps expired peers expired', () => {
+  const swarms = new SmallSwarms();
+  const DAY = 86_400_000;
+  const t0 = 1_700_000_000_123;
+  fill(swarms, 0, 3); // seen 1000..1002: long before t0
+  swarms.open(1);
+  swarms.insert(1, id(1, 0), false, t0);
+  swarms.insert(1, id(1, 1), false, t0 + 10 * DAY + 7);
+  assert.equal(swarms.lastSeen(1, 1), t0 + 10 * DAY + 7);
+  // 30 days on: offsets past 2^32 ms after the first base, so every slot is rebased.
+  const now = t0 + 30 * DAY + 1;
+  swarms.insert(1, id(1, 2), true, now);
+  assert.equal(swarms.lastSeen(1, 2), now);
+  assert.equal(swarms.lastSeen(1, 1), t0 + 10 * DAY + 7, 'exact after the rebase');
+  assert.ok(swarms.lastSeen(1, 0) <= now - 24 * DAY, 'older than the base: clamped, still expired');
+  assert.ok(swarms.oldest(0) <= now - 24 * DAY);
+  assert.equal(swarms.removeSeenBefore(1, now - 7 * DAY), 2);
+  assert.equal(swarms.find(1, id(1, 2)), 0);
+  assert.equal(swarms.removeSeenBefore(0, now - 7 * DAY), 3);
+  assert.equal(swarms.oldest(0), Number.POSITIVE_INFINITY);
+});

@@ -38,8 +38,8 @@ export const COMPLETED = 8;
  * (24.8 days) before its first time, so clocks may step back that far; a table
  * that lives until its offsets near 2^32 is rebased (one pass over its peers).
  */
-const BASE_OFFSET = 2 ** 31;
-const REBASE_AT = 2 ** 32 - 2 ** 24;
+export const BASE_OFFSET = 2 ** 31;
+export const REBASE_AT = 2 ** 32 - 2 ** 24;
 
 const EMPTY_U32 = new Uint32Array(0);
 const EMPTY_U8 = new Uint8Array(0);

@@ -5,7 +5,7 @@
  * a PeerTable such a torrent costs ~200 bytes of JS object on top of its peers'
  * data (measured: 209 bytes of heap a table, beside its slab chunk; a table
  * past four peers also has an ArrayBuffer of its own, ~700 bytes); here its
- * peers are a run of slots in typed arrays, 39 bytes a slot, and there is no
+ * peers are a run of slots in typed arrays, 35 bytes a slot, and there is no
  * object at all. The swarm is addressed by its torrent's place, the number
  * torrent-table.ts gives a row whose peers are not inline (the same numbering
  * as its PeerTables, so the seeder and leecher counts the stats thread reads
@@ -24,7 +24,7 @@
  * moves to a PeerTable; memory-store.ts decides when, and when it moves back.
  */
 
-import { copyBytes, HAS_KEY, HAS4, type PeerSlots, sameBytesN } from './peer-table.js';
+import { BASE_OFFSET, copyBytes, HAS_KEY, HAS4, type PeerSlots, REBASE_AT, sameBytesN } from './peer-table.js';
 import { grown, grownCapacity } from './region-growth.js';
 
 /** The most peers a small swarm holds: its longest run. */
@@ -35,7 +35,7 @@ const FIRST_RUN = 2;
 const ID_SIZE = 20;
 const EP4_SIZE = 6;
 /** Bytes of one slot in all columns: last seen, key, id, endpoint, flags. */
-const SLOT_BYTES = 8 + 4 + ID_SIZE + EP4_SIZE + 1;
+const SLOT_BYTES = 4 + 4 + ID_SIZE + EP4_SIZE + 1;
 /** A slot's flags: PeerTable's bits (HAS4, HAS_KEY, COMPLETED; never HAS6) and this one. */
 const SEEDER = 0x10;
 const PEER_BITS = 0x0f;
@@ -58,8 +58,14 @@ export class SmallSwarms {
   private ids = new Uint8Array(0);
   private ep4 = new Uint8Array(0);
   private keys = new Uint32Array(0);
-  /** Last-seen epoch ms. */
-  private seen = new Float64Array(0);
+  /**
+   * Last-seen times as ms after `base`, as a PeerTable keeps them (4 bytes
+   * rather than a float64's 8), with one base for every slot: it starts
+   * 2^31 ms (24.8 days) before the first time, and when offsets near 2^32
+   * every slot is rebased in one pass (once in 24.8 days of uptime).
+   */
+  private seen = new Uint32Array(0);
+  private base = Number.NaN;
   /** Freed runs by length (index 2, 3, 4, 6, 8). */
   private readonly freeRuns: number[][] = [[], [], [], [], [], [], [], [], []];
   /** Slots in the runs of open places (for tests and diagnostics: a run not given back stays counted). */
@@ -135,7 +141,7 @@ export class SmallSwarms {
     const i = (this.starts[place] as number) + slot;
     copyBytes(id, 0, this.ids, i * ID_SIZE, ID_SIZE);
     this.flagsCol[i] = seeder ? SEEDER : 0;
-    this.seen[i] = now;
+    this.seen[i] = this.offset(now);
     return slot;
   }
 
@@ -152,9 +158,10 @@ export class SmallSwarms {
   removeSeenBefore(place: number, cutoff: number): number {
     let removed = 0;
     const start = this.starts[place] as number;
+    const rel = cutoff - this.base; // compare offsets
     // Downwards: a removal fills `slot` from a higher slot, already visited.
     for (let slot = (this.counts[place] as number) - 1; slot >= 0; slot--) {
-      if ((this.seen[start + slot] as number) <= cutoff) {
+      if ((this.seen[start + slot] as number) <= rel) {
         this.remove(place, slot);
         removed++;
       }
@@ -168,7 +175,7 @@ export class SmallSwarms {
     const start = this.starts[place] as number;
     const end = start + (this.counts[place] as number);
     for (let i = start; i < end; i++) if ((this.seen[i] as number) < oldest) oldest = this.seen[i] as number;
-    return oldest;
+    return oldest === Number.POSITIVE_INFINITY ? oldest : this.base + oldest;
   }
 
   isSeeder(place: number, slot: number): boolean {
@@ -200,11 +207,11 @@ export class SmallSwarms {
   }
 
   lastSeen(place: number, slot: number): number {
-    return this.seen[(this.starts[place] as number) + slot] as number;
+    return this.base + (this.seen[(this.starts[place] as number) + slot] as number);
   }
 
   touch(place: number, slot: number, now: number): void {
-    this.seen[(this.starts[place] as number) + slot] = now;
+    this.seen[(this.starts[place] as number) + slot] = this.offset(now);
   }
 
   setEndpoint4(place: number, slot: number, endpoint: Uint8Array): void {
@@ -229,6 +236,29 @@ export class SmallSwarms {
   /** Bytes of the columns (for tests and diagnostics). */
   get bytes(): number {
     return this.places * 6 + this.slots * SLOT_BYTES;
+  }
+
+  /** `now` as an offset after `base`, rebasing first when it nears 2^32. */
+  private offset(now: number): number {
+    if (Number.isNaN(this.base)) this.base = now - BASE_OFFSET;
+    let offset = now - this.base;
+    if (offset >= REBASE_AT) {
+      this.rebase(now);
+      offset = now - this.base;
+    }
+    // Clocks stepping back more than 24.8 days clamp to the oldest representable time.
+    return offset > 0 ? offset : 0;
+  }
+
+  /** Moves `base` so that `now` sits 2^31 ms after it; every offset shifts down by the same amount. */
+  private rebase(now: number): void {
+    const shift = now - BASE_OFFSET - this.base;
+    const seen = this.seen;
+    for (let i = 0; i < this.slotEnd; i++) {
+      const s = (seen[i] as number) - shift;
+      seen[i] = s > 0 ? s : 0;
+    }
+    this.base += shift;
   }
 
   /** Moves a full run's peers into a run of the next length. */
@@ -276,8 +306,8 @@ export class SmallSwarms {
     const capacity = grownCapacity(this.slots, FIRST_SLOTS, slots, (n) => n * SLOT_BYTES);
     const buffer = new ArrayBuffer(capacity * SLOT_BYTES);
     let at = 0;
-    const seen = new Float64Array(buffer, at, capacity);
-    at += capacity * 8;
+    const seen = new Uint32Array(buffer, at, capacity);
+    at += capacity * 4;
     const keys = new Uint32Array(buffer, at, capacity);
     at += capacity * 4;
     const ids = new Uint8Array(buffer, at, capacity * ID_SIZE);
