@@ -1,13 +1,15 @@
 /**
  * The memory store's torrent rows as another thread reads them.
  *
- * The torrent table (memory/torrent-table.ts) keeps its columns in one
- * SharedArrayBuffer laid out by torrentRowsLayout(), and the seeder and
- * leecher counts of the torrents whose peers are not inline (a PeerTable,
- * which no other thread can read, or a small swarm) in a second shared array. A SharedTorrentRows names
- * both, so the stats table's snapshot can walk every torrent on its own thread
- * (readSharedTorrents) while the announce thread goes on writing: the walk
- * costs that thread nothing but handing over this descriptor.
+ * The torrent table (memory/torrent-table.ts) keeps its rows in one growable
+ * SharedArrayBuffer, ROW_BYTES a row at row * ROW_BYTES (the offsets below),
+ * and the seeder and leecher counts of the torrents whose peers are not
+ * inline (a PeerTable, which no other thread can read, or a small swarm) in a
+ * second one. Both grow in place and never move, so a SharedTorrentRows names
+ * them once and the stats table's snapshot can walk every torrent on its own
+ * thread (readSharedTorrents) while the announce thread goes on writing and
+ * growing: the walk costs that thread nothing but handing over this
+ * descriptor.
  *
  * The walk reads memory that is being written. Counts and times may be a
  * moment old or new, which the stats table does not mind; what it must not do
@@ -24,68 +26,56 @@ export const INLINE_PEER = 0x20;
 export const INLINE_SEEDER = 0x40;
 
 const ID_SIZE = 20;
-const EP4_SIZE = 6;
-
-/** Byte offsets of the table's columns in its buffer, for a capacity of `capacity` rows. */
-export interface TorrentRowsLayout {
-  lastAnnounce: number;
-  downloaded: number;
-  peerSeenAgo: number;
-  hashes: number;
-  prev: number;
-  next: number;
-  peerKeys: number;
-  tableRefs: number;
-  /** The hash index: `indexSize` uint32 entries. */
-  index: number;
-  indexSize: number;
-  infoHashes: number;
-  peerIds: number;
-  peerEp4: number;
-  flags: number;
-  bytes: number;
-}
 
 /**
- * 8-byte columns first, then 4-byte ones, then bytes: every view aligned. The
- * index is a power of two at least 1.5x the capacity.
+ * A row: 21 words, every field of a torrent side by side, so an announce
+ * reads one or two cache lines rather than one in each of a dozen columns.
+ * Word offsets (in a Uint32Array over the buffer, at row * ROW_WORDS):
  */
-export function torrentRowsLayout(capacity: number): TorrentRowsLayout {
-  let indexSize = 4;
-  while (indexSize * 2 < capacity * 3) indexSize *= 2;
-  let at = 0;
-  const take = (bytes: number): number => {
-    const start = at;
-    at += bytes;
-    return start;
-  };
-  return {
-    lastAnnounce: take(capacity * 8),
-    downloaded: take(capacity * 4),
-    peerSeenAgo: take(capacity * 4),
-    hashes: take(capacity * 4),
-    prev: take(capacity * 4),
-    next: take(capacity * 4),
-    peerKeys: take(capacity * 4),
-    tableRefs: take(capacity * 4),
-    index: take(indexSize * 4),
-    indexSize,
-    infoHashes: take(capacity * ID_SIZE),
-    peerIds: take(capacity * ID_SIZE),
-    peerEp4: take(capacity * EP4_SIZE),
-    flags: take(capacity),
-    bytes: at, // evaluated last: the end of the last column
-  };
+export const ROW_WORDS = 21;
+export const ROW_BYTES = ROW_WORDS * 4;
+/** The info hash's index hash (SipHash-1-3 under the table's key). */
+export const W_HASH = 0;
+/** The order by second of last announce: the previous and next rows (for a free row, next is the next free row). */
+export const W_PREV = 1;
+export const W_NEXT = 2;
+/** Completed downloads, saturating at 2^32 - 1. */
+export const W_DOWNLOADED = 3;
+/** The inline peer's last-seen time as ms before the row's last announce (saturating at 2^32 - 1). */
+export const W_SEEN_AGO = 4;
+export const W_PEER_KEY = 5;
+/** 1 + the row's place when its peers are not inline, else 0. */
+export const W_PLACE = 6;
+/** Epoch ms of the last announce that was not a stop: the low 32 bits here, the next 16 at B_LAST_HIGH. */
+export const W_LAST_LOW = 7;
+/** Byte offsets (in a Uint8Array over the buffer, at row * ROW_BYTES): */
+export const B_LAST_HIGH = 32;
+export const B_FLAGS = 34;
+export const B_INFO_HASH = 36;
+export const B_PEER_ID = 56;
+/** The inline peer's compact IPv4 endpoint (6 bytes, then 2 spare). */
+export const B_PEER_EP4 = 76;
+
+/** Epoch ms in a row: 48 bits, past the year 10,000. */
+export const MAX_ROW_TIME = 2 ** 48 - 1;
+
+/** The row's last announce (epoch ms) from its two parts. */
+export function rowLastAnnounce(u32: Uint32Array, u8: Uint8Array, row: number): number {
+  const at = row * ROW_BYTES + B_LAST_HIGH;
+  const high = (u8[at] as number) | ((u8[at + 1] as number) << 8);
+  return high * 2 ** 32 + (u32[row * ROW_WORDS + W_LAST_LOW] as number);
 }
 
 /** What crosses to the other thread (structured-cloneable; the buffers are shared, not copied). */
 export interface SharedTorrentRows {
+  /** The rows (ROW_BYTES each); it grows in place, never moves. */
   buffer: SharedArrayBuffer;
-  capacity: number;
   /** Rows below this had been handed out when the descriptor was made. */
   rowEnd: number;
-  /** Seeders and leechers of place p (a row's tableRefs entry - 1) at 2p and 2p + 1. */
+  /** Seeders and leechers of place p (a row's W_PLACE word - 1) at 2p and 2p + 1; grows in place. */
   tableCounts: SharedArrayBuffer;
+  /** Places that had counts when the descriptor was made. */
+  places: number;
   /** An inline peer last seen at or before this epoch ms has expired (not counted). */
   expiredBefore: number;
 }
@@ -101,26 +91,22 @@ export type SharedTorrentVisitor = (
 
 /** Walks every row of `rows` (on whatever thread holds the descriptor); returns the torrents visited. */
 export function readSharedTorrents(rows: SharedTorrentRows, visit: SharedTorrentVisitor): number {
-  const { buffer, capacity, rowEnd, expiredBefore } = rows;
-  if (rowEnd === 0) return 0; // a table that never held a torrent has no columns yet
-  const at = torrentRowsLayout(capacity);
-  const flags = new Uint8Array(buffer, at.flags, capacity);
-  const hashes = new Uint32Array(buffer, at.hashes, capacity);
-  const infoHashes = new Uint8Array(buffer, at.infoHashes, capacity * ID_SIZE);
-  const tableRefs = new Uint32Array(buffer, at.tableRefs, capacity);
-  const lastAnnounce = new Float64Array(buffer, at.lastAnnounce, capacity);
-  const downloaded = new Uint32Array(buffer, at.downloaded, capacity);
-  const peerSeenAgo = new Uint32Array(buffer, at.peerSeenAgo, capacity);
-  const counts = new Uint32Array(rows.tableCounts);
-  const places = counts.length >>> 1;
+  const { buffer, rowEnd, places, expiredBefore } = rows;
+  if (rowEnd === 0) return 0;
+  const u32 = new Uint32Array(buffer, 0, rowEnd * ROW_WORDS);
+  const u8 = new Uint8Array(buffer, 0, rowEnd * ROW_BYTES);
+  const counts = new Uint32Array(rows.tableCounts, 0, 2 * places);
   const hash = new Uint8Array(ID_SIZE);
   let visited = 0;
   for (let row = 0; row < rowEnd; row++) {
-    const f = Atomics.load(flags, row);
+    const w = row * ROW_WORDS;
+    const b = row * ROW_BYTES;
+    const f = Atomics.load(u8, b + B_FLAGS);
     if ((f & ROW_LIVE) === 0) continue;
-    const h = Atomics.load(hashes, row);
-    for (let b = 0, o = row * ID_SIZE; b < ID_SIZE; b++) hash[b] = infoHashes[o + b] as number;
-    const ref = tableRefs[row] as number;
+    const h = Atomics.load(u32, w + W_HASH);
+    for (let i = 0; i < ID_SIZE; i++) hash[i] = u8[b + B_INFO_HASH + i] as number;
+    const ref = u32[w + W_PLACE] as number;
+    const last = rowLastAnnounce(u32, u8, row);
     let seeders: number;
     let leechers: number;
     if (ref !== 0) {
@@ -130,15 +116,14 @@ export function readSharedTorrents(rows: SharedTorrentRows, visit: SharedTorrent
       leechers = counts[2 * (ref - 1) + 1] as number;
     } else {
       if ((f & INLINE_PEER) === 0) continue;
-      // The two words may be from different moments: a count a moment old or new.
-      if ((lastAnnounce[row] as number) - (peerSeenAgo[row] as number) <= expiredBefore) continue;
+      // The words may be from different moments: a count a moment old or new.
+      if (last - (u32[w + W_SEEN_AGO] as number) <= expiredBefore) continue;
       seeders = (f & INLINE_SEEDER) !== 0 ? 1 : 0;
       leechers = 1 - seeders;
     }
     if (seeders + leechers === 0) continue;
-    const d = downloaded[row] as number;
-    const last = lastAnnounce[row] as number;
-    if (Atomics.load(hashes, row) !== h || (Atomics.load(flags, row) & ROW_LIVE) === 0) continue;
+    const d = u32[w + W_DOWNLOADED] as number;
+    if (Atomics.load(u32, w + W_HASH) !== h || (Atomics.load(u8, b + B_FLAGS) & ROW_LIVE) === 0) continue;
     visit(hash, seeders, leechers, d, last);
     visited++;
   }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { TorrentTable } from '../../src/store/memory/torrent-table.js';
+import { readSharedTorrents } from '../../src/store/shared-torrent-rows.js';
 
 const DAY = 86_400_000;
 
@@ -47,4 +48,36 @@ it('torrent table: a completed count saturates at 2^32 - 1 and rows keep theirs 
     assert.equal(torrents.peerLastSeen(row), 500 + i);
     assert.equal(torrents.peerIsSeeder(row), i % 2 === 0);
   }
+});
+
+it('torrent table: a reader given the rows before the table grew reads them as they are now', () => {
+  const torrents = new TorrentTable();
+  const hashOf = (i: number): Buffer => {
+    const hash = Buffer.alloc(20, 0xee);
+    hash.writeUInt32BE(i, 0);
+    return hash;
+  };
+  for (let i = 0; i < 10; i++) torrents.setPeer(torrents.add(hashOf(i), 5000), hashOf(i), i < 3, 5000);
+  const before = torrents.shared(0);
+  for (let i = 10; i < 5000; i++) torrents.setPeer(torrents.add(hashOf(i), 5000), hashOf(i), false, 5000);
+  const row = torrents.find(hashOf(4));
+  torrents.setDownloaded(row, 42);
+  torrents.touch(row, 9000);
+  torrents.setPeerLastSeen(row, 9000);
+  const seen: [string, number, number, number, number][] = [];
+  readSharedTorrents(before, (hash, seeders, leechers, downloaded, last) =>
+    seen.push([Buffer.from(hash).toString('hex'), seeders, leechers, downloaded, last]),
+  );
+  assert.equal(seen.length, 10, 'the rows handed out when the descriptor was made');
+  assert.deepEqual(seen[4], [hashOf(4).toString('hex'), 0, 1, 42, 9000], 'written after the growth');
+  assert.equal(seen.filter(([, seeders]) => seeders === 1).length, 3);
+  assert.equal(
+    readSharedTorrents(torrents.shared(0), () => {}),
+    5000,
+  );
+  assert.equal(
+    readSharedTorrents(torrents.shared(5000), () => {}),
+    1,
+    'inline peers seen at or before the cutoff are left out',
+  );
 });

@@ -26,7 +26,7 @@ import { MemoryWebRtcSwarms } from './webrtc-swarms.js';
 /**
  * The embedded store: swarms in process memory.
  *
- * Torrents are rows of a TorrentTable (typed arrays, ~100 bytes a torrent,
+ * Torrents are rows of a TorrentTable (one shared buffer, 84 bytes a torrent,
  * its one peer inline); a torrent of two to eight IPv4 peers keeps them in a
  * small swarm (a run of slots in shared columns, 35 bytes a slot), and one
  * with more peers, or with an IPv6 endpoint, in a PeerTable (~50 bytes a

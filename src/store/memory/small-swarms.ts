@@ -1,12 +1,12 @@
 /**
- * Swarms of two to eight IPv4 peers, in columns shared by all of them.
+ * Swarms of two to eight IPv4 peers, in one buffer of slots shared by all of them.
  *
  * In a long tail most torrents with more than one peer have two or three. As
  * a PeerTable such a torrent costs ~200 bytes of JS object on top of its peers'
  * data (measured: 209 bytes of heap a table, beside its slab chunk; a table
  * past four peers also has an ArrayBuffer of its own, ~700 bytes); here its
- * peers are a run of slots in typed arrays, 35 bytes a slot, and there is no
- * object at all. The swarm is addressed by its torrent's place, the number
+ * peers are a run of slots in a buffer, 36 bytes a slot (a peer's fields side
+ * by side), and there is no object at all. The swarm is addressed by its torrent's place, the number
  * torrent-table.ts gives a row whose peers are not inline (the same numbering
  * as its PeerTables, so the seeder and leecher counts the stats thread reads
  * are mirrored the same way for both).
@@ -15,9 +15,9 @@
  * next length when full. Each step is at most 1.5x, so a run is at least two
  * thirds full once it has grown, and a swarm of three peers (a third of the
  * swarms of more than one, in a long tail) takes 3 slots, not 4. Moving a run
- * costs a copy of at most six slots. Freed runs are kept on a free list of their length and
- * reused before the columns grow (the columns stay at their peak, as a Map's
- * table does). Slots 0..count-1 of the run hold the peers, in no particular
+ * costs a copy of at most six slots. Freed runs are kept on a free list of
+ * their length and reused before the slots grow (which stay at their peak, as
+ * a Map's table does). Slots 0..count-1 of the run hold the peers, in no particular
  * order: with at most eight a scan is cheaper than keeping seeders first or
  * an index, and a peer is found by comparing ids, so there is no hash for
  * clients to aim at. A swarm that needs a ninth slot or gets an IPv6 endpoint
@@ -25,7 +25,6 @@
  */
 
 import { BASE_OFFSET, copyBytes, HAS_KEY, HAS4, type PeerSlots, REBASE_AT, sameBytesN } from './peer-table.js';
-import { grown, grownCapacity } from './region-growth.js';
 
 /** The most peers a small swarm holds: its longest run. */
 export const SMALL_SLOTS = 8;
@@ -34,37 +33,55 @@ const RUN_AFTER = [0, 0, 3, 4, 6, 0, 8];
 const FIRST_RUN = 2;
 const ID_SIZE = 20;
 const EP4_SIZE = 6;
-/** Bytes of one slot in all columns: last seen, key, id, endpoint, flags. */
-const SLOT_BYTES = 4 + 4 + ID_SIZE + EP4_SIZE + 1;
+/**
+ * A slot: 9 words, a peer's fields side by side. Words: last seen (ms after
+ * `base`), key; bytes from 8: id (20), compact endpoint (6), flags (1), one
+ * spare.
+ */
+const SLOT_WORDS = 9;
+const SLOT_BYTES = SLOT_WORDS * 4;
+const W_SEEN = 0;
+const W_KEY = 1;
+const B_ID = 8;
+const B_EP4 = 28;
+const B_FLAGS = 34;
+/** A place: its run's first slot (word 0), then its peers (byte 4) and its run's length (byte 5; 0: no run), two spare. */
+const PLACE_WORDS = 2;
+const PLACE_BYTES = PLACE_WORDS * 4;
+const P_COUNT = 4;
+const P_RUN = 5;
 /** A slot's flags: PeerTable's bits (HAS4, HAS_KEY, COMPLETED; never HAS6) and this one. */
 const SEEDER = 0x10;
 const PEER_BITS = 0x0f;
 const FIRST_PLACES = 64;
 const FIRST_SLOTS = 256;
+/** The address range reserved for the slots and for the places (V8's largest buffer, 4 GiB; reserving costs no memory). */
+const MAX_BUFFER_BYTES = 2 ** 32;
 
 export class SmallSwarms {
-  /** Places the per-place columns have room for. */
+  /**
+   * Places and slots each in a resizable buffer that grows in place (it
+   * commits more of the range reserved for it): nothing is copied when they
+   * grow and no old region waits for the garbage collector.
+   */
+  private readonly placesBuffer = new ArrayBuffer(0, { maxByteLength: MAX_BUFFER_BYTES });
+  private readonly slotsBuffer = new ArrayBuffer(0, { maxByteLength: MAX_BUFFER_BYTES });
+  /** Fixed-length views of each (cheaper than length-tracking ones), remade as it grows. */
+  private placeU32 = new Uint32Array(0);
+  private placeU8 = new Uint8Array(0);
+  private slotU32 = new Uint32Array(0);
+  private slotU8 = new Uint8Array(0);
+  /** Places the per-place buffer has room for. */
   private places = 0;
-  /** Peers per place. */
-  private counts = new Uint8Array(0);
-  /** Slots of the place's run (0: it has none). */
-  private runs = new Uint8Array(0);
-  /** The first slot of the place's run. */
-  private starts = new Uint32Array(0);
-  /** Slots the per-slot columns have room for, and the end of those handed out. */
+  /** Slots the slot buffer has room for, and the end of those handed out. */
   private slots = 0;
   private slotEnd = 0;
-  private flagsCol = new Uint8Array(0);
-  private ids = new Uint8Array(0);
-  private ep4 = new Uint8Array(0);
-  private keys = new Uint32Array(0);
   /**
-   * Last-seen times as ms after `base`, as a PeerTable keeps them (4 bytes
+   * Last-seen times are ms after `base`, as a PeerTable keeps them (4 bytes
    * rather than a float64's 8), with one base for every slot: it starts
    * 2^31 ms (24.8 days) before the first time, and when offsets near 2^32
    * every slot is rebased in one pass (once in 24.8 days of uptime).
    */
-  private seen = new Uint32Array(0);
   private base = Number.NaN;
   /** Freed runs by length (index 2, 3, 4, 6, 8). */
   private readonly freeRuns: number[][] = [[], [], [], [], [], [], [], [], []];
@@ -74,36 +91,37 @@ export class SmallSwarms {
   /** Gives `place` an empty run. */
   open(place: number): void {
     if (place >= this.places) this.growPlaces(place + 1);
-    this.counts[place] = 0;
-    this.runs[place] = FIRST_RUN;
-    this.starts[place] = this.takeRun(FIRST_RUN);
+    const start = this.takeRun(FIRST_RUN);
+    this.placeU32[place * PLACE_WORDS] = start;
+    this.placeU8[place * PLACE_BYTES + P_COUNT] = 0;
+    this.placeU8[place * PLACE_BYTES + P_RUN] = FIRST_RUN;
   }
 
   /** Gives the place's run back (the place is being given up, or its swarm moved). */
   close(place: number): void {
-    const run = this.runs[place] as number;
+    if (place >= this.places) return;
+    const run = this.run(place);
     if (run === 0) return;
-    this.freeRun(this.starts[place] as number, run);
-    this.runs[place] = 0;
-    this.counts[place] = 0;
+    this.freeRun(this.start(place), run);
+    this.placeU8[place * PLACE_BYTES + P_RUN] = 0;
+    this.placeU8[place * PLACE_BYTES + P_COUNT] = 0;
   }
 
   /** Gives every run back (the store is emptied). */
   clear(): void {
-    this.runs.fill(0);
-    this.counts.fill(0);
+    this.placeU8.fill(0);
     for (const list of this.freeRuns) list.length = 0;
     this.slotEnd = 0;
     this.slotsInUse = 0;
   }
 
   count(place: number): number {
-    return this.counts[place] as number;
+    return this.placeU8[place * PLACE_BYTES + P_COUNT] as number;
   }
 
   /** No room for another peer: the swarm needs a PeerTable. */
   full(place: number): boolean {
-    return this.counts[place] === SMALL_SLOTS;
+    return this.count(place) === SMALL_SLOTS;
   }
 
   seeders(place: number): number {
@@ -115,53 +133,46 @@ export class SmallSwarms {
     return this.withFlag(place, HAS4);
   }
 
-  /** Peers of the swarm whose flags have `flag`. */
-  private withFlag(place: number, flag: number): number {
-    let n = 0;
-    const start = this.starts[place] as number;
-    const end = start + (this.counts[place] as number);
-    for (let i = start; i < end; i++) if (((this.flagsCol[i] as number) & flag) !== 0) n++;
-    return n;
-  }
-
   /** The slot of the peer with this id, or -1. */
   find(place: number, id: Uint8Array): number {
-    const ids = this.ids;
-    const start = this.starts[place] as number;
-    const n = this.counts[place] as number;
-    for (let slot = 0; slot < n; slot++) if (sameBytesN(ids, (start + slot) * ID_SIZE, id, ID_SIZE)) return slot;
+    const u8 = this.slotU8;
+    const start = this.start(place);
+    const n = this.count(place);
+    for (let slot = 0; slot < n; slot++) {
+      if (sameBytesN(u8, (start + slot) * SLOT_BYTES + B_ID, id, ID_SIZE)) return slot;
+    }
     return -1;
   }
 
   /** Adds a peer with no endpoint, key or flags; the caller has checked the swarm is not full and has no such id. */
   insert(place: number, id: Uint8Array, seeder: boolean, now: number): number {
-    const slot = this.counts[place] as number;
-    if (slot === this.runs[place]) this.lengthenRun(place);
-    this.counts[place] = slot + 1;
-    const i = (this.starts[place] as number) + slot;
-    copyBytes(id, 0, this.ids, i * ID_SIZE, ID_SIZE);
-    this.flagsCol[i] = seeder ? SEEDER : 0;
-    this.seen[i] = this.offset(now);
+    const slot = this.count(place);
+    if (slot === this.run(place)) this.lengthenRun(place);
+    this.placeU8[place * PLACE_BYTES + P_COUNT] = slot + 1;
+    const i = this.start(place) + slot;
+    copyBytes(id, 0, this.slotU8, i * SLOT_BYTES + B_ID, ID_SIZE);
+    this.slotU8[i * SLOT_BYTES + B_FLAGS] = seeder ? SEEDER : 0;
+    this.slotU32[i * SLOT_WORDS + W_SEEN] = this.offset(now);
     return slot;
   }
 
   /** Removes the peer in `slot`: the last peer takes its slot. */
   remove(place: number, slot: number): void {
-    const last = (this.counts[place] as number) - 1;
-    this.counts[place] = last;
+    const last = this.count(place) - 1;
+    this.placeU8[place * PLACE_BYTES + P_COUNT] = last;
     if (slot === last) return;
-    const start = this.starts[place] as number;
+    const start = this.start(place);
     this.moveSlot(start + last, start + slot);
   }
 
   /** Removes every peer last seen at or before `cutoff`; returns how many. */
   removeSeenBefore(place: number, cutoff: number): number {
     let removed = 0;
-    const start = this.starts[place] as number;
+    const start = this.start(place);
     const rel = cutoff - this.base; // compare offsets
     // Downwards: a removal fills `slot` from a higher slot, already visited.
-    for (let slot = (this.counts[place] as number) - 1; slot >= 0; slot--) {
-      if ((this.seen[start + slot] as number) <= rel) {
+    for (let slot = this.count(place) - 1; slot >= 0; slot--) {
+      if ((this.slotU32[(start + slot) * SLOT_WORDS + W_SEEN] as number) <= rel) {
         this.remove(place, slot);
         removed++;
       }
@@ -172,70 +183,97 @@ export class SmallSwarms {
   /** The earliest last-seen time of the swarm's peers (Infinity when it has none). */
   oldest(place: number): number {
     let oldest = Number.POSITIVE_INFINITY;
-    const start = this.starts[place] as number;
-    const end = start + (this.counts[place] as number);
-    for (let i = start; i < end; i++) if ((this.seen[i] as number) < oldest) oldest = this.seen[i] as number;
+    const start = this.start(place);
+    const end = start + this.count(place);
+    for (let i = start; i < end; i++) {
+      const seen = this.slotU32[i * SLOT_WORDS + W_SEEN] as number;
+      if (seen < oldest) oldest = seen;
+    }
     return oldest === Number.POSITIVE_INFINITY ? oldest : this.base + oldest;
   }
 
   isSeeder(place: number, slot: number): boolean {
-    return ((this.flagsCol[(this.starts[place] as number) + slot] as number) & SEEDER) !== 0;
+    return ((this.slotU8[this.at(place, slot) + B_FLAGS] as number) & SEEDER) !== 0;
   }
 
   setSeeder(place: number, slot: number, seeder: boolean): void {
-    const i = (this.starts[place] as number) + slot;
-    const f = this.flagsCol[i] as number;
-    this.flagsCol[i] = seeder ? f | SEEDER : f & ~SEEDER;
+    const at = this.at(place, slot) + B_FLAGS;
+    const f = this.slotU8[at] as number;
+    this.slotU8[at] = seeder ? f | SEEDER : f & ~SEEDER;
   }
 
   /** PeerTable's flag bits of the peer (HAS4, HAS_KEY, COMPLETED). */
   flags(place: number, slot: number): number {
-    return (this.flagsCol[(this.starts[place] as number) + slot] as number) & PEER_BITS;
+    return (this.slotU8[this.at(place, slot) + B_FLAGS] as number) & PEER_BITS;
   }
 
   setFlag(place: number, slot: number, flag: number): void {
-    (this.flagsCol[(this.starts[place] as number) + slot] as number) |= flag & PEER_BITS;
+    (this.slotU8[this.at(place, slot) + B_FLAGS] as number) |= flag & PEER_BITS;
   }
 
   key(place: number, slot: number): number {
-    return this.keys[(this.starts[place] as number) + slot] as number;
+    return this.slotU32[(this.start(place) + slot) * SLOT_WORDS + W_KEY] as number;
   }
 
   setKey(place: number, slot: number, key: number): void {
-    this.keys[(this.starts[place] as number) + slot] = key;
+    this.slotU32[(this.start(place) + slot) * SLOT_WORDS + W_KEY] = key;
     this.setFlag(place, slot, HAS_KEY);
   }
 
   lastSeen(place: number, slot: number): number {
-    return this.base + (this.seen[(this.starts[place] as number) + slot] as number);
+    return this.base + (this.slotU32[(this.start(place) + slot) * SLOT_WORDS + W_SEEN] as number);
   }
 
   touch(place: number, slot: number, now: number): void {
-    this.seen[(this.starts[place] as number) + slot] = this.offset(now);
+    this.slotU32[(this.start(place) + slot) * SLOT_WORDS + W_SEEN] = this.offset(now);
   }
 
   setEndpoint4(place: number, slot: number, endpoint: Uint8Array): void {
-    copyBytes(endpoint, 0, this.ep4, ((this.starts[place] as number) + slot) * EP4_SIZE, EP4_SIZE);
+    copyBytes(endpoint, 0, this.slotU8, this.at(place, slot) + B_EP4, EP4_SIZE);
     this.setFlag(place, slot, HAS4);
   }
 
   /** Same IPv4 address (port ignored) as the peer's endpoint. */
   sameIp4(place: number, slot: number, endpoint: Uint8Array): boolean {
-    const at = ((this.starts[place] as number) + slot) * EP4_SIZE;
-    return (this.flags(place, slot) & HAS4) !== 0 && sameBytesN(this.ep4, at, endpoint, 4);
+    return (this.flags(place, slot) & HAS4) !== 0 && sameBytesN(this.slotU8, this.at(place, slot) + B_EP4, endpoint, 4);
   }
 
   copyId(place: number, slot: number, out: Uint8Array, pos: number): void {
-    copyBytes(this.ids, ((this.starts[place] as number) + slot) * ID_SIZE, out, pos, ID_SIZE);
+    copyBytes(this.slotU8, this.at(place, slot) + B_ID, out, pos, ID_SIZE);
   }
 
   copyEndpoint4(place: number, slot: number, out: Uint8Array, pos: number): void {
-    copyBytes(this.ep4, ((this.starts[place] as number) + slot) * EP4_SIZE, out, pos, EP4_SIZE);
+    copyBytes(this.slotU8, this.at(place, slot) + B_EP4, out, pos, EP4_SIZE);
   }
 
-  /** Bytes of the columns (for tests and diagnostics). */
+  /** Bytes the buffers have room for (for tests and diagnostics; room never written is address space, not memory). */
   get bytes(): number {
-    return this.places * 6 + this.slots * SLOT_BYTES;
+    return this.places * PLACE_BYTES + this.slots * SLOT_BYTES;
+  }
+
+  /** The first slot of the place's run. */
+  private start(place: number): number {
+    return this.placeU32[place * PLACE_WORDS] as number;
+  }
+
+  /** Slots of the place's run (0: it has none). */
+  private run(place: number): number {
+    return this.placeU8[place * PLACE_BYTES + P_RUN] as number;
+  }
+
+  /** Byte offset of the place's `slot`. */
+  private at(place: number, slot: number): number {
+    return (this.start(place) + slot) * SLOT_BYTES;
+  }
+
+  /** Peers of the swarm whose flags have `flag`. */
+  private withFlag(place: number, flag: number): number {
+    let n = 0;
+    const start = this.start(place);
+    const end = start + this.count(place);
+    const u8 = this.slotU8;
+    for (let i = start; i < end; i++) if (((u8[i * SLOT_BYTES + B_FLAGS] as number) & flag) !== 0) n++;
+    return n;
   }
 
   /** `now` as an offset after `base`, rebasing first when it nears 2^32. */
@@ -253,32 +291,28 @@ export class SmallSwarms {
   /** Moves `base` so that `now` sits 2^31 ms after it; every offset shifts down by the same amount. */
   private rebase(now: number): void {
     const shift = now - BASE_OFFSET - this.base;
-    const seen = this.seen;
+    const u32 = this.slotU32;
     for (let i = 0; i < this.slotEnd; i++) {
-      const s = (seen[i] as number) - shift;
-      seen[i] = s > 0 ? s : 0;
+      const s = (u32[i * SLOT_WORDS + W_SEEN] as number) - shift;
+      u32[i * SLOT_WORDS + W_SEEN] = s > 0 ? s : 0;
     }
     this.base += shift;
   }
 
   /** Moves a full run's peers into a run of the next length. */
   private lengthenRun(place: number): void {
-    const run = this.runs[place] as number;
+    const run = this.run(place);
     const longer = RUN_AFTER[run] as number;
-    const from = this.starts[place] as number;
-    const to = this.takeRun(longer); // may grow the columns: copy after
-    for (let i = 0; i < run; i++) this.moveSlot(from + i, to + i);
+    const from = this.start(place);
+    const to = this.takeRun(longer);
+    this.slotU8.copyWithin(to * SLOT_BYTES, from * SLOT_BYTES, (from + run) * SLOT_BYTES);
     this.freeRun(from, run);
-    this.runs[place] = longer;
-    this.starts[place] = to;
+    this.placeU8[place * PLACE_BYTES + P_RUN] = longer;
+    this.placeU32[place * PLACE_WORDS] = to;
   }
 
   private moveSlot(from: number, to: number): void {
-    this.ids.copyWithin(to * ID_SIZE, from * ID_SIZE, from * ID_SIZE + ID_SIZE);
-    this.ep4.copyWithin(to * EP4_SIZE, from * EP4_SIZE, from * EP4_SIZE + EP4_SIZE);
-    this.flagsCol[to] = this.flagsCol[from] as number;
-    this.keys[to] = this.keys[from] as number;
-    this.seen[to] = this.seen[from] as number;
+    this.slotU8.copyWithin(to * SLOT_BYTES, from * SLOT_BYTES, from * SLOT_BYTES + SLOT_BYTES);
   }
 
   private takeRun(length: number): number {
@@ -296,40 +330,32 @@ export class SmallSwarms {
     (this.freeRuns[length] as number[]).push(start);
   }
 
-  /**
-   * Room for at least `slots` slots (region-growth.ts). All slot columns
-   * share one buffer, as torrent-table.ts does and for its reason: glibc
-   * maps a large buffer on its own and unmaps it when freed, where separate
-   * column arrays would leave holes in its heap.
-   */
+  /** Room for at least `slots` slots: doubles, in place. */
   private growSlots(slots: number): void {
-    const capacity = grownCapacity(this.slots, FIRST_SLOTS, slots, (n) => n * SLOT_BYTES);
-    const buffer = new ArrayBuffer(capacity * SLOT_BYTES);
-    let at = 0;
-    const seen = new Uint32Array(buffer, at, capacity);
-    at += capacity * 4;
-    const keys = new Uint32Array(buffer, at, capacity);
-    at += capacity * 4;
-    const ids = new Uint8Array(buffer, at, capacity * ID_SIZE);
-    at += capacity * ID_SIZE;
-    const ep4 = new Uint8Array(buffer, at, capacity * EP4_SIZE);
-    at += capacity * EP4_SIZE;
-    this.seen = grown(this.seen, seen);
-    this.keys = grown(this.keys, keys);
-    this.ids = grown(this.ids, ids);
-    this.ep4 = grown(this.ep4, ep4);
-    this.flagsCol = grown(this.flagsCol, new Uint8Array(buffer, at, capacity));
+    const capacity = doubled(this.slots, FIRST_SLOTS, slots, MAX_BUFFER_BYTES / SLOT_BYTES);
+    this.slotsBuffer.resize(capacity * SLOT_BYTES);
+    this.slotU32 = new Uint32Array(this.slotsBuffer, 0, capacity * SLOT_WORDS);
+    this.slotU8 = new Uint8Array(this.slotsBuffer, 0, capacity * SLOT_BYTES);
     this.slots = capacity;
   }
 
+  /** Room for at least `places` places: doubles, in place. */
   private growPlaces(places: number): void {
-    const capacity = grownCapacity(this.places, FIRST_PLACES, places, (n) => n * 6);
-    const buffer = new ArrayBuffer(capacity * 6);
-    this.starts = grown(this.starts, new Uint32Array(buffer, 0, capacity));
-    this.counts = grown(this.counts, new Uint8Array(buffer, capacity * 4, capacity));
-    this.runs = grown(this.runs, new Uint8Array(buffer, capacity * 5, capacity));
+    const capacity = doubled(this.places, FIRST_PLACES, places, MAX_BUFFER_BYTES / PLACE_BYTES);
+    this.placesBuffer.resize(capacity * PLACE_BYTES);
+    this.placeU32 = new Uint32Array(this.placesBuffer, 0, capacity * PLACE_WORDS);
+    this.placeU8 = new Uint8Array(this.placesBuffer, 0, capacity * PLACE_BYTES);
     this.places = capacity;
   }
+}
+
+/** `old` (or `first`) doubled until it holds `needed`, at most `max`. */
+function doubled(old: number, first: number, needed: number, max: number): number {
+  let capacity = old === 0 ? first : old;
+  while (capacity < needed) capacity *= 2;
+  capacity = Math.min(capacity, Math.floor(max));
+  if (capacity < needed) throw new RangeError('the memory store has no room for more small swarms');
+  return capacity;
 }
 
 /**
