@@ -533,8 +533,8 @@ function renderLongTail(o: LongTailOptions, rows: Row[]): string {
       "whitelist of the workload's hashes was loaded). On Redis the tracker's RSS growth is its own (caches, buffers), " +
       "the swarms are in Redis' `used_memory`: the total is the two added (its ratio is the total's). " +
       "After a full GC: the same growth read after the steady load, 1 s after BitStorm's processes ran a full garbage " +
-      'collection (they run with bench/gc-on-signal.ts preloaded), so without what only awaits one, such as a column ' +
-      "region replaced when it grew; bittorrent-tracker's is not taken. " +
+      'collection (they run with bench/gc-on-signal.ts preloaded), so without what only awaits one (garbage in ' +
+      "V8's heap; buffers replaced when they grew, in versions that copied them); bittorrent-tracker's is not taken. " +
       "Ratios: against opentracker. Prefill CPU: the tracker's (and redis-server's) CPU over the prefill ÷ stored peers.",
     '',
     '### Steady UDP load on that state',

@@ -28,7 +28,7 @@ import { MemoryWebRtcSwarms } from './webrtc-swarms.js';
  *
  * Torrents are rows of a TorrentTable (one shared buffer, 84 bytes a torrent,
  * its one peer inline); a torrent of two to eight IPv4 peers keeps them in a
- * small swarm (a run of slots in shared columns, 35 bytes a slot), and one
+ * small swarm (a run of 36-byte slots in a shared buffer), and one
  * with more peers, or with an IPv6 endpoint, in a PeerTable (~50 bytes a
  * peer, beside the table's own ~200 bytes of object). Nothing is allocated
  * per announce but the reply. Expiry is exact without timers per peer: every

@@ -8,8 +8,8 @@
  * lays it out: every field of the torrent side by side, so an announce reads
  * a cache line or two), and its one peer lives in the row itself ("inline",
  * as aquatic keeps small swarms). A torrent with more peers gets a place: a
- * number that names either its small swarm (two to eight IPv4 peers in shared
- * columns, small-swarms.ts) or its PeerTable (more peers, or a peer with an
+ * number that names either its small swarm (two to eight IPv4 peers in a
+ * shared buffer of slots, small-swarms.ts) or its PeerTable (more peers, or a peer with an
  * IPv6 endpoint, for which neither has room). It goes back inline when it is
  * down to one IPv4 peer (memory-store.ts decides when).
  *
