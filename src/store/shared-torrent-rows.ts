@@ -59,7 +59,12 @@ export const B_PEER_EP4 = 76;
 /** Epoch ms in a row: 48 bits, past the year 10,000. */
 export const MAX_ROW_TIME = 2 ** 48 - 1;
 
-/** The row's last announce (epoch ms) from its two parts. */
+/**
+ * The row's last announce (epoch ms) from its two parts. Read on another
+ * thread while the row is written, the parts may come from two writes: a
+ * time off by 2^32 ms for that read, when the high part just changed (once in
+ * 49.7 days).
+ */
 export function rowLastAnnounce(u32: Uint32Array, u8: Uint8Array, row: number): number {
   const at = row * ROW_BYTES + B_LAST_HIGH;
   const high = (u8[at] as number) | ((u8[at + 1] as number) << 8);
