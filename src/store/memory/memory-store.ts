@@ -16,6 +16,7 @@ import {
 } from '../swarm-store.js';
 import { MemoryAccounts } from './accounts.js';
 import { COMPLETED, HAS_KEY, HAS4, HAS6, type PeerSlots, PeerTable } from './peer-table.js';
+import { RetiredCounts } from './retired-counts.js';
 import { samplePeers, sampleSmallSwarm } from './sampler.js';
 import { SMALL_SLOTS, SmallSwarmPeers, SmallSwarms } from './small-swarms.js';
 import { type DecodedPeer, decodeState, StateEncoder } from './state-file.js';
@@ -61,6 +62,7 @@ export interface StateSaved {
 export interface MemoryStoreOptions extends StoreOptions {
   backgroundSweep?: boolean;
   downloadedTtlMs?: number;
+  /** At most this many retired downloaded counts (retired-counts.ts); default 100,000. */
   retiredMax?: number;
   /** --state-file: swarms are loaded from it at start and written to it by close() and every `stateIntervalMs`. */
   stateFile?: string;
@@ -97,30 +99,8 @@ export class MemoryStore implements SwarmStore {
   /** Scratch for moving a peer between forms. */
   private readonly moveId = Buffer.alloc(20);
   private readonly moveEp4 = Buffer.alloc(6);
-  /**
-   * Downloaded counts of torrents whose last peer left, by info hash as a
-   * 20-character latin1 string, in the order they left (so roughly oldest
-   * first): a torrent that comes back within `downloadedTtl` keeps its count
-   * (as on Redis). Dropped after the TTL. Clients choose info hashes, so this
-   * map must not let them pick colliding keys: its hash is V8's string hash,
-   * seeded at random in each process (Node rehashes its startup snapshot
-   * under a fresh seed: V8's --rehash-snapshot, and --hash-seed=0, "random",
-   * both the defaults). A 20-character key is never hashed as an array index
-   * (those hash to their value, whatever the seed). That hash is weaker than
-   * the SipHash of the torrent table and the PeerTables (on Node 20, Jenkins'
-   * one-at-a-time started from a 32-bit seed), but we know of no way to find
-   * its collisions without the seed, which never leaves the process. The same
-   * holds for the WebRTC swarms' maps (webrtc-swarms.ts) and for the
-   * accounts' maps (accounts.ts).
-   */
-  private readonly retired = new Map<string, { downloaded: number; at: number }>();
-  private readonly downloadedTtl: number;
-  /**
-   * At most this many retired counts (about 130 bytes each); past it the
-   * oldest go first. Without a cap, `completed` announces to random info
-   * hashes would pin memory for the whole downloaded TTL.
-   */
-  private readonly retiredMax: number;
+  /** Downloaded counts of torrents whose last peer left, kept a while (retired-counts.ts). */
+  private readonly retired: RetiredCounts;
   private readonly secrets = new Map<string, Buffer>();
   private readonly ttl: number;
   private readonly now: () => number;
@@ -140,8 +120,10 @@ export class MemoryStore implements SwarmStore {
 
   constructor(options: MemoryStoreOptions) {
     this.ttl = options.peerTtlMs;
-    this.downloadedTtl = Math.max(options.downloadedTtlMs ?? 30 * 86_400_000, this.ttl);
-    this.retiredMax = options.retiredMax ?? 100_000;
+    this.retired = new RetiredCounts(
+      Math.max(options.downloadedTtlMs ?? 30 * 86_400_000, this.ttl),
+      options.retiredMax ?? 100_000,
+    );
     this.now = options.now;
     this.webrtc = new MemoryWebRtcSwarms({ ttlMs: options.webrtcTtlMs ?? DEFAULT_WEBRTC_TTL_MS, now: options.now });
     this.accounts = new MemoryAccounts({ ttlMs: options.peerTtlMs, now: options.now });
@@ -178,14 +160,10 @@ export class MemoryStore implements SwarmStore {
       if (req.event === 'stopped')
         return { status: 'ok', complete: 0, incomplete: 0, downloaded: 0, peers4: EMPTY, peers6: EMPTY };
       row = torrents.add(req.infoHash, now);
-      if (this.retired.size > 0) {
-        const key = req.infoHash.toString('latin1');
-        const back = this.retired.get(key);
-        if (back !== undefined) {
-          this.retired.delete(key);
-          torrents.setDownloaded(row, back.downloaded);
-          this.counts.downloaded += back.downloaded;
-        }
+      const back = this.retired.takeBack(req.infoHash);
+      if (back > 0) {
+        torrents.setDownloaded(row, back);
+        this.counts.downloaded += back;
       }
     }
     let place = torrents.place(row);
@@ -499,7 +477,7 @@ export class MemoryStore implements SwarmStore {
     const torrents = this.torrents;
     return infoHashes.map((hash) => {
       const row = torrents.find(hash);
-      if (row < 0) return { complete: 0, incomplete: 0, downloaded: this.retiredDownloaded(hash, now) };
+      if (row < 0) return { complete: 0, incomplete: 0, downloaded: this.retired.downloaded(hash, now) };
       this.pruneCounted(row, now);
       const complete = this.seedersOf(row);
       return { complete, incomplete: this.countOf(row) - complete, downloaded: torrents.downloaded(row) };
@@ -649,7 +627,7 @@ export class MemoryStore implements SwarmStore {
       tally.peers += peers.count;
       yield* encoder.take();
     }
-    for (const [key, r] of this.retired) {
+    for (const [key, r] of this.retired.entries()) {
       encoder.retired(key, r.downloaded, r.at);
       yield* encoder.take();
     }
@@ -798,9 +776,9 @@ export class MemoryStore implements SwarmStore {
 
   /** Keeps a loaded downloaded count unless its torrent is live or its TTL is past. */
   private retire(key: string, downloaded: number, at: number, now: number): void {
-    if (downloaded <= 0 || at + this.downloadedTtl <= now) return;
+    if (downloaded <= 0 || !this.retired.live(at, now)) return;
     if (this.torrents.find(Buffer.from(key, 'latin1')) >= 0) return;
-    this.keepRetired(key, downloaded, at);
+    this.retired.keep(key, downloaded, at);
   }
 
   /**
@@ -812,7 +790,7 @@ export class MemoryStore implements SwarmStore {
   sweep(maxSwarms = Number.POSITIVE_INFINITY): void {
     const now = this.now();
     const torrents = this.torrents;
-    this.dropRetired(now, maxSwarms);
+    this.retired.drop(now, maxSwarms);
     let visited = this.dropExpiredSwarms(now, maxSwarms);
     // Each row at most once a call, wrapping at the end: sweep() with no bound looks at every torrent.
     for (let rows = torrents.rowEnd; visited < maxSwarms && rows > 0; rows--) {
@@ -953,33 +931,8 @@ export class MemoryStore implements SwarmStore {
     const downloaded = torrents.downloaded(row);
     this.counts.downloaded -= downloaded;
     this.releasePeers(row);
-    if (downloaded > 0) this.keepRetired(torrents.infoHashKey(row), downloaded, torrents.lastAnnounce(row));
+    if (downloaded > 0) this.retired.keep(torrents.infoHashKey(row), downloaded, torrents.lastAnnounce(row));
     torrents.remove(row);
-  }
-
-  private keepRetired(key: string, downloaded: number, at: number): void {
-    if (this.retiredMax <= 0) return;
-    this.retired.delete(key); // re-set moves it to the end, the newest place
-    if (this.retired.size >= this.retiredMax) {
-      const oldest = this.retired.keys().next();
-      if (!oldest.done) this.retired.delete(oldest.value);
-    }
-    this.retired.set(key, { downloaded, at });
-  }
-
-  private retiredDownloaded(infoHash: Buffer, now: number): number {
-    if (this.retired.size === 0) return 0;
-    const r = this.retired.get(infoHash.toString('latin1'));
-    return r !== undefined && r.at + this.downloadedTtl > now ? r.downloaded : 0;
-  }
-
-  /** Forgets retired counts past their TTL (the map is in retirement order, so from its head). */
-  private dropRetired(now: number, max: number): void {
-    let n = 0;
-    for (const [key, r] of this.retired) {
-      if (r.at + this.downloadedTtl > now || n++ >= max) break;
-      this.retired.delete(key);
-    }
   }
 
   /** Removes a small swarm's peers last seen at or before `cutoff` and accounts for them. */
