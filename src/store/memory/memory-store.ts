@@ -15,13 +15,14 @@ import {
   type TorrentSummary,
 } from '../swarm-store.js';
 import { MemoryAccounts } from './accounts.js';
-import { COMPLETED, HAS_KEY, HAS4, HAS6, type PeerSlots, PeerTable } from './peer-table.js';
+import { COMPLETED, HAS_KEY, HAS4, HAS6, PeerTable } from './peer-table.js';
 import { RetiredCounts } from './retired-counts.js';
 import { samplePeers, sampleSmallSwarm } from './sampler.js';
-import { SMALL_SLOTS, SmallSwarmPeers, SmallSwarms } from './small-swarms.js';
+import { SMALL_SLOTS, SmallSwarms } from './small-swarms.js';
 import { type DecodedPeer, decodeState, StateEncoder } from './state-file.js';
 import { readStateBytes, writeFileAtomically } from './state-file-io.js';
-import { InlinePeer, NO_ROW, TorrentTable } from './torrent-table.js';
+import { SwarmForms } from './swarm-forms.js';
+import { NO_ROW, TorrentTable } from './torrent-table.js';
 import { MemoryWebRtcSwarms } from './webrtc-swarms.js';
 
 /**
@@ -75,12 +76,6 @@ export interface MemoryStoreOptions extends StoreOptions {
 const DEFAULT_STATE_INTERVAL_MS = 300_000;
 
 const EMPTY = Buffer.alloc(0);
-/**
- * A PeerTable down to this many peers (none with an IPv6 endpoint) becomes a
- * small swarm again. Half of SMALL_SLOTS, so a swarm going back and forth
- * across the small swarm's size does not move on every announce.
- */
-const SMALL_AGAIN_AT = SMALL_SLOTS / 2;
 const SWEEP_TICK_MS = 1000;
 const SWEEP_SLICE = 10_000;
 
@@ -90,15 +85,10 @@ export class MemoryStore implements SwarmStore {
   readonly accounts: MemoryAccounts;
   /** The torrents (torrent-table.ts). */
   private readonly torrents = new TorrentTable();
-  /** A row's inline peer as PeerSlots (reused). */
-  private readonly inlinePeer = new InlinePeer(this.torrents);
   /** The swarms of two to eight IPv4 peers, by place (small-swarms.ts). */
   private readonly small = new SmallSwarms();
-  /** A small swarm as PeerSlots (reused). */
-  private readonly smallPeers = new SmallSwarmPeers(this.small);
-  /** Scratch for moving a peer between forms. */
-  private readonly moveId = Buffer.alloc(20);
-  private readonly moveEp4 = Buffer.alloc(6);
+  /** Moves between a torrent's forms: inline, small swarm, PeerTable (swarm-forms.ts). */
+  private readonly forms = new SwarmForms(this.torrents, this.small);
   /** Downloaded counts of torrents whose last peer left, kept a while (retired-counts.ts). */
   private readonly retired: RetiredCounts;
   private readonly secrets = new Map<string, Buffer>();
@@ -170,14 +160,14 @@ export class MemoryStore implements SwarmStore {
     if (place < 0) {
       const answered = this.applyInline(row, req, now);
       if (answered !== undefined) return answered;
-      if (req.ipv6 !== null) return this.applyTable(row, this.promote(row), req, now);
-      place = this.inlineToSmall(row);
+      if (req.ipv6 !== null) return this.applyTable(row, this.forms.promote(row), req, now);
+      place = this.forms.inlineToSmall(row);
     }
     let table = torrents.tableAt(place);
     if (table === undefined) {
       const answered = this.applySmall(row, place, req, now);
       if (answered !== undefined) return answered;
-      table = this.smallToTable(row, place);
+      table = this.forms.smallToTable(row, place);
     }
     return this.applyTable(row, table, req, now);
   }
@@ -263,7 +253,7 @@ export class MemoryStore implements SwarmStore {
       this.accountSmall(row, place, count, seeders, count4);
       if (small.count(place) === 0) return this.dropAnswered(row);
       const out = this.result(row, 'ok');
-      this.settleSmall(row, place);
+      this.forms.settleSmall(row, place);
       return out;
     }
 
@@ -289,7 +279,7 @@ export class MemoryStore implements SwarmStore {
 
     const out = this.result(row, 'ok');
     if (small.count(place) === 1)
-      this.settleSmall(row, place); // the requester alone: nobody to sample
+      this.forms.settleSmall(row, place); // the requester alone: nobody to sample
     else if (req.numWant > 0) sampleSmallSwarm(small, place, slot, req, out);
     return out;
   }
@@ -319,7 +309,7 @@ export class MemoryStore implements SwarmStore {
       this.account(row, table, count, seeders, count4, count6);
       if (table.count === 0) return this.dropAnswered(row);
       const out = this.result(row, 'ok');
-      this.settle(row, table);
+      this.forms.settle(row, table);
       return out;
     }
 
@@ -341,115 +331,9 @@ export class MemoryStore implements SwarmStore {
 
     const out = this.result(row, 'ok');
     if (table.count === 1)
-      this.settle(row, table); // the requester alone: nobody to sample
+      this.forms.settle(row, table); // the requester alone: nobody to sample
     else if (req.numWant > 0) samplePeers(table, slot, req, out);
     return out;
-  }
-
-  /** Gives the row a PeerTable holding its inline peer, if any. */
-  private promote(row: number): PeerTable {
-    const table = new PeerTable();
-    this.torrents.movePeerTo(row, table);
-    this.torrents.setTable(row, table);
-    return table;
-  }
-
-  /** Moves the row's inline peer (if any) into a new small swarm, and returns its place. */
-  private inlineToSmall(row: number): number {
-    const torrents = this.torrents;
-    const place = torrents.openPlace(row);
-    this.small.open(place);
-    if (torrents.hasPeer(row)) {
-      this.copyToSmall(this.inlinePeer.at(row), place);
-      torrents.clearPeer(row);
-    }
-    return place;
-  }
-
-  /** Moves a small swarm's peers into a PeerTable at the same place, and returns it. */
-  private smallToTable(row: number, place: number): PeerTable {
-    // Room for one more peer (tables of 2 and 4 are slab chunks), and then some when it is a big one.
-    const n = this.small.count(place) + 1;
-    const table = new PeerTable(n <= 2 ? 2 : n <= 4 ? 4 : n + (n >> 1));
-    this.copyToTable(this.smallPeers.at(place), table);
-    this.small.close(place); // the place's swarm is the table now
-    this.torrents.setPlaceTable(place, table);
-    this.torrents.setTableCounts(row, table.seeders, table.count - table.seeders);
-    return table;
-  }
-
-  /**
-   * Moves a table's peers back inline when one peer without an IPv6 endpoint
-   * is left, or into a small swarm when at most SMALL_AGAIN_AT are.
-   */
-  private settle(row: number, table: PeerTable): void {
-    if (table.count6 !== 0 || table.count > SMALL_AGAIN_AT) return;
-    const torrents = this.torrents;
-    if (table.count === 1) {
-      torrents.takePeerFrom(row, table, 0);
-      torrents.setTable(row, undefined);
-    } else {
-      const place = torrents.place(row);
-      this.small.open(place);
-      this.copyToSmall(table, place);
-      torrents.setPlaceTable(place, undefined);
-    }
-    table.release();
-  }
-
-  /** Moves a small swarm's last peer back inline and gives up its place. */
-  private settleSmall(row: number, place: number): void {
-    if (this.small.count(place) !== 1) return;
-    this.torrents.takePeerFrom(row, this.smallPeers.at(place), 0);
-    this.small.close(place);
-    this.torrents.setTable(row, undefined);
-  }
-
-  /**
-   * Gives back what holds the row's peers, a PeerTable's slab chunk or a
-   * small swarm's run (neither is garbage collected), before the row goes.
-   */
-  private releasePeers(row: number): void {
-    const place = this.torrents.place(row);
-    if (place < 0) return;
-    const table = this.torrents.tableAt(place);
-    if (table === undefined) this.small.close(place);
-    else table.release();
-  }
-
-  /** Copies every peer of `from` (none with an IPv6 endpoint, at most SMALL_SLOTS) into the empty small swarm at `place`. */
-  private copyToSmall(from: PeerSlots, place: number): void {
-    const small = this.small;
-    const id = this.moveId;
-    const ep4 = this.moveEp4;
-    for (let i = 0; i < from.count; i++) {
-      from.copyId(i, id, 0);
-      const slot = small.insert(place, id, from.isSeeder(i), from.lastSeen(i));
-      const flags = from.flags(i);
-      if (flags & HAS4) {
-        from.copyEndpoint4(i, ep4, 0);
-        small.setEndpoint4(place, slot, ep4);
-      }
-      if (flags & HAS_KEY) small.setKey(place, slot, from.key(i));
-      if (flags & COMPLETED) small.setFlag(place, slot, COMPLETED);
-    }
-  }
-
-  /** Copies every peer of `from` (no IPv6 endpoints) into the empty `table`. */
-  private copyToTable(from: PeerSlots, table: PeerTable): void {
-    const id = this.moveId;
-    const ep4 = this.moveEp4;
-    for (let i = 0; i < from.count; i++) {
-      from.copyId(i, id, 0);
-      const slot = table.insert(id, from.isSeeder(i), from.lastSeen(i));
-      const flags = from.flags(i);
-      if (flags & HAS4) {
-        from.copyEndpoint4(i, ep4, 0);
-        table.setEndpoint4(slot, ep4);
-      }
-      if (flags & HAS_KEY) table.setKey(slot, from.key(i));
-      if (flags & COMPLETED) table.setFlag(slot, COMPLETED);
-    }
   }
 
   /** The row's counts as an announce's answer (no peers yet). */
@@ -531,7 +415,7 @@ export class MemoryStore implements SwarmStore {
     const row = this.torrents.find(infoHash);
     if (row < 0) return [];
     this.pruneCounted(row, this.now());
-    const peers = this.peersOf(row);
+    const peers = this.forms.peersOf(row);
     const out: StoredPeer[] = [];
     for (let slot = 0; slot < peers.count && out.length < limit; slot++) {
       const flags = peers.flags(slot);
@@ -620,7 +504,7 @@ export class MemoryStore implements SwarmStore {
     const hash = this.scanHash;
     for (let row = 0; row < torrents.rowEnd; row++) {
       if (!torrents.isLive(row)) continue;
-      const peers = this.peersOf(row);
+      const peers = this.forms.peersOf(row);
       torrents.copyInfoHash(row, hash, 0);
       encoder.torrent(hash, torrents.downloaded(row), torrents.lastAnnounce(row), peers);
       tally.torrents++;
@@ -680,7 +564,7 @@ export class MemoryStore implements SwarmStore {
         // A torrent written twice (dropped and created again during a save) keeps its later record.
         const earlier = torrents.find(infoHash);
         if (earlier >= 0) {
-          this.releasePeers(earlier);
+          this.forms.releasePeers(earlier);
           torrents.remove(earlier);
         }
         row = torrents.add(infoHash, lastAnnounce);
@@ -709,7 +593,7 @@ export class MemoryStore implements SwarmStore {
       const count = this.countOf(r);
       if (count === 0) {
         emptied.push([torrents.infoHashKey(r), torrents.downloaded(r), torrents.lastAnnounce(r)]);
-        this.releasePeers(r);
+        this.forms.releasePeers(r);
         torrents.remove(r);
         continue;
       }
@@ -750,8 +634,8 @@ export class MemoryStore implements SwarmStore {
         return;
       }
       if (torrents.hasPeer(row) && torrents.samePeerId(row, peer.id)) return; // only a hand-made file repeats an id
-      if (peer.ep6 !== null) table = this.promote(row);
-      else place = this.inlineToSmall(row);
+      if (peer.ep6 !== null) table = this.forms.promote(row);
+      else place = this.forms.inlineToSmall(row);
     }
     if (table === undefined) table = torrents.tableAt(place);
     if (table === undefined) {
@@ -764,7 +648,7 @@ export class MemoryStore implements SwarmStore {
         if (peer.completed) small.setFlag(place, slot, COMPLETED);
         return;
       }
-      table = this.smallToTable(row, place);
+      table = this.forms.smallToTable(row, place);
     }
     if (table.find(peer.id) >= 0) return;
     const slot = table.insert(peer.id, peer.seeder, peer.lastSeen);
@@ -809,8 +693,8 @@ export class MemoryStore implements SwarmStore {
     const place = this.torrents.place(row);
     if (place < 0) return;
     const table = this.torrents.tableAt(place);
-    if (table === undefined) this.settleSmall(row, place);
-    else this.settle(row, table);
+    if (table === undefined) this.forms.settleSmall(row, place);
+    else this.forms.settle(row, table);
   }
 
   /**
@@ -901,12 +785,6 @@ export class MemoryStore implements SwarmStore {
     return table ? table.seeders : this.small.seeders(place);
   }
 
-  private peersOf(row: number): PeerSlots {
-    const place = this.torrents.place(row);
-    if (place < 0) return this.inlinePeer.at(row);
-    return this.torrents.tableAt(place) ?? this.smallPeers.at(place);
-  }
-
   /**
    * Where the torrents' peers are: inline, in small swarms, in PeerTables,
    * and the slots the small swarms' runs hold (O(torrents): for tests and
@@ -930,7 +808,7 @@ export class MemoryStore implements SwarmStore {
     const torrents = this.torrents;
     const downloaded = torrents.downloaded(row);
     this.counts.downloaded -= downloaded;
-    this.releasePeers(row);
+    this.forms.releasePeers(row);
     if (downloaded > 0) this.retired.keep(torrents.infoHashKey(row), downloaded, torrents.lastAnnounce(row));
     torrents.remove(row);
   }

@@ -21,7 +21,7 @@
  * order: with at most eight a scan is cheaper than keeping seeders first or
  * an index, and a peer is found by comparing ids, so there is no hash for
  * clients to aim at. A swarm that needs a ninth slot or gets an IPv6 endpoint
- * moves to a PeerTable; memory-store.ts decides when, and when it moves back.
+ * moves to a PeerTable (swarm-forms.ts moves it, and back).
  */
 
 import { BASE_OFFSET, copyBytes, HAS_KEY, HAS4, type PeerSlots, REBASE_AT, sameBytesN } from './peer-table.js';

@@ -11,7 +11,7 @@
  * number that names either its small swarm (two to eight IPv4 peers in a
  * shared buffer of slots, small-swarms.ts) or its PeerTable (more peers, or a peer with an
  * IPv6 endpoint, for which neither has room). It goes back inline when it is
- * down to one IPv4 peer (memory-store.ts decides when).
+ * down to one IPv4 peer (swarm-forms.ts moves peers between the forms).
  *
  * The rows are a growable SharedArrayBuffer: growing commits more of the
  * address range reserved for it, in place, so nothing is copied and no old
