@@ -55,8 +55,13 @@ const SEEDER = 0x10;
 const PEER_BITS = 0x0f;
 const FIRST_PLACES = 64;
 const FIRST_SLOTS = 256;
-/** The address range reserved for the slots and for the places (V8's largest buffer, 4 GiB; reserving costs no memory). */
-const MAX_BUFFER_BYTES = 2 ** 32;
+/**
+ * The address ranges reserved (reserving costs no memory): for the slots V8's
+ * largest buffer, 4 GiB; for the places 512 MiB, past one for each of the
+ * torrent table's 51 million rows.
+ */
+const MAX_SLOT_BYTES = 2 ** 32;
+const MAX_PLACE_BYTES = 2 ** 29;
 
 export class SmallSwarms {
   /**
@@ -64,8 +69,8 @@ export class SmallSwarms {
    * commits more of the range reserved for it): nothing is copied when they
    * grow and no old region waits for the garbage collector.
    */
-  private readonly placesBuffer = new ArrayBuffer(0, { maxByteLength: MAX_BUFFER_BYTES });
-  private readonly slotsBuffer = new ArrayBuffer(0, { maxByteLength: MAX_BUFFER_BYTES });
+  private readonly placesBuffer = new ArrayBuffer(0, { maxByteLength: MAX_PLACE_BYTES });
+  private readonly slotsBuffer = new ArrayBuffer(0, { maxByteLength: MAX_SLOT_BYTES });
   /** Fixed-length views of each (cheaper than length-tracking ones), remade as it grows. */
   private placeU32 = new Uint32Array(0);
   private placeU8 = new Uint8Array(0);
@@ -332,7 +337,7 @@ export class SmallSwarms {
 
   /** Room for at least `slots` slots: doubles, in place. */
   private growSlots(slots: number): void {
-    const capacity = doubled(this.slots, FIRST_SLOTS, slots, MAX_BUFFER_BYTES / SLOT_BYTES);
+    const capacity = doubled(this.slots, FIRST_SLOTS, slots, MAX_SLOT_BYTES / SLOT_BYTES);
     this.slotsBuffer.resize(capacity * SLOT_BYTES);
     this.slotU32 = new Uint32Array(this.slotsBuffer, 0, capacity * SLOT_WORDS);
     this.slotU8 = new Uint8Array(this.slotsBuffer, 0, capacity * SLOT_BYTES);
@@ -341,7 +346,7 @@ export class SmallSwarms {
 
   /** Room for at least `places` places: doubles, in place. */
   private growPlaces(places: number): void {
-    const capacity = doubled(this.places, FIRST_PLACES, places, MAX_BUFFER_BYTES / PLACE_BYTES);
+    const capacity = doubled(this.places, FIRST_PLACES, places, MAX_PLACE_BYTES / PLACE_BYTES);
     this.placesBuffer.resize(capacity * PLACE_BYTES);
     this.placeU32 = new Uint32Array(this.placesBuffer, 0, capacity * PLACE_WORDS);
     this.placeU8 = new Uint8Array(this.placesBuffer, 0, capacity * PLACE_BYTES);

@@ -103,7 +103,7 @@ export class TorrentTable {
   private capacity = FIRST_CAPACITY;
   /** The rows (shared-torrent-rows.ts), shared so the stats snapshot can read them on its own thread. */
   private readonly buffer = new SharedArrayBuffer(FIRST_CAPACITY * ROW_BYTES, { maxByteLength: MAX_BUFFER_BYTES });
-  /** Views of the rows handed room so far: fixed-length views (cheaper than length-tracking ones), remade as it grows. */
+  /** Fixed-length views of the buffer's room so far (cheaper than length-tracking ones), remade when it grows. */
   private u32 = new Uint32Array(this.buffer, 0, FIRST_CAPACITY * ROW_WORDS);
   private u8 = new Uint8Array(this.buffer, 0, FIRST_CAPACITY * ROW_BYTES);
   /**
