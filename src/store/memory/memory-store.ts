@@ -570,7 +570,7 @@ export class MemoryStore implements SwarmStore {
         row = torrents.add(infoHash, lastAnnounce);
         torrents.setDownloaded(row, downloaded);
         // Room for every peer at once, so a big table does not grow step by step.
-        if (peers > SMALL_SLOTS) torrents.setTable(row, new PeerTable(peers));
+        if (peers > SMALL_SLOTS) torrents.setPlaceTable(torrents.openPlace(row), new PeerTable(peers));
       },
       peer: (peer) => {
         if (row < 0) throw new Error('a peer before any torrent');

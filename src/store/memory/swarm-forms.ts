@@ -47,7 +47,7 @@ export class SwarmForms {
   promote(row: number): PeerTable {
     const table = new PeerTable();
     this.torrents.movePeerTo(row, table);
-    this.torrents.setTable(row, table);
+    this.torrents.setPlaceTable(this.torrents.openPlace(row), table);
     return table;
   }
 
@@ -84,7 +84,7 @@ export class SwarmForms {
     const torrents = this.torrents;
     if (table.count === 1) {
       torrents.takePeerFrom(row, table, 0);
-      torrents.setTable(row, undefined);
+      torrents.closePlace(row);
     } else {
       const place = torrents.place(row);
       this.small.open(place);
@@ -99,7 +99,7 @@ export class SwarmForms {
     if (this.small.count(place) !== 1) return;
     this.torrents.takePeerFrom(row, this.smallPeers.at(place), 0);
     this.small.close(place);
-    this.torrents.setTable(row, undefined);
+    this.torrents.closePlace(row);
   }
 
   /**

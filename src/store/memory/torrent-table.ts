@@ -180,7 +180,7 @@ export class TorrentTable {
     Atomics.store(this.u8, row * ROW_BYTES + B_FLAGS, 0);
     this.indexDelete(row);
     this.unlink(row);
-    this.setTable(row, undefined);
+    this.closePlace(row);
     this.u32[row * ROW_WORDS + W_NEXT] = this.freeHead;
     this.freeHead = row;
     this.size--;
@@ -235,12 +235,14 @@ export class TorrentTable {
     return rowLastAnnounce(this.u32, this.u8, row);
   }
 
-  /** Records an announce at `now`; a row whose second changes moves to the order's tail. */
+  /**
+   * Records an announce at `now` (an inline peer keeps its own time); a row
+   * whose second changes moves to the order's tail.
+   */
   touch(row: number, now: number): void {
     const before = this.lastAnnounce(row);
-    const seen = before - (this.u32[row * ROW_WORDS + W_SEEN_AGO] as number);
     this.setLastAnnounce(row, now);
-    this.setPeerLastSeen(row, seen);
+    if (this.hasPeer(row)) this.setPeerLastSeen(row, before - (this.u32[row * ROW_WORDS + W_SEEN_AGO] as number));
     if (Math.floor(before / 1000) !== Math.floor(now / 1000) && this.tail !== row) {
       this.unlink(row);
       this.append(row);
@@ -281,7 +283,11 @@ export class TorrentTable {
     return this.tableList[place];
   }
 
-  /** Gives a row without a place one for a small swarm (its inline peer must move there), and returns it. */
+  /**
+   * Gives a row without a place one, holding a small swarm until
+   * setPlaceTable() makes it a PeerTable's, and returns it. Its peers must
+   * move there from inline.
+   */
   openPlace(row: number): number {
     let ref = this.freeTableRefs.pop();
     if (ref === undefined) {
@@ -298,32 +304,14 @@ export class TorrentTable {
     this.tableList[place] = table;
   }
 
-  /**
-   * Gives the row a PeerTable (its inline peer must have moved there; a row
-   * with a place keeps it), or takes its place away (undefined).
-   */
-  setTable(row: number, table: PeerTable | undefined): void {
+  /** Gives the row's place up, if it has one: its peers are inline again, or the row is being freed. */
+  closePlace(row: number): void {
     const at = row * ROW_WORDS + W_PLACE;
     const ref = this.u32[at] as number;
-    if (ref !== 0) {
-      if (table !== undefined) {
-        this.tableList[ref - 1] = table;
-        return;
-      }
-      this.tableList[ref - 1] = undefined;
-      this.freeTableRefs.push(ref);
-      this.u32[at] = 0;
-    } else if (table !== undefined) {
-      let place = this.freeTableRefs.pop();
-      if (place === undefined) {
-        this.tableList.push(table);
-        place = this.tableList.length;
-      } else {
-        this.tableList[place - 1] = table;
-      }
-      this.u32[at] = place;
-      this.setTableCounts(row, 0, 0);
-    }
+    if (ref === 0) return;
+    this.tableList[ref - 1] = undefined;
+    this.freeTableRefs.push(ref);
+    this.u32[at] = 0;
   }
 
   /** Mirrors the counts of the row's swarm (at its place) for shared() readers; the store calls it whenever they change. */
