@@ -5,10 +5,13 @@
  *   npx tsc -p . && node dist/bench/snapshot-build.js [torrents] [checkout]
  *
  * Fills a memory store in this process with `torrents` torrents (default
- * 1,000,000; every third has two peers, so a PeerTable), then builds the
- * snapshot five times through SnapshotCache.page, as the first visitor of the
- * stats page would, and prints for each: when the first page came, when the
- * whole snapshot was done, the event loop's busy time meanwhile (its own work:
+ * 1,000,000; every third has two peers, so a PeerTable), then five times, each
+ * with a new SnapshotCache, asks for the first page as the first visitor of the
+ * stats page would (past 20,000 torrents a walk of the shared rows on the
+ * table's thread, no snapshot: shared-store-pages.ts) and then for the whole
+ * snapshot (walked and sorted on that thread, as a page past the first
+ * thousand rows needs), and prints for each: when the first page came, when
+ * the snapshot was done, the event loop's busy time meanwhile (its own work:
  * what announces would have waited for) and its longest delay (a 1-ms timer's
  * lateness, which also counts garbage collection pauses).
  *

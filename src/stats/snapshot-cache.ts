@@ -1,12 +1,15 @@
 import type { SwarmStore } from '../store/swarm-store.js';
+import { SharedStorePages } from './shared-store-pages.js';
 import { canPreview, previewSteps } from './snapshot-preview.js';
 import { Slicer } from './snapshot-sort.js';
-import type { SnapshotPage, SnapshotQuery } from './table-query.js';
-import { type ScannedRows, TorrentSnapshot } from './torrent-snapshot.js';
+import type { SnapshotQuery, TablePage, TorrentRow } from './table-query.js';
+import { OFF_THREAD_ABOVE, type ScannedRows, TorrentSnapshot } from './torrent-snapshot.js';
 
 /**
- * Holds the current TorrentSnapshot and rebuilds it when it is older than
- * `maxAgeMs` and someone asks: no work at all while nobody looks at the page.
+ * Answers the stats table. Holds the current TorrentSnapshot and rebuilds it
+ * when it is older than `maxAgeMs` and someone asks: no work at all while
+ * nobody looks at the page. On a large memory store only deep pages need the
+ * snapshot: the pages near the top come from SharedStorePages.
  *
  * A small store is rebuilt inline (the caller waits a few milliseconds and sees
  * fresh rows); a large one is rebuilt in the background while callers keep
@@ -16,25 +19,18 @@ import { type ScannedRows, TorrentSnapshot } from './torrent-snapshot.js';
 const INLINE_BUILD_MS = 50;
 /**
  * A tracker of millions of torrents rebuilds the table at most a tenth of the
- * time while someone watches the page (the page polls every few seconds). A
- * build there takes 0.5-1 s of CPU on the memory store, and ~0.8 s of Redis'
- * CPU and ~1 s of the tracker's on the Redis store (seconds of wall time under
- * load), taken from the announces: at a million torrents the table shows rows up
- * to ~10 s old on the memory store, about a minute on Redis under load (its time
- * is on the page), instead of keeping a core or Redis busy a
- * third of the time. Smaller trackers are rebuilt every maxAgeMs as before.
+ * time while someone watches it (the page polls every few seconds). A build
+ * there takes ~0.5 s of CPU on the memory store (only for pages past the
+ * first thousand rows), and ~0.8 s of Redis' CPU and ~1 s of the tracker's on
+ * the Redis store (seconds of wall time under load), taken from the
+ * announces: at a million torrents the table shows rows up to ~10 s old on the
+ * memory store, about a minute on Redis under load (its time is on the page),
+ * instead of keeping a core or Redis busy a third of the time. Smaller
+ * trackers are rebuilt every maxAgeMs as before.
  */
 const REBUILD_SPACING = 10;
 /** Work between returns to the event loop while a preview page is computed here. */
 const PREVIEW_SLICE_MS = 1;
-
-/** A page of the table with what the page shows about the whole. */
-export interface TablePage extends SnapshotPage {
-  /** Torrents in the table. */
-  total: number;
-  builtAt: number;
-  truncated: boolean;
-}
 
 export class SnapshotCache {
   private current: TorrentSnapshot | undefined;
@@ -42,14 +38,23 @@ export class SnapshotCache {
   /** The running build's rows once its scan is done (before its sorts). */
   private scanned: Promise<ScannedRows> | undefined;
   private notBefore = 0;
-  /** The last rebuild's failure, cleared by the next success (shown on the page). */
-  lastError: Error | undefined;
+  private buildError: Error | undefined;
+  /** Pages near the top without a snapshot, for a store in shared memory. */
+  private readonly sharedPages: SharedStorePages | undefined;
 
   constructor(
     private readonly store: SwarmStore,
     private readonly now: () => number,
     private readonly maxAgeMs: number,
-  ) {}
+  ) {
+    const shared = store.sharedTorrents?.bind(store);
+    if (shared) this.sharedPages = new SharedStorePages(shared, now, maxAgeMs);
+  }
+
+  /** The last rebuild's or walk's failure, cleared by the next success (shown on the page). */
+  get lastError(): Error | undefined {
+    return this.buildError ?? this.sharedPages?.lastError;
+  }
 
   async get(): Promise<TorrentSnapshot> {
     const current = this.current;
@@ -63,15 +68,17 @@ export class SnapshotCache {
   }
 
   /**
-   * The table request `q` answered from the snapshot as get() gives it, or,
-   * before the first snapshot exists, from the first build's scanned rows as
-   * soon as its scan is done (a page near the top in one pass,
-   * snapshot-preview.ts), so the first visitor of a large tracker does not wait
-   * for the sorts. The build that this request starts answers it where it
-   * scans (on the worker thread for the memory store); a request that joins a
-   * build started for another page is answered here, in 1-ms slices.
+   * The table request `q`. A page near the top (canPreview) of a large store
+   * in shared memory (the memory store) is read straight from its rows on the
+   * table's thread, with no snapshot (shared-store-pages.ts). Otherwise it is
+   * answered from the snapshot as get() gives it, or, before the first
+   * snapshot exists, from the first build's scanned rows as soon as its scan
+   * is done (a page near the top in one pass, snapshot-preview.ts, here in
+   * 1-ms slices), so the first visitor of a large tracker does not wait for
+   * the sorts.
    */
   async page(q: SnapshotQuery): Promise<TablePage> {
+    if (canPreview(q) && (await this.readsShared())) return (this.sharedPages as SharedStorePages).page(q);
     if (this.current || !canPreview(q)) return pageOf(await this.get(), q);
     const building = this.refresh(q);
     const scanned = this.scanned as Promise<ScannedRows>;
@@ -83,6 +90,26 @@ export class SnapshotCache {
       return { ...page, total: scan.rows.length, builtAt: scan.builtAt, truncated: scan.truncated };
     });
     return Promise.race([building.then((snapshot) => pageOf(snapshot, q)), preview]);
+  }
+
+  /** The row of one info hash (40 lowercase hex digits), or undefined. */
+  async find(hex: string): Promise<TorrentRow | undefined> {
+    if (await this.readsShared()) {
+      const page = await (this.sharedPages as SharedStorePages).page({
+        start: 0,
+        length: 1,
+        column: 0,
+        dir: 'asc',
+        prefix: hex,
+      });
+      return page.rows[0];
+    }
+    return (await this.get()).find(hex);
+  }
+
+  /** True when pages near the top are read from shared memory: a store there, past what is sorted inline. */
+  private async readsShared(): Promise<boolean> {
+    return this.sharedPages !== undefined && (await this.store.totals()).torrents > OFF_THREAD_ABOVE;
   }
 
   /**
@@ -98,14 +125,15 @@ export class SnapshotCache {
     const building = TorrentSnapshot.build(this.store, this.now, { preview, onScanned: scannedNow }).then(
       (snapshot) => {
         this.current = snapshot;
-        this.lastError = undefined;
+        this.buildError = undefined;
         this.notBefore = this.now() + REBUILD_SPACING * snapshot.buildMs;
         return snapshot;
       },
       (err: unknown) => {
-        this.lastError = err instanceof Error ? err : new Error(String(err));
+        const error = err instanceof Error ? err : new Error(String(err));
+        this.buildError = error;
         this.notBefore = this.now() + 1000; // do not hammer a failing store
-        throw this.lastError;
+        throw error;
       },
     );
     this.building = building;

@@ -1,4 +1,5 @@
 import type { TorrentSummary } from '../store/swarm-store.js';
+import type { PageCollector } from './snapshot-preview.js';
 import type { TorrentRow } from './table-query.js';
 
 /** Row numbers are uint32; 2^24 rows (about 0.9 GB of snapshot) is plenty and bounds memory. */
@@ -76,6 +77,13 @@ export class SnapshotRows {
   /** Column 0 seeders, 1 leechers, 2 completed, 3 last announce, of row i. */
   value(column: number, i: number): number {
     return this.segments[i >>> SEGMENT_BITS]!.values[column]![i & SEGMENT_MASK]!;
+  }
+
+  /** Offers row i to a page being collected. */
+  offerTo(collector: PageCollector, i: number): void {
+    const s = this.segments[i >>> SEGMENT_BITS]!;
+    const j = i & SEGMENT_MASK;
+    collector.offer(s.hashes, j * 20, s.values[0][j]!, s.values[1][j]!, s.values[2][j]!, s.values[3][j]!);
   }
 
   /** Row i as the table shows it. */

@@ -7,105 +7,179 @@ import type { SnapshotPage, SnapshotQuery } from './table-query.js';
 const ENTRY = new URL('./snapshot-sort-worker.js', import.meta.url);
 
 /**
- * What the thread is asked: to walk a store's shared torrents (and answer one
- * page from them before sorting), or to sort rows scanned elsewhere.
+ * What the thread is asked, under an id its replies carry: to walk a store's
+ * shared torrents into a snapshot's rows and sort them, to sort rows scanned
+ * elsewhere, or to walk a store's shared torrents for a few pages of the table
+ * (no snapshot).
  */
-export type SortThreadRequest = { scan: SharedTorrentRows; preview: SnapshotQuery | undefined } | { sort: SharedRows };
-export type SortReply =
-  | { scanned: SharedRows; truncated: boolean; preview: SnapshotPage | undefined }
+export type SortThreadRequest = { id: number } & (
+  | { scan: SharedTorrentRows }
+  | { sort: SharedRows }
+  | { pages: SharedTorrentRows; queries: SnapshotQuery[] }
+);
+export type SortReply = { id: number } & (
+  | { scanned: SharedRows; truncated: boolean }
   | { order: SnapshotOrder }
-  | { error: string };
+  | { pages: SnapshotPage[]; torrents: number }
+  | { error: string }
+);
 
 /** A scan done on the thread: its rows, shared with it. */
 export interface ThreadScan {
   rows: SnapshotRows;
   /** More torrents than MAX_ROWS: the rest were left out. */
   truncated: boolean;
-  /** The page asked for with scan(), from the scanned rows (snapshot-preview.ts). */
-  preview: SnapshotPage | undefined;
+}
+
+/** Pages of the table read straight from a store's shared torrents. */
+export interface ThreadPages {
+  /** One per query, in the queries' order. */
+  pages: SnapshotPage[];
+  /** Torrents walked (each live torrent with a peer). */
+  torrents: number;
 }
 
 /**
- * A worker thread that builds one snapshot's orders, so a large build (a few
+ * The thread ends after this long without a request. The stats page polls
+ * every few seconds, and a table is rebuilt at most every few seconds while
+ * someone watches it, so the thread lives as long as someone does; when nobody
+ * looks, it gives back its ~10 MB.
+ */
+const IDLE_MS = 60_000;
+
+/** Takes a reply to its request; true once the request is answered in full. */
+type Pending = (reply: SortReply) => boolean;
+
+/**
+ * The worker thread that builds snapshots' orders, so a large build (a few
  * hundred ms of CPU at a million torrents) never holds the event loop that
  * answers announces. For a store whose torrents are in shared memory it also
- * walks them (scan()); otherwise it sorts the rows the event loop scanned
+ * walks them (scan()), or reads a page of the table from them without a
+ * snapshot (pages()); otherwise it sorts the rows the event loop scanned
  * (sort()). Rows are shared, not copied; the orders come back as transferred
  * buffers.
  *
- * A thread per build, ended once it answers. A thread kept between builds held
- * on to every snapshot's shared rows until its own garbage collector ran,
- * which, with next to nothing allocated on that thread, it did not: 40 MB more
- * resident memory per rebuild at a million torrents. Starting one costs
- * ~100 ms of its own CPU, at most once per rebuild (every few seconds while
- * someone watches the stats page).
+ * One thread per process, kept between builds and ended when idle: starting
+ * and ending a thread holds the event loop for several milliseconds each time
+ * (its isolate is set up and torn down), and at high load a pause that long
+ * delays a queue of announces. The thread collects its own garbage after each
+ * request (snapshot-sort-worker.ts): it allocates next to nothing, and
+ * otherwise its references to every build's shared rows would keep them
+ * resident.
  */
-export class SortThread {
-  private readonly worker = new Worker(ENTRY);
-  private readonly scanned: Promise<ThreadScan>;
-  private readonly order: Promise<SnapshotOrder>;
-
-  constructor() {
-    let scannedNow: (scan: ThreadScan) => void = () => {};
-    let scanFailed: (err: Error) => void = () => {};
-    this.scanned = new Promise((resolve, reject) => {
-      scannedNow = resolve;
-      scanFailed = reject;
-    });
-    this.order = new Promise((resolve, reject) => {
-      let answered = false;
-      const fail = (err: Error): void => {
-        answered = true;
-        scanFailed(err);
-        reject(err);
-      };
-      this.worker.on('message', (reply: SortReply) => {
-        if ('scanned' in reply) {
-          scannedNow({
-            rows: SnapshotRows.fromShared(reply.scanned),
-            truncated: reply.truncated,
-            preview: reply.preview,
-          });
-          return;
-        }
-        if ('error' in reply) fail(new Error(`snapshot sort: ${reply.error}`));
-        else {
-          answered = true;
-          resolve(reply.order);
-        }
-        this.stop();
-      });
-      this.worker.once('error', fail);
-      this.worker.once('exit', (code) => {
-        if (!answered) fail(new Error(`the snapshot sorting thread exited with code ${code}`));
-      });
-    });
-    // A failure is reported by whichever promise the build still waits for, or by nobody if it gave up.
-    this.scanned.catch(() => {});
-    this.order.catch(() => {});
-  }
+class SortThread {
+  private worker: Worker | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private idle: NodeJS.Timeout | undefined;
 
   /**
    * Walks the store's shared torrents on the thread, then sorts what it found:
-   * `scanned` resolves once the walk is done, with the page `preview` asks for
-   * (a page near the top: canPreview), `order` once the sorts are.
+   * `scanned` resolves once the walk is done, `order` once the sorts are.
    */
-  scan(
-    torrents: SharedTorrentRows,
-    preview: SnapshotQuery | undefined,
-  ): { scanned: Promise<ThreadScan>; order: Promise<SnapshotOrder> } {
-    this.worker.postMessage({ scan: torrents, preview } satisfies SortThreadRequest);
-    return { scanned: this.scanned, order: this.order };
+  scan(torrents: SharedTorrentRows): { scanned: Promise<ThreadScan>; order: Promise<SnapshotOrder> } {
+    const scanned = deferred<ThreadScan>();
+    const order = deferred<SnapshotOrder>();
+    this.ask({ id: 0, scan: torrents }, (reply) => {
+      if ('scanned' in reply) {
+        scanned.resolve({ rows: SnapshotRows.fromShared(reply.scanned), truncated: reply.truncated });
+        return false;
+      }
+      if ('order' in reply) order.resolve(reply.order);
+      else fail(reply, scanned, order);
+      return true;
+    });
+    return { scanned: scanned.promise, order: order.promise };
   }
 
   /** Sorts rows scanned on the event loop. */
   sort(rows: SnapshotRows): Promise<SnapshotOrder> {
-    this.worker.postMessage({ sort: rows.shared() } satisfies SortThreadRequest);
-    return this.order;
+    const order = deferred<SnapshotOrder>();
+    this.ask({ id: 0, sort: rows.shared() }, (reply) => {
+      if ('order' in reply) order.resolve(reply.order);
+      else fail(reply, order);
+      return true;
+    });
+    return order.promise;
   }
 
-  /** Ends the thread (once it answered, or unused when a build gives up). */
-  stop(): void {
-    void this.worker.terminate();
+  /** One page for each query, in one walk of the store's shared torrents (snapshot-preview.ts). */
+  pages(torrents: SharedTorrentRows, queries: SnapshotQuery[]): Promise<ThreadPages> {
+    const pages = deferred<ThreadPages>();
+    this.ask({ id: 0, pages: torrents, queries }, (reply) => {
+      if ('pages' in reply) pages.resolve({ pages: reply.pages, torrents: reply.torrents });
+      else fail(reply, pages);
+      return true;
+    });
+    return pages.promise;
+  }
+
+  private ask(request: SortThreadRequest, pending: Pending): void {
+    const id = this.nextId++;
+    this.pending.set(id, pending);
+    if (this.idle) clearTimeout(this.idle);
+    this.idle = undefined;
+    const worker = this.thread();
+    // Held open while a request is pending, as any other I/O would be.
+    worker.ref();
+    worker.postMessage({ ...request, id });
+  }
+
+  private thread(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(ENTRY);
+    worker.on('message', (reply: SortReply) => this.answer(reply));
+    const lost = (err: Error): void => {
+      // A thread ended when idle had nothing pending; what is pending now is a newer thread's.
+      if (this.worker !== worker) return;
+      this.worker = undefined;
+      for (const p of this.pending.values()) p({ id: 0, error: err.message });
+      this.pending.clear();
+    };
+    worker.once('error', lost);
+    worker.once('exit', (code) => lost(new Error(`the snapshot sorting thread exited with code ${code}`)));
+    this.worker = worker;
+    return worker;
+  }
+
+  private answer(reply: SortReply): void {
+    const pending = this.pending.get(reply.id);
+    if (!pending || !pending(reply)) return;
+    this.pending.delete(reply.id);
+    if (this.pending.size === 0) {
+      // An idle thread does not keep the process alive.
+      this.worker?.unref();
+      this.idle = setTimeout(() => this.end(), IDLE_MS);
+      this.idle.unref();
+    }
+  }
+
+  /** Ends an idle thread (its timer is cleared whenever a request comes). */
+  private end(): void {
+    const worker = this.worker;
+    this.worker = undefined;
+    this.idle = undefined;
+    void worker?.terminate();
   }
 }
+
+/** Rejects what a request still waits for with the reply's error (or an unexpected reply). */
+function fail(reply: SortReply, ...waiting: { reject: (err: Error) => void }[]): void {
+  const err = new Error('error' in reply ? `snapshot thread: ${reply.error}` : 'snapshot thread: unexpected reply');
+  for (const w of waiting) w.reject(err);
+}
+
+/** A promise with its settle functions; a rejection nobody waits for is not reported. */
+function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (err: Error) => void } {
+  let resolve: (value: T) => void = () => {};
+  let reject: (err: Error) => void = () => {};
+  const promise = new Promise<T>((yes, no) => {
+    resolve = yes;
+    reject = no;
+  });
+  promise.catch(() => {});
+  return { promise, resolve, reject };
+}
+
+/** The process's sorting thread (started on first use). */
+export const sortThread = new SortThread();

@@ -212,7 +212,7 @@ export class StatsService {
     const [counts] = await this.store.scrape([infoHash]);
     const peers = this.config.statsPeers ? await this.store.torrentPeers(infoHash, MAX_LISTED_PEERS) : undefined;
     if (!counts || (counts.complete === 0 && counts.incomplete === 0)) return undefined;
-    const row = (await this.snapshots.get().catch(() => undefined))?.find(hex);
+    const row = await this.snapshots.find(hex).catch(() => undefined);
     const lastSeen = peers?.reduce((max, p) => Math.max(max, p.lastSeen), 0);
     return {
       infoHash: hex,

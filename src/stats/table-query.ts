@@ -28,3 +28,13 @@ export interface SnapshotPage {
   recordsFiltered: number;
   rows: TorrentRow[];
 }
+
+/** A page of the table with what the page shows about the whole. */
+export interface TablePage extends SnapshotPage {
+  /** Torrents in the table. */
+  total: number;
+  /** Epoch ms when the rows were read (at least this fresh). */
+  builtAt: number;
+  /** More torrents than a snapshot holds: the rest were left out. */
+  truncated: boolean;
+}

@@ -2,7 +2,7 @@ import type { SwarmStore, TorrentSummary } from '../store/swarm-store.js';
 import { previewSteps } from './snapshot-preview.js';
 import { MAX_ROWS, prefixNibbles, SnapshotRows } from './snapshot-rows.js';
 import { columnOrderSteps, runSync, Slicer, type SnapshotOrder, snapshotOrderSteps } from './snapshot-sort.js';
-import { SortThread } from './snapshot-sort-thread.js';
+import { sortThread } from './snapshot-sort-thread.js';
 import type { SnapshotPage, SnapshotQuery, TorrentRow } from './table-query.js';
 
 /**
@@ -24,7 +24,7 @@ import type { SnapshotPage, SnapshotQuery, TorrentRow } from './table-query.js';
  * (snapshot-sort-thread.ts), and a store in shared memory walked there too;
  * below, both happen on the event loop.
  */
-const OFF_THREAD_ABOVE = 20_000;
+export const OFF_THREAD_ABOVE = 20_000;
 /**
  * Work between returns to the event loop: while scanning a store on it
  * (announces wait meanwhile) and while sorting a small snapshot on it.
@@ -41,8 +41,9 @@ export interface BuildOptions {
   offThreadAbove?: number;
   /**
    * A page near the top (canPreview) to answer from the scanned rows, before
-   * the sorts (snapshot-preview.ts): on the worker thread when the store is
-   * walked there, else on the event loop in 1-ms slices.
+   * the sorts (snapshot-preview.ts), on the event loop in 1-ms slices. Not
+   * for a store walked on the worker thread: its pages near the top are read
+   * without a snapshot (shared-store-pages.ts).
    */
   preview?: SnapshotQuery;
   /** Called once the store is scanned (and `preview` answered), before the sorts. */
@@ -55,7 +56,7 @@ export interface ScannedRows {
   /** As TorrentSnapshot's. */
   builtAt: number;
   truncated: boolean;
-  /** BuildOptions.preview's page, when asked for. */
+  /** BuildOptions.preview's page, when asked for (and the scan was on the event loop). */
   preview: { query: SnapshotQuery; page: SnapshotPage } | undefined;
 }
 
@@ -97,10 +98,9 @@ export class TorrentSnapshot {
     let snapshot: TorrentSnapshot;
     const query = options.preview;
     if (store.sharedTorrents && (await store.totals()).torrents > offThreadAbove) {
-      const { scanned, order } = new SortThread().scan(store.sharedTorrents(), query);
-      const { rows, truncated, preview } = await scanned;
-      const page = query && preview && { query, page: preview };
-      options.onScanned?.({ rows, builtAt: started, truncated, preview: page });
+      const { scanned, order } = sortThread.scan(store.sharedTorrents());
+      const { rows, truncated } = await scanned;
+      options.onScanned?.({ rows, builtAt: started, truncated, preview: undefined });
       snapshot = new TorrentSnapshot(started, truncated, rows, await order);
     } else {
       const rows = new SnapshotRows();
@@ -129,7 +129,7 @@ export class TorrentSnapshot {
   private static async sorted(rows: SnapshotRows, builtAt: number, truncated: boolean, offThreadAbove: number) {
     const order =
       rows.length > offThreadAbove
-        ? await new SortThread().sort(rows)
+        ? await sortThread.sort(rows)
         : await new Slicer(SORT_SLICE_MS).run(snapshotOrderSteps(rows));
     return new TorrentSnapshot(builtAt, truncated, rows, order);
   }

@@ -231,17 +231,19 @@ test('before its sorts, a build answers a page near the top from the scanned row
   );
 });
 
-test("a large memory store, walked and sorted on the worker thread: its first page (the thread's preview), a joined request's (the event loop's) and the snapshot agree", async () => {
-  const now = 1_700_000_000_000;
-  const store = new MemoryStore({ peerTtlMs: 3_600_000, now: () => now, backgroundSweep: false });
-  const torrents = 25_000; // past the size walked and sorted off the event loop
+/** A memory store past the size walked and sorted off the event loop; one torrent in ten has a second peer (a PeerTable). */
+async function largeMemoryStore(clock: { now: number }, torrents: number) {
+  const store = new MemoryStore({ peerTtlMs: 3_600_000, now: () => clock.now, backgroundSweep: false });
   const hashOf = (i: number): Buffer => {
     const infoHash = Buffer.alloc(20);
     infoHash.writeUInt32BE(Math.imul(i, 2654435761) >>> 0, 0);
     infoHash.writeUInt32BE(i, 16);
     return infoHash;
   };
+  const start = clock.now;
   for (let i = 0; i < torrents; i++) {
+    // Last announces a few ms apart, with ties.
+    clock.now = start + (i >> 2);
     const infoHash = hashOf(i);
     const ipv4 = Buffer.from([10, (i >> 16) & 255, (i >> 8) & 255, i & 255, 0x1a, 0xe1]);
     await store.announce(storeAnnounce({ infoHash, peerId: infoHash, ipv4, event: 'started', seeder: i % 3 === 0 }));
@@ -251,27 +253,36 @@ test("a large memory store, walked and sorted on the worker thread: its first pa
       await store.announce(storeAnnounce({ infoHash, peerId: second, ipv4, event: 'started', seeder: true }));
     }
   }
-  const cache = new SnapshotCache(store, () => now, 5000);
-  const q = { start: 0, length: 10, column: 1, dir: 'desc' as const, prefix: '' };
-  // The first request starts the build, whose thread answers it; the second joins it and is answered here.
-  const other = { start: 5, length: 20, column: 2, dir: 'asc' as const, prefix: 'a' };
-  const [first, joined] = await Promise.all([cache.page(q), cache.page(other)]);
-  assert.equal(first.total, torrents);
-  assert.equal(first.recordsFiltered, torrents);
-  assert.equal(first.rows.length, 10);
-  assert.ok(
-    first.rows.every((r) => r.seeders === 2),
-    'torrents with two seeders first',
-  );
+  return { store, hashOf, start };
+}
+
+test('a large memory store: pages near the top are read from its shared rows on the thread, as its snapshot (walked and sorted there) orders them', async () => {
+  const clock = { now: 1_700_000_000_000 };
+  const torrents = 25_000;
+  const { store, hashOf, start } = await largeMemoryStore(clock, torrents);
+  const cache = new SnapshotCache(store, () => clock.now, 5000);
+  // Asked at once: the first starts a walk, the rest wait for the next and share it.
+  const queries = everyOrder(['', 'a', '3f', 'ffffff', null], [0, 10], [7, 25], [990, 10]);
+  const pages = await Promise.all(queries.map((q) => cache.page(q)));
   const snapshot = await cache.get();
   assert.equal(snapshot.size, torrents);
-  assert.deepEqual(snapshot.query(q).rows, first.rows);
-  assert.deepEqual(joined.rows, snapshot.query(other).rows);
-  assert.equal(joined.recordsFiltered, snapshot.query(other).recordsFiltered);
-  assert.deepEqual(
-    (await cache.page({ ...q, start: 990, length: 20 })).rows,
-    snapshot.query({ ...q, start: 990, length: 20 }).rows,
+  queries.forEach((q, i) => {
+    const page = pages[i];
+    assert.equal(page?.total, torrents);
+    assert.deepEqual(
+      { recordsFiltered: page?.recordsFiltered, rows: page?.rows },
+      snapshot.query(q),
+      JSON.stringify(q),
+    );
+  });
+  const top = pages[queries.findIndex((q) => q.column === 1 && q.dir === 'desc' && q.prefix === '' && q.start === 0)];
+  assert.ok(
+    top?.rows.every((r) => r.seeders === 2),
+    'torrents with two seeders first',
   );
+  // Past the first thousand rows: answered from the snapshot.
+  const deep = { start: 990, length: 20, column: 4, dir: 'asc' as const, prefix: '' };
+  assert.deepEqual((await cache.page(deep)).rows, snapshot.query(deep).rows);
   // Every torrent's row whole, read from shared memory: one torrent in ten has two peers, in a PeerTable
   // whose counts the table mirrors for that thread.
   for (let i = 0; i < torrents; i++) {
@@ -279,10 +290,50 @@ test("a large memory store, walked and sorted on the worker thread: its first pa
     const seeders = (i % 3 === 0 ? 1 : 0) + (i % 10 === 0 ? 1 : 0);
     assert.deepEqual(
       [row?.seeders, row?.leechers, row?.lastAnnounce],
-      [seeders, i % 3 === 0 ? 0 : 1, now],
+      [seeders, i % 3 === 0 ? 0 : 1, start + (i >> 2)],
       `torrent ${i}`,
     );
   }
+  // One torrent's row (the stats page's detail view), read the same way.
+  for (const i of [0, 7, 24_999]) {
+    const hex = hashOf(i).toString('hex');
+    assert.deepEqual(await cache.find(hex), snapshot.find(hex));
+  }
+  assert.equal(await cache.find('ff'.repeat(20)), undefined);
+  await store.close();
+});
+
+test('a large memory store: a page read from its shared rows is served until older than the age limit, then refreshed behind it', async () => {
+  const clock = { now: 1_700_000_000_000 };
+  const torrents = 21_000;
+  const { store } = await largeMemoryStore(clock, torrents);
+  const cache = new SnapshotCache(store, () => clock.now, 5000);
+  const q = { start: 0, length: 10, column: 1, dir: 'desc' as const, prefix: '' };
+  const first = await cache.page(q);
+  assert.equal(first.builtAt, clock.now);
+  // A torrent with three seeders now leads the table.
+  const leader = randomBytes(20);
+  for (let p = 0; p < 3; p++) {
+    await store.announce(storeAnnounce({ infoHash: leader, peerId: randomBytes(20), event: 'started', seeder: true }));
+  }
+  clock.now += 4000;
+  assert.deepEqual(await cache.page(q), first, 'younger than the age limit: the kept page');
+  clock.now += 1000;
+  assert.deepEqual(await cache.page(q), first, 'stale: still the kept page, while a walk refreshes it');
+  let fresh = first;
+  for (let i = 0; i < 200 && fresh.builtAt === first.builtAt; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    fresh = await cache.page(q);
+  }
+  assert.equal(fresh.builtAt, clock.now);
+  assert.equal(fresh.total, torrents + 1);
+  assert.deepEqual(fresh.rows[0], {
+    infoHash: leader.toString('hex'),
+    seeders: 3,
+    leechers: 0,
+    completed: 0,
+    lastAnnounce: first.builtAt,
+  });
   await store.close();
 });
 
