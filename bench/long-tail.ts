@@ -400,11 +400,13 @@ export async function runLongTailBench(o: LongTailOptions): Promise<LongTailResu
             `; announces meanwhile p99 ${(row.duringStats.p99_us / 1000).toFixed(2)} ms, ${row.duringStats.errors} errors` +
             ` (the same load without the request: p99 ${(row.withoutStats.p99_us / 1000).toFixed(2)} ms)`,
         );
-        // The same at half the steady rate, paced. The table exists by now, so the request starts a
-        // rebuild in the background (the same walk and sorts as the first build) once the last build
-        // is old enough: a tracker waits 10x a build's time before the next (snapshot-cache.ts), and
-        // a build takes about its first answer's time plus the sorts (under a second), so that long
-        // after the first build ended is waited for first; `rebuilt` below says whether it was enough.
+        // The same at half the steady rate, paced. The table exists by now, so the request is answered
+        // from it and starts a rebuild in the background (on the Redis store the same scan and sorts as
+        // the first build; on the memory store the same walk of its rows for that page) once the last
+        // one is old enough: a tracker waits 10x a build's time before the next (snapshot-cache.ts,
+        // shared-store-pages.ts), and a build takes about its first answer's time plus the sorts (under
+        // a second), so that long after the first build ended is waited for first; `rebuilt` below says
+        // whether it was enough.
         const rate = Math.max(1, Math.round(steady.rate / 2));
         const buildGuessMs = (Number.isFinite(row.stats.firstMs) ? row.stats.firstMs : 0) + 1000;
         const pauseMs = o.quick ? 5_500 : Math.max(12_000, asked + 11 * buildGuessMs - Date.now());
@@ -575,9 +577,9 @@ function renderLongTail(o: LongTailOptions, rows: Row[]): string {
     "CPU per announce: the tracker processes' CPU (on Redis, redis-server's added, and shown in parentheses) over the " +
       "measured window ÷ answered announces. `/stats.json`: the statistics table's DataTables request (first page of 10, " +
       'sorted by seeders, descending) on BitStorm, 1 s into a third run of the steady load (6 s, no warm-up; its p99 is ' +
-      '"announce p99 meanwhile", beside the p99 of a second run just before it, the same load without the request); the first answer needs every torrent scanned ' +
-      "(no snapshot of the table exists yet; CPU: the tracker processes' and redis-server's CPU meanwhile; wall time well above it means other " +
-      'work had the cores), the second is served from that snapshot. Reply `recordsTotal`: ' +
+      '"announce p99 meanwhile", beside the p99 of a second run just before it, the same load without the request); the first answer needs every torrent read ' +
+      "(nothing of the table exists yet: on Redis a scan into a snapshot, on the memory store a walk of its rows for that page; CPU: the tracker processes' and redis-server's CPU meanwhile; wall time well above it means other " +
+      'work had the cores), the second is served from what the first made. Reply `recordsTotal`: ' +
       (rows
         .filter((r) => r.stats && !r.stats.error)
         .map((r) => `${NAMES[r.id] ?? r.id} ${n(r.stats?.recordsTotal ?? 0)}`)
