@@ -47,11 +47,11 @@ port.on('message', (request: SortThreadRequest) => {
   }
   const moved = 'order' in reply ? [reply.order.byHash.buffer, ...reply.order.byColumn.map((o) => o.buffer)] : [];
   port.postMessage(reply, moved as ArrayBuffer[]);
-  // This thread's handles on the rows are garbage now. It allocates too little
-  // for a collection to come by itself, and while the handles live the rows
-  // (40 MB at a million torrents) stay resident after the table that used
-  // them is gone.
-  collectGarbage();
+  // This thread's handles on a snapshot's rows are garbage now. It allocates
+  // too little for a collection to come by itself, and while the handles live
+  // the rows (40 MB at a million torrents) stay resident after the table that
+  // used them is gone. A walk for pages holds only the store's own buffers.
+  if (!('pages' in request)) collectGarbage();
 });
 
 /**
