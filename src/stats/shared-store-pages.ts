@@ -83,10 +83,13 @@ export class SharedStorePages {
     const batch = [...this.walking];
     const builtAt = this.now();
     const t0 = performance.now();
-    sortThread
-      .pages(
-        this.torrents(),
-        batch.map(([, w]) => w.query),
+    // In a promise, so a store that throws fails this walk's requests like a thread that does.
+    Promise.resolve()
+      .then(() =>
+        sortThread.pages(
+          this.torrents(),
+          batch.map(([, w]) => w.query),
+        ),
       )
       .then(
         ({ pages, torrents }) => {

@@ -337,6 +337,27 @@ test('a large memory store: a page read from its shared rows is served until old
   await store.close();
 });
 
+test('a large memory store: a walk that fails fails its requests and shows as the last error, and the next request walks again', async () => {
+  const clock = { now: 1_700_000_000_000 };
+  const { store } = await largeMemoryStore(clock, 21_000);
+  const rows = store.sharedTorrents.bind(store);
+  let broken = true;
+  store.sharedTorrents = () => {
+    if (broken) throw new Error('rows unavailable');
+    return rows();
+  };
+  const cache = new SnapshotCache(store, () => clock.now, 5000);
+  const q = { start: 0, length: 10, column: 3, dir: 'desc' as const, prefix: '' };
+  await assert.rejects(cache.page(q), /rows unavailable/);
+  assert.match(cache.lastError?.message ?? '', /rows unavailable/);
+  broken = false;
+  const page = await cache.page(q);
+  assert.equal(page.total, 21_000);
+  assert.equal(page.rows.length, 10);
+  assert.equal(cache.lastError, undefined);
+  await store.close();
+});
+
 test('the next rebuild waits ten times as long as the last build took, however stale the snapshot', async () => {
   let now = 1_700_000_000_000;
   const store = new MemoryStore({ peerTtlMs: 3_600_000, now: () => now, backgroundSweep: false });
