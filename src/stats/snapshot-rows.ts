@@ -1,4 +1,4 @@
-import type { TorrentSummary } from '../store/swarm-store.js';
+import type { SwarmStore, TorrentSummary } from '../store/swarm-store.js';
 import type { PageCollector } from './snapshot-preview.js';
 import type { TorrentRow } from './table-query.js';
 
@@ -163,4 +163,26 @@ export function prefixNibbles(prefix: string): Uint8Array {
   const out = new Uint8Array(prefix.length);
   for (let n = 0; n < prefix.length; n++) out[n] = Number.parseInt(prefix[n] as string, 16);
   return out;
+}
+
+/**
+ * Reads every torrent of the store into `rows`, `pageSize` a call, waiting for
+ * `between()` after each page; true when it held more than MAX_ROWS (the rest
+ * left out).
+ */
+export async function scanStore(
+  store: Pick<SwarmStore, 'scanTorrents'>,
+  rows: SnapshotRows,
+  pageSize: number,
+  between: () => Promise<void> = async () => {},
+): Promise<boolean> {
+  let cursor = '0';
+  do {
+    const page = await store.scanTorrents(cursor, pageSize);
+    for (const t of page.torrents) rows.push(t);
+    cursor = page.cursor;
+    if (rows.length >= MAX_ROWS) return true;
+    await between();
+  } while (cursor !== '0');
+  return false;
 }

@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { SharedTorrentRows } from '../store/shared-torrent-rows.js';
+import type { RedisWalkSpec } from '../store/swarm-store.js';
 import { type SharedRows, SnapshotRows } from './snapshot-rows.js';
 import type { SnapshotOrder } from './snapshot-sort.js';
 import type { SnapshotPage, SnapshotQuery } from './table-query.js';
@@ -8,17 +9,18 @@ const ENTRY = new URL('./snapshot-sort-worker.js', import.meta.url);
 
 /**
  * What the thread is asked, under an id its replies carry: to walk a store's
- * shared torrents into a snapshot's rows and sort them, to sort rows scanned
- * elsewhere, or to walk a store's shared torrents for a few pages of the table
- * (no snapshot).
+ * shared torrents, or a Redis store's keys on a connection of its own, into a
+ * snapshot's rows and sort them; to sort rows scanned elsewhere; or to walk a
+ * store's shared torrents for a few pages of the table (no snapshot).
  */
 export type SortThreadRequest = { id: number } & (
   | { scan: SharedTorrentRows }
+  | { scanRedis: RedisWalkSpec; preview: SnapshotQuery | undefined }
   | { sort: SharedRows }
   | { pages: SharedTorrentRows; queries: SnapshotQuery[] }
 );
 export type SortReply = { id: number } & (
-  | { scanned: SharedRows; truncated: boolean }
+  | { scanned: SharedRows; truncated: boolean; preview?: SnapshotPage }
   | { order: SnapshotOrder }
   | { pages: SnapshotPage[]; torrents: number }
   | { error: string }
@@ -29,6 +31,8 @@ export interface ThreadScan {
   rows: SnapshotRows;
   /** More torrents than MAX_ROWS: the rest were left out. */
   truncated: boolean;
+  /** The page asked for with a Redis walk, from the scanned rows (snapshot-preview.ts). */
+  preview: SnapshotPage | undefined;
 }
 
 /** Pages of the table read straight from a store's shared torrents. */
@@ -55,7 +59,8 @@ type Pending = (reply: SortReply) => boolean;
  * hundred ms of CPU at a million torrents) never holds the event loop that
  * answers announces. For a store whose torrents are in shared memory it also
  * walks them (scan()), or reads a page of the table from them without a
- * snapshot (pages()); otherwise it sorts the rows the event loop scanned
+ * snapshot (pages()); for a Redis store it walks the keys on a connection of
+ * its own (scan()); otherwise it sorts the rows the event loop scanned
  * (sort()). Rows are shared, not copied; the orders come back as transferred
  * buffers.
  *
@@ -74,15 +79,23 @@ class SortThread {
   private idle: NodeJS.Timeout | undefined;
 
   /**
-   * Walks the store's shared torrents on the thread, then sorts what it found:
-   * `scanned` resolves once the walk is done, `order` once the sorts are.
+   * Walks a store's torrents on the thread (its shared rows, or a Redis
+   * store's keys on a connection of the thread's own), then sorts what it
+   * found: `scanned` resolves once the walk is done (with the page `preview`
+   * asks for, on Redis), `order` once the sorts are.
    */
-  scan(torrents: SharedTorrentRows): { scanned: Promise<ThreadScan>; order: Promise<SnapshotOrder> } {
+  scan(torrents: SharedTorrentRows | { redis: RedisWalkSpec; preview: SnapshotQuery | undefined }): {
+    scanned: Promise<ThreadScan>;
+    order: Promise<SnapshotOrder>;
+  } {
     const scanned = deferred<ThreadScan>();
     const order = deferred<SnapshotOrder>();
-    this.ask({ id: 0, scan: torrents }, (reply) => {
+    const request =
+      'redis' in torrents ? { id: 0, scanRedis: torrents.redis, preview: torrents.preview } : { id: 0, scan: torrents };
+    this.ask(request, (reply) => {
       if ('scanned' in reply) {
-        scanned.resolve({ rows: SnapshotRows.fromShared(reply.scanned), truncated: reply.truncated });
+        const rows = SnapshotRows.fromShared(reply.scanned);
+        scanned.resolve({ rows, truncated: reply.truncated, preview: reply.preview });
         return false;
       }
       if ('order' in reply) order.resolve(reply.order);

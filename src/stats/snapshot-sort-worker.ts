@@ -1,8 +1,8 @@
 /**
  * Entry of the thread that builds large snapshots (snapshot-sort-thread.ts):
- * walks a store's shared torrents into rows, or takes rows scanned on the
- * event loop, and hands back their orders; or reads pages of the table
- * straight from a store's shared torrents.
+ * walks a store's shared torrents or a Redis store's keys into rows, or takes
+ * rows scanned on the event loop, and hands back their orders; or reads pages
+ * of the table straight from a store's shared torrents.
  */
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
@@ -10,49 +10,63 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parentPort } from 'node:worker_threads';
 import { readSharedTorrents } from '../store/shared-torrent-rows.js';
-import { PageCollector } from './snapshot-preview.js';
+import { RedisWalks } from './redis-walks.js';
+import { PageCollector, previewSteps } from './snapshot-preview.js';
 import { SnapshotRows } from './snapshot-rows.js';
 import { runSync, snapshotOrderSteps } from './snapshot-sort.js';
 import type { SortReply, SortThreadRequest } from './snapshot-sort-thread.js';
+import type { SnapshotPage } from './table-query.js';
 
 const port = parentPort;
 if (!port) throw new Error('snapshot-sort-worker.js runs as a worker thread');
 lowerPriority();
 const collectGarbage = garbageCollector();
+const redisWalks = new RedisWalks();
 port.on('message', (request: SortThreadRequest) => {
+  void answer(request).then((reply) => {
+    const moved = 'order' in reply ? [reply.order.byHash.buffer, ...reply.order.byColumn.map((o) => o.buffer)] : [];
+    port.postMessage(reply, moved as ArrayBuffer[]);
+    // This thread's handles on a snapshot's rows are garbage now. It allocates
+    // too little for a collection to come by itself, and while the handles live
+    // the rows (40 MB at a million torrents) stay resident after the table that
+    // used them is gone. A walk for pages holds only the store's own buffers.
+    if (!('pages' in request)) collectGarbage();
+  });
+});
+
+async function answer(request: SortThreadRequest): Promise<SortReply> {
   const { id } = request;
-  let reply: SortReply;
   try {
     if ('pages' in request) {
       const collectors = request.queries.map((q) => new PageCollector(q));
       const torrents = readSharedTorrents(request.pages, (hash, seeders, leechers, downloaded, last) => {
         for (const c of collectors) c.offer(hash, 0, seeders, leechers, downloaded, last);
       });
-      reply = { id, pages: collectors.map((c) => c.page()), torrents };
+      return { id, pages: collectors.map((c) => c.page()), torrents };
+    }
+    let rows: SnapshotRows;
+    if ('sort' in request) {
+      rows = SnapshotRows.fromShared(request.sort);
     } else {
-      let rows: SnapshotRows;
+      rows = new SnapshotRows();
+      let truncated: boolean;
+      let preview: SnapshotPage | undefined;
       if ('scan' in request) {
-        rows = new SnapshotRows();
         const visited = readSharedTorrents(request.scan, (hash, seeders, leechers, downloaded, last) =>
           rows.add(hash, seeders, leechers, downloaded, last),
         );
-        port.postMessage({ id, scanned: rows.shared(), truncated: visited > rows.length } satisfies SortReply);
+        truncated = visited > rows.length;
       } else {
-        rows = SnapshotRows.fromShared(request.sort);
+        truncated = await redisWalks.walk(request.scanRedis, rows);
+        preview = request.preview && runSync(previewSteps(rows, request.preview));
       }
-      reply = { id, order: runSync(snapshotOrderSteps(rows)) };
+      port?.postMessage({ id, scanned: rows.shared(), truncated, preview } satisfies SortReply);
     }
+    return { id, order: runSync(snapshotOrderSteps(rows)) };
   } catch (err) {
-    reply = { id, error: err instanceof Error ? err.message : String(err) };
+    return { id, error: err instanceof Error ? err.message : String(err) };
   }
-  const moved = 'order' in reply ? [reply.order.byHash.buffer, ...reply.order.byColumn.map((o) => o.buffer)] : [];
-  port.postMessage(reply, moved as ArrayBuffer[]);
-  // This thread's handles on a snapshot's rows are garbage now. It allocates
-  // too little for a collection to come by itself, and while the handles live
-  // the rows (40 MB at a million torrents) stay resident after the table that
-  // used them is gone. A walk for pages holds only the store's own buffers.
-  if (!('pages' in request)) collectGarbage();
-});
+}
 
 /**
  * A full garbage collection of this thread's heap (a few ms here, on a heap of

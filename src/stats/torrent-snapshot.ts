@@ -1,6 +1,6 @@
-import type { SwarmStore, TorrentSummary } from '../store/swarm-store.js';
+import type { RedisWalkSpec, SwarmStore, TorrentSummary } from '../store/swarm-store.js';
 import { previewSteps } from './snapshot-preview.js';
-import { MAX_ROWS, prefixNibbles, SnapshotRows } from './snapshot-rows.js';
+import { prefixNibbles, SnapshotRows, scanStore } from './snapshot-rows.js';
 import { columnOrderSteps, runSync, Slicer, type SnapshotOrder, snapshotOrderSteps } from './snapshot-sort.js';
 import { sortThread } from './snapshot-sort-thread.js';
 import type { SnapshotPage, SnapshotQuery, TorrentRow } from './table-query.js';
@@ -41,9 +41,10 @@ export interface BuildOptions {
   offThreadAbove?: number;
   /**
    * A page near the top (canPreview) to answer from the scanned rows, before
-   * the sorts (snapshot-preview.ts), on the event loop in 1-ms slices. Not
-   * for a store walked on the worker thread: its pages near the top are read
-   * without a snapshot (shared-store-pages.ts).
+   * the sorts (snapshot-preview.ts): on the worker thread when a Redis store
+   * is walked there, else on the event loop in 1-ms slices. Not for the
+   * memory store walked there: its pages near the top are read without a
+   * snapshot (shared-store-pages.ts).
    */
   preview?: SnapshotQuery;
   /** Called once the store is scanned (and `preview` answered), before the sorts. */
@@ -86,10 +87,11 @@ export class TorrentSnapshot {
 
   /**
    * Reads every torrent, then sorts. A store whose torrents sit in shared
-   * memory, when they are many, is walked and sorted on a worker thread: the
-   * event loop answering announces only hands it over. Any other store is
-   * scanned in pages on the event loop, returning to it every millisecond,
-   * and sorted on a worker thread when the rows are many.
+   * memory, or a Redis store, when they are many, is walked and sorted on a
+   * worker thread (Redis on a connection of the thread's own): the event loop
+   * answering announces only hands it over. Any other store is scanned in
+   * pages on the event loop, returning to it every millisecond, and sorted on
+   * a worker thread when the rows are many.
    */
   static async build(store: SwarmStore, now: () => number, options: BuildOptions = {}): Promise<TorrentSnapshot> {
     const started = now();
@@ -97,14 +99,20 @@ export class TorrentSnapshot {
     const offThreadAbove = options.offThreadAbove ?? OFF_THREAD_ABOVE;
     let snapshot: TorrentSnapshot;
     const query = options.preview;
-    if (store.sharedTorrents && (await store.totals()).torrents > offThreadAbove) {
-      const { scanned, order } = sortThread.scan(store.sharedTorrents());
-      const { rows, truncated } = await scanned;
-      options.onScanned?.({ rows, builtAt: started, truncated, preview: undefined });
+    const walkedElsewhere = store.sharedTorrents !== undefined || store.redisWalk !== undefined;
+    if (walkedElsewhere && (await store.totals()).torrents > offThreadAbove) {
+      const shared = store.sharedTorrents?.();
+      const { scanned, order } = sortThread.scan(
+        shared ?? { redis: (store.redisWalk as () => RedisWalkSpec)(), preview: query },
+      );
+      const { rows, truncated, preview } = await scanned;
+      const page = query && preview && { query, page: preview };
+      options.onScanned?.({ rows, builtAt: started, truncated, preview: page });
       snapshot = new TorrentSnapshot(started, truncated, rows, await order);
     } else {
       const rows = new SnapshotRows();
-      const truncated = await scan(store, rows, options.pageSize ?? 1000);
+      const slicer = new Slicer(SCAN_SLICE_MS);
+      const truncated = await scanStore(store, rows, options.pageSize ?? 1000, () => slicer.pause());
       if (options.onScanned) {
         const page = query && { query, page: await new Slicer(PREVIEW_SLICE_MS).run(previewSteps(rows, query)) };
         options.onScanned({ rows, builtAt: started, truncated, preview: page });
@@ -204,18 +212,4 @@ export class TorrentSnapshot {
     }
     return lo;
   }
-}
-
-/** Reads every torrent of the store into `rows`; true when it held more than MAX_ROWS (the rest left out). */
-async function scan(store: SwarmStore, rows: SnapshotRows, pageSize: number): Promise<boolean> {
-  const slicer = new Slicer(SCAN_SLICE_MS);
-  let cursor = '0';
-  do {
-    const page = await store.scanTorrents(cursor, pageSize);
-    for (const t of page.torrents) rows.push(t);
-    cursor = page.cursor;
-    if (rows.length >= MAX_ROWS) return true;
-    await slicer.pause();
-  } while (cursor !== '0');
-  return false;
 }

@@ -141,6 +141,12 @@ export interface SwarmStore {
    * (shared-torrent-rows.ts) instead of the one answering announces.
    */
   sharedTorrents?(): SharedTorrentRows;
+  /**
+   * A Redis store says how another thread opens a connection of its own to
+   * the same keys, for the stats table's snapshot to be walked there instead
+   * of on the thread answering announces (structured-cloneable).
+   */
+  redisWalk?(): RedisWalkSpec;
   /** The live peers of one torrent (stats page detail view), at most `limit`. */
   torrentPeers(infoHash: Buffer, limit: number): Promise<StoredPeer[]>;
   totals(): Promise<SwarmTotals>;
@@ -160,6 +166,17 @@ export interface SwarmStore {
   /** Whether the store answers now, and how many outages it had (metrics, /readyz); a store always up may leave it out. */
   health?(): StoreHealth;
   close(): Promise<void>;
+}
+
+/** What a worker thread needs to walk a Redis store's torrents on a connection of its own. */
+export interface RedisWalkSpec {
+  url?: string;
+  clusterUrls?: string[];
+  prefix: string;
+  peerTtlMs: number;
+  commandTimeoutMs?: number;
+  /** The store's clock minus Date.now() when the spec was made (an injected clock in tests). */
+  clockOffsetMs: number;
 }
 
 export interface StoreHealth {

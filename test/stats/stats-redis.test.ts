@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import type { RedisStore } from '../../src/store/redis/redis-store.js';
+import { type ScannedRows, TorrentSnapshot } from '../../src/stats/torrent-snapshot.js';
+import { RedisStore } from '../../src/store/redis/redis-store.js';
 import { createTracker, type Tracker } from '../../src/tracker.js';
 import {
   type RedisClusterHandle,
@@ -8,6 +10,7 @@ import {
   startRedisCluster,
   startRedisServer,
 } from '../helpers/redis-server.js';
+import { storeAnnounce } from '../helpers/store-announce.js';
 import { getJson, populate, runStatsJsonSuite, table } from './stats-json-suite.js';
 
 /**
@@ -93,6 +96,100 @@ describe('a Redis outage', () => {
       assert.equal(up, 200, 'recovers by itself');
     } finally {
       await tracker.close();
+      await own.stop();
+    }
+  });
+});
+
+describe('a large Redis store walked on the table thread, on a connection of its own', () => {
+  for (const where of ['standalone', 'cluster'] as const) {
+    it(`gives the same table as a walk on the event loop (${where})`, async () => {
+      const now = 1_700_000_000_000;
+      const store = new RedisStore({
+        ...(where === 'standalone' ? { url: redis.url } : { clusterUrls: cluster.urls }),
+        prefix: `walk${++prefixes}:`,
+        peerTtlMs: 3_600_000,
+        now: () => now,
+      });
+      try {
+        await store.ready(10_000);
+        const torrents = 300;
+        for (let i = 0; i < torrents; i++) {
+          const infoHash = randomBytes(20);
+          for (let p = 0; p <= i % 4; p++) {
+            await store.announce(
+              storeAnnounce({ infoHash, peerId: randomBytes(20), event: 'started', seeder: (i + p) % 3 === 0 }),
+            );
+          }
+        }
+        const q = { start: 5, length: 20, column: 1, dir: 'desc' as const, prefix: '' };
+        let scanned: ScannedRows | undefined;
+        // offThreadAbove 0: walked and sorted on the thread whatever the size.
+        const onThread = await TorrentSnapshot.build(store, () => now, {
+          offThreadAbove: 0,
+          preview: q,
+          onScanned: (scan) => {
+            scanned = scan;
+          },
+        });
+        const onLoop = await TorrentSnapshot.build(store, () => now, { offThreadAbove: Number.POSITIVE_INFINITY });
+        assert.equal(onThread.size, torrents);
+        assert.equal(onLoop.size, torrents);
+        assert.deepEqual(scanned?.preview?.page, onLoop.query(q), 'the first page, from the thread before its sorts');
+        for (let column = 0; column < 5; column++) {
+          for (const dir of ['asc', 'desc'] as const) {
+            for (const prefix of ['', 'a', '3f']) {
+              const page = { start: 0, length: 100, column, dir, prefix };
+              assert.deepEqual(onThread.query(page), onLoop.query(page), JSON.stringify(page));
+            }
+          }
+        }
+      } finally {
+        await store.close();
+      }
+    });
+  }
+});
+
+describe('a Redis outage while the table thread walks', () => {
+  it('fails the walk while Redis is down, at once, and walks again once it is back', async () => {
+    const own = await startRedisServer();
+    const now = 1_700_000_000_000;
+    const store = new RedisStore({
+      url: own.url,
+      prefix: 'down:',
+      peerTtlMs: 3_600_000,
+      now: () => now,
+      log: () => {},
+    });
+    try {
+      await store.ready(10_000);
+      for (let i = 0; i < 20; i++) {
+        await store.announce(storeAnnounce({ infoHash: randomBytes(20), peerId: randomBytes(20), event: 'started' }));
+      }
+      const walk = () => TorrentSnapshot.build(store, () => now, { offThreadAbove: 0 });
+      assert.equal((await walk()).size, 20);
+      await own.kill();
+      const t0 = Date.now();
+      await assert.rejects(walk());
+      assert.ok(Date.now() - t0 < 5000, 'an outage fails the walk within a command timeout or two');
+      // The restarted Redis is empty (it keeps nothing on disk): five torrents are announced again.
+      await own.restart();
+      await store.ready(10_000);
+      for (let i = 0; i < 5; i++) {
+        await store.announce(storeAnnounce({ infoHash: randomBytes(20), peerId: randomBytes(20), event: 'started' }));
+      }
+      let size = 0;
+      for (const deadline = Date.now() + 10_000; size !== 5 && Date.now() < deadline; ) {
+        size = await walk().then(
+          (s) => s.size,
+          () => 0,
+        );
+        if (size !== 5) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(size, 5, "the thread's connection recovers by itself");
+    } finally {
+      await store.close();
       await own.stop();
     }
   });

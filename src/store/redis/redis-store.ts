@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { lineSink, stderrLogger } from '../../logging/logger.js';
 import {
   DEFAULT_WEBRTC_TTL_MS,
+  type RedisWalkSpec,
   type StoreAnnounce,
   type StoreAnnounceResult,
   type StoredPeer,
@@ -100,6 +101,7 @@ export class RedisStore implements SwarmStore {
   private readonly counter: TorrentCounter;
   private readonly index: TorrentIndex;
   private readonly totalsCache: SharedTotals;
+  private readonly walkSpec: Omit<RedisWalkSpec, 'clockOffsetMs'>;
 
   constructor(options: RedisStoreOptions) {
     this.scripts = redisScripts();
@@ -118,6 +120,13 @@ export class RedisStore implements SwarmStore {
       clientName: options.clientName ?? `bitstorm-${process.pid}`,
     });
     this.kind = this.connection.kind;
+    this.walkSpec = {
+      url: options.url,
+      clusterUrls: options.clusterUrls ? [...options.clusterUrls] : undefined,
+      prefix: this.prefix,
+      peerTtlMs: this.ttl,
+      commandTimeoutMs: options.commandTimeoutMs,
+    };
     this.channels = new NodeChannels(this.connection, {
       url: options.url,
       clusterUrls: options.clusterUrls,
@@ -281,6 +290,10 @@ export class RedisStore implements SwarmStore {
       });
     }
     return { cursor: page.cursor, torrents };
+  }
+
+  redisWalk(): RedisWalkSpec {
+    return { ...this.walkSpec, clockOffsetMs: this.now() - Date.now() };
   }
 
   async torrentPeers(infoHash: Buffer, limit: number): Promise<StoredPeer[]> {
