@@ -10,7 +10,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parentPort } from 'node:worker_threads';
 import { readSharedTorrents } from '../store/shared-torrent-rows.js';
-import { RedisWalks } from './redis-walks.js';
+import type { RedisWalks } from './redis-walks.js';
 import { PageCollector, previewSteps } from './snapshot-preview.js';
 import { SnapshotRows } from './snapshot-rows.js';
 import { runSync, snapshotOrderSteps } from './snapshot-sort.js';
@@ -21,7 +21,8 @@ const port = parentPort;
 if (!port) throw new Error('snapshot-sort-worker.js runs as a worker thread');
 lowerPriority();
 const collectGarbage = garbageCollector();
-const redisWalks = new RedisWalks();
+/** Made on the first Redis walk: a thread for the memory store never loads the Redis client. */
+let redisWalks: Promise<RedisWalks> | undefined;
 port.on('message', (request: SortThreadRequest) => {
   void answer(request).then((reply) => {
     const moved = 'order' in reply ? [reply.order.byHash.buffer, ...reply.order.byColumn.map((o) => o.buffer)] : [];
@@ -57,7 +58,8 @@ async function answer(request: SortThreadRequest): Promise<SortReply> {
         );
         truncated = visited > rows.length;
       } else {
-        truncated = await redisWalks.walk(request.scanRedis, rows);
+        redisWalks ??= import('./redis-walks.js').then((m) => new m.RedisWalks());
+        truncated = await (await redisWalks).walk(request.scanRedis, rows);
         preview = request.preview && runSync(previewSteps(rows, request.preview));
       }
       port?.postMessage({ id, scanned: rows.shared(), truncated, preview } satisfies SortReply);
