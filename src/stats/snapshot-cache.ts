@@ -73,7 +73,8 @@ export class SnapshotCache {
    * table's thread, with no snapshot (shared-store-pages.ts). Otherwise it is
    * answered from the snapshot as get() gives it, or, before the first
    * snapshot exists, from the first build's scanned rows as soon as its scan
-   * is done (a page near the top in one pass, snapshot-preview.ts, here in
+   * is done (a page near the top in one pass, snapshot-preview.ts: by the
+   * table's thread for the request that started a build there, else here in
    * 1-ms slices), so the first visitor of a large tracker does not wait for
    * the sorts.
    */

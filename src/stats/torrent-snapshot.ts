@@ -101,10 +101,9 @@ export class TorrentSnapshot {
     const query = options.preview;
     const walkedElsewhere = store.sharedTorrents !== undefined || store.redisWalk !== undefined;
     if (walkedElsewhere && (await store.totals()).torrents > offThreadAbove) {
-      const shared = store.sharedTorrents?.();
-      const { scanned, order } = sortThread.scan(
-        shared ?? { redis: (store.redisWalk as () => RedisWalkSpec)(), preview: query },
-      );
+      // walkedElsewhere: one of the two is there.
+      const source = store.sharedTorrents?.() ?? { redis: store.redisWalk?.() as RedisWalkSpec, preview: query };
+      const { scanned, order } = sortThread.scan(source);
       const { rows, truncated, preview } = await scanned;
       const page = query && preview && { query, page: preview };
       options.onScanned?.({ rows, builtAt: started, truncated, preview: page });
