@@ -282,6 +282,56 @@ export interface LongTailResult {
   measured: string[];
 }
 
+/** The prefill: every peer of the workload started once over UDP, 128 in flight, for at most `capS` seconds. */
+export function prefillLoad(
+  binary: string,
+  w: LongTailWorkload,
+  port: number,
+  capS: number,
+  pids: () => number[],
+  sidePids?: () => number[],
+): Promise<LoadResult> {
+  return runLoad({
+    binary,
+    file: w.file,
+    mode: 'udp',
+    port,
+    concurrency: 128,
+    duration: capS,
+    once: true,
+    start: 0,
+    end: w.prefill,
+    numwant: 0,
+    timeoutMs: 3000,
+    pids,
+    sidePids,
+  });
+}
+
+/** Regular updates (numwant 50) of stored peers over UDP: the steady load, paced to `rate` a second when given. */
+export function updateLoad(
+  binary: string,
+  w: LongTailWorkload,
+  port: number,
+  run: { concurrency: number; duration: number; warmup: number; rate?: number },
+  pids: () => number[],
+  sidePids?: () => number[],
+): Promise<LoadResult> {
+  return runLoad({
+    binary,
+    file: w.file,
+    mode: 'udp',
+    port,
+    ...run,
+    start: w.prefill,
+    end: w.total,
+    numwant: 50,
+    timeoutMs: 2000,
+    pids,
+    sidePids,
+  });
+}
+
 export async function runLongTailBench(o: LongTailOptions): Promise<LongTailResult> {
   const w = o.workload;
   const rows: Row[] = [];
@@ -313,21 +363,7 @@ export async function runLongTailBench(o: LongTailOptions): Promise<LongTailResu
       const baseRss = rssBytes(pids());
       const baseRedis = t.redis?.usedMemory();
       o.log(`long tail: ${cfg.id}: prefill ${w.prefill} peers in ${w.hashes.length} torrents over UDP`);
-      const pre = await runLoad({
-        binary: o.loadgenBin,
-        file: w.file,
-        mode: 'udp',
-        port: t.port,
-        concurrency: 128,
-        duration: cfg.prefillCap,
-        once: true,
-        start: 0,
-        end: w.prefill,
-        numwant: 0,
-        timeoutMs: 3000,
-        pids,
-        sidePids: side,
-      });
+      const pre = await prefillLoad(o.loadgenBin, w, t.port, cfg.prefillCap, pids, side);
       row.prefill = pre;
       row.stored = pre.ok;
       row.torrents = torrentsStored(w, pre.ok);
@@ -351,22 +387,7 @@ export async function runLongTailBench(o: LongTailOptions): Promise<LongTailResu
       await sleep(300);
       // Regular updates of stored peers (numwant 50), for `duration` s after `warmup` s.
       const steadyLoad = (duration: number, warmup: number, rate?: number): Promise<LoadResult> =>
-        runLoad({
-          binary: o.loadgenBin,
-          file: w.file,
-          mode: 'udp',
-          port: t.port,
-          concurrency: o.concurrency,
-          duration,
-          warmup,
-          start: w.prefill,
-          end: w.total,
-          numwant: 50,
-          timeoutMs: 2000,
-          rate,
-          pids,
-          sidePids: side,
-        });
+        updateLoad(o.loadgenBin, w, t.port, { concurrency: o.concurrency, duration, warmup, rate }, pids, side);
       const steady = await steadyLoad(o.duration, o.warmup);
       row.steady = steady;
       row.load = loadAverage();

@@ -21,8 +21,8 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type LoadResult, runLoad } from './loadgen.js';
-import { buildLongTailWorkload, STATS_BY_SEEDERS } from './long-tail.js';
+import type { LoadResult } from './loadgen.js';
+import { buildLongTailWorkload, prefillLoad, STATS_BY_SEEDERS, updateLoad } from './long-tail.js';
 import { startBitstorm } from './trackers.js';
 
 const rate = Number(process.argv[2] ?? 16_000);
@@ -37,37 +37,10 @@ const w = buildLongTailWorkload({ torrents: 1_000_000, steadyRecords: 1_000_000,
 const t = await startBitstorm({ repoRoot, redis: false, workers: 1 });
 try {
   const pids = (): number[] => t.trackerPids();
-  const pre = await runLoad({
-    binary: loadgen,
-    file: w.file,
-    mode: 'udp',
-    port: t.port,
-    concurrency: 128,
-    duration: 300,
-    once: true,
-    start: 0,
-    end: w.prefill,
-    numwant: 0,
-    timeoutMs: 3000,
-    pids,
-  });
+  const pre = await prefillLoad(loadgen, w, t.port, 300, pids);
   console.log(`${repoRoot}: prefill ${pre.ok} peers, ${Math.round(pre.rate)}/s; paced load ${rate}/s`);
   const load = (): Promise<LoadResult> =>
-    runLoad({
-      binary: loadgen,
-      file: w.file,
-      mode: 'udp',
-      port: t.port,
-      concurrency: 64,
-      duration: 5,
-      warmup: 0,
-      start: w.prefill,
-      end: w.total,
-      numwant: 50,
-      timeoutMs: 2000,
-      rate,
-      pids,
-    });
+    updateLoad(loadgen, w, t.port, { concurrency: 64, duration: 5, warmup: 0, rate }, pids);
   const ask = async (): Promise<number> => {
     const t0 = performance.now();
     const res = await fetch(`http://127.0.0.1:${t.port}${STATS_BY_SEEDERS}`, { signal: AbortSignal.timeout(60_000) });

@@ -57,7 +57,7 @@ export interface ScannedRows {
   /** As TorrentSnapshot's. */
   builtAt: number;
   truncated: boolean;
-  /** BuildOptions.preview's page, when asked for (and the scan was on the event loop). */
+  /** BuildOptions.preview's page, when asked for (never for the memory store walked on the thread). */
   preview: { query: SnapshotQuery; page: SnapshotPage } | undefined;
 }
 
