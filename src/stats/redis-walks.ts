@@ -30,7 +30,14 @@ export class RedisWalks {
   }
 
   private storeFor(spec: RedisWalkSpec): Kept {
-    const key = JSON.stringify([spec.url, spec.clusterUrls, spec.prefix, spec.peerTtlMs, spec.commandTimeoutMs]);
+    const key = JSON.stringify([
+      spec.url,
+      spec.clusterUrls,
+      spec.prefix,
+      spec.peerTtlMs,
+      spec.commandTimeoutMs,
+      spec.directWalkAbove,
+    ]);
     let kept = this.stores.get(key);
     if (!kept) {
       if (this.stores.size >= MAX_STORES) {
@@ -45,6 +52,7 @@ export class RedisWalks {
         prefix: spec.prefix,
         peerTtlMs: spec.peerTtlMs,
         commandTimeoutMs: spec.commandTimeoutMs,
+        directWalkAbove: spec.directWalkAbove,
         now: () => Date.now() + clock.clockOffsetMs,
         clientName: `bitstorm-${process.pid}-table`,
         // An outage shows as the walk's failure on the stats page; the tracker's own connection logs it.

@@ -175,6 +175,7 @@ export interface RedisWalkSpec {
   prefix: string;
   peerTtlMs: number;
   commandTimeoutMs?: number;
+  directWalkAbove?: number;
   /** The store's clock minus Date.now() when the spec was made (an injected clock in tests). */
   clockOffsetMs: number;
 }

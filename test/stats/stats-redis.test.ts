@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { type ScannedRows, TorrentSnapshot } from '../../src/stats/torrent-snapshot.js';
+import { BUCKETS } from '../../src/store/redis/keys.js';
 import { RedisStore } from '../../src/store/redis/redis-store.js';
 import { createTracker, type Tracker } from '../../src/tracker.js';
 import {
@@ -105,14 +106,17 @@ describe('a large Redis store walked on the table thread, on a connection of its
   for (const where of ['standalone', 'cluster'] as const) {
     it(`gives the same table as a walk on the event loop (${where})`, async () => {
       const now = 1_700_000_000_000;
-      const store = new RedisStore({
+      const options = {
         ...(where === 'standalone' ? { url: redis.url } : { clusterUrls: cluster.urls }),
         prefix: `walk${++prefixes}:`,
         peerTtlMs: 3_600_000,
         now: () => now,
-      });
+      };
+      const store = new RedisStore(options);
+      // The thread's walk reads every bucket number (a dense index's walk), the event loop's the index.
+      const dense = new RedisStore({ ...options, directWalkAbove: 1 });
       try {
-        await store.ready(10_000);
+        await Promise.all([store.ready(10_000), dense.ready(10_000)]);
         const torrents = 300;
         for (let i = 0; i < torrents; i++) {
           const infoHash = randomBytes(20);
@@ -124,15 +128,26 @@ describe('a large Redis store walked on the table thread, on a connection of its
         }
         const q = { start: 5, length: 20, column: 1, dir: 'desc' as const, prefix: '' };
         let scanned: ScannedRows | undefined;
+        const hscans = async (): Promise<number> =>
+          where === 'standalone'
+            ? Number(/cmdstat_hscan:calls=(\d+)/.exec(String(await redis.command('INFO', 'commandstats')))?.[1] ?? 0)
+            : Number.NaN;
+        const before = await hscans();
         // offThreadAbove 0: walked and sorted on the thread whatever the size.
-        const onThread = await TorrentSnapshot.build(store, () => now, {
+        const onThread = await TorrentSnapshot.build(dense, () => now, {
           offThreadAbove: 0,
           preview: q,
           onScanned: (scan) => {
             scanned = scan;
           },
         });
+        const between = await hscans();
         const onLoop = await TorrentSnapshot.build(store, () => now, { offThreadAbove: Number.POSITIVE_INFINITY });
+        if (where === 'standalone') {
+          assert.ok(between - before >= BUCKETS, `the thread read every bucket number (${between - before} HSCANs)`);
+          const read = (await hscans()) - between;
+          assert.ok(read < BUCKETS / 10, `the event loop read the buckets the index lists (${read} HSCANs)`);
+        }
         assert.equal(onThread.size, torrents);
         assert.equal(onLoop.size, torrents);
         assert.deepEqual(scanned?.preview?.page, onLoop.query(q), 'the first page, from the thread before its sorts');
@@ -145,7 +160,7 @@ describe('a large Redis store walked on the table thread, on a connection of its
           }
         }
       } finally {
-        await store.close();
+        await Promise.all([store.close(), dense.close()]);
       }
     });
   }

@@ -747,26 +747,65 @@ describe('Redis store layout', () => {
   // Pages of 16: one lane; of 250: two lanes walked side by side (torrent-index.ts).
   for (const pageSize of [16, 250]) {
     it(`lists each torrent once in a walk, even when buckets are renewed during it (pages of ${pageSize})`, async () => {
-      await walkWhileRenewing(pageSize);
+      await walkWhileRenewing(pageSize, 300);
     });
   }
 
-  async function walkWhileRenewing(pageSize: number): Promise<void> {
+  // Pages of 1,000 from a store whose index counts as dense: every bucket number read, in eight lanes.
+  it('lists each torrent once in a walk of every bucket number, even when buckets are renewed during it', async () => {
+    await walkWhileRenewing(1000, 2500, { directWalkAbove: 1 });
+  });
+
+  it('lists the same torrents and counts reading every bucket number as reading the index', async () => {
+    const direct = await makeStore({ directWalkAbove: 1 });
+    const indexed = await makeStore({ prefix: direct.prefix });
+    const torrents = 2500;
+    for (let i = 0; i < torrents; i += 250) {
+      await Promise.all(
+        Array.from({ length: 250 }, (_, j) => direct.announce(req(hash(7_000 + i + j), i + j, { numWant: 0 }))),
+      );
+    }
+    // Some with keys of their own: two peers, a seeder that completed.
+    for (let i = 0; i < 50; i++) await direct.announce(req(hash(7_000 + i), 90_000 + i, { numWant: 0 }));
+    await direct.announce(req(hash(7_001), 99_998, { numWant: 0, event: 'completed', seeder: true }));
+    await waitFor(async () => ((await redis.command('ZCARD', torrentIndexKey(direct.prefix))) as number) > 2000, 5000);
+    const first = await direct.scanTorrents('0', 1000);
+    assert.match(first.cursor, /^d\d+:\d+:\d+:\d+(,d\d+:\d+:\d+:\d+){7}$/, 'eight lanes of bucket numbers go on');
+    const byNumber = await walk(direct, 1000);
+    const byIndex = await walk(indexed, 1000);
+    assert.equal(byNumber.listed, torrents, 'each torrent once');
+    assert.equal(byNumber.size, torrents);
+    assert.deepEqual(byNumber, byIndex);
+    assert.deepEqual(
+      [byNumber.get(hash(7_001).toString('hex'))?.complete, byNumber.get(hash(7_001).toString('hex'))?.downloaded],
+      [1, 1],
+    );
+    assert.equal(byNumber.get(hash(7_002).toString('hex'))?.incomplete, 2);
+  });
+
+  async function walkWhileRenewing(
+    pageSize: number,
+    torrents: number,
+    over: Partial<RedisStoreOptions> = {},
+  ): Promise<void> {
     let clock = Date.now();
-    const store = await makeStore({ now: () => clock });
-    const torrents = 300;
+    const store = await makeStore({ now: () => clock, ...over });
     const announceAll = () =>
       Promise.all(Array.from({ length: torrents }, (_, i) => store.announce(req(hash(4_000 + i), i, { numWant: 0 }))));
     await announceAll();
-    await waitFor(async () => ((await redis.command('ZCARD', torrentIndexKey(store.prefix))) as number) > 200, 2000);
+    await waitFor(
+      async () => ((await redis.command('ZCARD', torrentIndexKey(store.prefix))) as number) > (torrents * 2) / 3,
+      2000,
+    );
     let cursor = '0';
     const seen: string[] = [];
     let pages = 0;
     do {
       pages++;
       const page = await store.scanTorrents(cursor, pageSize);
-      if (pages === 1 && pageSize >= 250)
+      if (pages === 1 && pageSize === 250)
         assert.match(page.cursor, /^\d+:\d+:\d+:\d+,\d+:\d+:\d+:\d+$/, 'two lanes go on');
+      if (pages === 1 && over.directWalkAbove !== undefined) assert.match(page.cursor, /^d/, 'every bucket number');
       for (const x of page.torrents) seen.push(x.infoHash.toString('hex'));
       cursor = page.cursor;
       // Every bucket renewed (and its index entry refreshed) between pages.

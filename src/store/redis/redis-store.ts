@@ -44,6 +44,12 @@ export interface RedisStoreOptions extends StoreOptions {
   clientName?: string;
   /** totals() is shared between processes when more buckets of torrents than this are indexed. Default 1,000. */
   totalsCacheAbove?: number;
+  /**
+   * A walk of big pages (the stats table's, full scrape) reads every bucket
+   * number rather than the index's once the index lists this many buckets
+   * (torrent-index.ts). Default half of them (65,536); tests lower it.
+   */
+  directWalkAbove?: number;
 }
 
 const DAY_MS = 86_400_000;
@@ -126,6 +132,7 @@ export class RedisStore implements SwarmStore {
       prefix: this.prefix,
       peerTtlMs: this.ttl,
       commandTimeoutMs: options.commandTimeoutMs,
+      directWalkAbove: options.directWalkAbove,
     };
     this.channels = new NodeChannels(this.connection, {
       url: options.url,
@@ -147,7 +154,13 @@ export class RedisStore implements SwarmStore {
     const cluster = this.kind === 'redis-cluster';
     this.counter = new TorrentCounter(this.connection, this.scripts.count, () => this.torrentBuckets(), cluster);
     bucketTag(0); // makes the slots' bucket tags now (a few ms), not on the first announce
-    this.index = new TorrentIndex(this.connection, this.prefix, this.counter, this.keyTtl + this.indexRefresh);
+    this.index = new TorrentIndex(
+      this.connection,
+      this.prefix,
+      this.counter,
+      this.keyTtl + this.indexRefresh,
+      options.directWalkAbove,
+    );
     this.totalsCache = new SharedTotals(
       this.connection,
       this.prefix,
