@@ -126,7 +126,8 @@ export class TorrentIndex {
    * `<bucket>:<hscan cursor>:<end>:<per bucket>` = go on in bucket `bucket` from
    * that HSCAN cursor ('0': its start), up to bucket `end` (excluded), having
    * read `per bucket` / 10 torrents per bucket so far (optional).
-   * `<bucket>:<hscan>` alone is one lane to the last bucket.
+   * `<bucket>:<hscan>` alone is one lane to the last bucket. Lanes of a walk
+   * that reads every bucket number (DIRECT_TORRENTS) start with `d`.
    */
   async page(cursor: string, count: number, cutoff: number, markerCutoff: number): Promise<IndexPage> {
     const wanted = Math.max(1, Math.min(MAX_PAGE_TORRENTS, Math.floor(count)));
