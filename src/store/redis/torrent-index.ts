@@ -52,11 +52,11 @@ const MAX_LANES = 8;
  * at a million, nearly every number is a bucket). A lane's page is then one
  * round trip (and the count calls, when some marker cannot tell) where an
  * index page is two one after another, each waiting its turn behind the
- * announces queued in Redis; at a million torrents with no other load the
- * walk took 1.1 s instead of 1.3, with ~0.6 s of Redis' CPU and ~0.8 s of the
- * tracker's instead of ~0.8 and ~1.1 (bench/redis-walk.ts). A number that is
- * no bucket costs Redis an empty HSCAN. Such a walk leaves the index's stale
- * entries to the totals walk, which reads the index.
+ * announces queued in Redis. At a million torrents with no other load it
+ * costs Redis about a quarter less (bench/redis-walk.ts: a median of 0.57 s
+ * of its CPU against 0.74 s). A number that is no bucket costs Redis an empty
+ * HSCAN. Such a walk leaves the index's stale entries to the totals walk,
+ * which reads the index.
  */
 const DIRECT_TORRENTS = 1000;
 /** Buckets read per round trip of a direct walk, at most. */
@@ -218,8 +218,9 @@ export class TorrentIndex {
       hscan = '0';
       bucket = (numbers[numbers.length - 1] as number) + 1;
       next = numbers.length === take && bucket < end ? { bucket, hscan, end, perBucket, direct } : undefined;
-      // Three quarters will do: the buckets just read were sized for all of it, and topping
-      // up the few short would be another round trip (most lanes' pages under load made one).
+      // Three quarters will do: the buckets just read were sized for all of it, and topping up
+      // the few missing would be another round trip (under the long-tail load, ~40 % of lane
+      // pages made one before this rule).
       if (!next || torrents.length >= wanted - (wanted >> 2)) break;
     }
     if (gone.length > 0) this.connection.command(this.key, ['ZREM', this.key, ...gone]).catch(() => undefined);
