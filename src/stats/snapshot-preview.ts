@@ -54,7 +54,11 @@ export class PageCollector {
     this.order = new Int32Array(slots);
   }
 
-  /** A torrent: its info hash at `from[at..at + 20)`, and its counts. */
+  /**
+   * A torrent: its info hash at `from[at..at + 20)`, and its counts. With
+   * `unchanged` (a store's shared rows, read while written: shared-torrent-rows.ts),
+   * a torrent is kept only when that still holds once its hash is copied.
+   */
   offer(
     from: Uint8Array,
     at: number,
@@ -62,6 +66,7 @@ export class PageCollector {
     leechers: number,
     completed: number,
     lastAnnounce: number,
+    unchanged?: () => boolean,
   ): void {
     const nibbles = this.nibbles;
     if (nibbles === undefined) return;
@@ -89,6 +94,11 @@ export class PageCollector {
     const s = this.spare;
     const h = s * 20;
     for (let b = 0; b < 20; b++) this.hashes[h + b] = from[at + b] as number;
+    if (unchanged !== undefined && !unchanged()) {
+      // The row was reused for another torrent meanwhile: left out (the spare slot stays spare).
+      this.matches--;
+      return;
+    }
     this.keys[s] = key;
     const v = s * 4;
     this.values[v] = seeders;

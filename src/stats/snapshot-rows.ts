@@ -60,18 +60,35 @@ export class SnapshotRows {
   }
 
   add(infoHash: Uint8Array, complete: number, incomplete: number, downloaded: number, lastAnnounce: number): void {
-    if (this.length >= MAX_ROWS || infoHash.length !== 20) return;
+    if (infoHash.length === 20) this.addFrom(infoHash, 0, complete, incomplete, downloaded, lastAnnounce);
+  }
+
+  /** A row whose info hash is `bytes[at..at + 20)`; left out past MAX_ROWS. */
+  addFrom(
+    bytes: Uint8Array,
+    at: number,
+    complete: number,
+    incomplete: number,
+    downloaded: number,
+    lastAnnounce: number,
+  ): void {
+    if (this.length >= MAX_ROWS) return;
     const i = this.length++;
     if ((i & SEGMENT_MASK) === 0) this.segments.push(newSegment());
     const j = i & SEGMENT_MASK;
     const s = this.segments[i >>> SEGMENT_BITS]!;
     // A byte loop: Buffer#copy's fixed cost is several times 20 bytes' worth.
     const to = s.hashes;
-    for (let b = 0, o = j * 20; b < 20; b++) to[o + b] = infoHash[b] as number;
+    for (let b = 0, o = j * 20; b < 20; b++) to[o + b] = bytes[at + b] as number;
     s.values[0][j] = Math.min(complete, MAX_COUNT);
     s.values[1][j] = Math.min(incomplete, MAX_COUNT);
     s.values[2][j] = Math.min(downloaded, MAX_COUNT);
     s.values[3][j] = lastAnnounce;
+  }
+
+  /** Takes the last row back (one whose info hash changed while it was copied). */
+  dropLast(): void {
+    if (this.length > 0) this.length--;
   }
 
   /** Column 0 seeders, 1 leechers, 2 completed, 3 last announce, of row i. */

@@ -40,9 +40,12 @@ async function answer(request: SortThreadRequest): Promise<SortReply> {
   try {
     if ('pages' in request) {
       const collectors = request.queries.map((q) => new PageCollector(q));
-      const torrents = readSharedTorrents(request.pages, (hash, seeders, leechers, downloaded, last) => {
-        for (const c of collectors) c.offer(hash, 0, seeders, leechers, downloaded, last);
-      });
+      const torrents = readSharedTorrents(
+        request.pages,
+        (bytes, at, seeders, leechers, downloaded, last, unchanged) => {
+          for (const c of collectors) c.offer(bytes, at, seeders, leechers, downloaded, last, unchanged);
+        },
+      );
       return { id, pages: collectors.map((c) => c.page()), torrents };
     }
     let rows: SnapshotRows;
@@ -53,10 +56,18 @@ async function answer(request: SortThreadRequest): Promise<SortReply> {
       let truncated: boolean;
       let preview: SnapshotPage | undefined;
       if ('scan' in request) {
-        const visited = readSharedTorrents(request.scan, (hash, seeders, leechers, downloaded, last) =>
-          rows.add(hash, seeders, leechers, downloaded, last),
+        let changed = 0;
+        const visited = readSharedTorrents(
+          request.scan,
+          (bytes, at, seeders, leechers, downloaded, last, unchanged) => {
+            const before = rows.length;
+            rows.addFrom(bytes, at, seeders, leechers, downloaded, last);
+            if (unchanged()) return;
+            if (rows.length > before) rows.dropLast();
+            changed++;
+          },
         );
-        truncated = visited > rows.length;
+        truncated = visited - changed > rows.length;
       } else {
         redisWalks ??= import('./redis-walks.js').then((m) => new m.RedisWalks());
         truncated = await (await redisWalks).walk(request.scanRedis, rows);

@@ -16,16 +16,17 @@
  * is list a torrent under an info hash nobody announced, which a row freed and
  * reused for another torrent while being read would give. The table writes a
  * row's hash word and then its flags with Atomics.store when it adds or frees a
- * row, and the walk reads flags and hash word atomically before and after
- * copying the info hash: a row that changed between them is left out.
+ * row, and the walk reads flags and hash word atomically before it hands a row
+ * to its visitor. The visitor reads the info hash where it lies (most rows are
+ * turned away on a comparison or two, and copying every hash out first was a
+ * third of a walk); one that keeps a copy asks `unchanged()` after copying, which
+ * reads them again: a row that changed between the two reads is left out.
  */
 
 /** A row's flags: live, and its one inline peer, present and a seeder (torrent-table.ts keeps the peer's bits below). */
 export const ROW_LIVE = 0x10;
 export const INLINE_PEER = 0x20;
 export const INLINE_SEEDER = 0x40;
-
-const ID_SIZE = 20;
 
 /**
  * A row: 21 words, every field of a torrent side by side, so an announce
@@ -85,13 +86,20 @@ export interface SharedTorrentRows {
   expiredBefore: number;
 }
 
-/** Visits each live torrent with a peer: its info hash (valid during the call) and counts. */
+/**
+ * Visits each live torrent with a peer: its info hash at `bytes[at..at + 20)`,
+ * read in place (another thread may be reusing the row meanwhile), and its
+ * counts. A visitor that keeps a copy of the hash calls `unchanged()` once it
+ * has copied it, and drops the copy when that is false.
+ */
 export type SharedTorrentVisitor = (
-  infoHash: Uint8Array,
+  bytes: Uint8Array,
+  at: number,
   seeders: number,
   leechers: number,
   downloaded: number,
   lastAnnounce: number,
+  unchanged: () => boolean,
 ) => void;
 
 /** Walks every row of `rows` (on whatever thread holds the descriptor); returns the torrents visited. */
@@ -101,15 +109,19 @@ export function readSharedTorrents(rows: SharedTorrentRows, visit: SharedTorrent
   const u32 = new Uint32Array(buffer, 0, rowEnd * ROW_WORDS);
   const u8 = new Uint8Array(buffer, 0, rowEnd * ROW_BYTES);
   const counts = new Uint32Array(rows.tableCounts, 0, 2 * places);
-  const hash = new Uint8Array(ID_SIZE);
+  // The row being visited, as unchanged() checks it (one closure for the whole walk).
+  let w = 0;
+  let b = 0;
+  let h = 0;
+  const unchanged = (): boolean =>
+    Atomics.load(u32, w + W_HASH) === h && (Atomics.load(u8, b + B_FLAGS) & ROW_LIVE) !== 0;
   let visited = 0;
   for (let row = 0; row < rowEnd; row++) {
-    const w = row * ROW_WORDS;
-    const b = row * ROW_BYTES;
+    w = row * ROW_WORDS;
+    b = row * ROW_BYTES;
     const f = Atomics.load(u8, b + B_FLAGS);
     if ((f & ROW_LIVE) === 0) continue;
-    const h = Atomics.load(u32, w + W_HASH);
-    for (let i = 0; i < ID_SIZE; i++) hash[i] = u8[b + B_INFO_HASH + i] as number;
+    h = Atomics.load(u32, w + W_HASH);
     const ref = u32[w + W_PLACE] as number;
     const last = rowLastAnnounce(u32, u8, row);
     let seeders: number;
@@ -128,8 +140,9 @@ export function readSharedTorrents(rows: SharedTorrentRows, visit: SharedTorrent
     }
     if (seeders + leechers === 0) continue;
     const d = u32[w + W_DOWNLOADED] as number;
-    if (Atomics.load(u32, w + W_HASH) !== h || (Atomics.load(u8, b + B_FLAGS) & ROW_LIVE) === 0) continue;
-    visit(hash, seeders, leechers, d, last);
+    // The counts read belong to the torrent of hash word h.
+    if (!unchanged()) continue;
+    visit(u8, b + B_INFO_HASH, seeders, leechers, d, last, unchanged);
     visited++;
   }
   return visited;

@@ -27,7 +27,10 @@ if (parentPort && data) {
   const bad: string[] = [];
   while (Atomics.load(stop, 0) === 0) {
     passes++;
-    visited += readSharedTorrents(data.rows, (hash) => {
+    visited += readSharedTorrents(data.rows, (bytes, at, _s, _l, _d, _last, unchanged) => {
+      // As a visitor that keeps the hash does: copy, then ask whether the row still holds it.
+      const hash = bytes.slice(at, at + 20);
+      if (!unchanged()) return;
       if (!checks(hash) && bad.length < 10) bad.push(Buffer.from(hash).toString('hex'));
     });
   }

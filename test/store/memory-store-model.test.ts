@@ -123,8 +123,8 @@ type Counts = { complete: number; incomplete: number; downloaded: number };
 /** Each torrent's counts as readSharedTorrents() gives them, by hex info hash, sorted. */
 function sharedCounts(store: MemoryStore): Map<string, Counts> {
   const out = new Map<string, Counts>();
-  readSharedTorrents(store.sharedTorrents(), (hash, complete, incomplete, downloaded) => {
-    const key = Buffer.from(hash).toString('hex');
+  readSharedTorrents(store.sharedTorrents(), (bytes, at, complete, incomplete, downloaded) => {
+    const key = Buffer.from(bytes.subarray(at, at + 20)).toString('hex');
     assert.ok(!out.has(key), `${key} read twice`);
     out.set(key, { complete, incomplete, downloaded });
   });
