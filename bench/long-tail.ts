@@ -1,6 +1,6 @@
 import { createSocket } from 'node:dgram';
 import { writeFileSync } from 'node:fs';
-import { type LoadResult, runLoad } from './loadgen.js';
+import { type LoadOptions, type LoadResult, runLoad } from './loadgen.js';
 import { loadAverage } from './machine.js';
 import { cpuMicros, rssBytes } from './proc.js';
 import type { TrackerHandle } from './trackers.js';
@@ -291,21 +291,8 @@ export function prefillLoad(
   pids: () => number[],
   sidePids?: () => number[],
 ): Promise<LoadResult> {
-  return runLoad({
-    binary,
-    file: w.file,
-    mode: 'udp',
-    port,
-    concurrency: 128,
-    duration: capS,
-    once: true,
-    start: 0,
-    end: w.prefill,
-    numwant: 0,
-    timeoutMs: 3000,
-    pids,
-    sidePids,
-  });
+  const run = { concurrency: 128, duration: capS, once: true, start: 0, end: w.prefill, numwant: 0, timeoutMs: 3000 };
+  return workloadLoad(binary, w, port, run, pids, sidePids);
 }
 
 /** Regular updates (numwant 50) of stored peers over UDP: the steady load, paced to `rate` a second when given. */
@@ -317,19 +304,26 @@ export function updateLoad(
   pids: () => number[],
   sidePids?: () => number[],
 ): Promise<LoadResult> {
-  return runLoad({
+  return workloadLoad(
     binary,
-    file: w.file,
-    mode: 'udp',
+    w,
     port,
-    ...run,
-    start: w.prefill,
-    end: w.total,
-    numwant: 50,
-    timeoutMs: 2000,
+    { ...run, start: w.prefill, end: w.total, numwant: 50, timeoutMs: 2000 },
     pids,
     sidePids,
-  });
+  );
+}
+
+/** A run of the generator over UDP on a part of the workload's file. */
+function workloadLoad(
+  binary: string,
+  w: LongTailWorkload,
+  port: number,
+  run: Omit<LoadOptions, 'binary' | 'file' | 'mode' | 'port' | 'pids' | 'sidePids'>,
+  pids: () => number[],
+  sidePids: (() => number[]) | undefined,
+): Promise<LoadResult> {
+  return runLoad({ binary, file: w.file, mode: 'udp', port, ...run, pids, sidePids });
 }
 
 export async function runLongTailBench(o: LongTailOptions): Promise<LongTailResult> {

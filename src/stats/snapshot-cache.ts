@@ -21,7 +21,7 @@ const INLINE_BUILD_MS = 50;
  * A tracker of millions of torrents rebuilds the table at most a tenth of the
  * time while someone watches it (the page polls every few seconds). A build
  * there takes ~0.5 s of CPU on the memory store (only for pages past the
- * first thousand rows), and ~0.8 s of Redis' CPU and ~1 s of the tracker's on
+ * first thousand rows), and ~0.6 s of Redis' CPU and ~1 s of the tracker's on
  * the Redis store (seconds of wall time under load), taken from the
  * announces: at a million torrents the table shows rows up to ~10 s old on the
  * memory store, about a minute on Redis under load (its time is on the page),
