@@ -194,6 +194,8 @@ interface StatsTiming {
   firstCpuMs: number;
   secondMs: number;
   recordsTotal: number;
+  /** How long before the request the first answer's table was made (ms); ≤ 0: the request made it. */
+  tableAgeMs: number;
   error?: string;
 }
 
@@ -246,7 +248,8 @@ async function snapshotAt(port: number): Promise<number> {
 }
 
 async function timeStats(port: number, timeoutMs: number, pids: () => number[]): Promise<StatsTiming> {
-  const once = async (draw: number): Promise<{ ms: number; recordsTotal: number }> => {
+  const once = async (draw: number): Promise<{ ms: number; recordsTotal: number; tableAgeMs: number }> => {
+    const asked = Date.now();
     const t0 = performance.now();
     const res = await fetch(`http://127.0.0.1:${port}${STATS_BY_SEEDERS.replace('draw=1', `draw=${draw}`)}`, {
       signal: AbortSignal.timeout(timeoutMs),
@@ -254,22 +257,30 @@ async function timeStats(port: number, timeoutMs: number, pids: () => number[]):
     const text = await res.text();
     const ms = performance.now() - t0;
     if (res.status !== 200) throw new Error(`status ${res.status}: ${text.slice(0, 200)}`);
-    const body = JSON.parse(text) as { recordsTotal?: number; data?: unknown[] };
+    const body = JSON.parse(text) as { recordsTotal?: number; data?: unknown[]; snapshotAt?: number };
     if (!Array.isArray(body.data)) throw new Error(`no data: ${text.slice(0, 200)}`);
-    return { ms, recordsTotal: body.recordsTotal ?? Number.NaN };
+    const tableAgeMs = typeof body.snapshotAt === 'number' ? asked - body.snapshotAt : Number.NaN;
+    return { ms, recordsTotal: body.recordsTotal ?? Number.NaN, tableAgeMs };
   };
   try {
     const cpu0 = cpuMicros(pids());
     const first = await once(1);
     const firstCpuMs = (cpuMicros(pids()) - cpu0) / 1000;
     const second = await once(2);
-    return { firstMs: first.ms, firstCpuMs, secondMs: second.ms, recordsTotal: first.recordsTotal };
+    return {
+      firstMs: first.ms,
+      firstCpuMs,
+      secondMs: second.ms,
+      recordsTotal: first.recordsTotal,
+      tableAgeMs: first.tableAgeMs,
+    };
   } catch (err) {
     return {
       firstMs: Number.NaN,
       firstCpuMs: Number.NaN,
       secondMs: Number.NaN,
       recordsTotal: Number.NaN,
+      tableAgeMs: Number.NaN,
       error: (err as Error).message,
     };
   }
@@ -491,6 +502,7 @@ const NAMES: Record<string, string> = {
   'bittorrent-tracker': 'bittorrent-tracker',
   'bitstorm-memory': 'BitStorm, memory store',
   'bitstorm-redis': 'BitStorm, Redis store',
+  'bitstorm-redis-warm': 'BitStorm, Redis store, --stats-warm',
 };
 
 function renderLongTail(o: LongTailOptions, rows: Row[]): string {
@@ -575,7 +587,7 @@ function renderLongTail(o: LongTailOptions, rows: Row[]): string {
       ? '– | –'
       : st.error
         ? `failed: ${st.error} | –`
-        : `${n(st.firstMs)} ms (CPU ${n(st.firstCpuMs)} ms) | ${n(st.secondMs)} ms`;
+        : `${n(st.firstMs)} ms (CPU ${n(st.firstCpuMs)} ms${st.tableAgeMs > 0 ? `; a table made ${(st.tableAgeMs / 1000).toFixed(1)} s before the request` : ''}) | ${n(st.secondMs)} ms`;
     const d = r.duringStats;
     const without = r.withoutStats;
     const meanwhile = d
@@ -594,7 +606,8 @@ function renderLongTail(o: LongTailOptions, rows: Row[]): string {
       'sorted by seeders, descending) on BitStorm, 1 s into a third run of the steady load (6 s, no warm-up; its p99 is ' +
       '"announce p99 meanwhile", beside the p99 of a second run just before it, the same load without the request); the first answer needs every torrent read ' +
       "(nothing of the table exists yet: on Redis a scan into a snapshot, on the memory store a walk of its rows for that page; CPU: the tracker processes' and redis-server's CPU meanwhile; wall time well above it means other " +
-      'work had the cores), the second is served from what the first made. Reply `recordsTotal`: ' +
+      'work had the cores), except with --stats-warm, whose table is made in the background (its age is shown; its rows are those of the store when it was made); ' +
+      'the second is served from what the first made. Reply `recordsTotal`: ' +
       (rows
         .filter((r) => r.stats && !r.stats.error)
         .map((r) => `${NAMES[r.id] ?? r.id} ${n(r.stats?.recordsTotal ?? 0)}`)
@@ -612,7 +625,7 @@ function renderLongTail(o: LongTailOptions, rows: Row[]): string {
             const p99 = (x: LoadResult): string => `${(x.p99_us / 1000).toFixed(2)} ms`;
             return (
               `${NAMES[r.id] ?? r.id} at ${n(h.rate)}/s (after ${h.pauseS.toFixed(0)} s): announce p99 ${p99(h.without)} with no request ` +
-              `(the tracker's CPU ${cpu(h.without).toFixed(1)} µs per announce${r.id === 'bitstorm-redis' ? " with redis-server's" : ''}, its processes ${coreShare(h.without)} % of a core), ` +
+              `(the tracker's CPU ${cpu(h.without).toFixed(1)} µs per announce${r.id.startsWith('bitstorm-redis') ? " with redis-server's" : ''}, its processes ${coreShare(h.without)} % of a core), ` +
               `${p99(h.during)} while a \`/stats.json\` request ${
                 h.rebuilt
                   ? `rebuilt the table${h.outlastedS === undefined ? ' within the run' : ` (the new table seen ${h.outlastedS.toFixed(1)} s after the request: the rebuild outlasted the run)`}`

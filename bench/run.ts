@@ -98,7 +98,8 @@ const HELP = `Usage: npm run bench -- [options]
                        (it runs with --expose-gc and bench/gc-on-signal.ts), its first /stats.json answer
                        sorted by seeders and the announce p99 meanwhile, then at half the rate while
                        the table is rebuilt; --only picks among opentracker, bittorrent-tracker,
-                       bitstorm-memory, bitstorm-redis (default all four); --duration and
+                       bitstorm-memory, bitstorm-redis, bitstorm-redis-warm (the Redis store with
+                       --stats-warm 60) (default all five); --duration and
                        --concurrency set the steady load; --quick: 20,000 torrents, 0.5 s. Writes
                        bench/results/<date>-long-tail.md (<date>b-long-tail.md, … when the day has one)
   --soak S [--http] [--redis] [--tracker opentracker]
@@ -321,9 +322,13 @@ async function prefill(
  * an explicit --udp-secret (which skips fetching the shared secret from Redis at
  * start), saying so in the report, so a start-up bug does not hide the figures.
  */
-async function startRedisBitstorm(workers: number, nodeArgs: string[]): Promise<TrackerHandle> {
+async function startRedisBitstorm(
+  workers: number,
+  nodeArgs: string[],
+  extraArgs: string[] = [],
+): Promise<TrackerHandle> {
   try {
-    return await startBitstorm({ repoRoot, redis: true, workers, nodeArgs });
+    return await startBitstorm({ repoRoot, redis: true, workers, nodeArgs, extraArgs });
   } catch (err) {
     const reason = (err as Error).message;
     if (/workers are not implemented/.test(reason)) throw err;
@@ -333,7 +338,7 @@ async function startRedisBitstorm(workers: number, nodeArgs: string[]): Promise<
       redis: true,
       workers,
       nodeArgs,
-      extraArgs: ['--udp-secret', 'bench-secret-0123456789abcdef'],
+      extraArgs: [...extraArgs, '--udp-secret', 'bench-secret-0123456789abcdef'],
     });
     t.notes.push(`did not start with defaults (${reason.trim()}); measured with an explicit --udp-secret`);
     return t;
@@ -680,7 +685,10 @@ async function main(): Promise<void> {
   }
 }
 
-/** `--long-tail`: bench/long-tail.ts on the four configurations (or --only's), its own report file. */
+/** bitstorm-redis-warm's --stats-warm: a table a minute old at most, as an operator might choose. */
+const STATS_WARM_S = 60;
+
+/** `--long-tail`: bench/long-tail.ts on the five configurations (or --only's), its own report file. */
 async function longTail(
   s: Settings,
   env: ReturnType<typeof setup>,
@@ -732,6 +740,14 @@ async function longTail(
       stats: true,
       collectsOnSignal: true,
       start: () => startRedisBitstorm(1, [...nodeArgs, ...gcOnSignal]),
+    },
+    {
+      // The same with the stats table kept warm: what a first visit gets then, and what it costs.
+      id: 'bitstorm-redis-warm',
+      prefillCap: cap('bitstorm-redis-warm'),
+      stats: true,
+      collectsOnSignal: true,
+      start: () => startRedisBitstorm(1, [...nodeArgs, ...gcOnSignal], ['--stats-warm', String(STATS_WARM_S)]),
     },
   ];
   const configs = all.filter((c) => !s.only || s.only.includes(c.id));

@@ -229,6 +229,7 @@ export class Tracker {
     const udpUrlsFrom =
       udp ?? (this.udpElsewhere && this.config.udpPort !== 0 ? { ...http, port: this.udpPortFor(http) } : undefined);
     this.listenInfo = { http, ...(udp ? { udp } : {}), announceUrls: announceUrls(this.config, http, udpUrlsFrom) };
+    this.stats?.startWarm();
     return this.listenInfo;
   }
 
@@ -287,6 +288,7 @@ export class Tracker {
     await this.ws?.start();
     this.listFile?.watch();
     this.keysFile?.watch();
+    this.stats?.startWarm();
     if (server) {
       server.on('request', (req, res) => this.handleRequest(req, res));
       server.on('upgrade', (req, socket, head) => this.handleUpgrade(req, socket, head));

@@ -79,6 +79,8 @@ export interface TrackerConfig {
   stats: boolean;
   statsToken: string;
   statsPeers: boolean;
+  /** Keep the stats page's torrent table at most this many seconds old while nobody looks, or off. */
+  statsWarm: number | 'off';
   /** Serve Prometheus metrics (`/metrics`). */
   metrics: boolean;
   /** Serve /metrics on this port instead of the HTTP port (0: on the HTTP port). */
@@ -151,6 +153,7 @@ export const DEFAULTS: Readonly<TrackerConfig> = Object.freeze({
   stats: true,
   statsToken: '',
   statsPeers: false,
+  statsWarm: 'off',
   metrics: true,
   metricsPort: 0,
   logLevel: 'info',
@@ -369,6 +372,13 @@ export const OPTIONS: readonly OptionSpec[] = [
     defaultText: 'none',
   },
   { key: 'statsPeers', kind: 'bool', help: 'show peer addresses in the per-torrent statistics view' },
+  {
+    key: 'statsWarm',
+    kind: 'int-or-off',
+    min: 1,
+    max: 86_400,
+    help: 'rebuild the statistics torrent table in the background, so it is at most this many seconds old even while nobody looks (a first visit to a big tracker gets it at once instead of waiting for a walk of the store), or off',
+  },
   { key: 'metrics', kind: 'on-off', help: 'serve Prometheus metrics at /metrics' },
   {
     key: 'metricsPort',

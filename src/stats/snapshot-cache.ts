@@ -8,7 +8,8 @@ import { OFF_THREAD_ABOVE, type ScannedRows, TorrentSnapshot } from './torrent-s
 /**
  * Answers the stats table. Holds the current TorrentSnapshot and rebuilds it
  * when it is older than `maxAgeMs` and someone asks: no work at all while
- * nobody looks at the page. On a large memory store only deep pages need the
+ * nobody looks at the page, unless the operator asks for a table kept warm
+ * (keepWarm, --stats-warm). On a large memory store only deep pages need the
  * snapshot: the pages near the top come from SharedStorePages.
  *
  * A small store is rebuilt inline (the caller waits a few milliseconds and sees
@@ -31,6 +32,8 @@ const INLINE_BUILD_MS = 50;
 const REBUILD_SPACING = 10;
 /** Work between returns to the event loop while a preview page is computed here. */
 const PREVIEW_SLICE_MS = 1;
+/** How often keepWarm() looks at the table's age. */
+const WARM_CHECK_MS = 5000;
 
 export class SnapshotCache {
   private current: TorrentSnapshot | undefined;
@@ -41,6 +44,7 @@ export class SnapshotCache {
   private buildError: Error | undefined;
   /** Pages near the top without a snapshot, for a store in shared memory. */
   private readonly sharedPages: SharedStorePages | undefined;
+  private warmTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly store: SwarmStore,
@@ -49,6 +53,34 @@ export class SnapshotCache {
   ) {
     const shared = store.sharedTorrents?.bind(store);
     if (shared) this.sharedPages = new SharedStorePages(shared, now, maxAgeMs);
+  }
+
+  /**
+   * Rebuilds the snapshot in the background whenever it is older than
+   * `warmMs` (--stats-warm), whether or not anyone asks, starting now: the
+   * first visitor of a big tracker then gets a table at once, at most
+   * `warmMs` old, rather than waiting for a walk of the whole store (seconds
+   * on the Redis store at a million torrents under load). A rebuild still
+   * waits REBUILD_SPACING times the last one's time after it, so however
+   * short `warmMs` the walks take at most a tenth of the time; and the
+   * snapshot is kept in memory for good (~60 B per torrent).
+   */
+  keepWarm(warmMs: number): void {
+    this.stopWarm();
+    const check = (): void => {
+      const current = this.current;
+      const now = this.now();
+      if (this.building || now < this.notBefore || (current && now - current.builtAt < warmMs)) return;
+      this.refresh().catch(() => {}); // recorded in lastError, retried at the next check
+    };
+    check();
+    this.warmTimer = setInterval(check, Math.min(warmMs, WARM_CHECK_MS));
+    this.warmTimer.unref();
+  }
+
+  stopWarm(): void {
+    if (this.warmTimer) clearInterval(this.warmTimer);
+    this.warmTimer = undefined;
   }
 
   /** The last rebuild's or walk's failure, cleared by the next success (shown on the page). */

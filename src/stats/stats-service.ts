@@ -87,8 +87,14 @@ export class StatsService {
     this.collector.start();
   }
 
+  /** Starts --stats-warm's background rebuilds, if asked for: once the tracker serves (its store is ready). */
+  startWarm(): void {
+    if (this.config.statsWarm !== 'off') this.snapshots.keepWarm(this.config.statsWarm * 1000);
+  }
+
   close(): void {
     this.collector.stop();
+    this.snapshots.stopWarm();
   }
 
   /** The HttpRoute: true when this request was ours. Cheap for announces (a few string compares). */

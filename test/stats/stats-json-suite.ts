@@ -333,4 +333,45 @@ export function runStatsJsonSuite(storeName: string, storeOptions: StoreSetup): 
       assert.equal((await getJson(base4, `/stats.json?torrent=${gone.hex}`)).status, 404);
     });
   });
+
+  describe(`--stats-warm on ${storeName}`, () => {
+    it('rebuilds the table in the background, so a visitor gets a fresh one without waiting for a build', async () => {
+      const tracker = createTracker({
+        host: '127.0.0.1',
+        port: 0,
+        udpPort: 'off',
+        statsWarm: 1,
+        ...(await storeOptions()),
+      });
+      try {
+        const info = await tracker.listen();
+        const base = `http://127.0.0.1:${info.http.port}`;
+        // Twice: the table keeps following the store, rebuild after rebuild, with nobody asking.
+        for (let round = 1; round <= 2; round++) {
+          const announced = Date.now();
+          const hash = torrentHash(`warm-${process.pid}-${storeName}`, round);
+          await announce(base, { infoHash: hash, peerId: makeId('-qB4650-', round), port: 6881, left: 0 });
+          // A request rebuilds the table itself only once it is older than 5 s, and its build would
+          // start after it was asked: a table holding the new torrent that is older than the request
+          // came from the background.
+          let found: { snapshotAt: number; asked: number } | undefined;
+          for (const deadline = Date.now() + 4000; !found && Date.now() < deadline; ) {
+            const asked = Date.now();
+            const page = (await table(base, { length: 10, column: 0, dir: 'asc' })) as TableReply & {
+              snapshotAt: number;
+            };
+            if (page.data.some((r) => r.infoHash === hash.toString('hex'))) {
+              assert.equal(page.recordsTotal, round);
+              found = { snapshotAt: page.snapshotAt, asked };
+            } else await new Promise((r) => setTimeout(r, 100));
+          }
+          assert.ok(found, `round ${round}: a table listing the new torrent within 4 s`);
+          assert.ok(found.snapshotAt >= announced, `round ${round}: built after the announce`);
+          assert.ok(found.snapshotAt < found.asked, `round ${round}: built before the request`);
+        }
+      } finally {
+        await tracker.close();
+      }
+    });
+  });
 }
