@@ -142,7 +142,9 @@ export class TorrentIndex {
     }
     const each = Math.max(1, Math.ceil(wanted / lanes.length));
     const pages = await Promise.all(lanes.map((lane) => this.lanePage(lane, each, cutoff, markerCutoff)));
-    const torrents = pages.flatMap((p) => p.torrents);
+    // concat copies each lane's array whole; flatMap visits every element generically, which at a
+    // million torrents was a quarter of a walk's CPU.
+    const torrents = ([] as IndexedTorrent[]).concat(...pages.map((p) => p.torrents));
     const next = pages.flatMap(({ next: n }) =>
       n
         ? [
