@@ -501,6 +501,7 @@ const NAMES: Record<string, string> = {
   opentracker: 'opentracker',
   'bittorrent-tracker': 'bittorrent-tracker',
   'bitstorm-memory': 'BitStorm, memory store',
+  'bitstorm-memory-warm': 'BitStorm, memory store, --stats-warm',
   'bitstorm-redis': 'BitStorm, Redis store',
   'bitstorm-redis-warm': 'BitStorm, Redis store, --stats-warm',
 };

@@ -98,8 +98,8 @@ const HELP = `Usage: npm run bench -- [options]
                        (it runs with --expose-gc and bench/gc-on-signal.ts), its first /stats.json answer
                        sorted by seeders and the announce p99 meanwhile, then at half the rate while
                        the table is rebuilt; --only picks among opentracker, bittorrent-tracker,
-                       bitstorm-memory, bitstorm-redis, bitstorm-redis-warm (the Redis store with
-                       --stats-warm 60) (default all five); --duration and
+                       bitstorm-memory, bitstorm-memory-warm, bitstorm-redis, bitstorm-redis-warm
+                       (-warm: with --stats-warm 60) (default all six); --duration and
                        --concurrency set the steady load; --quick: 20,000 torrents, 0.5 s. Writes
                        bench/results/<date>-long-tail.md (<date>b-long-tail.md, … when the day has one)
   --soak S [--http] [--redis] [--tracker opentracker]
@@ -685,10 +685,10 @@ async function main(): Promise<void> {
   }
 }
 
-/** bitstorm-redis-warm's --stats-warm: a table a minute old at most, as an operator might choose. */
+/** The -warm configurations' --stats-warm: a table a minute old at most, as an operator might choose. */
 const STATS_WARM_S = 60;
 
-/** `--long-tail`: bench/long-tail.ts on the five configurations (or --only's), its own report file. */
+/** `--long-tail`: bench/long-tail.ts on the six configurations (or --only's), its own report file. */
 async function longTail(
   s: Settings,
   env: ReturnType<typeof setup>,
@@ -735,6 +735,21 @@ async function longTail(
       start: () => startBitstorm({ repoRoot, redis: false, workers: 1, nodeArgs: [...nodeArgs, ...gcOnSignal] }),
     },
     {
+      // The same with the stats table kept warm: what a first visit gets then, and what it costs.
+      id: 'bitstorm-memory-warm',
+      prefillCap: cap('bitstorm-memory-warm'),
+      stats: true,
+      collectsOnSignal: true,
+      start: () =>
+        startBitstorm({
+          repoRoot,
+          redis: false,
+          workers: 1,
+          nodeArgs: [...nodeArgs, ...gcOnSignal],
+          extraArgs: ['--stats-warm', String(STATS_WARM_S)],
+        }),
+    },
+    {
       id: 'bitstorm-redis',
       prefillCap: cap('bitstorm-redis'),
       stats: true,
@@ -742,7 +757,6 @@ async function longTail(
       start: () => startRedisBitstorm(1, [...nodeArgs, ...gcOnSignal]),
     },
     {
-      // The same with the stats table kept warm: what a first visit gets then, and what it costs.
       id: 'bitstorm-redis-warm',
       prefillCap: cap('bitstorm-redis-warm'),
       stats: true,

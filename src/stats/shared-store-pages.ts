@@ -32,7 +32,7 @@ interface Waiting {
  * before the next.
  */
 export class SharedStorePages {
-  private readonly kept = new Map<string, TablePage>();
+  private readonly kept = new Map<string, Kept>();
   /** Queries for the next walk, and the running walk's: a request for either joins it. */
   private readonly waiting = new Map<string, Waiting>();
   private readonly walking = new Map<string, Waiting>();
@@ -49,13 +49,50 @@ export class SharedStorePages {
   ) {}
 
   page(q: SnapshotQuery): Promise<TablePage> {
-    const key = `${q.start}/${q.length}/${q.column}/${q.dir}/${q.prefix}`;
-    const kept = this.kept.get(key);
+    const key = keyOf(q);
+    const kept = this.freshest(key, q);
     if (!kept) return this.ask(key, q);
     if (this.now() - kept.builtAt >= Math.max(this.maxAgeMs, WALK_SPACING * this.lastWalkMs)) {
       this.ask(key, q).catch(() => {}); // recorded in lastError
     }
     return Promise.resolve(kept);
+  }
+
+  /**
+   * Keeps `q`'s page at most `maxAgeMs` old whether or not anyone asks
+   * (--stats-warm): asks for it when it is older, and resolves once that walk
+   * is done (a failure is left in lastError). Any shorter page of the same
+   * order and search is then a slice of it (freshest()).
+   */
+  warm(q: SnapshotQuery, maxAgeMs: number): Promise<void> {
+    const key = keyOf(q);
+    const kept = this.kept.get(key);
+    if (kept && this.now() - kept.page.builtAt < maxAgeMs) return Promise.resolve();
+    return this.ask(key, q).then(
+      () => {},
+      () => {},
+    );
+  }
+
+  /**
+   * The freshest kept answer to `q`: its own page, or the rows it asks for
+   * from a kept page of the same order and search that starts at the top and
+   * reaches as deep (the best n torrents hold the best m < n, in order).
+   */
+  private freshest(key: string, q: SnapshotQuery): TablePage | undefined {
+    let best = this.kept.get(key)?.page;
+    for (const { query: k, page } of this.kept.values()) {
+      const covers =
+        k.start === 0 &&
+        k.length >= q.start + q.length &&
+        k.column === q.column &&
+        k.dir === q.dir &&
+        k.prefix === q.prefix;
+      if (covers && (!best || page.builtAt > best.builtAt)) {
+        best = { ...page, rows: page.rows.slice(q.start, q.start + q.length) };
+      }
+    }
+    return best;
   }
 
   private ask(key: string, query: SnapshotQuery): Promise<TablePage> {
@@ -97,7 +134,7 @@ export class SharedStorePages {
           this.lastError = undefined;
           batch.forEach(([key, w], i) => {
             const page: TablePage = { ...(pages[i] as TablePage), total: torrents, builtAt, truncated: false };
-            this.keep(key, page);
+            this.keep(key, { query: w.query, page });
             w.resolve(page);
           });
         },
@@ -117,9 +154,18 @@ export class SharedStorePages {
       });
   }
 
-  private keep(key: string, page: TablePage): void {
+  private keep(key: string, kept: Kept): void {
     this.kept.delete(key);
     if (this.kept.size >= MAX_KEPT) this.kept.delete(this.kept.keys().next().value as string);
-    this.kept.set(key, page);
+    this.kept.set(key, kept);
   }
+}
+
+interface Kept {
+  query: SnapshotQuery;
+  page: TablePage;
+}
+
+function keyOf(q: SnapshotQuery): string {
+  return `${q.start}/${q.length}/${q.column}/${q.dir}/${q.prefix}`;
 }

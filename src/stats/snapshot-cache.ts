@@ -1,6 +1,6 @@
 import type { SwarmStore } from '../store/swarm-store.js';
 import { SharedStorePages } from './shared-store-pages.js';
-import { canPreview, previewSteps } from './snapshot-preview.js';
+import { canPreview, PREVIEW_MAX_ROWS, previewSteps } from './snapshot-preview.js';
 import { Slicer } from './snapshot-sort.js';
 import type { SnapshotQuery, TablePage, TorrentRow } from './table-query.js';
 import { OFF_THREAD_ABOVE, type ScannedRows, TorrentSnapshot } from './torrent-snapshot.js';
@@ -34,6 +34,13 @@ const REBUILD_SPACING = 10;
 const PREVIEW_SLICE_MS = 1;
 /** How often keepWarm() looks at the table's age. */
 const WARM_CHECK_MS = 5000;
+/**
+ * What keepWarm() keeps on a large store in shared memory: the first thousand
+ * rows in the order the stats page opens in (by seeders, descending:
+ * stats-page.js), so its first request and any page of that order within
+ * them are served from it.
+ */
+const WARM_QUERY: SnapshotQuery = { start: 0, length: PREVIEW_MAX_ROWS, column: 1, dir: 'desc', prefix: '' };
 
 export class SnapshotCache {
   private current: TorrentSnapshot | undefined;
@@ -64,19 +71,36 @@ export class SnapshotCache {
    * waits REBUILD_SPACING times the last one's time after it, so however
    * short `warmMs` the walks take at most a tenth of the time; and the
    * snapshot is kept in memory for good (~100 B of RSS per torrent with
-   * what its build leaves resident, measured at a million).
+   * what its build leaves resident, measured at a million). On a large
+   * store in shared memory, whose pages near the top need no snapshot, it
+   * keeps WARM_QUERY's page instead (one walk of its rows, no snapshot).
    */
   keepWarm(warmMs: number): void {
     this.stopWarm();
     const check = (): void => {
-      const current = this.current;
-      const now = this.now();
-      if (this.building || now < this.notBefore || (current && now - current.builtAt < warmMs)) return;
-      this.refresh().catch(() => {}); // recorded in lastError, retried at the next check
+      void this.warmNow(warmMs);
     };
     check();
     this.warmTimer = setInterval(check, Math.min(warmMs, WARM_CHECK_MS));
     this.warmTimer.unref();
+  }
+
+  /**
+   * keepWarm()'s look at the table: rebuilds (or walks) when it is older than
+   * `warmMs`, and resolves once that is done. A failure is left in lastError
+   * and tried again at the next look.
+   */
+  async warmNow(warmMs: number): Promise<void> {
+    if (await this.readsShared().catch(() => false)) {
+      return (this.sharedPages as SharedStorePages).warm(WARM_QUERY, warmMs);
+    }
+    const current = this.current;
+    const now = this.now();
+    if (this.building || now < this.notBefore || (current && now - current.builtAt < warmMs)) return;
+    await this.refresh().then(
+      () => {},
+      () => {},
+    );
   }
 
   stopWarm(): void {

@@ -3,7 +3,7 @@ import type { Steps } from './snapshot-sort.js';
 import type { SnapshotPage, SnapshotQuery } from './table-query.js';
 
 /** Past this many rows (start + length) a page is not collected in one pass: the caller waits for the snapshot. */
-const PREVIEW_MAX_ROWS = 1000;
+export const PREVIEW_MAX_ROWS = 1000;
 /** Rows between yields: small, as the first pass of a process runs before V8 has optimised it. */
 const CHUNK = 4096;
 

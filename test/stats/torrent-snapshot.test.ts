@@ -5,7 +5,7 @@ import { BadRequest, parseTableRequest, searchPrefix } from '../../src/stats/dat
 import { SnapshotCache } from '../../src/stats/snapshot-cache.js';
 import { canPreview, previewSteps } from '../../src/stats/snapshot-preview.js';
 import { runSync } from '../../src/stats/snapshot-sort.js';
-import { COLUMNS, type SnapshotQuery, type TorrentRow } from '../../src/stats/table-query.js';
+import { COLUMNS, type SnapshotQuery, type TablePage, type TorrentRow } from '../../src/stats/table-query.js';
 import { type ScannedRows, TorrentSnapshot } from '../../src/stats/torrent-snapshot.js';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import type { SwarmStore, TorrentSummary } from '../../src/store/swarm-store.js';
@@ -334,6 +334,56 @@ test('a large memory store: a page read from its shared rows is served until old
     completed: 0,
     lastAnnounce: first.builtAt,
   });
+  await store.close();
+});
+
+test('a large memory store kept warm: the page the stats page opens with, and any page of that order within it, come from a walk nobody waited for', async () => {
+  const clock = { now: 1_700_000_000_000 };
+  const torrents = 21_000;
+  const { store } = await largeMemoryStore(clock, torrents);
+  const cache = new SnapshotCache(store, () => clock.now, 5000);
+  await cache.warmNow(60_000);
+  const warmedAt = clock.now;
+  clock.now += 1000;
+  const bySeeders = (start: number, length: number): SnapshotQuery => ({
+    start,
+    length,
+    column: 1,
+    dir: 'desc',
+    prefix: '',
+  });
+  const asked = [bySeeders(0, 25), bySeeders(10, 10), bySeeders(975, 25), bySeeders(0, 1000)];
+  const pages: TablePage[] = [];
+  for (const q of asked) pages.push(await cache.page(q));
+  const snapshot = await cache.get();
+  asked.forEach((q, i) => {
+    const page = pages[i];
+    assert.equal(page?.builtAt, warmedAt, `${JSON.stringify(q)}: the warm page`);
+    assert.equal(page?.total, torrents);
+    assert.deepEqual(
+      { recordsFiltered: page?.recordsFiltered, rows: page?.rows },
+      snapshot.query(q),
+      JSON.stringify(q),
+    );
+  });
+  // Another order, or a search, is not kept warm: walked when asked.
+  assert.equal((await cache.page({ ...bySeeders(0, 10), dir: 'asc' })).builtAt, clock.now);
+  assert.equal((await cache.page({ ...bySeeders(0, 10), prefix: 'a' })).builtAt, clock.now);
+
+  // A torrent with three seeders now leads. The warm page is walked again once older than warmMs, not before.
+  const leader = randomBytes(20);
+  for (let p = 0; p < 3; p++) {
+    await store.announce(storeAnnounce({ infoHash: leader, peerId: randomBytes(20), event: 'started', seeder: true }));
+  }
+  clock.now += 1000;
+  await cache.warmNow(60_000);
+  assert.equal((await cache.page(bySeeders(0, 25))).builtAt, warmedAt, 'younger than warmMs: not walked again');
+  clock.now += 60_000;
+  await cache.warmNow(60_000);
+  const fresh = await cache.page(bySeeders(0, 25));
+  assert.equal(fresh.builtAt, clock.now, 'walked again, with nobody asking');
+  assert.equal(fresh.total, torrents + 1);
+  assert.equal(fresh.rows[0]?.infoHash, leader.toString('hex'));
   await store.close();
 });
 
