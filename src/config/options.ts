@@ -79,7 +79,7 @@ export interface TrackerConfig {
   stats: boolean;
   statsToken: string;
   statsPeers: boolean;
-  /** Keep the stats page's torrent table at most this many seconds old while nobody looks, or off. */
+  /** Rebuild the stats page's torrent table once it is this many seconds old, even while nobody looks, or off. */
   statsWarm: number | 'off';
   /** Serve Prometheus metrics (`/metrics`). */
   metrics: boolean;
@@ -377,7 +377,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     kind: 'int-or-off',
     min: 1,
     max: 86_400,
-    help: 'rebuild the statistics torrent table in the background, so it is at most this many seconds old even while nobody looks (a first visit to a big tracker gets it at once instead of waiting for a walk of the store), or off',
+    help: 'rebuild the statistics torrent table in the background once it is this many seconds old, even while nobody looks (a first visit to a big tracker gets it at once instead of waiting for a walk of the store), or off',
   },
   { key: 'metrics', kind: 'on-off', help: 'serve Prometheus metrics at /metrics' },
   {

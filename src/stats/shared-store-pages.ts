@@ -8,6 +8,8 @@ const MAX_KEPT = 64;
 const MAX_BATCH = 64;
 /** A kept page is refreshed once older than this many times the last walk took (or the age limit, if longer). */
 const WALK_SPACING = 10;
+/** warm() walks again once the store's torrents moved by more than a WARM_DRIFT-th of those walked. */
+const WARM_DRIFT = 10;
 
 interface Waiting {
   query: SnapshotQuery;
@@ -59,15 +61,21 @@ export class SharedStorePages {
   }
 
   /**
-   * Keeps `q`'s page at most `maxAgeMs` old whether or not anyone asks
-   * (--stats-warm): asks for it when it is older, and resolves once that walk
-   * is done (a failure is left in lastError). Any shorter page of the same
-   * order and search is then a slice of it (freshest()).
+   * Keeps `q`'s page fresh whether or not anyone asks (--stats-warm): asks
+   * for it when it is `maxAgeMs` old, or when the store's `torrents` moved
+   * by more than a tenth from the count it walked (a store filling up or
+   * emptying; a walk is cheap here), and resolves once that walk is done (a
+   * failure is left in lastError). Any shorter page of the same order and
+   * search is then a slice of it (freshest()).
    */
-  warm(q: SnapshotQuery, maxAgeMs: number): Promise<void> {
+  warm(q: SnapshotQuery, maxAgeMs: number, torrents: number): Promise<void> {
     const key = keyOf(q);
-    const kept = this.kept.get(key);
-    if (kept && this.now() - kept.page.builtAt < maxAgeMs) return Promise.resolve();
+    const kept = this.kept.get(key)?.page;
+    const fresh =
+      kept !== undefined &&
+      this.now() - kept.builtAt < maxAgeMs &&
+      Math.abs(torrents - kept.total) <= kept.total / WARM_DRIFT;
+    if (fresh) return Promise.resolve();
     return this.ask(key, q).then(
       () => {},
       () => {},

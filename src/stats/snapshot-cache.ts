@@ -63,17 +63,20 @@ export class SnapshotCache {
   }
 
   /**
-   * Rebuilds the snapshot in the background whenever it is older than
-   * `warmMs` (--stats-warm), whether or not anyone asks, starting now: the
-   * first visitor of a big tracker then gets a table at once, at most
-   * `warmMs` old, rather than waiting for a walk of the whole store (seconds
-   * on the Redis store at a million torrents under load). A rebuild still
-   * waits REBUILD_SPACING times the last one's time after it, so however
-   * short `warmMs` the walks take at most a tenth of the time; and the
-   * snapshot is kept in memory for good (~100 B of RSS per torrent with
-   * what its build leaves resident, measured at a million). On a large
-   * store in shared memory, whose pages near the top need no snapshot, it
-   * keeps WARM_QUERY's page instead (one walk of its rows, no snapshot).
+   * Rebuilds the snapshot in the background once it is older than `warmMs`
+   * (--stats-warm), whether or not anyone asks, starting now and looking
+   * every WARM_CHECK_MS at most: the first visitor of a big tracker then gets
+   * a table at once, about `warmMs` old (plus up to a look's interval and a
+   * build's time), rather than waiting for a walk of the whole store
+   * (seconds on the Redis store at a million torrents under load). A rebuild
+   * still waits REBUILD_SPACING times the last one's time after it, so
+   * however short `warmMs` this process's walks take at most about a tenth of
+   * the time (each process of --workers keeps its own table); and the
+   * snapshot is kept in memory for good (~120 B of RSS per row with what
+   * its build leaves resident, measured with 855,000 rows, and a second
+   * table while a rebuild runs). On a large store in shared memory, whose
+   * pages near the top need no snapshot, it keeps WARM_QUERY's page instead
+   * (one walk of its rows, no snapshot).
    */
   keepWarm(warmMs: number): void {
     this.stopWarm();
@@ -86,14 +89,15 @@ export class SnapshotCache {
   }
 
   /**
-   * keepWarm()'s look at the table: rebuilds (or walks) when it is older than
-   * `warmMs`, and resolves once that is done. A failure is left in lastError
-   * and tried again at the next look.
+   * keepWarm()'s look at the table: rebuilds when it is older than `warmMs`
+   * (on a store in shared memory, walks for WARM_QUERY's page then, or when
+   * the store's count of torrents moved by a tenth: SharedStorePages.warm),
+   * and resolves once that is done. A failure is left in lastError and tried
+   * again at the next look.
    */
   async warmNow(warmMs: number): Promise<void> {
-    if (await this.readsShared().catch(() => false)) {
-      return (this.sharedPages as SharedStorePages).warm(WARM_QUERY, warmMs);
-    }
+    const shared = await this.sharedTorrentCount().catch(() => undefined);
+    if (shared !== undefined) return (this.sharedPages as SharedStorePages).warm(WARM_QUERY, warmMs, shared);
     const current = this.current;
     const now = this.now();
     if (this.building || now < this.notBefore || (current && now - current.builtAt < warmMs)) return;
@@ -167,7 +171,14 @@ export class SnapshotCache {
 
   /** True when pages near the top are read from shared memory: a store there, past what is sorted inline. */
   private async readsShared(): Promise<boolean> {
-    return this.sharedPages !== undefined && (await this.store.totals()).torrents > OFF_THREAD_ABOVE;
+    return (await this.sharedTorrentCount()) !== undefined;
+  }
+
+  /** The store's torrents when pages near the top are read from shared memory (readsShared), else undefined. */
+  private async sharedTorrentCount(): Promise<number | undefined> {
+    if (this.sharedPages === undefined) return undefined;
+    const { torrents } = await this.store.totals();
+    return torrents > OFF_THREAD_ABOVE ? torrents : undefined;
   }
 
   /**
@@ -180,6 +191,7 @@ export class SnapshotCache {
     this.scanned = new Promise((resolve) => {
       scannedNow = resolve;
     });
+    const started = performance.now();
     const building = TorrentSnapshot.build(this.store, this.now, { preview, onScanned: scannedNow }).then(
       (snapshot) => {
         this.current = snapshot;
@@ -190,7 +202,9 @@ export class SnapshotCache {
       (err: unknown) => {
         const error = err instanceof Error ? err : new Error(String(err));
         this.buildError = error;
-        this.notBefore = this.now() + 1000; // do not hammer a failing store
+        // Do not hammer a failing store: a walk that failed after seconds (commands timing out on an
+        // overloaded Redis) is spaced like one that succeeded.
+        this.notBefore = this.now() + Math.max(1000, REBUILD_SPACING * (performance.now() - started));
         throw error;
       },
     );

@@ -47,7 +47,9 @@ export interface ThreadPages {
  * The thread ends after this long without a request. The stats page polls
  * every few seconds, and a table is rebuilt at most every few seconds while
  * someone watches it, so the thread lives as long as someone does; when nobody
- * looks, it gives back its ~10 MB.
+ * looks, it gives back its ~10 MB (with --stats-warm, which walks every that
+ * many seconds, it lives with the process when that is shorter than this,
+ * and is started again for each walk when it is longer).
  */
 const IDLE_MS = 60_000;
 

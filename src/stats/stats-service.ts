@@ -70,6 +70,7 @@ export class StatsService {
   private readonly assets: StatsAssets;
   private readonly auth: StatsAuth;
   private totalsInFlight: Promise<SwarmTotals> | undefined;
+  private closed = false;
 
   private readonly errors: ErrorOnce;
 
@@ -87,12 +88,17 @@ export class StatsService {
     this.collector.start();
   }
 
-  /** Starts --stats-warm's background rebuilds, if asked for: once the tracker serves (its store is ready). */
+  /**
+   * Starts --stats-warm's background rebuilds, if asked for: once the tracker
+   * serves (after its wait for the store to come up). Nothing after close(),
+   * which a start-up still waiting for the store may follow.
+   */
   startWarm(): void {
-    if (this.config.statsWarm !== 'off') this.snapshots.keepWarm(this.config.statsWarm * 1000);
+    if (this.config.statsWarm !== 'off' && !this.closed) this.snapshots.keepWarm(this.config.statsWarm * 1000);
   }
 
   close(): void {
+    this.closed = true;
     this.collector.stop();
     this.snapshots.stopWarm();
   }

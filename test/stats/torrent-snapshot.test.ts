@@ -384,6 +384,15 @@ test('a large memory store kept warm: the page the stats page opens with, and an
   assert.equal(fresh.builtAt, clock.now, 'walked again, with nobody asking');
   assert.equal(fresh.total, torrents + 1);
   assert.equal(fresh.rows[0]?.infoHash, leader.toString('hex'));
+  // A store that grew by more than a tenth is walked again at the next look, however young the page.
+  for (let i = 0; i < 2200; i++) {
+    await store.announce(storeAnnounce({ infoHash: randomBytes(20), peerId: randomBytes(20), event: 'started' }));
+  }
+  clock.now += 1000;
+  await cache.warmNow(60_000);
+  const grown = await cache.page(bySeeders(0, 25));
+  assert.equal(grown.builtAt, clock.now, 'walked again: the store grew');
+  assert.equal(grown.total, torrents + 1 + 2200);
   await store.close();
 });
 
