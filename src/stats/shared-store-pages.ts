@@ -64,18 +64,25 @@ export class SharedStorePages {
    * Keeps `q`'s page fresh whether or not anyone asks (--stats-warm): asks
    * for it when it is `maxAgeMs` old, or when the store's `torrents` moved
    * by more than a tenth from the count it walked (a store filling up or
-   * emptying; a walk is cheap here), and resolves once that walk is done (a
-   * failure is left in lastError). Any shorter page of the same order and
-   * search is then a slice of it (freshest()).
+   * emptying; a walk is cheap here), but never sooner than WALK_SPACING
+   * times the last walk after the page was walked; resolves once that walk
+   * is done (a failure is left in lastError). Any shorter page of the same
+   * order and search is then a slice of it (freshest()). `torrents` counts
+   * rows, the walk torrents with a live peer: they differ by the torrents
+   * whose peers expired and whose rows have not been dropped yet.
    */
   warm(q: SnapshotQuery, maxAgeMs: number, torrents: number): Promise<void> {
     const key = keyOf(q);
-    const kept = this.kept.get(key)?.page;
-    const fresh =
-      kept !== undefined &&
-      this.now() - kept.builtAt < maxAgeMs &&
-      Math.abs(torrents - kept.total) <= kept.total / WARM_DRIFT;
-    if (fresh) return Promise.resolve();
+    const kept = this.kept.get(key);
+    if (kept) {
+      const { builtAt, total } = kept.page;
+      const age = this.now() - builtAt;
+      const due = age >= maxAgeMs || Math.abs(torrents - total) > total / WARM_DRIFT;
+      if (!due || age < WALK_SPACING * this.lastWalkMs) {
+        this.touch(key, kept); // a warm page is not evicted by the queries walked between looks
+        return Promise.resolve();
+      }
+    }
     return this.ask(key, q).then(
       () => {},
       () => {},
@@ -88,19 +95,30 @@ export class SharedStorePages {
    * reaches as deep (the best n torrents hold the best m < n, in order).
    */
   private freshest(key: string, q: SnapshotQuery): TablePage | undefined {
-    let best = this.kept.get(key)?.page;
-    for (const { query: k, page } of this.kept.values()) {
+    const own = this.kept.get(key);
+    let best = own?.page;
+    let from: [string, Kept] | undefined = own && [key, own];
+    for (const [k, kept] of this.kept) {
+      const { query: c, page } = kept;
       const covers =
-        k.start === 0 &&
-        k.length >= q.start + q.length &&
-        k.column === q.column &&
-        k.dir === q.dir &&
-        k.prefix === q.prefix;
+        c.start === 0 &&
+        c.length >= q.start + q.length &&
+        c.column === q.column &&
+        c.dir === q.dir &&
+        c.prefix === q.prefix;
       if (covers && (!best || page.builtAt > best.builtAt)) {
         best = { ...page, rows: page.rows.slice(q.start, q.start + q.length) };
+        from = [k, kept];
       }
     }
+    if (from) this.touch(...from);
     return best;
+  }
+
+  /** Moves a kept page to the newest end of the map: the last evicted (keep()). */
+  private touch(key: string, kept: Kept): void {
+    this.kept.delete(key);
+    this.kept.set(key, kept);
   }
 
   private ask(key: string, query: SnapshotQuery): Promise<TablePage> {
@@ -162,6 +180,7 @@ export class SharedStorePages {
       });
   }
 
+  /** Keeps a walked page, evicting the page least recently walked, read or warmed past MAX_KEPT. */
   private keep(key: string, kept: Kept): void {
     this.kept.delete(key);
     if (this.kept.size >= MAX_KEPT) this.kept.delete(this.kept.keys().next().value as string);

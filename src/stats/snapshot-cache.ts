@@ -30,6 +30,8 @@ const INLINE_BUILD_MS = 50;
  * trackers are rebuilt every maxAgeMs as before.
  */
 const REBUILD_SPACING = 10;
+/** The longest a failed build holds the next back. */
+const MAX_FAILED_SPACING_MS = 30_000;
 /** Work between returns to the event loop while a preview page is computed here. */
 const PREVIEW_SLICE_MS = 1;
 /** How often keepWarm() looks at the table's age. */
@@ -203,8 +205,10 @@ export class SnapshotCache {
         const error = err instanceof Error ? err : new Error(String(err));
         this.buildError = error;
         // Do not hammer a failing store: a walk that failed after seconds (commands timing out on an
-        // overloaded Redis) is spaced like one that succeeded.
-        this.notBefore = this.now() + Math.max(1000, REBUILD_SPACING * (performance.now() - started));
+        // overloaded Redis) is spaced like one that succeeded, up to half a minute, so a table shown
+        // with the error is retried soon after an outage ends.
+        const spacing = Math.min(MAX_FAILED_SPACING_MS, REBUILD_SPACING * (performance.now() - started));
+        this.notBefore = this.now() + Math.max(1000, spacing);
         throw error;
       },
     );
